@@ -1,0 +1,167 @@
+//! Accounts: who may sign in, and in which role.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// What a signed-in person may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Runs the portal: reports, rollouts, users, audit.
+    Admin,
+    /// Owns servers: sees and patches only their own.
+    Owner,
+}
+
+impl Role {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Result<Self, AccountError> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "owner" => Ok(Role::Owner),
+            _ => Err(AccountError::UnknownRole(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an account value was refused. The text is shown to users as is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AccountError {
+    #[error("user name must be 3 to 64 characters")]
+    UsernameLength,
+    #[error("user name may contain only letters, digits, '.', '-', '_' and '@'")]
+    UsernameCharacters,
+    #[error("password must be at least {min} characters", min = Password::MIN_LEN)]
+    PasswordTooShort,
+    #[error("password must be at most {max} characters", max = Password::MAX_LEN)]
+    PasswordTooLong,
+    #[error("unknown role '{0}' (expected admin or owner)")]
+    UnknownRole(String),
+}
+
+/// A user name: 3–64 characters of `[A-Za-z0-9._@-]`, compared in lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Username(String);
+
+impl Username {
+    /// Normalises (trims, lower-cases) and checks a user name.
+    pub fn parse(raw: &str) -> Result<Self, AccountError> {
+        let name = raw.trim().to_lowercase();
+        if !(3..=64).contains(&name.chars().count()) {
+            return Err(AccountError::UsernameLength);
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+        {
+            return Err(AccountError::UsernameCharacters);
+        }
+        Ok(Self(name))
+    }
+
+    /// The normalised name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A new password that meets the policy. Its `Debug` output is redacted.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// NIST SP 800-63B's minimum for memorised secrets chosen by users.
+    pub const MIN_LEN: usize = 10;
+    /// Bounds hashing work an attacker can ask for.
+    pub const MAX_LEN: usize = 256;
+
+    /// Checks a new password against the policy.
+    pub fn parse(raw: &str) -> Result<Self, AccountError> {
+        let n = raw.chars().count();
+        if n < Self::MIN_LEN {
+            return Err(AccountError::PasswordTooShort);
+        }
+        if n > Self::MAX_LEN {
+            return Err(AccountError::PasswordTooLong);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The secret itself, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_normalised_and_checked() {
+        let cases: &[(&str, Result<&str, AccountError>)] = &[
+            ("  Alice ", Ok("alice")),
+            ("ops.team-1@corp", Ok("ops.team-1@corp")),
+            ("ab", Err(AccountError::UsernameLength)),
+            (&"x".repeat(65), Err(AccountError::UsernameLength)),
+            ("bob smith", Err(AccountError::UsernameCharacters)),
+            ("robert'); drop", Err(AccountError::UsernameCharacters)),
+            ("émile", Err(AccountError::UsernameCharacters)),
+        ];
+        for (raw, want) in cases {
+            let got = Username::parse(raw);
+            assert_eq!(
+                got.as_ref().map(Username::as_str).map_err(Clone::clone),
+                want.clone(),
+                "input {raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_enforce_length_and_hide_in_debug() {
+        assert_eq!(Password::parse("short").unwrap_err(), AccountError::PasswordTooShort);
+        assert_eq!(
+            Password::parse(&"p".repeat(257)).unwrap_err(),
+            AccountError::PasswordTooLong
+        );
+        let p = Password::parse("correct horse battery").unwrap();
+        assert_eq!(p.expose(), "correct horse battery");
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn roles_round_trip_and_reject_unknown() {
+        for role in [Role::Admin, Role::Owner] {
+            assert_eq!(Role::parse(role.as_str()), Ok(role));
+        }
+        assert!(matches!(Role::parse("root"), Err(AccountError::UnknownRole(_))));
+    }
+}

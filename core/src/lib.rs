@@ -1,0 +1,8 @@
+//! Patchport's domain: the types and rules that the portal, its UI and the
+//! agent share. Nothing here does I/O, so it builds for the browser as well.
+
+pub mod accounts;
+pub mod clock;
+
+pub use accounts::{Password, Role, Username};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

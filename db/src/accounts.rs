@@ -1,0 +1,184 @@
+//! Accounts: people who sign in to the portal.
+
+use crate::{Conn, Page, Result, StorageError, limit_offset};
+use patchport_core::{Role, Timestamp};
+
+/// An account as stored, without its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Row id.
+    pub id: i64,
+    /// Normalised user name.
+    pub username: String,
+    /// Name shown in the UI.
+    pub display_name: String,
+    /// Address for notifications, if known.
+    pub email: Option<String>,
+    /// Admin or owner.
+    pub role: Role,
+    /// Disabled accounts cannot sign in.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: Timestamp,
+}
+
+/// What it takes to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    /// Normalised user name.
+    pub username: &'a str,
+    /// Name shown in the UI.
+    pub display_name: &'a str,
+    /// Address for notifications.
+    pub email: Option<&'a str>,
+    /// Admin or owner.
+    pub role: Role,
+    /// argon2id PHC string.
+    pub password_hash: &'a str,
+}
+
+// Booleans are read as 0/1: `sqlx::Any` cannot decode SQLite's BOOLEAN.
+type Row = (i64, String, String, Option<String>, String, i64, i64);
+
+const COLUMNS: &str =
+    "id, username, display_name, email, role, (case when disabled then 1 else 0 end) as disabled, created_at";
+
+fn from_row(r: Row) -> Result<Account> {
+    Ok(Account {
+        id: r.0,
+        username: r.1,
+        display_name: r.2,
+        email: r.3,
+        role: Role::parse(&r.4).map_err(|e| StorageError::Database(sqlx::Error::Decode(e.into())))?,
+        disabled: r.5 != 0,
+        created_at: r.6,
+    })
+}
+
+/// Creates an account; a taken user name is a [`StorageError::Conflict`].
+pub async fn create(conn: &mut Conn, new: &NewAccount<'_>, now: Timestamp) -> Result<Account> {
+    let row: Row = sqlx::query_as(&format!(
+        "insert into account (username, display_name, email, role, password_hash, disabled, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, false, $6, $6) returning {COLUMNS}"
+    ))
+    .bind(new.username)
+    .bind(new.display_name)
+    .bind(new.email)
+    .bind(new.role.as_str())
+    .bind(new.password_hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| match StorageError::from(e) {
+        StorageError::Conflict(_) => StorageError::Conflict("user name is taken".into()),
+        other => other,
+    })?;
+    from_row(row)
+}
+
+/// Looks an account up by id.
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Account>> {
+    let row: Option<Row> = sqlx::query_as(&format!("select {COLUMNS} from account where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(from_row).transpose()
+}
+
+/// Looks an account up by normalised user name, with its password hash.
+pub async fn find_for_login(conn: &mut Conn, username: &str) -> Result<Option<(Account, String)>> {
+    let row: Option<(i64, String, String, Option<String>, String, i64, i64, String)> =
+        sqlx::query_as(&format!("select {COLUMNS}, password_hash from account where username = $1"))
+            .bind(username)
+            .fetch_optional(conn)
+            .await?;
+    row.map(|r| Ok((from_row((r.0, r.1, r.2, r.3, r.4, r.5, r.6))?, r.7)))
+        .transpose()
+}
+
+/// The password hash of an account, for re-authentication.
+pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<String> {
+    let (hash,): (String,) = sqlx::query_as("select password_hash from account where id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(hash)
+}
+
+/// Lists accounts by user name, optionally filtered by a substring of the
+/// user name, display name or email.
+pub async fn list(conn: &mut Conn, search: &str, page: i64, per_page: i64) -> Result<Page<Account>> {
+    let (limit, offset) = limit_offset(page, per_page);
+    let pattern = format!("%{}%", search.trim().to_lowercase().replace(['%', '_'], ""));
+    const FILTER: &str = "where lower(username) like $1 or lower(display_name) like $1 \
+                          or lower(coalesce(email, '')) like $1";
+    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from account {FILTER}"))
+        .bind(&pattern)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select {COLUMNS} from account {FILTER} order by username limit $2 offset $3"
+    ))
+    .bind(&pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Page { items: rows.into_iter().map(from_row).collect::<Result<_>>()?, total })
+}
+
+/// How many enabled admins exist.
+pub async fn count_enabled_admins(conn: &mut Conn) -> Result<i64> {
+    let (n,): (i64,) =
+        sqlx::query_as("select count(*) from account where role = 'admin' and disabled = false")
+            .fetch_one(conn)
+            .await?;
+    Ok(n)
+}
+
+/// Whether any admin exists at all (enabled or not): the first-run setup
+/// page exists only while this is false.
+pub async fn admin_exists(conn: &mut Conn) -> Result<bool> {
+    let (n,): (i64,) = sqlx::query_as("select count(*) from account where role = 'admin'")
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+async fn update_one(conn: &mut Conn, sql: &str, id: i64, value: impl ToString, now: Timestamp) -> Result<()> {
+    let done = sqlx::query(sql)
+        .bind(value.to_string())
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
+}
+
+/// Disables or re-enables an account.
+pub async fn set_disabled(conn: &mut Conn, id: i64, disabled: bool, now: Timestamp) -> Result<()> {
+    let done = sqlx::query("update account set disabled = $1, updated_at = $2 where id = $3")
+        .bind(disabled)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
+}
+
+/// Changes an account's role.
+pub async fn set_role(conn: &mut Conn, id: i64, role: Role, now: Timestamp) -> Result<()> {
+    update_one(conn, "update account set role = $1, updated_at = $2 where id = $3", id, role, now).await
+}
+
+/// Replaces an account's password hash.
+pub async fn set_password_hash(conn: &mut Conn, id: i64, hash: &str, now: Timestamp) -> Result<()> {
+    update_one(conn, "update account set password_hash = $1, updated_at = $2 where id = $3", id, hash, now)
+        .await
+}

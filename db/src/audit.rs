@@ -1,0 +1,94 @@
+//! The audit trail: who did what, when (UTC) and from where.
+
+use crate::{Conn, Page, Result, limit_offset};
+use patchport_core::Timestamp;
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Row id; increases with time.
+    pub id: i64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The account that acted, if any.
+    pub actor_id: Option<i64>,
+    /// The actor's name at the time (or what an anonymous client typed).
+    pub actor_name: String,
+    /// What happened, e.g. `login.failed`.
+    pub action: String,
+    /// What it happened to, e.g. a user name.
+    pub target: String,
+    /// Free text that helps a reader.
+    pub detail: String,
+    /// Client address.
+    pub source: String,
+}
+
+/// An event to record.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEvent<'a> {
+    /// The account that acted, if any.
+    pub actor_id: Option<i64>,
+    /// The actor's name.
+    pub actor_name: &'a str,
+    /// What happened.
+    pub action: &'a str,
+    /// What it happened to.
+    pub target: &'a str,
+    /// Free text.
+    pub detail: &'a str,
+    /// Client address.
+    pub source: &'a str,
+}
+
+/// Records an event (inside the caller's transaction, if it has one).
+pub async fn record(conn: &mut Conn, e: &NewAuditEvent<'_>, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "insert into audit_event (at, actor_id, actor_name, action, target, detail, source) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(now)
+    .bind(e.actor_id)
+    .bind(e.actor_name)
+    .bind(e.action)
+    .bind(e.target)
+    .bind(e.detail)
+    .bind(e.source)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Lists events, newest first, optionally only those whose action starts
+/// with `action_prefix`.
+pub async fn list(conn: &mut Conn, action_prefix: &str, page: i64, per_page: i64) -> Result<Page<AuditEvent>> {
+    let (limit, offset) = limit_offset(page, per_page);
+    let pattern = format!("{}%", action_prefix.replace(['%', '_'], ""));
+    let (total,): (i64,) = sqlx::query_as("select count(*) from audit_event where action like $1")
+        .bind(&pattern)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows: Vec<(i64, i64, Option<i64>, String, String, String, String, String)> = sqlx::query_as(
+        "select id, at, actor_id, actor_name, action, target, detail, source from audit_event \
+         where action like $1 order by id desc limit $2 offset $3",
+    )
+    .bind(&pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(|r| AuditEvent {
+            id: r.0,
+            at: r.1,
+            actor_id: r.2,
+            actor_name: r.3,
+            action: r.4,
+            target: r.5,
+            detail: r.6,
+            source: r.7,
+        })
+        .collect();
+    Ok(Page { items, total })
+}

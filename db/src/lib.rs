@@ -1,0 +1,264 @@
+//! Patchport storage. All SQL lives here, one module per area, and the same
+//! query text runs on SQLite and PostgreSQL through `sqlx::Any`. Callers get
+//! a connection ([`Db::read`]) or a write transaction ([`Db::begin`]) and
+//! pass it to the area functions, so a cause and its audit event (and later
+//! its outbox mail) commit together.
+
+pub mod accounts;
+pub mod audit;
+pub mod sessions;
+pub mod throttle;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use sqlx::AnyConnection as Conn;
+
+/// A write transaction; commit it or it rolls back when dropped.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded file database, the default.
+    Sqlite,
+    /// Shared server, for several portal instances.
+    Postgres,
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text names what clashed.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// Anything else the database said. Never shown to users.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// A migration could not be applied.
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The URL names no supported database.
+    #[error("unsupported database URL (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StorageError::NotFound,
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StorageError::Conflict(d.message().to_owned())
+            }
+            _ => StorageError::Database(e),
+        }
+    }
+}
+
+/// Result of a storage call.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A page of rows plus the total, for paged lists.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows on this page.
+    pub items: Vec<T>,
+    /// How many rows match in all.
+    pub total: i64,
+}
+
+/// The database handle: cheap to clone.
+///
+/// On SQLite, writes go through a one-connection pool so that writers queue
+/// in the application instead of failing with "database is locked"; reads
+/// use a separate pool and, thanks to WAL, never wait for writers.
+#[derive(Debug, Clone)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite:path` or `postgres://…`). SQLite files are
+    /// created if missing and run with WAL, foreign keys and a busy timeout.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StorageError::UnsupportedUrl);
+        };
+        let opts = AnyConnectOptions::from_str(url)?
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        match backend {
+            Backend::Sqlite => {
+                let opts = if url.contains('?') {
+                    opts
+                } else {
+                    AnyConnectOptions::from_str(&format!("{url}?mode=rwc"))?
+                };
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(sqlite_pragmas)
+                    .connect_with(opts.clone())
+                    .await?;
+                // WAL is a property of the file: set once, by the writer.
+                sqlx::query("pragma journal_mode = wal").execute(&write).await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(sqlite_pragmas)
+                    .connect_with(opts)
+                    .await?;
+                Ok(Self { read, write, backend })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Self { read: pool.clone(), write: pool, backend })
+            }
+        }
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        migrator.run(&self.write).await.map_err(StorageError::Migrate)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for reads.
+    pub async fn read(&self) -> Result<PoolConnection<Any>> {
+        Ok(self.read.acquire().await?)
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Checks that the database answers, for `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes both pools, waiting for connections in use.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+// Per-connection settings; WAL itself is set once on the file.
+fn sqlite_pragmas<'c>(
+    conn: &'c mut sqlx::AnyConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
+    Box::pin(async move {
+        conn.execute("pragma foreign_keys = on; pragma busy_timeout = 5000; pragma synchronous = normal;")
+            .await
+            .map(|_| ())
+    })
+}
+
+/// Converts a 1-based page number and page size to `(limit, offset)`,
+/// bounding both so a request cannot ask for everything at once.
+pub fn limit_offset(page: i64, per_page: i64) -> (i64, i64) {
+    let per_page = per_page.clamp(1, 200);
+    let page = page.max(1);
+    (per_page, (page - 1) * per_page)
+}
+
+/// Helpers for tests of this and other crates: fresh, isolated databases.
+pub mod testing {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The environment variable that names a PostgreSQL server for tests
+    /// (e.g. `postgres://postgres@127.0.0.1:5432/test`).
+    pub const POSTGRES_ENV: &str = "PATCHPORT_TEST_POSTGRES";
+
+    /// Prefix of every database that tests create, so a test run can drop
+    /// leftovers of earlier runs.
+    pub const DB_PREFIX: &str = "patchport_test_";
+
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+    fn unique_name() -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        format!(
+            "{DB_PREFIX}{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        )
+    }
+
+    /// A URL for a new, empty SQLite file inside `dir`.
+    pub fn sqlite_url(dir: &std::path::Path) -> String {
+        format!("sqlite:{}", dir.join(format!("{}.db", unique_name())).display())
+    }
+
+    /// Creates an empty PostgreSQL database next to the one in
+    /// [`POSTGRES_ENV`] and returns its URL, or `None` when that variable is
+    /// not set.
+    pub async fn postgres_url() -> Option<String> {
+        let base = std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())?;
+        sqlx::any::install_default_drivers();
+        let name = unique_name();
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={base} is not reachable: {e}"));
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let mut url = url_without_db(&base);
+        url.push_str(&name);
+        Some(url)
+    }
+
+    fn url_without_db(base: &str) -> String {
+        let (head, _) = base.split_once('?').unwrap_or((base, ""));
+        match head.rfind('/') {
+            Some(i) if i > "postgres://".len() => head[..=i].to_owned(),
+            _ => format!("{head}/"),
+        }
+    }
+
+    /// Every backend the tests should run on: a fresh SQLite file always,
+    /// plus a fresh PostgreSQL database when [`POSTGRES_ENV`] is set. Each
+    /// comes migrated.
+    pub async fn backends(dir: &std::path::Path) -> Vec<Db> {
+        let mut urls = vec![sqlite_url(dir)];
+        urls.extend(postgres_url().await);
+        let mut dbs = Vec::new();
+        for url in urls {
+            let db = Db::connect(&url).await.expect("connect test database");
+            db.migrate().await.expect("migrate test database");
+            dbs.push(db);
+        }
+        dbs
+    }
+}
