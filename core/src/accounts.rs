@@ -52,6 +52,31 @@ pub enum AccountError {
     PasswordTooLong,
     #[error("unknown role '{0}' (expected admin or owner)")]
     UnknownRole(String),
+    #[error("email address must look like name@example.org")]
+    Email,
+}
+
+/// An email address: one `@`, something on both sides, no spaces, at most
+/// 254 characters. Deliverability is the mail server's business.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    /// Trims and checks an address.
+    pub fn parse(raw: &str) -> Result<Self, AccountError> {
+        let addr = raw.trim();
+        let ok = addr.len() <= 254
+            && !addr.chars().any(|c| c.is_whitespace() || c.is_control())
+            && matches!(addr.split_once('@'), Some((local, domain))
+                if !local.is_empty() && domain.contains('.') && !domain.contains('@')
+                   && !domain.starts_with('.') && !domain.ends_with('.'));
+        if ok { Ok(Self(addr.to_owned())) } else { Err(AccountError::Email) }
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A user name: 3–64 characters of `[A-Za-z0-9._@-]`, compared in lower case.
@@ -155,6 +180,16 @@ mod tests {
         let p = Password::parse("correct horse battery").unwrap();
         assert_eq!(p.expose(), "correct horse battery");
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        for ok in ["a@b.org", " ops@corp.example.com "] {
+            assert!(Email::parse(ok).is_ok(), "{ok:?} should be accepted");
+        }
+        for bad in ["", "a", "a@b", "@b.org", "a b@c.org", "a@b@c.org", "a@.org", "a@org."] {
+            assert_eq!(Email::parse(bad), Err(AccountError::Email), "{bad:?} should be refused");
+        }
     }
 
     #[test]

@@ -4,5 +4,5 @@
 pub mod accounts;
 pub mod clock;
 
-pub use accounts::{Password, Role, Username};
+pub use accounts::{Email, Password, Role, Username};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -262,3 +262,8 @@ pub mod testing {
         dbs
     }
 }
+
+/// Commits a write transaction.
+pub async fn commit(tx: Tx) -> Result<()> {
+    Ok(tx.commit().await?)
+}

@@ -47,14 +47,15 @@ pub async fn save(
     Ok(())
 }
 
-/// Loads a session that has not expired at `now`.
-pub async fn load(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Option<String>> {
-    let row: Option<(String,)> = sqlx::query_as("select data from session where id = $1 and expires_at > $2")
-        .bind(id)
-        .bind(now)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| r.0))
+/// Loads a session that has not expired at `now`: its data and expiry.
+pub async fn load(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Option<(String, Timestamp)>> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("select data, expires_at from session where id = $1 and expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row)
 }
 
 /// Deletes one session.

@@ -90,7 +90,7 @@ async fn sessions_expire_and_end_per_account() {
         tx.commit().await.unwrap();
 
         let mut c = db.read().await.unwrap();
-        assert_eq!(sessions::load(&mut c, "s2", NOW).await.unwrap().as_deref(), Some(r#"{"k":2}"#));
+        assert_eq!(sessions::load(&mut c, "s2", NOW).await.unwrap(), Some((r#"{"k":2}"#.to_owned(), NOW + 120)));
         assert_eq!(sessions::load(&mut c, "s3", NOW + 10).await.unwrap(), None, "expired at its expiry");
         assert_eq!(sessions::count_for_account(&mut c, a.id, NOW).await.unwrap(), 2);
         drop(c);

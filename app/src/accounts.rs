@@ -1,0 +1,339 @@
+//! Signing in and out, first-run setup, and one's own password.
+
+use crate::errors::AppError;
+use crate::ui::FormError;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use patchport_core::Role;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user, as the UI sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// Account id.
+    pub id: i64,
+    /// User name.
+    pub username: String,
+    /// Name to show.
+    pub display_name: String,
+    /// Admin or owner.
+    pub role: Role,
+}
+
+impl UserView {
+    /// The display name, or the user name when there is none.
+    pub fn name(&self) -> &str {
+        if self.display_name.is_empty() { &self.username } else { &self.display_name }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<patchport_db::accounts::Account> for UserView {
+    fn from(a: patchport_db::accounts::Account) -> Self {
+        Self { id: a.id, username: a.username, display_name: a.display_name, role: a.role }
+    }
+}
+
+/// Only local paths are followed after sign-in, so a link cannot send a
+/// freshly signed-in user to another site.
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+}
+
+/// The one message for every failed sign-in, whatever the reason.
+pub const LOGIN_FAILED: &str = "Wrong user name or password.";
+
+/// Who is signed in, if anybody. Public: the sign-in page asks it too.
+#[server(endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<UserView>, AppError> {
+    crate::ssr::run(async { Ok(crate::ssr::user().ok()) }).await
+}
+
+/// Signs in. Unknown users, wrong passwords and disabled accounts all get
+/// [`LOGIN_FAILED`] after the same amount of work; repeated failures per
+/// user name and per client address are throttled for a while.
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String, next: String) -> Result<(), AppError> {
+    use crate::ssr::{self, auth, passwords};
+    use patchport_db::{accounts, audit, throttle};
+    ssr::run(async move {
+        let state = ssr::state()?;
+        let session = ssr::session()?;
+        let source = ssr::client_addr();
+        let now = state.clock.now();
+        let typed = username.trim().to_lowercase();
+        let keys = [format!("user:{typed}"), format!("addr:{source}")];
+
+        let mut conn = state.db.read().await?;
+        let mut blocked = None;
+        for key in &keys {
+            blocked = blocked.max(throttle::blocked_until(&mut conn, key, now).await?);
+        }
+        if let Some(until) = blocked {
+            return Err(AppError::TooManyRequests(format!(
+                "Too many failed sign-ins. Try again in {} seconds.",
+                until - now
+            )));
+        }
+        let found = match patchport_core::Username::parse(&username) {
+            Ok(name) => accounts::find_for_login(&mut conn, name.as_str()).await?,
+            Err(_) => None,
+        };
+        drop(conn);
+        let (account, phc) = match found {
+            Some((a, h)) => (Some(a), Some(h)),
+            None => (None, None),
+        };
+        let password_ok = passwords::verify(phc, password).await;
+
+        let mut tx = state.db.begin().await?;
+        let account = match account {
+            Some(a) if password_ok && !a.disabled => a,
+            other => {
+                let reason = match &other {
+                    None => "unknown user",
+                    Some(a) if a.disabled => "account disabled",
+                    Some(_) => "wrong password",
+                };
+                for key in &keys {
+                    throttle::record_failure(&mut tx, key, now, state.auth.throttle).await?;
+                }
+                let event = audit::NewAuditEvent {
+                    actor_id: other.as_ref().map(|a| a.id),
+                    actor_name: &typed,
+                    action: "login.failed",
+                    target: &typed,
+                    detail: reason,
+                    source: &source,
+                };
+                audit::record(&mut tx, &event, now).await?;
+                patchport_db::commit(tx).await?;
+                return Err(AppError::Invalid { field: None, message: LOGIN_FAILED.into() });
+            }
+        };
+        for key in &keys {
+            throttle::clear(&mut tx, key).await?;
+        }
+        let me = UserView::from(account);
+        ssr::audit(&mut tx, Some(&me), "login.succeeded", &me.username, "", now).await?;
+        patchport_db::commit(tx).await?;
+        auth::sign_in(&state, &session, me.id).await?;
+        leptos_axum::redirect(safe_next(&next));
+        Ok(())
+    })
+    .await
+}
+
+/// Signs out: the session is deleted on the server.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let state = ssr::state()?;
+        let me = ssr::user()?;
+        let mut tx = state.db.begin().await?;
+        ssr::audit(&mut tx, Some(&me), "logout", &me.username, "", state.clock.now()).await?;
+        patchport_db::commit(tx).await?;
+        ssr::auth::sign_out(&ssr::session()?).await?;
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
+}
+
+/// Whether the first-run setup page is open (no admin exists yet).
+#[server(endpoint = "setup_open")]
+pub async fn setup_open() -> Result<bool, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        Ok(!patchport_db::accounts::admin_exists(&mut conn).await?)
+    })
+    .await
+}
+
+/// Creates the first admin, given the one-time setup code from the server
+/// log, and signs them in.
+#[server(endpoint = "setup_admin")]
+pub async fn setup_admin(
+    code: String,
+    username: String,
+    display_name: String,
+    password: String,
+    password_repeat: String,
+) -> Result<(), AppError> {
+    use crate::ssr::{self, passwords};
+    use patchport_db::accounts;
+    use subtle::ConstantTimeEq;
+    ssr::run(async move {
+        let state = ssr::state()?;
+        let expected = state.setup_code.lock().map_err(|_| AppError::Internal)?.clone();
+        let code_ok = expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(code.trim().as_bytes())));
+        if !code_ok {
+            return Err(AppError::invalid("code", "The setup code is not right. It is printed in the server log."));
+        }
+        let name = patchport_core::Username::parse(&username)?;
+        let pw = patchport_core::Password::parse(&password)?;
+        if password != password_repeat {
+            return Err(AppError::invalid("password_repeat", "The passwords do not match."));
+        }
+        let hash = passwords::hash(&pw).await?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        if accounts::admin_exists(&mut tx).await? {
+            return Err(AppError::Conflict("An administrator already exists; sign in instead.".into()));
+        }
+        let new = accounts::NewAccount {
+            username: name.as_str(),
+            display_name: display_name.trim(),
+            email: None,
+            role: Role::Admin,
+            password_hash: &hash,
+        };
+        let me = UserView::from(accounts::create(&mut tx, &new, now).await?);
+        ssr::audit(&mut tx, Some(&me), "user.created", &me.username, "first admin, via setup page", now).await?;
+        patchport_db::commit(tx).await?;
+        *state.setup_code.lock().map_err(|_| AppError::Internal)? = None;
+        ssr::auth::sign_in(&state, &ssr::session()?, me.id).await?;
+        leptos_axum::redirect("/");
+        Ok(())
+    })
+    .await
+}
+
+/// Changes the signed-in user's password and ends their other sessions.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, password: String, password_repeat: String) -> Result<String, AppError> {
+    use crate::ssr::{self, passwords};
+    use patchport_db::{accounts, sessions};
+    ssr::run(async move {
+        let state = ssr::state()?;
+        let me = ssr::user()?;
+        let session = ssr::session()?;
+        let pw = patchport_core::Password::parse(&password)?;
+        if password != password_repeat {
+            return Err(AppError::invalid("password_repeat", "The new passwords do not match."));
+        }
+        let mut conn = state.db.read().await?;
+        let phc = accounts::password_hash(&mut conn, me.id).await?;
+        drop(conn);
+        if !passwords::verify(Some(phc), current).await {
+            return Err(AppError::invalid("current", "The current password is not right."));
+        }
+        let hash = passwords::hash(&pw).await?;
+        let now = state.clock.now();
+        let keep = ssr::auth::session_id(&session);
+        let mut tx = state.db.begin().await?;
+        accounts::set_password_hash(&mut tx, me.id, &hash, now).await?;
+        let ended = sessions::delete_for_account(&mut tx, me.id, keep.as_deref()).await?;
+        ssr::audit(&mut tx, Some(&me), "password.changed", &me.username, &format!("{ended} other sessions ended"), now)
+            .await?;
+        patchport_db::commit(tx).await?;
+        Ok(match ended {
+            0 => "Password changed.".to_owned(),
+            1 => "Password changed. Your other session was signed out.".to_owned(),
+            n => format!("Password changed. Your {n} other sessions were signed out."),
+        })
+    })
+    .await
+}
+
+/// The sign-in page.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let auth = expect_context::<crate::app::AuthContext>();
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next").unwrap_or_else(|| "/".to_owned()));
+    let setup = Resource::new(|| (), |_| setup_open());
+    view! {
+        <section class="card narrow">
+            <h1>"Sign in to Patchport"</h1>
+            <ActionForm action=auth.login attr:class="stack">
+                <input type="hidden" name="next" value=next />
+                <label>
+                    "User name"
+                    <input type="text" name="username" autocomplete="username" required autofocus />
+                </label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required />
+                </label>
+                <FormError action=auth.login />
+                <button type="submit" class="primary" disabled=move || auth.login.pending().get()>
+                    {move || if auth.login.pending().get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </ActionForm>
+            <Transition fallback=|| ()>
+                {move || {
+                    setup.get().and_then(Result::ok).filter(|open| *open).map(|_| view! {
+                        <p class="hint">
+                            "No administrator exists yet. " <a href="/setup">"Set up Patchport"</a>
+                        </p>
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+/// First-run setup: exists only while no admin exists.
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let auth = expect_context::<crate::app::AuthContext>();
+    let open = Resource::new(|| (), |_| setup_open());
+    view! {
+        <section class="card narrow">
+            <h1>"Set up Patchport"</h1>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || match open.get() {
+                    Some(Ok(true)) => view! {
+                        <p>
+                            "Create the first administrator. The setup code is printed in the portal's log when it starts."
+                        </p>
+                        <ActionForm action=auth.setup attr:class="stack">
+                            <label>"Setup code" <input type="text" name="code" required autocomplete="off" /></label>
+                            <label>"User name" <input type="text" name="username" required autocomplete="username" /></label>
+                            <label>"Display name" <input type="text" name="display_name" /></label>
+                            <label>"Password" <input type="password" name="password" required minlength="10" autocomplete="new-password" /></label>
+                            <label>"Repeat password" <input type="password" name="password_repeat" required autocomplete="new-password" /></label>
+                            <FormError action=auth.setup />
+                            <button type="submit" class="primary">"Create administrator"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    Some(Ok(false)) => view! {
+                        <p>"Patchport is already set up. " <a href="/login">"Sign in"</a></p>
+                    }.into_any(),
+                    Some(Err(e)) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    None => ().into_any(),
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+/// The signed-in user's own account page.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let auth = expect_context::<crate::app::AuthContext>();
+    view! {
+        <section class="card narrow">
+            <h1>"Your account"</h1>
+            <Transition fallback=|| ()>
+                {move || auth.user.get().and_then(Result::ok).flatten().map(|u| view! {
+                    <p>"Signed in as " <strong>{u.username.clone()}</strong> " (" {u.role.as_str()} ")"</p>
+                })}
+            </Transition>
+            <h2>"Change password"</h2>
+            <ActionForm action=change attr:class="stack">
+                <label>"Current password" <input type="password" name="current" required autocomplete="current-password" /></label>
+                <label>"New password" <input type="password" name="password" required minlength="10" autocomplete="new-password" /></label>
+                <label>"Repeat new password" <input type="password" name="password_repeat" required autocomplete="new-password" /></label>
+                <FormError action=change />
+                {move || change.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
+                <button type="submit" class="primary">"Change password"</button>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,204 @@
+//! The page shell, the router and the frame around every page.
+
+use crate::accounts::{AccountPage, Login, LoginPage, Logout, SetupAdmin, SetupPage, UserView, whoami};
+use crate::audit::AuditTrailPage;
+use crate::errors::AppError;
+use crate::users::UsersPage;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::path;
+use patchport_core::Role;
+
+/// Sign-in state shared by all pages: the actions that change it and the
+/// current user, refetched whenever one of them ran.
+#[derive(Clone, Copy)]
+pub struct AuthContext {
+    /// Sign in.
+    pub login: ServerAction<Login>,
+    /// Sign out.
+    pub logout: ServerAction<Logout>,
+    /// First-run setup (signs the new admin in).
+    pub setup: ServerAction<SetupAdmin>,
+    /// Who is signed in.
+    pub user: Resource<Result<Option<UserView>, AppError>>,
+}
+
+/// The Content-Security-Policy of every page: scripts only from this origin
+/// or carrying this response's nonce, WASM allowed, no framing.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let script = match nonce {
+        Some(n) => format!("'self' 'nonce-{n}' 'wasm-unsafe-eval'"),
+        None => "'self' 'wasm-unsafe-eval'".to_owned(),
+    };
+    format!(
+        "default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string());
+        if let Ok(v) = http::HeaderValue::from_str(&content_security_policy(nonce.as_deref())) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let login = ServerAction::<Login>::new();
+    let logout = ServerAction::<Logout>::new();
+    let setup = ServerAction::<SetupAdmin>::new();
+    let user = Resource::new(
+        move || (login.version().get(), logout.version().get(), setup.version().get()),
+        |_| whoami(),
+    );
+    provide_context(AuthContext { login, logout, setup, user });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/patchport.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Patchport".to_owned() } else { format!("{page} · Patchport") } />
+        <Router>
+            <Header />
+            <main>
+                <Routes fallback=|| view! { <section class="card narrow"><h1>"Not found"</h1><p>"There is no such page."</p></section> }>
+                    <Route path=path!("/") view=Dashboard />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/setup") view=SetupPage />
+                    <Route path=path!("/account") view=AccountPage />
+                    <Route path=path!("/admin/users") view=|| view! { <AdminOnly><Title text="Users" /><UsersPage /></AdminOnly> } />
+                    <Route path=path!("/admin/audit") view=|| view! { <AdminOnly><Title text="Audit trail" /><AuditTrailPage /></AdminOnly> } />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// The user the server already resolved for this request (during server
+/// rendering), so that pages can decide without waiting for a resource.
+fn user_on_server() -> Option<UserView> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<UserView>().cloned())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
+/// Shows its children to admins only; anybody else gets a 403 page.
+#[component]
+fn AdminOnly(children: ChildrenFn) -> impl IntoView {
+    let auth = expect_context::<AuthContext>();
+    #[cfg(feature = "ssr")]
+    if user_on_server().is_none_or(|u| u.role != Role::Admin)
+        && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        res.set_status(http::StatusCode::FORBIDDEN);
+    }
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {
+                let children = children.clone();
+                move || {
+                    let user = auth.user.get().and_then(Result::ok).flatten().or_else(user_on_server);
+                    match user {
+                        Some(u) if u.role == Role::Admin => children().into_any(),
+                        _ => view! {
+                            <section class="card narrow forbidden">
+                                <h1>"403 · Administrators only"</h1>
+                                <p>"This page is for administrators. " <a href="/">"Back to your dashboard"</a></p>
+                            </section>
+                        }.into_any(),
+                    }
+                }
+            }
+        </Transition>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let auth = expect_context::<AuthContext>();
+    view! {
+        <header class="top">
+            <a class="brand" href="/">"Patchport"</a>
+            <Transition fallback=|| ()>
+                {move || auth.user.get().and_then(Result::ok).flatten().map(|u| {
+                    let admin = u.role == Role::Admin;
+                    let name = u.name().to_owned();
+                    view! {
+                        <nav class="main">
+                            <A href="/">"Dashboard"</A>
+                            {admin.then(|| view! {
+                                <A href="/admin/users">"Users"</A>
+                                <A href="/admin/audit">"Audit trail"</A>
+                            })}
+                        </nav>
+                        <div class="who">
+                            <A href="/account">{name}</A>
+                            <span class=format!("badge role-{}", u.role)>{u.role.as_str()}</span>
+                            <ActionForm action=auth.logout attr:class="inline">
+                                <button type="submit" class="link">"Sign out"</button>
+                            </ActionForm>
+                        </div>
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+#[component]
+fn Dashboard() -> impl IntoView {
+    let auth = expect_context::<AuthContext>();
+    view! {
+        <Title text="Dashboard" />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || auth.user.get().and_then(Result::ok).flatten().map(|u| {
+                let admin = u.role == Role::Admin;
+                view! {
+                    <section class="card">
+                        <h1>{format!("Welcome, {}", u.name())}</h1>
+                        {if admin {
+                            view! {
+                                <p>"You administer this portal."</p>
+                                <ul class="tiles">
+                                    <li><a href="/admin/users"><strong>"Users"</strong><span>"Create admins and server owners, disable accounts, reset passwords."</span></a></li>
+                                    <li><a href="/admin/audit"><strong>"Audit trail"</strong><span>"Sign-ins, failures and account changes, newest first."</span></a></li>
+                                </ul>
+                                <p class="empty">"No servers are enrolled yet."</p>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <p>"You are a server owner."</p>
+                                <p class="empty">"No servers are assigned to you yet. Your administrators assign them."</p>
+                            }.into_any()
+                        }}
+                    </section>
+                }
+            })}
+        </Transition>
+    }
+}

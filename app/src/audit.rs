@@ -1,0 +1,116 @@
+//! The audit trail page (admins only).
+
+use crate::errors::AppError;
+use crate::ui::Pager;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One audit event, for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// Event id.
+    pub id: i64,
+    /// When (seconds since the epoch, UTC).
+    pub at: i64,
+    /// Who acted.
+    pub actor: String,
+    /// What happened.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// More detail.
+    pub detail: String,
+    /// From which address.
+    pub source: String,
+}
+
+/// A page of audit events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// Events on this page, newest first.
+    pub items: Vec<AuditRow>,
+    /// Events matching in all.
+    pub total: i64,
+}
+
+/// Rows per page on the audit page.
+pub const PER_PAGE: i64 = 50;
+
+/// Lists audit events, newest first, optionally by action prefix.
+#[server(endpoint = "admin/audit")]
+pub async fn list_audit(action: String, page: i64) -> Result<AuditPage, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        let found = patchport_db::audit::list(&mut conn, &action, page, PER_PAGE).await?;
+        Ok(AuditPage {
+            total: found.total,
+            items: found
+                .items
+                .into_iter()
+                .map(|e| AuditRow {
+                    id: e.id,
+                    at: e.at,
+                    actor: e.actor_name,
+                    action: e.action,
+                    target: e.target,
+                    detail: e.detail,
+                    source: e.source,
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// The audit trail.
+#[component]
+pub fn AuditTrailPage() -> impl IntoView {
+    let page = RwSignal::new(1_i64);
+    let action = RwSignal::new(String::new());
+    let events = Resource::new(move || (action.get(), page.get()), |(a, p)| list_audit(a, p));
+    let total = Signal::derive(move || events.get().and_then(Result::ok).map(|p| p.total).unwrap_or(0));
+    view! {
+        <section class="card">
+            <h1>"Audit trail"</h1>
+            <div class="toolbar">
+                <label>
+                    "Action "
+                    <select on:change=move |ev| { action.set(event_target_value(&ev)); page.set(1); }>
+                        <option value="">"All events"</option>
+                        <option value="login.">"Sign-ins"</option>
+                        <option value="logout">"Sign-outs"</option>
+                        <option value="user.">"User management"</option>
+                        <option value="password.">"Password changes"</option>
+                    </select>
+                </label>
+            </div>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || events.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! { <p class="empty">"No events recorded yet."</p> }.into_any(),
+                    Ok(p) => view! {
+                        <table class="data">
+                            <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"What"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
+                            <tbody>
+                                {p.items.into_iter().map(|e| view! {
+                                    <tr>
+                                        <td class="nowrap">{patchport_core::clock::format_utc(e.at)}</td>
+                                        <td>{if e.actor.is_empty() { "system".to_owned() } else { e.actor }}</td>
+                                        <td><code>{e.action}</code></td>
+                                        <td>{e.target}</td>
+                                        <td>{e.detail}</td>
+                                        <td>{e.source}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Transition>
+            <Pager page per_page=PER_PAGE total />
+        </section>
+    }
+}

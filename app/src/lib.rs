@@ -1,0 +1,26 @@
+//! Patchport's web UI: Leptos components and the server functions next to
+//! them. Built twice: with `ssr` into the portal server, with `hydrate` into
+//! the WASM bundle that makes the server-rendered pages interactive.
+
+pub mod accounts;
+pub mod app;
+pub mod audit;
+pub mod errors;
+pub mod ui;
+pub mod users;
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+/// Server functions anybody may call without signing in. Every other
+/// server function is refused to anonymous callers by the portal's
+/// authentication middleware; a test walks all registered ones.
+pub const PUBLIC_SERVER_FNS: &[&str] = &["/api/whoami", "/api/login", "/api/setup_open", "/api/setup_admin"];
+
+/// Entry point of the WASM bundle: attaches to the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,38 @@
+//! Small building blocks shared by the pages.
+
+use crate::errors::AppError;
+use leptos::prelude::*;
+use server_fn::ServerFn;
+
+/// Shows the error of a server action's last run, if it failed.
+#[component]
+pub fn FormError<S>(action: ServerAction<S>) -> impl IntoView
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })
+    }
+}
+
+/// Previous / next paging for a list of `total` rows.
+#[component]
+pub fn Pager(page: RwSignal<i64>, per_page: i64, #[prop(into)] total: Signal<i64>) -> impl IntoView {
+    let pages = move || ((total.get() + per_page - 1) / per_page).max(1);
+    view! {
+        <nav class="pager" aria-label="Pages">
+            <button type="button" disabled=move || page.get() <= 1 on:click=move |_| page.update(|p| *p -= 1)>
+                "‹ Previous"
+            </button>
+            <span>{move || format!("Page {} of {} · {} in all", page.get(), pages(), total.get())}</span>
+            <button type="button" disabled=move || page.get() >= pages() on:click=move |_| page.update(|p| *p += 1)>
+                "Next ›"
+            </button>
+        </nav>
+    }
+}

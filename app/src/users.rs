@@ -1,0 +1,389 @@
+//! User management (admins only): list, create, disable and re-enable,
+//! change role, reset password.
+
+use crate::errors::AppError;
+use crate::ui::{FormError, Pager};
+use leptos::prelude::*;
+use patchport_core::Role;
+use serde::{Deserialize, Serialize};
+
+/// One account, for the users list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    /// Account id.
+    pub id: i64,
+    /// User name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Email address, if known.
+    pub email: Option<String>,
+    /// Admin or owner.
+    pub role: Role,
+    /// Whether sign-in is refused.
+    pub disabled: bool,
+    /// When created (seconds since the epoch).
+    pub created_at: i64,
+}
+
+#[cfg(feature = "ssr")]
+impl From<patchport_db::accounts::Account> for UserRow {
+    fn from(a: patchport_db::accounts::Account) -> Self {
+        Self {
+            id: a.id,
+            username: a.username,
+            display_name: a.display_name,
+            email: a.email,
+            role: a.role,
+            disabled: a.disabled,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A page of accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPage {
+    /// Accounts on this page, by user name.
+    pub items: Vec<UserRow>,
+    /// Accounts matching in all.
+    pub total: i64,
+}
+
+/// Rows per page on the users page.
+pub const PER_PAGE: i64 = 25;
+
+/// Lists accounts matching `search` (user name, display name or email).
+#[server(endpoint = "admin/users/list")]
+pub async fn list_users(search: String, page: i64) -> Result<UserPage, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        let found = patchport_db::accounts::list(&mut conn, &search, page, PER_PAGE).await?;
+        Ok(UserPage { total: found.total, items: found.items.into_iter().map(UserRow::from).collect() })
+    })
+    .await
+}
+
+/// Creates an account with an initial password.
+#[server(endpoint = "admin/users/create")]
+pub async fn create_user(
+    username: String,
+    display_name: String,
+    email: String,
+    role: String,
+    password: String,
+) -> Result<UserRow, AppError> {
+    use crate::ssr::{self, passwords};
+    use patchport_db::accounts;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let name = patchport_core::Username::parse(&username)?;
+        let role = Role::parse(&role)?;
+        let email = match email.trim() {
+            "" => None,
+            e => Some(patchport_core::Email::parse(e)?),
+        };
+        let display_name = display_name.trim();
+        if display_name.chars().count() > 100 {
+            return Err(AppError::invalid("display_name", "display name must be at most 100 characters"));
+        }
+        let pw = patchport_core::Password::parse(&password)?;
+        let hash = passwords::hash(&pw).await?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let new = accounts::NewAccount {
+            username: name.as_str(),
+            display_name,
+            email: email.as_ref().map(|e| e.as_str()),
+            role,
+            password_hash: &hash,
+        };
+        let created = accounts::create(&mut tx, &new, now).await?;
+        ssr::audit(&mut tx, Some(&me), "user.created", &created.username, &format!("role {role}"), now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(UserRow::from(created))
+    })
+    .await
+}
+
+/// Loads the target account for a change, refusing changes to oneself and
+/// changes that would leave no enabled admin.
+#[cfg(feature = "ssr")]
+async fn target_for_change(
+    tx: &mut patchport_db::Conn,
+    me: &crate::accounts::UserView,
+    id: i64,
+    removes_admin: bool,
+) -> Result<patchport_db::accounts::Account, AppError> {
+    use patchport_db::accounts;
+    let target = accounts::get(tx, id).await?.ok_or(AppError::NotFound)?;
+    if target.id == me.id {
+        return Err(AppError::Conflict(
+            "You cannot disable yourself or change your own role; ask another admin.".into(),
+        ));
+    }
+    if removes_admin
+        && target.role == Role::Admin
+        && !target.disabled
+        && accounts::count_enabled_admins(tx).await? <= 1
+    {
+        return Err(AppError::Conflict("This is the last enabled admin; make another admin first.".into()));
+    }
+    Ok(target)
+}
+
+/// Disables an account (ending its sessions) or re-enables it.
+#[server(endpoint = "admin/users/set_disabled")]
+pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> {
+    use crate::ssr;
+    use patchport_db::{accounts, sessions};
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let target = target_for_change(&mut tx, &me, id, disabled).await?;
+        if target.disabled == disabled {
+            return Ok(());
+        }
+        accounts::set_disabled(&mut tx, id, disabled, now).await?;
+        let (action, detail) = if disabled {
+            let ended = sessions::delete_for_account(&mut tx, id, None).await?;
+            ("user.disabled", format!("{ended} sessions ended"))
+        } else {
+            ("user.enabled", String::new())
+        };
+        ssr::audit(&mut tx, Some(&me), action, &target.username, &detail, now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Changes an account's role.
+#[server(endpoint = "admin/users/set_role")]
+pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
+    use crate::ssr;
+    use patchport_db::accounts;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let role = Role::parse(&role)?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let target = target_for_change(&mut tx, &me, id, role != Role::Admin).await?;
+        if target.role == role {
+            return Ok(());
+        }
+        accounts::set_role(&mut tx, id, role, now).await?;
+        ssr::audit(&mut tx, Some(&me), "user.role_changed", &target.username, &format!("{} → {role}", target.role), now)
+            .await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Sets a new password for an account and ends all its sessions.
+#[server(endpoint = "admin/users/reset_password")]
+pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
+    use crate::ssr::{self, passwords};
+    use patchport_db::{accounts, sessions};
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let pw = patchport_core::Password::parse(&password)?;
+        let hash = passwords::hash(&pw).await?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let target = accounts::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+        accounts::set_password_hash(&mut tx, id, &hash, now).await?;
+        let ended = sessions::delete_for_account(&mut tx, id, None).await?;
+        ssr::audit(&mut tx, Some(&me), "user.password_reset", &target.username, &format!("{ended} sessions ended"), now)
+            .await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The users page.
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
+    let reset = ServerAction::<ResetPassword>::new();
+    let search = RwSignal::new(String::new());
+    let page = RwSignal::new(1_i64);
+    let users = Resource::new(
+        move || {
+            (
+                search.get(),
+                page.get(),
+                create.version().get(),
+                set_disabled.version().get(),
+                set_role.version().get(),
+            )
+        },
+        |(s, p, ..)| list_users(s, p),
+    );
+    let total = Signal::derive(move || users.get().and_then(Result::ok).map(|p| p.total).unwrap_or(0));
+    let me = expect_context::<crate::app::AuthContext>().user;
+    let my_id = move || me.get().and_then(Result::ok).flatten().map(|u| u.id);
+
+    view! {
+        <section class="card">
+            <h1>"Users"</h1>
+            <div class="toolbar">
+                <input
+                    type="search"
+                    placeholder="Search user name, name or email"
+                    aria-label="Search users"
+                    prop:value=search
+                    on:input=move |ev| { search.set(event_target_value(&ev)); page.set(1); }
+                />
+            </div>
+            <ActionFeedback set_disabled set_role reset />
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || users.get().map(|r| match r {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! {
+                        <p class="empty">"No users match. Clear the search or create one below."</p>
+                    }.into_any(),
+                    Ok(p) => view! {
+                        <table class="data" id="users">
+                            <thead><tr>
+                                <th>"User name"</th><th>"Name"</th><th>"Email"</th><th>"Role"</th>
+                                <th>"Status"</th><th>"Created"</th><th>"Actions"</th>
+                            </tr></thead>
+                            <tbody>
+                                {p.items.into_iter().map(|u| {
+                                    let is_me = my_id() == Some(u.id);
+                                    view! { <UserRowView user=u is_me set_disabled set_role reset /> }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Transition>
+            <Pager page per_page=PER_PAGE total />
+        </section>
+        <section class="card">
+            <h2>"Create a user"</h2>
+            <ActionForm action=create attr:class="grid-form" attr:id="create-user">
+                <label>"User name" <input type="text" name="username" required autocomplete="off" /></label>
+                <label>"Display name" <input type="text" name="display_name" /></label>
+                <label>"Email" <input type="email" name="email" /></label>
+                <label>
+                    "Role"
+                    <select name="role">
+                        <option value="owner" selected>"Owner (sees own servers)"</option>
+                        <option value="admin">"Admin (runs the portal)"</option>
+                    </select>
+                </label>
+                <label>"Initial password" <input type="password" name="password" required minlength="10" autocomplete="new-password" /></label>
+                <button type="submit" class="primary">"Create user"</button>
+            </ActionForm>
+            <FormError action=create />
+            {move || create.value().get().and_then(Result::ok).map(|u| view! {
+                <p class="ok" role="status">{format!("Created {} ({}).", u.username, u.role)}</p>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn ActionFeedback(
+    set_disabled: ServerAction<SetUserDisabled>,
+    set_role: ServerAction<SetUserRole>,
+    reset: ServerAction<ResetPassword>,
+) -> impl IntoView {
+    view! {
+        <FormError action=set_disabled />
+        <FormError action=set_role />
+        <FormError action=reset />
+        {move || reset.value().get().and_then(Result::ok).map(|_| view! {
+            <p class="ok" role="status">"Password reset. The user's sessions were ended."</p>
+        })}
+    }
+}
+
+#[component]
+fn UserRowView(
+    user: UserRow,
+    is_me: bool,
+    set_disabled: ServerAction<SetUserDisabled>,
+    set_role: ServerAction<SetUserRole>,
+    reset: ServerAction<ResetPassword>,
+) -> impl IntoView {
+    // Which confirmation, if any, is open on this row.
+    let confirming = RwSignal::new(None::<&'static str>);
+    let new_password = RwSignal::new(String::new());
+    let id = user.id;
+    let disabled = user.disabled;
+    let other_role = if user.role == Role::Admin { Role::Owner } else { Role::Admin };
+    let name = user.username.clone();
+    view! {
+        <tr class:disabled=disabled data-user=user.username.clone()>
+            <td>{user.username.clone()} {is_me.then(|| view! { <span class="badge">"you"</span> })}</td>
+            <td>{user.display_name.clone()}</td>
+            <td>{user.email.clone().unwrap_or_default()}</td>
+            <td><span class=format!("badge role-{}", user.role)>{user.role.as_str()}</span></td>
+            <td>{if disabled { "disabled" } else { "active" }}</td>
+            <td class="nowrap">{patchport_core::clock::format_utc(user.created_at)}</td>
+            <td class="actions">
+                {move || match confirming.get() {
+                    None => view! {
+                        <button type="button" disabled=is_me on:click=move |_| confirming.set(Some("disable"))>
+                            {if disabled { "Enable" } else { "Disable" }}
+                        </button>
+                        <button type="button" disabled=is_me on:click=move |_| confirming.set(Some("role"))>
+                            {format!("Make {other_role}")}
+                        </button>
+                        <button type="button" on:click=move |_| confirming.set(Some("reset"))>"Reset password"</button>
+                    }.into_any(),
+                    Some("reset") => view! {
+                        <form class="inline" on:submit=move |ev| {
+                            ev.prevent_default();
+                            reset.dispatch(ResetPassword { id, password: new_password.get_untracked() });
+                            new_password.set(String::new());
+                            confirming.set(None);
+                        }>
+                            <input type="password" placeholder="New password (10+)" minlength="10" required
+                                aria-label="New password"
+                                prop:value=new_password on:input=move |ev| new_password.set(event_target_value(&ev)) />
+                            <button type="submit" class="danger">"Set password"</button>
+                            <button type="button" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                        </form>
+                    }.into_any(),
+                    Some(which) => {
+                        let question = match which {
+                            "disable" if disabled => format!("Enable {name}?"),
+                            "disable" => format!("Disable {name}? Their sessions end now."),
+                            _ => format!("Make {name} {other_role}?"),
+                        };
+                        view! {
+                            <span class="confirm" role="alertdialog">
+                                {question}
+                                <button type="button" class="danger" on:click=move |_| {
+                                    if which == "disable" {
+                                        set_disabled.dispatch(SetUserDisabled { id, disabled: !disabled });
+                                    } else {
+                                        set_role.dispatch(SetUserRole { id, role: other_role.as_str().to_owned() });
+                                    }
+                                    confirming.set(None);
+                                }>"Confirm"</button>
+                                <button type="button" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                            </span>
+                        }.into_any()
+                    }
+                }}
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,118 @@
+//! Typed configuration, read once at start: defaults, then environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything the portal can be configured with. See the README's table.
+#[derive(Clone)]
+pub struct Settings {
+    /// `sqlite:…` or `postgres://…` (`DATABASE_URL`).
+    pub database_url: String,
+    /// Where the embedded database and other state live (`PATCHPORT_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Address to listen on (`PATCHPORT_BIND`).
+    pub bind: SocketAddr,
+    /// The URL people use to reach the portal (`PATCHPORT_PUBLIC_URL`);
+    /// `https://` turns on Secure cookies.
+    pub public_url: url::Url,
+    /// Built site: WASM, JS, CSS (`PATCHPORT_SITE_ROOT`).
+    pub site_root: PathBuf,
+    /// Idle session timeout in seconds (`PATCHPORT_SESSION_IDLE_MINUTES`).
+    pub session_idle: i64,
+    /// Absolute session timeout in seconds (`PATCHPORT_SESSION_MAX_HOURS`).
+    pub session_max: i64,
+    /// Largest request body in bytes (`PATCHPORT_BODY_LIMIT_KB`).
+    pub body_limit: usize,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url.as_str())
+            .field("site_root", &self.site_root)
+            .field("session_idle", &self.session_idle)
+            .field("session_max", &self.session_max)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+/// Hides the password in a database URL.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// A setting had a value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    var: &'static str,
+    problem: String,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number(name: &'static str, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
+    let Some(raw) = var(name) else { return Ok(default) };
+    let n: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError { var: name, problem: format!("'{raw}' is not a whole number") })?;
+    if !(min..=max).contains(&n) {
+        return Err(ConfigError { var: name, problem: format!("{n} is outside {min}..={max}") });
+    }
+    Ok(n)
+}
+
+impl Settings {
+    /// Reads the environment over the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(var("PATCHPORT_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let bind: SocketAddr = var("PATCHPORT_BIND")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|e| ConfigError { var: "PATCHPORT_BIND", problem: format!("{e}") })?;
+        let public_url = var("PATCHPORT_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let public_url = url::Url::parse(&public_url)
+            .map_err(|e| ConfigError { var: "PATCHPORT_PUBLIC_URL", problem: e.to_string() })?;
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("patchport.db").display()));
+        Ok(Self {
+            database_url,
+            data_dir,
+            bind,
+            public_url,
+            site_root: PathBuf::from(var("PATCHPORT_SITE_ROOT").unwrap_or_else(|| "target/site".into())),
+            session_idle: number("PATCHPORT_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)? * 60,
+            session_max: number("PATCHPORT_SESSION_MAX_HOURS", 12, 1, 24 * 30)? * 3600,
+            body_limit: number("PATCHPORT_BODY_LIMIT_KB", 64, 1, 64 * 1024)? as usize * 1024,
+        })
+    }
+
+    /// Whether cookies get the Secure flag.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/pp"), "postgres://app:***@db:5432/pp");
+        assert_eq!(redact_url("sqlite:data/patchport.db"), "sqlite:data/patchport.db");
+    }
+}

@@ -1,0 +1,10 @@
+//! The Patchport portal server: web UI (Leptos SSR + hydration), workers and
+//! the admin command line. `main` only parses arguments and calls in here.
+
+pub mod cli;
+pub mod config;
+pub mod middleware;
+pub mod startup;
+
+pub use config::Settings;
+pub use startup::Application;

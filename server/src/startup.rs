@@ -1,0 +1,196 @@
+//! Building and running the portal. `main` and the tests go through the same
+//! [`Application::build`], the tests on port 0 with a fresh database and a
+//! clock they can move.
+
+use crate::config::Settings;
+use crate::middleware;
+use app::app::{App, shell};
+use app::ssr::{AppState, AuthSettings, sessions::SqlSessionStore};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use patchport_core::Clock;
+use patchport_db::Db;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// A built portal, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, prepares the first-run
+    /// setup code if no admin exists, and binds the listener.
+    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let db = connect(settings).await?;
+        let setup_code = {
+            let mut conn = db.read().await?;
+            if patchport_db::accounts::admin_exists(&mut conn).await? { None } else { Some(new_setup_code()) }
+        };
+        if let Some(code) = &setup_code {
+            tracing::warn!(
+                setup_url = %settings.public_url.join("setup").map(|u| u.to_string()).unwrap_or_default(),
+                setup_code = %code,
+                "no administrator exists yet: open the setup page and enter this one-time setup code \
+                 (or create one with `patchport user add --admin`)"
+            );
+        }
+        let listener = TcpListener::bind(settings.bind).await?;
+        let addr = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("patchport")
+            .site_root(settings.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let state = AppState {
+            db,
+            clock,
+            auth: AuthSettings {
+                idle_timeout: settings.session_idle,
+                absolute_timeout: settings.session_max,
+                throttle: Default::default(),
+            },
+            setup_code: Arc::new(Mutex::new(setup_code)),
+            leptos_options,
+        };
+        let router = router(&state, settings);
+        Ok(Self { listener, router, state })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The application state (tests use it to reach the database).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The one-time setup code, while no admin exists.
+    pub fn setup_code(&self) -> Option<String> {
+        self.state.setup_code.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let sweeper = tokio::spawn(sweep_expired_sessions(self.state.clone()));
+        tracing::info!(addr = %self.listener.local_addr()?, "serving");
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        sweeper.abort();
+        self.state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Connects to the configured database and migrates it.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    if settings.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir)?;
+    }
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+fn router(state: &AppState, settings: &Settings) -> Router {
+    let routes = generate_route_list(App);
+    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.db.clone(), state.clock.clone()))
+        .with_name("patchport_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(settings.session_idle)));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes(state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::auth_gate))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(middleware::same_origin))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state.clone())
+}
+
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::error!(error = %app::errors::error_chain(&e), "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+async fn sweep_expired_sessions(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let swept = async {
+            let mut tx = state.db.begin().await?;
+            let n = patchport_db::sessions::delete_expired(&mut tx, state.clock.now()).await?;
+            patchport_db::commit(tx).await?;
+            Ok::<_, patchport_db::StorageError>(n)
+        };
+        match swept.await {
+            Ok(n) if n > 0 => tracing::debug!(sessions = n, "expired sessions deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "session sweep failed"),
+        }
+    }
+}
+
+/// A setup code that is easy to copy from a log: 3 groups of 4 characters
+/// from an alphabet without look-alikes (about 60 bits).
+fn new_setup_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..3)
+        .map(|_| (0..4).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
