@@ -109,9 +109,9 @@ pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<String> {
 /// user name, display name or email.
 pub async fn list(conn: &mut Conn, search: &str, page: i64, per_page: i64) -> Result<Page<Account>> {
     let (limit, offset) = limit_offset(page, per_page);
-    let pattern = format!("%{}%", search.trim().to_lowercase().replace(['%', '_'], ""));
-    const FILTER: &str = "where lower(username) like $1 or lower(display_name) like $1 \
-                          or lower(coalesce(email, '')) like $1";
+    let pattern = format!("%{}%", crate::like_escape(&search.trim().to_lowercase()));
+    const FILTER: &str = "where lower(username) like $1 escape '\\' or lower(display_name) like $1 escape '\\' \
+                          or lower(coalesce(email, '')) like $1 escape '\\'";
     let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from account {FILTER}"))
         .bind(&pattern)
         .fetch_one(&mut *conn)

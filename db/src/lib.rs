@@ -263,6 +263,11 @@ pub mod testing {
     }
 }
 
+/// Escapes `%`, `_` and `\` for a `like … escape` pattern (escape char `\`).
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 /// Commits a write transaction.
 pub async fn commit(tx: Tx) -> Result<()> {
     Ok(tx.commit().await?)

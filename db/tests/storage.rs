@@ -128,6 +128,10 @@ async fn audit_events_are_listed_newest_first_and_filtered() {
         assert_eq!(all.items[0].at, NOW + 2);
         let logins = audit::list(&mut c, "login.", 1, 50).await.unwrap();
         assert_eq!(logins.total, 2);
+        let literal = audit::list(&mut c, "login_", 1, 50).await.unwrap();
+        assert_eq!(literal.total, 0, "'_' in a prefix is literal, not a wildcard");
+        let pct = audit::list(&mut c, "%", 1, 50).await.unwrap();
+        assert_eq!(pct.total, 0, "'%' in a prefix is literal");
     })
     .await;
 }

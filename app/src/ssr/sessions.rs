@@ -32,6 +32,15 @@ fn account_of(record: &Record) -> Option<i64> {
     record.data.get(super::auth::AUTH_KEY)?.get("account_id")?.as_i64()
 }
 
+impl SqlSessionStore {
+    /// tower-sessions computes expiry from the wall clock; re-base it on the
+    /// app clock so that tests which move time see sessions expire with it.
+    fn expires_at(&self, record: &Record) -> i64 {
+        let remaining = (record.expiry_date - OffsetDateTime::now_utc()).whole_seconds();
+        self.clock.now() + remaining
+    }
+}
+
 fn encode(record: &Record) -> Result<String> {
     serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))
 }
@@ -48,7 +57,7 @@ impl tower_sessions::SessionStore for SqlSessionStore {
             &record.id.to_string(),
             account_of(record),
             &data,
-            record.expiry_date.unix_timestamp(),
+            self.expires_at(record),
         )
         .await
         .map_err(backend)?
@@ -61,7 +70,7 @@ impl tower_sessions::SessionStore for SqlSessionStore {
     async fn save(&self, record: &Record) -> Result<()> {
         let data = encode(record)?;
         let mut tx = self.db.begin().await.map_err(backend)?;
-        sessions::save(&mut tx, &record.id.to_string(), account_of(record), &data, record.expiry_date.unix_timestamp())
+        sessions::save(&mut tx, &record.id.to_string(), account_of(record), &data, self.expires_at(record))
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)
@@ -77,7 +86,7 @@ impl tower_sessions::SessionStore for SqlSessionStore {
         Ok(Some(Record {
             id: *id,
             data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
-            expiry_date: OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| Error::Decode(e.to_string()))?,
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::seconds(expires_at - self.clock.now()),
         }))
     }
 
