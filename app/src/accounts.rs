@@ -23,21 +23,34 @@ pub struct UserView {
 impl UserView {
     /// The display name, or the user name when there is none.
     pub fn name(&self) -> &str {
-        if self.display_name.is_empty() { &self.username } else { &self.display_name }
+        if self.display_name.is_empty() {
+            &self.username
+        } else {
+            &self.display_name
+        }
     }
 }
 
 #[cfg(feature = "ssr")]
 impl From<patchport_db::accounts::Account> for UserView {
     fn from(a: patchport_db::accounts::Account) -> Self {
-        Self { id: a.id, username: a.username, display_name: a.display_name, role: a.role }
+        Self {
+            id: a.id,
+            username: a.username,
+            display_name: a.display_name,
+            role: a.role,
+        }
     }
 }
 
 /// Only local paths are followed after sign-in, so a link cannot send a
 /// freshly signed-in user to another site.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") { next } else { "/" }
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
 }
 
 /// The one message for every failed sign-in, whatever the reason.
@@ -108,7 +121,10 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
                 };
                 audit::record(&mut tx, &event, now).await?;
                 patchport_db::commit(tx).await?;
-                return Err(AppError::Invalid { field: None, message: LOGIN_FAILED.into() });
+                return Err(AppError::Invalid {
+                    field: None,
+                    message: LOGIN_FAILED.into(),
+                });
             }
         };
         for key in &keys {
@@ -132,7 +148,15 @@ pub async fn logout() -> Result<(), AppError> {
         let state = ssr::state()?;
         let me = ssr::user()?;
         let mut tx = state.db.begin().await?;
-        ssr::audit(&mut tx, Some(&me), "logout", &me.username, "", state.clock.now()).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "logout",
+            &me.username,
+            "",
+            state.clock.now(),
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         ssr::auth::sign_out(&ssr::session()?).await?;
         leptos_axum::redirect("/login");
@@ -168,21 +192,34 @@ pub async fn setup_admin(
     use subtle::ConstantTimeEq;
     ssr::run(async move {
         let state = ssr::state()?;
-        let expected = state.setup_code.lock().map_err(|_| AppError::Internal)?.clone();
-        let code_ok = expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(code.trim().as_bytes())));
+        let expected = state
+            .setup_code
+            .lock()
+            .map_err(|_| AppError::Internal)?
+            .clone();
+        let code_ok =
+            expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(code.trim().as_bytes())));
         if !code_ok {
-            return Err(AppError::invalid("code", "The setup code is not right. It is printed in the server log."));
+            return Err(AppError::invalid(
+                "code",
+                "The setup code is not right. It is printed in the server log.",
+            ));
         }
         let name = patchport_core::Username::parse(&username)?;
         let pw = patchport_core::Password::parse(&password)?;
         if password != password_repeat {
-            return Err(AppError::invalid("password_repeat", "The passwords do not match."));
+            return Err(AppError::invalid(
+                "password_repeat",
+                "The passwords do not match.",
+            ));
         }
         let hash = passwords::hash(&pw).await?;
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
         if accounts::admin_exists(&mut tx).await? {
-            return Err(AppError::Conflict("An administrator already exists; sign in instead.".into()));
+            return Err(AppError::Conflict(
+                "An administrator already exists; sign in instead.".into(),
+            ));
         }
         let new = accounts::NewAccount {
             username: name.as_str(),
@@ -192,7 +229,15 @@ pub async fn setup_admin(
             password_hash: &hash,
         };
         let me = UserView::from(accounts::create(&mut tx, &new, now).await?);
-        ssr::audit(&mut tx, Some(&me), "user.created", &me.username, "first admin, via setup page", now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "user.created",
+            &me.username,
+            "first admin, via setup page",
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         *state.setup_code.lock().map_err(|_| AppError::Internal)? = None;
         ssr::auth::sign_in(&state, &ssr::session()?, me.id).await?;
@@ -204,7 +249,11 @@ pub async fn setup_admin(
 
 /// Changes the signed-in user's password and ends their other sessions.
 #[server(endpoint = "change_password")]
-pub async fn change_password(current: String, password: String, password_repeat: String) -> Result<String, AppError> {
+pub async fn change_password(
+    current: String,
+    password: String,
+    password_repeat: String,
+) -> Result<String, AppError> {
     use crate::ssr::{self, passwords};
     use patchport_db::{accounts, sessions};
     ssr::run(async move {
@@ -213,13 +262,19 @@ pub async fn change_password(current: String, password: String, password_repeat:
         let session = ssr::session()?;
         let pw = patchport_core::Password::parse(&password)?;
         if password != password_repeat {
-            return Err(AppError::invalid("password_repeat", "The new passwords do not match."));
+            return Err(AppError::invalid(
+                "password_repeat",
+                "The new passwords do not match.",
+            ));
         }
         let mut conn = state.db.read().await?;
         let phc = accounts::password_hash(&mut conn, me.id).await?;
         drop(conn);
         if !passwords::verify(Some(phc), current).await {
-            return Err(AppError::invalid("current", "The current password is not right."));
+            return Err(AppError::invalid(
+                "current",
+                "The current password is not right.",
+            ));
         }
         let hash = passwords::hash(&pw).await?;
         let now = state.clock.now();
@@ -227,8 +282,15 @@ pub async fn change_password(current: String, password: String, password_repeat:
         let mut tx = state.db.begin().await?;
         accounts::set_password_hash(&mut tx, me.id, &hash, now).await?;
         let ended = sessions::delete_for_account(&mut tx, me.id, keep.as_deref()).await?;
-        ssr::audit(&mut tx, Some(&me), "password.changed", &me.username, &format!("{ended} other sessions ended"), now)
-            .await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "password.changed",
+            &me.username,
+            &format!("{ended} other sessions ended"),
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(match ended {
             0 => "Password changed.".to_owned(),

@@ -1,6 +1,6 @@
 //! The page shell, the router and the frame around every page.
 
-use crate::accounts::{AccountPage, Login, LoginPage, Logout, SetupAdmin, SetupPage, UserView, whoami};
+use crate::accounts::{AccountPage, Login, LoginPage, SetupAdmin, SetupPage, UserView, whoami};
 use crate::audit::AuditTrailPage;
 use crate::errors::AppError;
 use crate::users::UsersPage;
@@ -16,8 +16,6 @@ use patchport_core::Role;
 pub struct AuthContext {
     /// Sign in.
     pub login: ServerAction<Login>,
-    /// Sign out.
-    pub logout: ServerAction<Logout>,
     /// First-run setup (signs the new admin in).
     pub setup: ServerAction<SetupAdmin>,
     /// Who is signed in.
@@ -52,6 +50,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -67,13 +66,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let login = ServerAction::<Login>::new();
-    let logout = ServerAction::<Logout>::new();
     let setup = ServerAction::<SetupAdmin>::new();
     let user = Resource::new(
-        move || (login.version().get(), logout.version().get(), setup.version().get()),
+        move || (login.version().get(), setup.version().get()),
         |_| whoami(),
     );
-    provide_context(AuthContext { login, logout, setup, user });
+    provide_context(AuthContext { login, setup, user });
+    // Effects run only in the browser, once the page is hydrated; the mark
+    // tells end-to-end tests (and curious admins) that the WASM is live.
+    Effect::new(|_| {
+        if let Some(w) = web_sys::window() {
+            let _ = js_sys::Reflect::set(&w, &"__patchportHydrated".into(), &true.into());
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/patchport.css" />
@@ -159,9 +164,11 @@ fn Header() -> impl IntoView {
                         <div class="who">
                             <A href="/account">{name}</A>
                             <span class=format!("badge role-{}", u.role)>{u.role.as_str()}</span>
-                            <ActionForm action=auth.logout attr:class="inline">
+                            // A plain form post and a full page load: signing out
+                            // drops all client state along with the session.
+                            <form method="post" action="/api/logout" class="inline">
                                 <button type="submit" class="link">"Sign out"</button>
-                            </ActionForm>
+                            </form>
                         </div>
                     }
                 })}

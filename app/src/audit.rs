@@ -70,8 +70,17 @@ pub async fn list_audit(action: String, page: i64) -> Result<AuditPage, AppError
 pub fn AuditTrailPage() -> impl IntoView {
     let page = RwSignal::new(1_i64);
     let action = RwSignal::new(String::new());
-    let events = Resource::new(move || (action.get(), page.get()), |(a, p)| list_audit(a, p));
-    let total = Signal::derive(move || events.get().and_then(Result::ok).map(|p| p.total).unwrap_or(0));
+    let events = Resource::new(
+        move || (action.get(), page.get()),
+        |(a, p)| list_audit(a, p),
+    );
+    let total = Signal::derive(move || {
+        events
+            .get()
+            .and_then(Result::ok)
+            .map(|p| p.total)
+            .unwrap_or(0)
+    });
     view! {
         <section class="card">
             <h1>"Audit trail"</h1>

@@ -43,7 +43,10 @@ pub enum AppError {
 impl AppError {
     /// Input error on one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        AppError::Invalid { field: Some(field.to_owned()), message: message.into() }
+        AppError::Invalid {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
     }
 
     /// The HTTP status this error is sent with.

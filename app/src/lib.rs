@@ -15,7 +15,12 @@ pub mod ssr;
 /// Server functions anybody may call without signing in. Every other
 /// server function is refused to anonymous callers by the portal's
 /// authentication middleware; a test walks all registered ones.
-pub const PUBLIC_SERVER_FNS: &[&str] = &["/api/whoami", "/api/login", "/api/setup_open", "/api/setup_admin"];
+pub const PUBLIC_SERVER_FNS: &[&str] = &[
+    "/api/whoami",
+    "/api/login",
+    "/api/setup_open",
+    "/api/setup_admin",
+];
 
 /// Entry point of the WASM bundle: attaches to the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -22,7 +22,11 @@ where
 
 /// Previous / next paging for a list of `total` rows.
 #[component]
-pub fn Pager(page: RwSignal<i64>, per_page: i64, #[prop(into)] total: Signal<i64>) -> impl IntoView {
+pub fn Pager(
+    page: RwSignal<i64>,
+    per_page: i64,
+    #[prop(into)] total: Signal<i64>,
+) -> impl IntoView {
     let pages = move || ((total.get() + per_page - 1) / per_page).max(1);
     view! {
         <nav class="pager" aria-label="Pages">

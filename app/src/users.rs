@@ -62,7 +62,10 @@ pub async fn list_users(search: String, page: i64) -> Result<UserPage, AppError>
         let state = ssr::state()?;
         let mut conn = state.db.read().await?;
         let found = patchport_db::accounts::list(&mut conn, &search, page, PER_PAGE).await?;
-        Ok(UserPage { total: found.total, items: found.items.into_iter().map(UserRow::from).collect() })
+        Ok(UserPage {
+            total: found.total,
+            items: found.items.into_iter().map(UserRow::from).collect(),
+        })
     })
     .await
 }
@@ -89,7 +92,10 @@ pub async fn create_user(
         };
         let display_name = display_name.trim();
         if display_name.chars().count() > 100 {
-            return Err(AppError::invalid("display_name", "display name must be at most 100 characters"));
+            return Err(AppError::invalid(
+                "display_name",
+                "display name must be at most 100 characters",
+            ));
         }
         let pw = patchport_core::Password::parse(&password)?;
         let hash = passwords::hash(&pw).await?;
@@ -103,7 +109,15 @@ pub async fn create_user(
             password_hash: &hash,
         };
         let created = accounts::create(&mut tx, &new, now).await?;
-        ssr::audit(&mut tx, Some(&me), "user.created", &created.username, &format!("role {role}"), now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "user.created",
+            &created.username,
+            &format!("role {role}"),
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(UserRow::from(created))
     })
@@ -131,7 +145,9 @@ async fn target_for_change(
         && !target.disabled
         && accounts::count_enabled_admins(tx).await? <= 1
     {
-        return Err(AppError::Conflict("This is the last enabled admin; make another admin first.".into()));
+        return Err(AppError::Conflict(
+            "This is the last enabled admin; make another admin first.".into(),
+        ));
     }
     Ok(target)
 }
@@ -180,8 +196,15 @@ pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
             return Ok(());
         }
         accounts::set_role(&mut tx, id, role, now).await?;
-        ssr::audit(&mut tx, Some(&me), "user.role_changed", &target.username, &format!("{} → {role}", target.role), now)
-            .await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "user.role_changed",
+            &target.username,
+            &format!("{} → {role}", target.role),
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(())
     })
@@ -200,11 +223,20 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
         let hash = passwords::hash(&pw).await?;
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
-        let target = accounts::get(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+        let target = accounts::get(&mut tx, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         accounts::set_password_hash(&mut tx, id, &hash, now).await?;
         let ended = sessions::delete_for_account(&mut tx, id, None).await?;
-        ssr::audit(&mut tx, Some(&me), "user.password_reset", &target.username, &format!("{ended} sessions ended"), now)
-            .await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "user.password_reset",
+            &target.username,
+            &format!("{ended} sessions ended"),
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(())
     })
@@ -232,7 +264,13 @@ pub fn UsersPage() -> impl IntoView {
         },
         |(s, p, ..)| list_users(s, p),
     );
-    let total = Signal::derive(move || users.get().and_then(Result::ok).map(|p| p.total).unwrap_or(0));
+    let total = Signal::derive(move || {
+        users
+            .get()
+            .and_then(Result::ok)
+            .map(|p| p.total)
+            .unwrap_or(0)
+    });
     let me = expect_context::<crate::app::AuthContext>().user;
     let my_id = move || me.get().and_then(Result::ok).flatten().map(|u| u.id);
 
@@ -326,7 +364,11 @@ fn UserRowView(
     let new_password = RwSignal::new(String::new());
     let id = user.id;
     let disabled = user.disabled;
-    let other_role = if user.role == Role::Admin { Role::Owner } else { Role::Admin };
+    let other_role = if user.role == Role::Admin {
+        Role::Owner
+    } else {
+        Role::Admin
+    };
     let name = user.username.clone();
     view! {
         <tr class:disabled=disabled data-user=user.username.clone()>

@@ -70,7 +70,11 @@ impl Email {
             && matches!(addr.split_once('@'), Some((local, domain))
                 if !local.is_empty() && domain.contains('.') && !domain.contains('@')
                    && !domain.starts_with('.') && !domain.ends_with('.'));
-        if ok { Ok(Self(addr.to_owned())) } else { Err(AccountError::Email) }
+        if ok {
+            Ok(Self(addr.to_owned()))
+        } else {
+            Err(AccountError::Email)
+        }
     }
 
     /// The address.
@@ -172,7 +176,10 @@ mod tests {
 
     #[test]
     fn passwords_enforce_length_and_hide_in_debug() {
-        assert_eq!(Password::parse("short").unwrap_err(), AccountError::PasswordTooShort);
+        assert_eq!(
+            Password::parse("short").unwrap_err(),
+            AccountError::PasswordTooShort
+        );
         assert_eq!(
             Password::parse(&"p".repeat(257)).unwrap_err(),
             AccountError::PasswordTooLong
@@ -187,8 +194,21 @@ mod tests {
         for ok in ["a@b.org", " ops@corp.example.com "] {
             assert!(Email::parse(ok).is_ok(), "{ok:?} should be accepted");
         }
-        for bad in ["", "a", "a@b", "@b.org", "a b@c.org", "a@b@c.org", "a@.org", "a@org."] {
-            assert_eq!(Email::parse(bad), Err(AccountError::Email), "{bad:?} should be refused");
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.org",
+            "a b@c.org",
+            "a@b@c.org",
+            "a@.org",
+            "a@org.",
+        ] {
+            assert_eq!(
+                Email::parse(bad),
+                Err(AccountError::Email),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -197,6 +217,9 @@ mod tests {
         for role in [Role::Admin, Role::Owner] {
             assert_eq!(Role::parse(role.as_str()), Ok(role));
         }
-        assert!(matches!(Role::parse("root"), Err(AccountError::UnknownRole(_))));
+        assert!(matches!(
+            Role::parse("root"),
+            Err(AccountError::UnknownRole(_))
+        ));
     }
 }

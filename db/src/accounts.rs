@@ -40,8 +40,7 @@ pub struct NewAccount<'a> {
 // Booleans are read as 0/1: `sqlx::Any` cannot decode SQLite's BOOLEAN.
 type Row = (i64, String, String, Option<String>, String, i64, i64);
 
-const COLUMNS: &str =
-    "id, username, display_name, email, role, (case when disabled then 1 else 0 end) as disabled, created_at";
+const COLUMNS: &str = "id, username, display_name, email, role, (case when disabled then 1 else 0 end) as disabled, created_at";
 
 fn from_row(r: Row) -> Result<Account> {
     Ok(Account {
@@ -49,7 +48,8 @@ fn from_row(r: Row) -> Result<Account> {
         username: r.1,
         display_name: r.2,
         email: r.3,
-        role: Role::parse(&r.4).map_err(|e| StorageError::Database(sqlx::Error::Decode(e.into())))?,
+        role: Role::parse(&r.4)
+            .map_err(|e| StorageError::Database(sqlx::Error::Decode(e.into())))?,
         disabled: r.5 != 0,
         created_at: r.6,
     })
@@ -85,13 +85,25 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Account>> {
     row.map(from_row).transpose()
 }
 
+type LoginRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    String,
+);
+
 /// Looks an account up by normalised user name, with its password hash.
 pub async fn find_for_login(conn: &mut Conn, username: &str) -> Result<Option<(Account, String)>> {
-    let row: Option<(i64, String, String, Option<String>, String, i64, i64, String)> =
-        sqlx::query_as(&format!("select {COLUMNS}, password_hash from account where username = $1"))
-            .bind(username)
-            .fetch_optional(conn)
-            .await?;
+    let row: Option<LoginRow> = sqlx::query_as(&format!(
+        "select {COLUMNS}, password_hash from account where username = $1"
+    ))
+    .bind(username)
+    .fetch_optional(conn)
+    .await?;
     row.map(|r| Ok((from_row((r.0, r.1, r.2, r.3, r.4, r.5, r.6))?, r.7)))
         .transpose()
 }
@@ -107,7 +119,12 @@ pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<String> {
 
 /// Lists accounts by user name, optionally filtered by a substring of the
 /// user name, display name or email.
-pub async fn list(conn: &mut Conn, search: &str, page: i64, per_page: i64) -> Result<Page<Account>> {
+pub async fn list(
+    conn: &mut Conn,
+    search: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<Account>> {
     let (limit, offset) = limit_offset(page, per_page);
     let pattern = format!("%{}%", crate::like_escape(&search.trim().to_lowercase()));
     const FILTER: &str = "where lower(username) like $1 escape '\\' or lower(display_name) like $1 escape '\\' \
@@ -124,7 +141,10 @@ pub async fn list(conn: &mut Conn, search: &str, page: i64, per_page: i64) -> Re
     .bind(offset)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(Page { items: rows.into_iter().map(from_row).collect::<Result<_>>()?, total })
+    Ok(Page {
+        items: rows.into_iter().map(from_row).collect::<Result<_>>()?,
+        total,
+    })
 }
 
 /// How many enabled admins exist.
@@ -145,7 +165,13 @@ pub async fn admin_exists(conn: &mut Conn) -> Result<bool> {
     Ok(n > 0)
 }
 
-async fn update_one(conn: &mut Conn, sql: &str, id: i64, value: impl ToString, now: Timestamp) -> Result<()> {
+async fn update_one(
+    conn: &mut Conn,
+    sql: &str,
+    id: i64,
+    value: impl ToString,
+    now: Timestamp,
+) -> Result<()> {
     let done = sqlx::query(sql)
         .bind(value.to_string())
         .bind(now)
@@ -174,11 +200,24 @@ pub async fn set_disabled(conn: &mut Conn, id: i64, disabled: bool, now: Timesta
 
 /// Changes an account's role.
 pub async fn set_role(conn: &mut Conn, id: i64, role: Role, now: Timestamp) -> Result<()> {
-    update_one(conn, "update account set role = $1, updated_at = $2 where id = $3", id, role, now).await
+    update_one(
+        conn,
+        "update account set role = $1, updated_at = $2 where id = $3",
+        id,
+        role,
+        now,
+    )
+    .await
 }
 
 /// Replaces an account's password hash.
 pub async fn set_password_hash(conn: &mut Conn, id: i64, hash: &str, now: Timestamp) -> Result<()> {
-    update_one(conn, "update account set password_hash = $1, updated_at = $2 where id = $3", id, hash, now)
-        .await
+    update_one(
+        conn,
+        "update account set password_hash = $1, updated_at = $2 where id = $3",
+        id,
+        hash,
+        now,
+    )
+    .await
 }

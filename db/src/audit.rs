@@ -41,6 +41,17 @@ pub struct NewAuditEvent<'a> {
     pub source: &'a str,
 }
 
+type EventRow = (
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
 /// Records an event (inside the caller's transaction, if it has one).
 pub async fn record(conn: &mut Conn, e: &NewAuditEvent<'_>, now: Timestamp) -> Result<()> {
     sqlx::query(
@@ -61,14 +72,20 @@ pub async fn record(conn: &mut Conn, e: &NewAuditEvent<'_>, now: Timestamp) -> R
 
 /// Lists events, newest first, optionally only those whose action starts
 /// with `action_prefix`.
-pub async fn list(conn: &mut Conn, action_prefix: &str, page: i64, per_page: i64) -> Result<Page<AuditEvent>> {
+pub async fn list(
+    conn: &mut Conn,
+    action_prefix: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<AuditEvent>> {
     let (limit, offset) = limit_offset(page, per_page);
     let pattern = format!("{}%", crate::like_escape(action_prefix));
-    let (total,): (i64,) = sqlx::query_as("select count(*) from audit_event where action like $1 escape '\\'")
-        .bind(&pattern)
-        .fetch_one(&mut *conn)
-        .await?;
-    let rows: Vec<(i64, i64, Option<i64>, String, String, String, String, String)> = sqlx::query_as(
+    let (total,): (i64,) =
+        sqlx::query_as("select count(*) from audit_event where action like $1 escape '\\'")
+            .bind(&pattern)
+            .fetch_one(&mut *conn)
+            .await?;
+    let rows: Vec<EventRow> = sqlx::query_as(
         "select id, at, actor_id, actor_name, action, target, detail, source from audit_event \
          where action like $1 escape '\\' order by id desc limit $2 offset $3",
     )

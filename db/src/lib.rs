@@ -112,13 +112,19 @@ impl Db {
                     .connect_with(opts.clone())
                     .await?;
                 // WAL is a property of the file: set once, by the writer.
-                sqlx::query("pragma journal_mode = wal").execute(&write).await?;
+                sqlx::query("pragma journal_mode = wal")
+                    .execute(&write)
+                    .await?;
                 let read = AnyPoolOptions::new()
                     .max_connections(8)
                     .after_connect(sqlite_pragmas)
                     .connect_with(opts)
                     .await?;
-                Ok(Self { read, write, backend })
+                Ok(Self {
+                    read,
+                    write,
+                    backend,
+                })
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -126,7 +132,11 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Self { read: pool.clone(), write: pool, backend })
+                Ok(Self {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                })
             }
         }
     }
@@ -137,7 +147,10 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
         };
-        migrator.run(&self.write).await.map_err(StorageError::Migrate)
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(StorageError::Migrate)
     }
 
     /// Which database this is.
@@ -174,9 +187,11 @@ fn sqlite_pragmas<'c>(
     _: sqlx::pool::PoolConnectionMetadata,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>> {
     Box::pin(async move {
-        conn.execute("pragma foreign_keys = on; pragma busy_timeout = 5000; pragma synchronous = normal;")
-            .await
-            .map(|_| ())
+        conn.execute(
+            "pragma foreign_keys = on; pragma busy_timeout = 5000; pragma synchronous = normal;",
+        )
+        .await
+        .map(|_| ())
     })
 }
 
@@ -217,7 +232,10 @@ pub mod testing {
 
     /// A URL for a new, empty SQLite file inside `dir`.
     pub fn sqlite_url(dir: &std::path::Path) -> String {
-        format!("sqlite:{}", dir.join(format!("{}.db", unique_name())).display())
+        format!(
+            "sqlite:{}",
+            dir.join(format!("{}.db", unique_name())).display()
+        )
     }
 
     /// Creates an empty PostgreSQL database next to the one in
@@ -265,7 +283,9 @@ pub mod testing {
 
 /// Escapes `%`, `_` and `\` for a `like … escape` pattern (escape char `\`).
 pub fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Commits a write transaction.

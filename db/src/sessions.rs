@@ -48,7 +48,11 @@ pub async fn save(
 }
 
 /// Loads a session that has not expired at `now`: its data and expiry.
-pub async fn load(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Option<(String, Timestamp)>> {
+pub async fn load(
+    conn: &mut Conn,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<(String, Timestamp)>> {
     let row: Option<(String, i64)> =
         sqlx::query_as("select data, expires_at from session where id = $1 and expires_at > $2")
             .bind(id)
@@ -60,13 +64,20 @@ pub async fn load(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Option<(S
 
 /// Deletes one session.
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<()> {
-    sqlx::query("delete from session where id = $1").bind(id).execute(conn).await?;
+    sqlx::query("delete from session where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Deletes every session of an account except `keep` (the caller's own,
 /// when they changed their own password). Returns how many ended.
-pub async fn delete_for_account(conn: &mut Conn, account_id: i64, keep: Option<&str>) -> Result<u64> {
+pub async fn delete_for_account(
+    conn: &mut Conn,
+    account_id: i64,
+    keep: Option<&str>,
+) -> Result<u64> {
     let done = sqlx::query("delete from session where account_id = $1 and id <> $2")
         .bind(account_id)
         .bind(keep.unwrap_or(""))
@@ -86,10 +97,11 @@ pub async fn delete_expired(conn: &mut Conn, now: Timestamp) -> Result<u64> {
 
 /// How many live sessions an account has.
 pub async fn count_for_account(conn: &mut Conn, account_id: i64, now: Timestamp) -> Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("select count(*) from session where account_id = $1 and expires_at > $2")
-        .bind(account_id)
-        .bind(now)
-        .fetch_one(conn)
-        .await?;
+    let (n,): (i64,) =
+        sqlx::query_as("select count(*) from session where account_id = $1 and expires_at > $2")
+            .bind(account_id)
+            .bind(now)
+            .fetch_one(conn)
+            .await?;
     Ok(n)
 }

@@ -21,22 +21,37 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { free_failures: 5, window: 15 * 60, base_block: 30, max_block: 15 * 60 }
+        Self {
+            free_failures: 5,
+            window: 15 * 60,
+            base_block: 30,
+            max_block: 15 * 60,
+        }
     }
 }
 
 /// Until when `key` is blocked, if it is blocked at `now`.
-pub async fn blocked_until(conn: &mut Conn, key: &str, now: Timestamp) -> Result<Option<Timestamp>> {
-    let row: Option<(i64,)> = sqlx::query_as("select blocked_until from login_throttle where key = $1")
-        .bind(key)
-        .fetch_optional(conn)
-        .await?;
+pub async fn blocked_until(
+    conn: &mut Conn,
+    key: &str,
+    now: Timestamp,
+) -> Result<Option<Timestamp>> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("select blocked_until from login_throttle where key = $1")
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
     Ok(row.map(|r| r.0).filter(|&until| until > now))
 }
 
 /// Counts a failure for `key` and returns when it is blocked until (which
 /// may be in the past: not blocked).
-pub async fn record_failure(conn: &mut Conn, key: &str, now: Timestamp, policy: Policy) -> Result<Timestamp> {
+pub async fn record_failure(
+    conn: &mut Conn,
+    key: &str,
+    now: Timestamp,
+    policy: Policy,
+) -> Result<Timestamp> {
     let (failures,): (i64,) = sqlx::query_as(
         "insert into login_throttle (key, failures, window_start, blocked_until) values ($1, 1, $2, 0) \
          on conflict (key) do update set \
@@ -51,7 +66,10 @@ pub async fn record_failure(conn: &mut Conn, key: &str, now: Timestamp, policy: 
     .await?;
     let over = failures - policy.free_failures;
     let until = if over > 0 {
-        let block = policy.base_block.saturating_mul(1 << (over - 1).min(20)).min(policy.max_block);
+        let block = policy
+            .base_block
+            .saturating_mul(1 << (over - 1).min(20))
+            .min(policy.max_block);
         now + block
     } else {
         0
@@ -66,6 +84,9 @@ pub async fn record_failure(conn: &mut Conn, key: &str, now: Timestamp, policy: 
 
 /// Forgets the failures of `key` (after a successful sign-in).
 pub async fn clear(conn: &mut Conn, key: &str) -> Result<()> {
-    sqlx::query("delete from login_throttle where key = $1").bind(key).execute(conn).await?;
+    sqlx::query("delete from login_throttle where key = $1")
+        .bind(key)
+        .execute(conn)
+        .await?;
     Ok(())
 }

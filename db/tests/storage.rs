@@ -16,7 +16,12 @@ where
     let dir = tempfile::tempdir().unwrap();
     let dbs = testing::backends(dir.path()).await;
     if std::env::var("CI").is_ok() {
-        assert_eq!(dbs.len(), 2, "CI must test PostgreSQL too: set {}", testing::POSTGRES_ENV);
+        assert_eq!(
+            dbs.len(),
+            2,
+            "CI must test PostgreSQL too: set {}",
+            testing::POSTGRES_ENV
+        );
     }
     for db in dbs {
         eprintln!("backend: {:?}", db.backend());
@@ -26,7 +31,13 @@ where
 }
 
 fn new_account<'a>(username: &'a str, role: Role) -> NewAccount<'a> {
-    NewAccount { username, display_name: "Someone", email: None, role, password_hash: "$argon2id$fake" }
+    NewAccount {
+        username,
+        display_name: "Someone",
+        email: None,
+        role,
+        password_hash: "$argon2id$fake",
+    }
 }
 
 #[tokio::test]
@@ -34,23 +45,38 @@ async fn accounts_are_created_unique_listed_and_updated() {
     with_backends(|db| async move {
         let mut tx = db.begin().await.unwrap();
         assert!(!accounts::admin_exists(&mut tx).await.unwrap());
-        let admin = accounts::create(&mut tx, &new_account("alice", Role::Admin), NOW).await.unwrap();
-        let owner = accounts::create(&mut tx, &new_account("bob", Role::Owner), NOW).await.unwrap();
+        let admin = accounts::create(&mut tx, &new_account("alice", Role::Admin), NOW)
+            .await
+            .unwrap();
+        let owner = accounts::create(&mut tx, &new_account("bob", Role::Owner), NOW)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(admin.role, Role::Admin);
         assert!(!admin.disabled);
 
         let mut tx = db.begin().await.unwrap();
         let dup = accounts::create(&mut tx, &new_account("alice", Role::Owner), NOW).await;
-        assert!(matches!(dup, Err(StorageError::Conflict(_))), "duplicate user name: {dup:?}");
+        assert!(
+            matches!(dup, Err(StorageError::Conflict(_))),
+            "duplicate user name: {dup:?}"
+        );
         drop(tx);
 
         let mut c = db.read().await.unwrap();
         assert!(accounts::admin_exists(&mut c).await.unwrap());
         assert_eq!(accounts::count_enabled_admins(&mut c).await.unwrap(), 1);
-        let (found, hash) = accounts::find_for_login(&mut c, "bob").await.unwrap().unwrap();
+        let (found, hash) = accounts::find_for_login(&mut c, "bob")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((found.id, hash.as_str()), (owner.id, "$argon2id$fake"));
-        assert!(accounts::find_for_login(&mut c, "nobody").await.unwrap().is_none());
+        assert!(
+            accounts::find_for_login(&mut c, "nobody")
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         let page = accounts::list(&mut c, "", 1, 1).await.unwrap();
         assert_eq!((page.total, page.items.len()), (2, 1));
@@ -58,21 +84,49 @@ async fn accounts_are_created_unique_listed_and_updated() {
         let page2 = accounts::list(&mut c, "", 2, 1).await.unwrap();
         assert_eq!(page2.items[0].username, "bob");
         let searched = accounts::list(&mut c, "BO", 1, 50).await.unwrap();
-        assert_eq!(searched.items.iter().map(|a| a.username.as_str()).collect::<Vec<_>>(), ["bob"]);
+        assert_eq!(
+            searched
+                .items
+                .iter()
+                .map(|a| a.username.as_str())
+                .collect::<Vec<_>>(),
+            ["bob"]
+        );
         drop(c);
 
         let mut tx = db.begin().await.unwrap();
-        accounts::set_role(&mut tx, owner.id, Role::Admin, NOW + 1).await.unwrap();
-        accounts::set_disabled(&mut tx, admin.id, true, NOW + 1).await.unwrap();
-        accounts::set_password_hash(&mut tx, owner.id, "$argon2id$new", NOW + 1).await.unwrap();
-        assert!(matches!(accounts::set_disabled(&mut tx, 9999, true, NOW).await, Err(StorageError::NotFound)));
+        accounts::set_role(&mut tx, owner.id, Role::Admin, NOW + 1)
+            .await
+            .unwrap();
+        accounts::set_disabled(&mut tx, admin.id, true, NOW + 1)
+            .await
+            .unwrap();
+        accounts::set_password_hash(&mut tx, owner.id, "$argon2id$new", NOW + 1)
+            .await
+            .unwrap();
+        assert!(matches!(
+            accounts::set_disabled(&mut tx, 9999, true, NOW).await,
+            Err(StorageError::NotFound)
+        ));
         tx.commit().await.unwrap();
 
         let mut c = db.read().await.unwrap();
-        assert_eq!(accounts::get(&mut c, owner.id).await.unwrap().unwrap().role, Role::Admin);
-        assert!(accounts::get(&mut c, admin.id).await.unwrap().unwrap().disabled);
+        assert_eq!(
+            accounts::get(&mut c, owner.id).await.unwrap().unwrap().role,
+            Role::Admin
+        );
+        assert!(
+            accounts::get(&mut c, admin.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .disabled
+        );
         assert_eq!(accounts::count_enabled_admins(&mut c).await.unwrap(), 1);
-        assert_eq!(accounts::password_hash(&mut c, owner.id).await.unwrap(), "$argon2id$new");
+        assert_eq!(
+            accounts::password_hash(&mut c, owner.id).await.unwrap(),
+            "$argon2id$new"
+        );
     })
     .await;
 }
@@ -81,27 +135,69 @@ async fn accounts_are_created_unique_listed_and_updated() {
 async fn sessions_expire_and_end_per_account() {
     with_backends(|db| async move {
         let mut tx = db.begin().await.unwrap();
-        let a = accounts::create(&mut tx, &new_account("carol", Role::Owner), NOW).await.unwrap();
-        assert!(sessions::create(&mut tx, "s1", Some(a.id), "{}", NOW + 60).await.unwrap());
-        assert!(!sessions::create(&mut tx, "s1", None, "{}", NOW + 60).await.unwrap(), "ids are unique");
-        sessions::save(&mut tx, "s2", Some(a.id), r#"{"k":1}"#, NOW + 60).await.unwrap();
-        sessions::save(&mut tx, "s2", Some(a.id), r#"{"k":2}"#, NOW + 120).await.unwrap();
-        sessions::save(&mut tx, "s3", None, "{}", NOW + 10).await.unwrap();
+        let a = accounts::create(&mut tx, &new_account("carol", Role::Owner), NOW)
+            .await
+            .unwrap();
+        assert!(
+            sessions::create(&mut tx, "s1", Some(a.id), "{}", NOW + 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !sessions::create(&mut tx, "s1", None, "{}", NOW + 60)
+                .await
+                .unwrap(),
+            "ids are unique"
+        );
+        sessions::save(&mut tx, "s2", Some(a.id), r#"{"k":1}"#, NOW + 60)
+            .await
+            .unwrap();
+        sessions::save(&mut tx, "s2", Some(a.id), r#"{"k":2}"#, NOW + 120)
+            .await
+            .unwrap();
+        sessions::save(&mut tx, "s3", None, "{}", NOW + 10)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
 
         let mut c = db.read().await.unwrap();
-        assert_eq!(sessions::load(&mut c, "s2", NOW).await.unwrap(), Some((r#"{"k":2}"#.to_owned(), NOW + 120)));
-        assert_eq!(sessions::load(&mut c, "s3", NOW + 10).await.unwrap(), None, "expired at its expiry");
-        assert_eq!(sessions::count_for_account(&mut c, a.id, NOW).await.unwrap(), 2);
+        assert_eq!(
+            sessions::load(&mut c, "s2", NOW).await.unwrap(),
+            Some((r#"{"k":2}"#.to_owned(), NOW + 120))
+        );
+        assert_eq!(
+            sessions::load(&mut c, "s3", NOW + 10).await.unwrap(),
+            None,
+            "expired at its expiry"
+        );
+        assert_eq!(
+            sessions::count_for_account(&mut c, a.id, NOW)
+                .await
+                .unwrap(),
+            2
+        );
         drop(c);
 
         let mut tx = db.begin().await.unwrap();
-        assert_eq!(sessions::delete_for_account(&mut tx, a.id, Some("s1")).await.unwrap(), 1);
-        assert_eq!(sessions::delete_expired(&mut tx, NOW + 30).await.unwrap(), 1);
+        assert_eq!(
+            sessions::delete_for_account(&mut tx, a.id, Some("s1"))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            sessions::delete_expired(&mut tx, NOW + 30).await.unwrap(),
+            1
+        );
         sessions::delete(&mut tx, "s1").await.unwrap();
         tx.commit().await.unwrap();
         let mut c = db.read().await.unwrap();
-        assert_eq!(sessions::count_for_account(&mut c, a.id, NOW).await.unwrap(), 0);
+        assert_eq!(
+            sessions::count_for_account(&mut c, a.id, NOW)
+                .await
+                .unwrap(),
+            0
+        );
     })
     .await;
 }
@@ -110,7 +206,10 @@ async fn sessions_expire_and_end_per_account() {
 async fn audit_events_are_listed_newest_first_and_filtered() {
     with_backends(|db| async move {
         let mut tx = db.begin().await.unwrap();
-        for (i, action) in ["login.failed", "login.succeeded", "user.created"].iter().enumerate() {
+        for (i, action) in ["login.failed", "login.succeeded", "user.created"]
+            .iter()
+            .enumerate()
+        {
             let e = audit::NewAuditEvent {
                 actor_name: "alice",
                 action,
@@ -124,12 +223,21 @@ async fn audit_events_are_listed_newest_first_and_filtered() {
         let mut c = db.read().await.unwrap();
         let all = audit::list(&mut c, "", 1, 2).await.unwrap();
         assert_eq!(all.total, 3);
-        assert_eq!(all.items.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["user.created", "login.succeeded"]);
+        assert_eq!(
+            all.items
+                .iter()
+                .map(|e| e.action.as_str())
+                .collect::<Vec<_>>(),
+            ["user.created", "login.succeeded"]
+        );
         assert_eq!(all.items[0].at, NOW + 2);
         let logins = audit::list(&mut c, "login.", 1, 50).await.unwrap();
         assert_eq!(logins.total, 2);
         let literal = audit::list(&mut c, "login_", 1, 50).await.unwrap();
-        assert_eq!(literal.total, 0, "'_' in a prefix is literal, not a wildcard");
+        assert_eq!(
+            literal.total, 0,
+            "'_' in a prefix is literal, not a wildcard"
+        );
         let pct = audit::list(&mut c, "%", 1, 50).await.unwrap();
         assert_eq!(pct.total, 0, "'%' in a prefix is literal");
     })
@@ -139,23 +247,69 @@ async fn audit_events_are_listed_newest_first_and_filtered() {
 #[tokio::test]
 async fn throttle_blocks_after_free_failures_with_growing_bounded_blocks() {
     with_backends(|db| async move {
-        let policy = Policy { free_failures: 3, window: 600, base_block: 30, max_block: 100 };
+        let policy = Policy {
+            free_failures: 3,
+            window: 600,
+            base_block: 30,
+            max_block: 100,
+        };
         let mut tx = db.begin().await.unwrap();
         for i in 0..3 {
-            let until = throttle::record_failure(&mut tx, "user:dave", NOW + i, policy).await.unwrap();
+            let until = throttle::record_failure(&mut tx, "user:dave", NOW + i, policy)
+                .await
+                .unwrap();
             assert!(until <= NOW + i, "failure {} is free", i + 1);
         }
-        assert_eq!(throttle::record_failure(&mut tx, "user:dave", NOW + 3, policy).await.unwrap(), NOW + 33);
-        assert_eq!(throttle::record_failure(&mut tx, "user:dave", NOW + 4, policy).await.unwrap(), NOW + 64);
-        assert_eq!(throttle::record_failure(&mut tx, "user:dave", NOW + 5, policy).await.unwrap(), NOW + 105, "capped");
-        assert_eq!(throttle::blocked_until(&mut tx, "user:dave", NOW + 6).await.unwrap(), Some(NOW + 105));
-        assert_eq!(throttle::blocked_until(&mut tx, "user:dave", NOW + 105).await.unwrap(), None, "block ends");
-        assert_eq!(throttle::blocked_until(&mut tx, "user:erin", NOW).await.unwrap(), None);
+        assert_eq!(
+            throttle::record_failure(&mut tx, "user:dave", NOW + 3, policy)
+                .await
+                .unwrap(),
+            NOW + 33
+        );
+        assert_eq!(
+            throttle::record_failure(&mut tx, "user:dave", NOW + 4, policy)
+                .await
+                .unwrap(),
+            NOW + 64
+        );
+        assert_eq!(
+            throttle::record_failure(&mut tx, "user:dave", NOW + 5, policy)
+                .await
+                .unwrap(),
+            NOW + 105,
+            "capped"
+        );
+        assert_eq!(
+            throttle::blocked_until(&mut tx, "user:dave", NOW + 6)
+                .await
+                .unwrap(),
+            Some(NOW + 105)
+        );
+        assert_eq!(
+            throttle::blocked_until(&mut tx, "user:dave", NOW + 105)
+                .await
+                .unwrap(),
+            None,
+            "block ends"
+        );
+        assert_eq!(
+            throttle::blocked_until(&mut tx, "user:erin", NOW)
+                .await
+                .unwrap(),
+            None
+        );
         // A new window starts counting afresh.
-        let until = throttle::record_failure(&mut tx, "user:dave", NOW + 1000, policy).await.unwrap();
+        let until = throttle::record_failure(&mut tx, "user:dave", NOW + 1000, policy)
+            .await
+            .unwrap();
         assert!(until <= NOW + 1000);
         throttle::clear(&mut tx, "user:dave").await.unwrap();
-        assert_eq!(throttle::blocked_until(&mut tx, "user:dave", NOW).await.unwrap(), None);
+        assert_eq!(
+            throttle::blocked_until(&mut tx, "user:dave", NOW)
+                .await
+                .unwrap(),
+            None
+        );
         tx.commit().await.unwrap();
     })
     .await;

@@ -62,7 +62,9 @@ pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PATCHPORT_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("PATCHPORT_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -77,7 +79,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let settings = Settings::from_env()?;
             tracing::info!(?settings, "starting");
-            Application::build(&settings, clock).await?.run_until(shutdown_signal()).await
+            Application::build(&settings, clock)
+                .await?
+                .run_until(shutdown_signal())
+                .await
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;
@@ -85,18 +90,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User { action: UserCommand::Add { username, admin, display_name, email, password_stdin } } => {
+        Command::User {
+            action:
+                UserCommand::Add {
+                    username,
+                    admin,
+                    display_name,
+                    email,
+                    password_stdin,
+                },
+        } => {
             let settings = Settings::from_env()?;
             let db = connect(&settings).await?;
             let (password, generated) = if password_stdin {
                 let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("reading the password from stdin")?;
                 (s.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
                 (random_password(), true)
             };
             let role = if admin { Role::Admin } else { Role::Owner };
-            add_user(&db, clock.as_ref(), &username, &display_name, email.as_deref(), role, &password).await?;
+            add_user(
+                &db,
+                clock.as_ref(),
+                &username,
+                &display_name,
+                email.as_deref(),
+                role,
+                &password,
+            )
+            .await?;
             println!("created {role} '{}'", Username::parse(&username)?);
             if generated {
                 println!("password: {password}");
@@ -106,7 +131,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo => {
             let mut settings = Settings::from_env()?;
             if std::env::var("DATABASE_URL").is_err() {
-                settings.database_url = format!("sqlite:{}", settings.data_dir.join("demo.db").display());
+                settings.database_url =
+                    format!("sqlite:{}", settings.data_dir.join("demo.db").display());
             }
             let db = connect(&settings).await?;
             seed_demo(&db, clock.as_ref()).await?;
@@ -115,7 +141,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "\n  Patchport demo: {}\n    admin:  {DEMO_ADMIN} / {DEMO_PASSWORD}\n    owner:  {DEMO_OWNER} / {DEMO_PASSWORD}\n",
                 settings.public_url
             );
-            Application::build(&settings, clock).await?.run_until(shutdown_signal()).await
+            Application::build(&settings, clock)
+                .await?
+                .run_until(shutdown_signal())
+                .await
         }
     }
 }
@@ -129,7 +158,10 @@ pub const DEMO_PASSWORD: &str = "patchport-demo";
 
 /// Creates (or resets) the demo accounts.
 pub async fn seed_demo(db: &Db, clock: &dyn Clock) -> anyhow::Result<()> {
-    for (name, display, role) in [(DEMO_ADMIN, "Ada Admin", Role::Admin), (DEMO_OWNER, "Owen Owner", Role::Owner)] {
+    for (name, display, role) in [
+        (DEMO_ADMIN, "Ada Admin", Role::Admin),
+        (DEMO_OWNER, "Owen Owner", Role::Owner),
+    ] {
         let mut conn = db.read().await?;
         let existing = accounts::find_for_login(&mut conn, name).await?;
         drop(conn);
@@ -194,5 +226,7 @@ fn random_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }

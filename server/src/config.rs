@@ -64,13 +64,18 @@ fn var(name: &'static str) -> Option<String> {
 }
 
 fn number(name: &'static str, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
-    let Some(raw) = var(name) else { return Ok(default) };
-    let n: i64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError { var: name, problem: format!("'{raw}' is not a whole number") })?;
+    let Some(raw) = var(name) else {
+        return Ok(default);
+    };
+    let n: i64 = raw.trim().parse().map_err(|_| ConfigError {
+        var: name,
+        problem: format!("'{raw}' is not a whole number"),
+    })?;
     if !(min..=max).contains(&n) {
-        return Err(ConfigError { var: name, problem: format!("{n} is outside {min}..={max}") });
+        return Err(ConfigError {
+            var: name,
+            problem: format!("{n} is outside {min}..={max}"),
+        });
     }
     Ok(n)
 }
@@ -82,10 +87,15 @@ impl Settings {
         let bind: SocketAddr = var("PATCHPORT_BIND")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
-            .map_err(|e| ConfigError { var: "PATCHPORT_BIND", problem: format!("{e}") })?;
+            .map_err(|e| ConfigError {
+                var: "PATCHPORT_BIND",
+                problem: format!("{e}"),
+            })?;
         let public_url = var("PATCHPORT_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
-        let public_url = url::Url::parse(&public_url)
-            .map_err(|e| ConfigError { var: "PATCHPORT_PUBLIC_URL", problem: e.to_string() })?;
+        let public_url = url::Url::parse(&public_url).map_err(|e| ConfigError {
+            var: "PATCHPORT_PUBLIC_URL",
+            problem: e.to_string(),
+        })?;
         let database_url = var("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("patchport.db").display()));
         Ok(Self {
@@ -93,7 +103,9 @@ impl Settings {
             data_dir,
             bind,
             public_url,
-            site_root: PathBuf::from(var("PATCHPORT_SITE_ROOT").unwrap_or_else(|| "target/site".into())),
+            site_root: PathBuf::from(
+                var("PATCHPORT_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            ),
             session_idle: number("PATCHPORT_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)? * 60,
             session_max: number("PATCHPORT_SESSION_MAX_HOURS", 12, 1, 24 * 30)? * 3600,
             body_limit: number("PATCHPORT_BODY_LIMIT_KB", 64, 1, 64 * 1024)? as usize * 1024,
@@ -112,7 +124,13 @@ mod tests {
 
     #[test]
     fn database_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/pp"), "postgres://app:***@db:5432/pp");
-        assert_eq!(redact_url("sqlite:data/patchport.db"), "sqlite:data/patchport.db");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/pp"),
+            "postgres://app:***@db:5432/pp"
+        );
+        assert_eq!(
+            redact_url("sqlite:data/patchport.db"),
+            "sqlite:data/patchport.db"
+        );
     }
 }

@@ -11,7 +11,10 @@ use tower_sessions::Session;
 
 /// Paths that anybody may load without signing in.
 fn is_public_path(path: &str) -> bool {
-    matches!(path, "/login" | "/setup" | "/healthz" | "/favicon.ico" | "/robots.txt") || is_static(path)
+    matches!(
+        path,
+        "/login" | "/setup" | "/healthz" | "/favicon.ico" | "/robots.txt"
+    ) || is_static(path)
 }
 
 fn is_static(path: &str) -> bool {
@@ -25,11 +28,23 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_static = is_static(req.uri().path());
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY)
         && let Ok(v) = HeaderValue::from_str(&app::app::content_security_policy(None))
     {
@@ -60,10 +75,12 @@ pub async fn same_origin(req: Request, next: Next) -> Response {
                 let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
                 url::Url::parse(origin)
                     .ok()
-                    .and_then(|u| u.host_str().map(|h| match u.port() {
-                        Some(p) => format!("{h}:{p}"),
-                        None => h.to_owned(),
-                    }))
+                    .and_then(|u| {
+                        u.host_str().map(|h| match u.port() {
+                            Some(p) => format!("{h}:{p}"),
+                            None => h.to_owned(),
+                        })
+                    })
                     .is_some_and(|o| Some(o.as_str()) == host)
             }
         },
@@ -91,7 +108,13 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
     };
     let user = match app::ssr::auth::resolve(&state, &session).await {
         Ok(user) => user,
-        Err(e) => return (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), e.to_string()).into_response(),
+        Err(e) => {
+            return (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                e.to_string(),
+            )
+                .into_response();
+        }
     };
     let signed_in = user.is_some();
     if let Some(user) = user {
@@ -102,8 +125,13 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
             return unauthorized_server_fn();
         }
     } else if !signed_in && !is_public_path(&path) {
-        let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let next_param = url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let next_param =
+            url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
         return Redirect::to(&format!("/login?next={next_param}")).into_response();
     }
     next.run(req).await

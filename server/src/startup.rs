@@ -36,7 +36,11 @@ impl Application {
         let db = connect(settings).await?;
         let setup_code = {
             let mut conn = db.read().await?;
-            if patchport_db::accounts::admin_exists(&mut conn).await? { None } else { Some(new_setup_code()) }
+            if patchport_db::accounts::admin_exists(&mut conn).await? {
+                None
+            } else {
+                Some(new_setup_code())
+            }
         };
         if let Some(code) = &setup_code {
             tracing::warn!(
@@ -66,12 +70,19 @@ impl Application {
             leptos_options,
         };
         let router = router(&state, settings);
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     /// The application state (tests use it to reach the database).
@@ -85,12 +96,19 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_expired_sessions(self.state.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         sweeper.abort();
         self.state.db.close().await;
         tracing::info!("stopped");
@@ -110,12 +128,15 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
 
 fn router(state: &AppState, settings: &Settings) -> Router {
     let routes = generate_route_list(App);
-    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.db.clone(), state.clock.clone()))
-        .with_name("patchport_session")
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(settings.secure_cookies())
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(settings.session_idle)));
+    let sessions =
+        SessionManagerLayer::new(SqlSessionStore::new(state.db.clone(), state.clock.clone()))
+            .with_name("patchport_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(settings.secure_cookies())
+            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+                settings.session_idle,
+            )));
     Router::new()
         .route("/healthz", get(healthz))
         .leptos_routes(state, routes, {
@@ -123,7 +144,10 @@ fn router(state: &AppState, settings: &Settings) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::auth_gate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::auth_gate,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::same_origin))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
@@ -167,7 +191,11 @@ fn new_setup_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
     (0..3)
-        .map(|_| (0..4).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect::<String>())
+        .map(|_| {
+            (0..4)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("-")
 }

@@ -11,11 +11,21 @@ async fn session_cookie_changes_at_login_and_the_old_one_stops_working() {
         let first = app.login(ADMIN, PASSWORD).await.expect("first sign-in");
         assert_eq!(app.whoami(Some(&first)).await.as_deref(), Some(ADMIN));
         // Signing in again while holding a session must issue a new id.
-        let resp = app.post_fn("/api/login", Some(&first), &[("username", OWNER), ("password", PASSWORD), ("next", "/")]).await;
+        let resp = app
+            .post_fn(
+                "/api/login",
+                Some(&first),
+                &[("username", OWNER), ("password", PASSWORD), ("next", "/")],
+            )
+            .await;
         let second = support::session_cookie(&resp).expect("a new session cookie at sign-in");
         assert_ne!(first, second, "session id must change at sign-in");
         assert_eq!(app.whoami(Some(&second)).await.as_deref(), Some(OWNER));
-        assert_eq!(app.whoami(Some(&first)).await, None, "pre-login session id must be dead");
+        assert_eq!(
+            app.whoami(Some(&first)).await,
+            None,
+            "pre-login session id must be dead"
+        );
     })
     .await;
 }
@@ -26,12 +36,22 @@ async fn logout_deletes_the_session_and_the_old_cookie_is_rejected() {
         let cookie = app.login(OWNER, PASSWORD).await.unwrap();
         assert_eq!(app.get("/", Some(&cookie)).await.status(), 200);
         let resp = app.post_fn("/api/logout", Some(&cookie), &[]).await;
-        assert!(resp.status().is_success() || resp.status().is_redirection(), "logout: {}", resp.status());
+        assert!(
+            resp.status().is_success() || resp.status().is_redirection(),
+            "logout: {}",
+            resp.status()
+        );
         assert_eq!(app.whoami(Some(&cookie)).await, None);
         let page = app.get("/", Some(&cookie)).await;
         assert_eq!(page.status(), 303);
         assert_eq!(page.headers()["location"], "/login?next=%2F");
-        let fn_call = app.post_fn("/api/admin/users/list", Some(&cookie), &[("search", ""), ("page", "1")]).await;
+        let fn_call = app
+            .post_fn(
+                "/api/admin/users/list",
+                Some(&cookie),
+                &[("search", ""), ("page", "1")],
+            )
+            .await;
         assert_eq!(fn_call.status(), 401);
     })
     .await;
@@ -41,7 +61,13 @@ async fn logout_deletes_the_session_and_the_old_cookie_is_rejected() {
 async fn cross_origin_posts_to_server_functions_are_refused() {
     for_each_backend(|app| async move {
         let cookie = app.login(ADMIN, PASSWORD).await.unwrap();
-        let form = [("username", "mallory"), ("display_name", ""), ("email", ""), ("role", "admin"), ("password", "0123456789abc")];
+        let form = [
+            ("username", "mallory"),
+            ("display_name", ""),
+            ("email", ""),
+            ("role", "admin"),
+            ("password", "0123456789abc"),
+        ];
         let cases: &[(&str, &str, u16)] = &[
             ("origin", "http://evil.example", 403),
             ("origin", "null", 403),
@@ -60,7 +86,10 @@ async fn cross_origin_posts_to_server_functions_are_refused() {
                 .unwrap();
             assert_eq!(resp.status().as_u16(), *want, "{header}: {value}");
         }
-        assert!(app.find_user("mallory").await.is_none(), "nothing was created by refused requests");
+        assert!(
+            app.find_user("mallory").await.is_none(),
+            "nothing was created by refused requests"
+        );
         let same = app
             .client
             .post(app.url("/api/admin/users/create"))
@@ -84,10 +113,28 @@ async fn an_owner_calling_admin_server_functions_is_refused_and_nothing_changes(
         let admin_id = app.find_user(ADMIN).await.unwrap().to_string();
         let calls: &[(&str, Vec<(&str, &str)>)] = &[
             ("/api/admin/users/list", vec![("search", ""), ("page", "1")]),
-            ("/api/admin/users/create", vec![("username", "eve"), ("display_name", ""), ("email", ""), ("role", "admin"), ("password", "0123456789abc")]),
-            ("/api/admin/users/set_disabled", vec![("id", &admin_id), ("disabled", "true")]),
-            ("/api/admin/users/set_role", vec![("id", &admin_id), ("role", "owner")]),
-            ("/api/admin/users/reset_password", vec![("id", &admin_id), ("password", "0123456789abc")]),
+            (
+                "/api/admin/users/create",
+                vec![
+                    ("username", "eve"),
+                    ("display_name", ""),
+                    ("email", ""),
+                    ("role", "admin"),
+                    ("password", "0123456789abc"),
+                ],
+            ),
+            (
+                "/api/admin/users/set_disabled",
+                vec![("id", &admin_id), ("disabled", "true")],
+            ),
+            (
+                "/api/admin/users/set_role",
+                vec![("id", &admin_id), ("role", "owner")],
+            ),
+            (
+                "/api/admin/users/reset_password",
+                vec![("id", &admin_id), ("password", "0123456789abc")],
+            ),
             ("/api/admin/audit", vec![("action", ""), ("page", "1")]),
         ];
         for (path, form) in calls {
@@ -97,7 +144,10 @@ async fn an_owner_calling_admin_server_functions_is_refused_and_nothing_changes(
             assert_eq!(body, app::errors::AppError::Forbidden, "{path}");
         }
         assert!(app.find_user("eve").await.is_none());
-        assert!(app.login(ADMIN, PASSWORD).await.is_some(), "admin untouched: not disabled, password unchanged");
+        assert!(
+            app.login(ADMIN, PASSWORD).await.is_some(),
+            "admin untouched: not disabled, password unchanged"
+        );
         let page = app.get("/admin/users", Some(&cookie)).await;
         assert_eq!(page.status(), 403, "admin page refused to owner");
         assert!(page.text().await.unwrap().contains("Administrators only"));
@@ -109,11 +159,20 @@ async fn an_owner_calling_admin_server_functions_is_refused_and_nothing_changes(
 async fn every_server_function_needs_a_signed_in_user_unless_allow_listed() {
     for_each_backend(|app| async move {
         let registered: Vec<&str> = server_fn::axum::server_fn_paths().map(|(p, _)| p).collect();
-        assert!(registered.len() >= 10, "server functions are registered: {registered:?}");
+        assert!(
+            registered.len() >= 10,
+            "server functions are registered: {registered:?}"
+        );
         for public in app::PUBLIC_SERVER_FNS {
-            assert!(registered.contains(public), "allow-listed {public} is a registered server function");
+            assert!(
+                registered.contains(public),
+                "allow-listed {public} is a registered server function"
+            );
         }
-        for path in registered.iter().filter(|p| !app::PUBLIC_SERVER_FNS.contains(p)) {
+        for path in registered
+            .iter()
+            .filter(|p| !app::PUBLIC_SERVER_FNS.contains(p))
+        {
             let resp = app.post_fn(path, None, &[]).await;
             assert_eq!(resp.status(), 401, "{path} must refuse anonymous callers");
         }
@@ -125,7 +184,13 @@ async fn every_server_function_needs_a_signed_in_user_unless_allow_listed() {
 async fn oversized_bodies_get_413() {
     for_each_backend(|app| async move {
         let big = "x".repeat(200 * 1024);
-        let resp = app.post_fn("/api/login", None, &[("username", &big), ("password", "x"), ("next", "/")]).await;
+        let resp = app
+            .post_fn(
+                "/api/login",
+                None,
+                &[("username", &big), ("password", "x"), ("next", "/")],
+            )
+            .await;
         assert_eq!(resp.status(), 413);
     })
     .await;
@@ -141,20 +206,35 @@ async fn security_headers_are_on_pages_and_the_csp_nonce_matches_the_scripts() {
         assert_eq!(h["referrer-policy"], "same-origin");
         assert_eq!(h["cache-control"], "no-store");
         let csp = h["content-security-policy"].to_str().unwrap().to_owned();
-        for part in ["'wasm-unsafe-eval'", "frame-ancestors 'none'", "default-src 'self'", "object-src 'none'"] {
+        for part in [
+            "'wasm-unsafe-eval'",
+            "frame-ancestors 'none'",
+            "default-src 'self'",
+            "object-src 'none'",
+        ] {
             assert!(csp.contains(part), "CSP has {part}: {csp}");
         }
         assert!(!csp.contains("'unsafe-inline'"), "no unsafe-inline: {csp}");
-        let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("page CSP has a nonce");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+            .expect("page CSP has a nonce");
         let html = resp.text().await.unwrap();
-        assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the CSP nonce");
+        assert!(
+            html.contains(&format!("nonce=\"{nonce}\"")),
+            "the hydration script carries the CSP nonce"
+        );
 
         let cookie = app.login(ADMIN, PASSWORD).await.unwrap();
         let signed_in = app.get("/admin/users", Some(&cookie)).await;
         assert_eq!(signed_in.status(), 200);
         assert_eq!(signed_in.headers()["cache-control"], "no-store");
         assert!(signed_in.headers().contains_key("content-security-policy"));
-        assert_eq!(app.get("/healthz", None).await.headers()["x-frame-options"], "DENY");
+        assert_eq!(
+            app.get("/healthz", None).await.headers()["x-frame-options"],
+            "DENY"
+        );
     })
     .await;
 }
@@ -162,11 +242,41 @@ async fn security_headers_are_on_pages_and_the_csp_nonce_matches_the_scripts() {
 #[tokio::test]
 async fn wrong_password_and_unknown_user_fail_alike_then_throttle_without_permanent_lockout() {
     for_each_backend(|app| async move {
-        let wrong = app.post_fn("/api/login", None, &[("username", OWNER), ("password", "not-the-password"), ("next", "/")]).await;
-        let unknown = app.post_fn("/api/login", None, &[("username", "nobody"), ("password", "not-the-password"), ("next", "/")]).await;
-        let malformed = app.post_fn("/api/login", None, &[("username", "x y"), ("password", "p"), ("next", "/")]).await;
+        let wrong = app
+            .post_fn(
+                "/api/login",
+                None,
+                &[
+                    ("username", OWNER),
+                    ("password", "not-the-password"),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        let unknown = app
+            .post_fn(
+                "/api/login",
+                None,
+                &[
+                    ("username", "nobody"),
+                    ("password", "not-the-password"),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        let malformed = app
+            .post_fn(
+                "/api/login",
+                None,
+                &[("username", "x y"), ("password", "p"), ("next", "/")],
+            )
+            .await;
         let (s1, s2, s3) = (wrong.status(), unknown.status(), malformed.status());
-        let (b1, b2, b3) = (wrong.text().await.unwrap(), unknown.text().await.unwrap(), malformed.text().await.unwrap());
+        let (b1, b2, b3) = (
+            wrong.text().await.unwrap(),
+            unknown.text().await.unwrap(),
+            malformed.text().await.unwrap(),
+        );
         assert_eq!((s1, s2, s3), (s1, s1, s1));
         assert_eq!(s1, 422);
         assert_eq!(b1, b2, "same answer for wrong password and unknown user");
@@ -176,15 +286,47 @@ async fn wrong_password_and_unknown_user_fail_alike_then_throttle_without_perman
         // The same client address keeps failing: after the free attempts,
         // known and unknown users alike are throttled.
         for _ in 0..3 {
-            app.post_fn("/api/login", None, &[("username", OWNER), ("password", "nope-nope-nope"), ("next", "/")]).await;
+            app.post_fn(
+                "/api/login",
+                None,
+                &[
+                    ("username", OWNER),
+                    ("password", "nope-nope-nope"),
+                    ("next", "/"),
+                ],
+            )
+            .await;
         }
-        let throttled = app.post_fn("/api/login", None, &[("username", OWNER), ("password", PASSWORD), ("next", "/")]).await;
-        assert_eq!(throttled.status(), 429, "even the right password waits while throttled");
-        let throttled_unknown = app.post_fn("/api/login", None, &[("username", "nobody"), ("password", PASSWORD), ("next", "/")]).await;
+        let throttled = app
+            .post_fn(
+                "/api/login",
+                None,
+                &[("username", OWNER), ("password", PASSWORD), ("next", "/")],
+            )
+            .await;
+        assert_eq!(
+            throttled.status(),
+            429,
+            "even the right password waits while throttled"
+        );
+        let throttled_unknown = app
+            .post_fn(
+                "/api/login",
+                None,
+                &[
+                    ("username", "nobody"),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ],
+            )
+            .await;
         assert_eq!(throttled_unknown.status(), 429);
 
         app.clock.advance(16 * 60);
-        assert!(app.login(OWNER, PASSWORD).await.is_some(), "the block ends: no permanent lockout");
+        assert!(
+            app.login(OWNER, PASSWORD).await.is_some(),
+            "the block ends: no permanent lockout"
+        );
         let failures = app.audit_count("login.failed").await;
         assert!(failures >= 6, "failed sign-ins are audited: {failures}");
     })
@@ -196,7 +338,11 @@ async fn idle_and_absolute_timeouts_are_enforced_by_the_server() {
     for_each_backend(|app| async move {
         let idle = app.login(OWNER, PASSWORD).await.unwrap();
         app.clock.advance(29 * 60);
-        assert_eq!(app.whoami(Some(&idle)).await.as_deref(), Some(OWNER), "used within the idle timeout");
+        assert_eq!(
+            app.whoami(Some(&idle)).await.as_deref(),
+            Some(OWNER),
+            "used within the idle timeout"
+        );
         app.clock.advance(31 * 60);
         assert_eq!(app.whoami(Some(&idle)).await, None, "idle for 31 minutes");
 
@@ -206,7 +352,11 @@ async fn idle_and_absolute_timeouts_are_enforced_by_the_server() {
             assert_eq!(app.whoami(Some(&busy)).await.as_deref(), Some(ADMIN));
         }
         app.clock.advance(20 * 60);
-        assert_eq!(app.whoami(Some(&busy)).await, None, "12 hours after sign-in, even when busy");
+        assert_eq!(
+            app.whoami(Some(&busy)).await,
+            None,
+            "12 hours after sign-in, even when busy"
+        );
     })
     .await;
 }
@@ -217,14 +367,42 @@ async fn a_password_change_ends_the_users_other_sessions_only() {
         let here = app.login(OWNER, PASSWORD).await.unwrap();
         let elsewhere = app.login(OWNER, PASSWORD).await.unwrap();
         let admin = app.login(ADMIN, PASSWORD).await.unwrap();
-        let bad = app.post_fn("/api/change_password", Some(&here), &[("current", "wrong-password"), ("password", "a-new-password-1"), ("password_repeat", "a-new-password-1")]).await;
+        let bad = app
+            .post_fn(
+                "/api/change_password",
+                Some(&here),
+                &[
+                    ("current", "wrong-password"),
+                    ("password", "a-new-password-1"),
+                    ("password_repeat", "a-new-password-1"),
+                ],
+            )
+            .await;
         assert_eq!(bad.status(), 422);
-        assert_eq!(app.whoami(Some(&elsewhere)).await.as_deref(), Some(OWNER), "a refused change ends nothing");
-        let ok = app.post_fn("/api/change_password", Some(&here), &[("current", PASSWORD), ("password", "a-new-password-1"), ("password_repeat", "a-new-password-1")]).await;
+        assert_eq!(
+            app.whoami(Some(&elsewhere)).await.as_deref(),
+            Some(OWNER),
+            "a refused change ends nothing"
+        );
+        let ok = app
+            .post_fn(
+                "/api/change_password",
+                Some(&here),
+                &[
+                    ("current", PASSWORD),
+                    ("password", "a-new-password-1"),
+                    ("password_repeat", "a-new-password-1"),
+                ],
+            )
+            .await;
         assert_eq!(ok.status(), 200);
         assert_eq!(app.whoami(Some(&here)).await.as_deref(), Some(OWNER));
         assert_eq!(app.whoami(Some(&elsewhere)).await, None);
-        assert_eq!(app.whoami(Some(&admin)).await.as_deref(), Some(ADMIN), "other users keep their sessions");
+        assert_eq!(
+            app.whoami(Some(&admin)).await.as_deref(),
+            Some(ADMIN),
+            "other users keep their sessions"
+        );
         assert!(app.login(OWNER, PASSWORD).await.is_none());
         assert!(app.login(OWNER, "a-new-password-1").await.is_some());
     })
@@ -240,49 +418,140 @@ async fn admins_manage_users_with_guards_and_an_audit_trail() {
             let app = &app;
             let admin = admin.clone();
             async move {
-                app.post_fn("/api/admin/users/create", Some(&admin), &[("username", name), ("display_name", "X"), ("email", email), ("role", "owner"), ("password", password)]).await
+                app.post_fn(
+                    "/api/admin/users/create",
+                    Some(&admin),
+                    &[
+                        ("username", name),
+                        ("display_name", "X"),
+                        ("email", email),
+                        ("role", "owner"),
+                        ("password", password),
+                    ],
+                )
+                .await
             }
         };
         // Bad input is refused with a clear message and creates nothing.
         let cases: &[(&str, &str, &str, &str)] = &[
-            ("a", "", "0123456789abc", "user name must be 3 to 64 characters"),
-            ("bad name", "", "0123456789abc", "user name may contain only"),
-            ("carol", "not-an-email", "0123456789abc", "email address must look like"),
+            (
+                "a",
+                "",
+                "0123456789abc",
+                "user name must be 3 to 64 characters",
+            ),
+            (
+                "bad name",
+                "",
+                "0123456789abc",
+                "user name may contain only",
+            ),
+            (
+                "carol",
+                "not-an-email",
+                "0123456789abc",
+                "email address must look like",
+            ),
             ("carol", "", "short", "password must be at least 10"),
             (OWNER, "", "0123456789abc", "user name is taken"),
         ];
         for (name, email, pw, want) in cases {
             let resp = create(name, email, pw).await;
-            assert!(resp.status() == 422 || resp.status() == 409, "{name}: {}", resp.status());
+            assert!(
+                resp.status() == 422 || resp.status() == 409,
+                "{name}: {}",
+                resp.status()
+            );
             let text = resp.text().await.unwrap();
-            assert!(text.contains(want), "{name}/{email}/{pw}: want {want:?} in {text}");
-            assert!(!text.to_lowercase().contains("unique") && !text.contains("sqlx"), "no internals: {text}");
+            assert!(
+                text.contains(want),
+                "{name}/{email}/{pw}: want {want:?} in {text}"
+            );
+            assert!(
+                !text.to_lowercase().contains("unique") && !text.contains("sqlx"),
+                "no internals: {text}"
+            );
         }
         assert!(app.find_user("carol").await.is_none());
-        assert_eq!(create("carol", "carol@corp.example", "0123456789abc").await.status(), 200);
+        assert_eq!(
+            create("carol", "carol@corp.example", "0123456789abc")
+                .await
+                .status(),
+            200
+        );
 
         let owner_id = app.find_user(OWNER).await.unwrap().to_string();
         let admin_id = app.find_user(ADMIN).await.unwrap().to_string();
-        let myself = app.post_fn("/api/admin/users/set_disabled", Some(&admin), &[("id", &admin_id), ("disabled", "true")]).await;
+        let myself = app
+            .post_fn(
+                "/api/admin/users/set_disabled",
+                Some(&admin),
+                &[("id", &admin_id), ("disabled", "true")],
+            )
+            .await;
         assert_eq!(myself.status(), 409, "admins cannot disable themselves");
 
-        let off = app.post_fn("/api/admin/users/set_disabled", Some(&admin), &[("id", &owner_id), ("disabled", "true")]).await;
+        let off = app
+            .post_fn(
+                "/api/admin/users/set_disabled",
+                Some(&admin),
+                &[("id", &owner_id), ("disabled", "true")],
+            )
+            .await;
         assert_eq!(off.status(), 200);
-        assert_eq!(app.whoami(Some(&owner_session)).await, None, "disabling ends sessions");
-        assert!(app.login(OWNER, PASSWORD).await.is_none(), "disabled users cannot sign in");
-        app.post_fn("/api/admin/users/set_disabled", Some(&admin), &[("id", &owner_id), ("disabled", "false")]).await;
+        assert_eq!(
+            app.whoami(Some(&owner_session)).await,
+            None,
+            "disabling ends sessions"
+        );
+        assert!(
+            app.login(OWNER, PASSWORD).await.is_none(),
+            "disabled users cannot sign in"
+        );
+        app.post_fn(
+            "/api/admin/users/set_disabled",
+            Some(&admin),
+            &[("id", &owner_id), ("disabled", "false")],
+        )
+        .await;
         assert!(app.login(OWNER, PASSWORD).await.is_some(), "re-enabled");
 
-        let promote = app.post_fn("/api/admin/users/set_role", Some(&admin), &[("id", &owner_id), ("role", "admin")]).await;
+        let promote = app
+            .post_fn(
+                "/api/admin/users/set_role",
+                Some(&admin),
+                &[("id", &owner_id), ("role", "admin")],
+            )
+            .await;
         assert_eq!(promote.status(), 200);
-        let reset = app.post_fn("/api/admin/users/reset_password", Some(&admin), &[("id", &owner_id), ("password", "reset-password-1")]).await;
+        let reset = app
+            .post_fn(
+                "/api/admin/users/reset_password",
+                Some(&admin),
+                &[("id", &owner_id), ("password", "reset-password-1")],
+            )
+            .await;
         assert_eq!(reset.status(), 200);
         assert!(app.login(OWNER, "reset-password-1").await.is_some());
 
-        for action in ["user.created", "user.disabled", "user.enabled", "user.role_changed", "user.password_reset", "login.succeeded", "login.failed"] {
+        for action in [
+            "user.created",
+            "user.disabled",
+            "user.enabled",
+            "user.role_changed",
+            "user.password_reset",
+            "login.succeeded",
+            "login.failed",
+        ] {
             assert!(app.audit_count(action).await >= 1, "audit has {action}");
         }
-        let audit = app.post_fn("/api/admin/audit", Some(&admin), &[("action", "user."), ("page", "1")]).await;
+        let audit = app
+            .post_fn(
+                "/api/admin/audit",
+                Some(&admin),
+                &[("action", "user."), ("page", "1")],
+            )
+            .await;
         let page: serde_json::Value = audit.json().await.unwrap();
         assert!(page["total"].as_i64().unwrap() >= 5);
         assert_eq!(page["items"][0]["actor"], ADMIN);
@@ -294,7 +563,10 @@ async fn admins_manage_users_with_guards_and_an_audit_trail() {
 #[tokio::test]
 async fn first_run_setup_needs_the_code_and_closes_once_an_admin_exists() {
     support::for_each_fresh_backend(|app: TestApp| async move {
-        let code = app.setup_code.clone().expect("a setup code while no admin exists");
+        let code = app
+            .setup_code
+            .clone()
+            .expect("a setup code while no admin exists");
         let form = |code: &str| {
             vec![
                 ("code".to_owned(), code.to_owned()),
@@ -304,18 +576,41 @@ async fn first_run_setup_needs_the_code_and_closes_once_an_admin_exists() {
                 ("password_repeat".to_owned(), "first-admin-pass".to_owned()),
             ]
         };
-        let open: bool = app.post_fn("/api/setup_open", None, &[]).await.json().await.unwrap();
+        let open: bool = app
+            .post_fn("/api/setup_open", None, &[])
+            .await
+            .json()
+            .await
+            .unwrap();
         assert!(open);
-        let wrong = app.post_fn_owned("/api/setup_admin", None, &form("AAAA-BBBB-CCCC")).await;
+        let wrong = app
+            .post_fn_owned("/api/setup_admin", None, &form("AAAA-BBBB-CCCC"))
+            .await;
         assert_eq!(wrong.status(), 422);
         assert!(app.find_user("root-admin").await.is_none());
-        let ok = app.post_fn_owned("/api/setup_admin", None, &form(&code)).await;
-        assert!(ok.status().is_success() || ok.status().is_redirection(), "{}", ok.status());
+        let ok = app
+            .post_fn_owned("/api/setup_admin", None, &form(&code))
+            .await;
+        assert!(
+            ok.status().is_success() || ok.status().is_redirection(),
+            "{}",
+            ok.status()
+        );
         let cookie = support::session_cookie(&ok).expect("the new admin is signed in");
-        assert_eq!(app.whoami(Some(&cookie)).await.as_deref(), Some("root-admin"));
-        let open: bool = app.post_fn("/api/setup_open", None, &[]).await.json().await.unwrap();
+        assert_eq!(
+            app.whoami(Some(&cookie)).await.as_deref(),
+            Some("root-admin")
+        );
+        let open: bool = app
+            .post_fn("/api/setup_open", None, &[])
+            .await
+            .json()
+            .await
+            .unwrap();
         assert!(!open, "setup closes once an admin exists");
-        let again = app.post_fn_owned("/api/setup_admin", None, &form(&code)).await;
+        let again = app
+            .post_fn_owned("/api/setup_admin", None, &form(&code))
+            .await;
         assert_eq!(again.status(), 422, "the code is single use");
     })
     .await;

@@ -30,7 +30,11 @@ fn session_error(e: tower_sessions::session::Error) -> AppError {
 /// absolute timeouts on the server. A session that fails any check is
 /// deleted.
 pub async fn resolve(state: &AppState, session: &Session) -> Result<Option<UserView>, AppError> {
-    let Some(rec) = session.get::<AuthRecord>(AUTH_KEY).await.map_err(session_error)? else {
+    let Some(rec) = session
+        .get::<AuthRecord>(AUTH_KEY)
+        .await
+        .map_err(session_error)?
+    else {
         return Ok(None);
     };
     let now = state.clock.now();
@@ -40,7 +44,9 @@ pub async fn resolve(state: &AppState, session: &Session) -> Result<Option<UserV
         None
     } else {
         let mut conn = state.db.read().await?;
-        accounts::get(&mut conn, rec.account_id).await?.filter(|a| !a.disabled)
+        accounts::get(&mut conn, rec.account_id)
+            .await?
+            .filter(|a| !a.disabled)
     };
     let Some(account) = account else {
         session.flush().await.map_err(session_error)?;
@@ -48,7 +54,13 @@ pub async fn resolve(state: &AppState, session: &Session) -> Result<Option<UserV
     };
     if now - rec.last_seen >= LAST_SEEN_GRANULARITY {
         session
-            .insert(AUTH_KEY, AuthRecord { last_seen: now, ..rec })
+            .insert(
+                AUTH_KEY,
+                AuthRecord {
+                    last_seen: now,
+                    ..rec
+                },
+            )
             .await
             .map_err(session_error)?;
     }
@@ -61,7 +73,14 @@ pub async fn sign_in(state: &AppState, session: &Session, account_id: i64) -> Re
     let now = state.clock.now();
     session.cycle_id().await.map_err(session_error)?;
     session
-        .insert(AUTH_KEY, AuthRecord { account_id, login_at: now, last_seen: now })
+        .insert(
+            AUTH_KEY,
+            AuthRecord {
+                account_id,
+                login_at: now,
+                last_seen: now,
+            },
+        )
         .await
         .map_err(session_error)?;
     // Save now rather than when the response leaves, so the new id is in

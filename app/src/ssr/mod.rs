@@ -5,8 +5,8 @@ pub mod auth;
 pub mod passwords;
 pub mod sessions;
 
-use crate::errors::AppError;
 use crate::accounts::UserView;
+use crate::errors::AppError;
 use axum::extract::FromRef;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -27,7 +27,11 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self { idle_timeout: 30 * 60, absolute_timeout: 12 * 3600, throttle: Default::default() }
+        Self {
+            idle_timeout: 30 * 60,
+            absolute_timeout: 12 * 3600,
+            throttle: Default::default(),
+        }
     }
 }
 
@@ -70,34 +74,52 @@ fn parts() -> Result<http::request::Parts, AppError> {
 
 /// The signed-in user, as resolved by the authentication middleware.
 pub fn user() -> Result<UserView, AppError> {
-    parts()?.extensions.get::<UserView>().cloned().ok_or(AppError::Unauthorized)
+    parts()?
+        .extensions
+        .get::<UserView>()
+        .cloned()
+        .ok_or(AppError::Unauthorized)
 }
 
 /// The signed-in user, who must be an admin.
 pub fn require_admin() -> Result<UserView, AppError> {
     let user = user()?;
-    if user.role == patchport_core::Role::Admin { Ok(user) } else { Err(AppError::Forbidden) }
+    if user.role == patchport_core::Role::Admin {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden)
+    }
 }
 
 /// The request's session.
 pub fn session() -> Result<tower_sessions::Session, AppError> {
-    parts()?.extensions.get::<tower_sessions::Session>().cloned().ok_or_else(|| {
-        tracing::error!("session layer missing");
-        AppError::Internal
-    })
+    parts()?
+        .extensions
+        .get::<tower_sessions::Session>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!("session layer missing");
+            AppError::Internal
+        })
 }
 
 /// The client's address, for the audit trail.
 pub fn client_addr() -> String {
     parts()
         .ok()
-        .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()))
+        .and_then(|p| {
+            p.extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
         .unwrap_or_default()
 }
 
 /// Runs a server function body and sends its error, if any, with the
 /// matching HTTP status.
-pub async fn run<T>(body: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+pub async fn run<T>(
+    body: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
     let result = body.await;
     if let Err(e) = &result
         && let Some(res) = use_context::<ResponseOptions>()

@@ -2,7 +2,9 @@
 //! minimum), run on the blocking pool so sign-ins never stall the runtime.
 
 use crate::errors::AppError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
@@ -25,10 +27,13 @@ pub async fn hash(password: &patchport_core::Password) -> Result<String, AppErro
 /// Hashes on the current thread (for the CLI).
 pub fn hash_blocking(secret: &str) -> Result<String, AppError> {
     let salt = SaltString::generate(&mut OsRng);
-    hasher().hash_password(secret.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| {
-        tracing::error!(error = %e, "hashing failed");
-        AppError::Internal
-    })
+    hasher()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| {
+            tracing::error!(error = %e, "hashing failed");
+            AppError::Internal
+        })
 }
 
 /// Checks a password against a PHC string. `None` for the hash checks
@@ -39,7 +44,9 @@ pub async fn verify(phc: Option<String>, candidate: String) -> bool {
         match PasswordHash::new(&phc) {
             // Verify with the parameters in the PHC string, so hashes made
             // with older parameters keep working.
-            Ok(parsed) => hasher().verify_password(candidate.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => hasher()
+                .verify_password(candidate.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         }
     })
@@ -49,7 +56,9 @@ pub async fn verify(phc: Option<String>, candidate: String) -> bool {
 
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_blocking("dummy password that nobody has").expect("hash dummy password"))
+    DUMMY.get_or_init(|| {
+        hash_blocking("dummy password that nobody has").expect("hash dummy password")
+    })
 }
 
 #[cfg(test)]

@@ -29,7 +29,11 @@ fn backend(e: impl std::fmt::Display) -> Error {
 }
 
 fn account_of(record: &Record) -> Option<i64> {
-    record.data.get(super::auth::AUTH_KEY)?.get("account_id")?.as_i64()
+    record
+        .data
+        .get(super::auth::AUTH_KEY)?
+        .get("account_id")?
+        .as_i64()
 }
 
 impl SqlSessionStore {
@@ -70,29 +74,39 @@ impl tower_sessions::SessionStore for SqlSessionStore {
     async fn save(&self, record: &Record) -> Result<()> {
         let data = encode(record)?;
         let mut tx = self.db.begin().await.map_err(backend)?;
-        sessions::save(&mut tx, &record.id.to_string(), account_of(record), &data, self.expires_at(record))
-            .await
-            .map_err(backend)?;
+        sessions::save(
+            &mut tx,
+            &record.id.to_string(),
+            account_of(record),
+            &data,
+            self.expires_at(record),
+        )
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let mut conn = self.db.read().await.map_err(backend)?;
-        let Some((data, expires_at)) =
-            sessions::load(&mut conn, &id.to_string(), self.clock.now()).await.map_err(backend)?
+        let Some((data, expires_at)) = sessions::load(&mut conn, &id.to_string(), self.clock.now())
+            .await
+            .map_err(backend)?
         else {
             return Ok(None);
         };
         Ok(Some(Record {
             id: *id,
             data: serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?,
-            expiry_date: OffsetDateTime::now_utc() + time::Duration::seconds(expires_at - self.clock.now()),
+            expiry_date: OffsetDateTime::now_utc()
+                + time::Duration::seconds(expires_at - self.clock.now()),
         }))
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
         let mut tx = self.db.begin().await.map_err(backend)?;
-        sessions::delete(&mut tx, &id.to_string()).await.map_err(backend)?;
+        sessions::delete(&mut tx, &id.to_string())
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
 }

@@ -27,7 +27,12 @@ async fn database_urls(dir: &std::path::Path) -> Vec<String> {
     let mut urls = vec![patchport_db::testing::sqlite_url(dir)];
     urls.extend(patchport_db::testing::postgres_url().await);
     if std::env::var("CI").is_ok() {
-        assert_eq!(urls.len(), 2, "CI must test PostgreSQL too: set {}", patchport_db::testing::POSTGRES_ENV);
+        assert_eq!(
+            urls.len(),
+            2,
+            "CI must test PostgreSQL too: set {}",
+            patchport_db::testing::POSTGRES_ENV
+        );
     }
     urls
 }
@@ -44,19 +49,26 @@ async fn spawn(url: String, dir: tempfile::TempDir, seed: bool) -> TestApp {
         body_limit: 64 * 1024,
     };
     let clock = ManualClock::new(SystemClock.now());
-    let application = Application::build(&settings, Arc::new(clock.clone())).await.expect("build app");
+    let application = Application::build(&settings, Arc::new(clock.clone()))
+        .await
+        .expect("build app");
     let port = application.port();
     let app_state = application.state().clone();
     if seed {
         for (name, role) in [(ADMIN, Role::Admin), (OWNER, Role::Owner)] {
-            patchport::cli::add_user(&app_state.db, &clock, name, "", None, role, PASSWORD).await.unwrap();
+            patchport::cli::add_user(&app_state.db, &clock, name, "", None, role, PASSWORD)
+                .await
+                .unwrap();
         }
     }
     let setup_code = application.setup_code();
     tokio::spawn(application.run_until(std::future::pending()));
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         clock,
         app_state,
         setup_code,
@@ -92,7 +104,11 @@ where
         eprintln!("backend: {}", url.split(':').next().unwrap_or_default());
         let dir = tempfile::tempdir().unwrap();
         // SQLite files go in the app's own temp dir.
-        let url = if url.starts_with("sqlite:") { patchport_db::testing::sqlite_url(dir.path()) } else { url };
+        let url = if url.starts_with("sqlite:") {
+            patchport_db::testing::sqlite_url(dir.path())
+        } else {
+            url
+        };
         test(spawn(url, dir, seed).await).await;
     }
 }
@@ -120,7 +136,12 @@ impl TestApp {
     }
 
     /// Calls a server function the way a hydrated page does (form-encoded).
-    pub async fn post_fn(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_fn(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut req = self.client.post(self.url(path)).form(form);
         if let Some(c) = cookie {
             req = req.header("cookie", format!("patchport_session={c}"));
@@ -128,15 +149,35 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    pub async fn post_fn_owned(&self, path: &str, cookie: Option<&str>, form: &[(String, String)]) -> reqwest::Response {
-        let borrowed: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pub async fn post_fn_owned(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(String, String)],
+    ) -> reqwest::Response {
+        let borrowed: Vec<(&str, &str)> =
+            form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.post_fn(path, cookie, &borrowed).await
     }
 
     /// Signs in and returns the session id, or `None` if refused.
     pub async fn login(&self, username: &str, password: &str) -> Option<String> {
-        let resp = self.post_fn("/api/login", None, &[("username", username), ("password", password), ("next", "/")]).await;
-        if resp.status().is_success() || resp.status().is_redirection() { session_cookie(&resp) } else { None }
+        let resp = self
+            .post_fn(
+                "/api/login",
+                None,
+                &[
+                    ("username", username),
+                    ("password", password),
+                    ("next", "/"),
+                ],
+            )
+            .await;
+        if resp.status().is_success() || resp.status().is_redirection() {
+            session_cookie(&resp)
+        } else {
+            None
+        }
     }
 
     /// Who the server thinks holds `cookie`.
@@ -149,11 +190,17 @@ impl TestApp {
 
     pub async fn find_user(&self, name: &str) -> Option<i64> {
         let mut conn = self.app_state.db.read().await.unwrap();
-        patchport_db::accounts::find_for_login(&mut conn, name).await.unwrap().map(|(a, _)| a.id)
+        patchport_db::accounts::find_for_login(&mut conn, name)
+            .await
+            .unwrap()
+            .map(|(a, _)| a.id)
     }
 
     pub async fn audit_count(&self, action: &str) -> i64 {
         let mut conn = self.app_state.db.read().await.unwrap();
-        patchport_db::audit::list(&mut conn, action, 1, 1).await.unwrap().total
+        patchport_db::audit::list(&mut conn, action, 1, 1)
+            .await
+            .unwrap()
+            .total
     }
 }

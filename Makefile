@@ -1,0 +1,8 @@
+# The two commands a newcomer needs (see README.md).
+.PHONY: demo test e2e
+demo:
+	scripts/demo.sh
+test:
+	scripts/test.sh
+e2e:
+	scripts/e2e.sh

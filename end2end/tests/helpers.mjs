@@ -1,0 +1,45 @@
+// Shared setup for the end-to-end tests: real Chromium (Debian's), driven by
+// playwright-core, against the portal that scripts/e2e.sh started in demo mode.
+import { chromium } from 'playwright-core';
+
+export const BASE = process.env.PATCHPORT_E2E_URL ?? 'http://127.0.0.1:3100';
+export const DEMO_PASSWORD = 'patchport-demo';
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-gpu', '--no-first-run'],
+  });
+}
+
+// A fresh browser context (own cookies) with a page that fails the test on
+// any console error or uncaught exception, e.g. a hydration error or a CSP
+// violation.
+export async function newPage(browser) {
+  const context = await browser.newContext({ baseURL: BASE });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(`console: ${m.text()}`); });
+  return page;
+}
+
+// Waits until the WASM bundle has hydrated the page.
+export async function hydrated(page) {
+  await page.waitForFunction(() => window.__patchportHydrated === true, null, { timeout: 30_000 });
+}
+
+export async function signIn(page, username, password) {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+}
+
+export async function signOut(page) {
+  await page.click('text=Sign out');
+  await page.waitForURL(/\/login/);
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the end-to-end tests: the built portal in demo mode on a fresh SQLite
+# database, driven in real Chromium. Expects `cargo leptos build` to have run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${PATCHPORT_E2E_PORT:-3100}
+data=$(mktemp -d)
+log="$data/portal.log"
+PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND="127.0.0.1:$port" PATCHPORT_SITE_ROOT=target/site \
+  "${CARGO_TARGET_DIR:-target}/debug/patchport" demo >"$log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "portal exited" >&2; exit 1; }
+  sleep 0.5
+done
+status=0
+(cd end2end && PATCHPORT_E2E_URL="http://127.0.0.1:$port" npm test) || status=$?
+if [[ $status -ne 0 ]]; then echo "--- portal log ---"; tail -50 "$log"; fi
+exit $status

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what building (and, with --test, testing) Patchport needs, and
+# nothing that is already there. Safe to run any number of times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=false
+[[ "${1:-}" == "--test" ]] && want_tests=true
+
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+command -v cargo >/dev/null || { echo "Rust is required: https://rustup.rs" >&2; exit 1; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# cargo-leptos 0.3.5 is the newest that builds on Rust 1.95.
+if ! cargo leptos --version 2>/dev/null | grep -q '0\.3\.5'; then
+  say "installing cargo-leptos 0.3.5 (takes a few minutes, once)"
+  cargo install cargo-leptos@0.3.5 --locked
+fi
+
+# wasm-bindgen must match the version in Cargo.lock exactly.
+wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wb_version"; then
+  say "installing wasm-bindgen-cli $wb_version (takes a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$wb_version" --force
+fi
+
+if $want_tests; then
+  if [[ ! -d end2end/node_modules/playwright-core ]] || [[ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]]; then
+    command -v npm >/dev/null || { echo "Node.js and npm are required for the end-to-end tests" >&2; exit 1; }
+    say "installing end-to-end test packages"
+    (cd end2end && npm ci --no-audit --no-fund)
+  fi
+  if ! command -v chromium >/dev/null; then
+    say "installing Chromium from Debian for the end-to-end tests"
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+      || { echo "could not install chromium: install Debian's 'chromium' package" >&2; exit 1; }
+  fi
+fi
+say "ready"
