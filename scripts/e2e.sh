@@ -18,5 +18,6 @@ for _ in $(seq 1 120); do
 done
 status=0
 (cd end2end && PATCHPORT_E2E_URL="http://127.0.0.1:$port" npm test) || status=$?
+if [[ $status -eq 0 ]]; then scripts/stress-pages.sh "http://127.0.0.1:$port" 3 20 || status=$?; fi
 if [[ $status -ne 0 ]]; then echo "--- portal log ---"; tail -50 "$log"; fi
 exit $status

@@ -140,26 +140,29 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
     .await
 }
 
-/// Signs out: the session is deleted on the server.
+/// Signs out: the session is deleted on the server. Public, so that a
+/// click on "Sign out" after the session already timed out still lands on
+/// the sign-in page instead of an error.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let state = ssr::state()?;
-        let me = ssr::user()?;
-        let mut tx = state.db.begin().await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "logout",
-            &me.username,
-            "",
-            state.clock.now(),
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
-        ssr::auth::sign_out(&ssr::session()?).await?;
-        leptos_axum::redirect("/login");
+        if let Ok(me) = ssr::user() {
+            let state = ssr::state()?;
+            let mut tx = state.db.begin().await?;
+            ssr::audit(
+                &mut tx,
+                Some(&me),
+                "logout",
+                &me.username,
+                "",
+                state.clock.now(),
+            )
+            .await?;
+            patchport_db::commit(tx).await?;
+            ssr::auth::sign_out(&ssr::session()?).await?;
+        }
+        leptos_axum::redirect("/login?signed_out=1");
         Ok(())
     })
     .await
@@ -307,10 +310,14 @@ pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<crate::app::AuthContext>();
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next").unwrap_or_else(|| "/".to_owned()));
+    let signed_out = move || query.with(|q| q.get("signed_out").is_some());
     let setup = Resource::new(|| (), |_| setup_open());
     view! {
         <section class="card narrow">
             <h1>"Sign in to Patchport"</h1>
+            <Show when=signed_out>
+                <p class="ok" role="status">"You have signed out."</p>
+            </Show>
             <ActionForm action=auth.login attr:class="stack">
                 <input type="hidden" name="next" value=next />
                 <label>
@@ -328,11 +335,11 @@ pub fn LoginPage() -> impl IntoView {
             </ActionForm>
             <Transition fallback=|| ()>
                 {move || {
-                    setup.get().and_then(Result::ok).filter(|open| *open).map(|_| view! {
+                    Suspend::new(async move { setup.await.ok().filter(|open| *open).map(|_| view! {
                         <p class="hint">
                             "No administrator exists yet. " <a href="/setup">"Set up Patchport"</a>
                         </p>
-                    })
+                    }) })
                 }}
             </Transition>
         </section>
@@ -348,8 +355,8 @@ pub fn SetupPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Set up Patchport"</h1>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || match open.get() {
-                    Some(Ok(true)) => view! {
+                {move || Suspend::new(async move { match open.await {
+                    Ok(true) => view! {
                         <p>
                             "Create the first administrator. The setup code is printed in the portal's log when it starts."
                         </p>
@@ -363,12 +370,11 @@ pub fn SetupPage() -> impl IntoView {
                             <button type="submit" class="primary">"Create administrator"</button>
                         </ActionForm>
                     }.into_any(),
-                    Some(Ok(false)) => view! {
+                    Ok(false) => view! {
                         <p>"Patchport is already set up. " <a href="/login">"Sign in"</a></p>
                     }.into_any(),
-                    Some(Err(e)) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    None => ().into_any(),
-                }}
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                }})}
             </Transition>
         </section>
     }
@@ -383,9 +389,9 @@ pub fn AccountPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Your account"</h1>
             <Transition fallback=|| ()>
-                {move || auth.user.get().and_then(Result::ok).flatten().map(|u| view! {
+                {move || Suspend::new(async move { auth.user.await.ok().flatten().map(|u| view! {
                     <p>"Signed in as " <strong>{u.username.clone()}</strong> " (" {u.role.as_str()} ")"</p>
-                })}
+                }) })}
             </Transition>
             <h2>"Change password"</h2>
             <ActionForm action=change attr:class="stack">

@@ -127,9 +127,16 @@ fn AdminOnly(children: ChildrenFn) -> impl IntoView {
             {
                 let children = children.clone();
                 move || {
-                    let user = auth.user.get().and_then(Result::ok).flatten().or_else(user_on_server);
+                    let children = children.clone();
+                    Suspend::new(async move {
+                    let user = auth.user.await.ok().flatten().or_else(user_on_server);
                     match user {
-                        Some(u) if u.role == Role::Admin => children().into_any(),
+                        Some(u) if u.role == Role::Admin => {
+                            // Pages below read the admin from context instead
+                            // of the user resource (see `ui::Pager`).
+                            provide_context(u);
+                            children().into_any()
+                        }
                         _ => view! {
                             <section class="card narrow forbidden">
                                 <h1>"403 · Administrators only"</h1>
@@ -137,6 +144,7 @@ fn AdminOnly(children: ChildrenFn) -> impl IntoView {
                             </section>
                         }.into_any(),
                     }
+                    })
                 }
             }
         </Transition>
@@ -150,7 +158,7 @@ fn Header() -> impl IntoView {
         <header class="top">
             <a class="brand" href="/">"Patchport"</a>
             <Transition fallback=|| ()>
-                {move || auth.user.get().and_then(Result::ok).flatten().map(|u| {
+                {move || Suspend::new(async move { auth.user.await.ok().flatten().map(|u| {
                     let admin = u.role == Role::Admin;
                     let name = u.name().to_owned();
                     view! {
@@ -171,7 +179,7 @@ fn Header() -> impl IntoView {
                             </form>
                         </div>
                     }
-                })}
+                }) })}
             </Transition>
         </header>
     }
@@ -183,7 +191,7 @@ fn Dashboard() -> impl IntoView {
     view! {
         <Title text="Dashboard" />
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || auth.user.get().and_then(Result::ok).flatten().map(|u| {
+            {move || Suspend::new(async move { auth.user.await.ok().flatten().map(|u| {
                 let admin = u.role == Role::Admin;
                 view! {
                     <section class="card">
@@ -205,7 +213,7 @@ fn Dashboard() -> impl IntoView {
                         }}
                     </section>
                 }
-            })}
+            }) })}
         </Transition>
     }
 }

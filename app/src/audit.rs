@@ -74,13 +74,6 @@ pub fn AuditTrailPage() -> impl IntoView {
         move || (action.get(), page.get()),
         |(a, p)| list_audit(a, p),
     );
-    let total = Signal::derive(move || {
-        events
-            .get()
-            .and_then(Result::ok)
-            .map(|p| p.total)
-            .unwrap_or(0)
-    });
     view! {
         <section class="card">
             <h1>"Audit trail"</h1>
@@ -97,10 +90,11 @@ pub fn AuditTrailPage() -> impl IntoView {
                 </label>
             </div>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || events.get().map(|r| match r {
+                {move || Suspend::new(async move { match events.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(p) if p.items.is_empty() => view! { <p class="empty">"No events recorded yet."</p> }.into_any(),
                     Ok(p) => view! {
+                        <Pager page per_page=PER_PAGE total=p.total />
                         <table class="data">
                             <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"What"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
                             <tbody>
@@ -117,9 +111,8 @@ pub fn AuditTrailPage() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                })}
+                }})}
             </Transition>
-            <Pager page per_page=PER_PAGE total />
         </section>
     }
 }

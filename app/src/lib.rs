@@ -18,6 +18,7 @@ pub mod ssr;
 pub const PUBLIC_SERVER_FNS: &[&str] = &[
     "/api/whoami",
     "/api/login",
+    "/api/logout",
     "/api/setup_open",
     "/api/setup_admin",
 ];

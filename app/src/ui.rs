@@ -20,21 +20,24 @@ where
     }
 }
 
-/// Previous / next paging for a list of `total` rows.
+/// Previous / next paging for a list of `total` rows, rendered inside the
+/// `Transition` that loads the list.
+///
+/// House rule for async views: read resources only by awaiting them inside
+/// `Suspend::new` within a `Transition`/`Suspense`, never with `.get()`.
+/// Several boundaries calling `.get()` on shared resources deadlock Leptos
+/// 0.8's server rendering under concurrent requests (leptos-rs/leptos#4578,
+/// #4673); `scripts/stress-pages.sh` checks for it in the end-to-end run.
 #[component]
-pub fn Pager(
-    page: RwSignal<i64>,
-    per_page: i64,
-    #[prop(into)] total: Signal<i64>,
-) -> impl IntoView {
-    let pages = move || ((total.get() + per_page - 1) / per_page).max(1);
+pub fn Pager(page: RwSignal<i64>, per_page: i64, total: i64) -> impl IntoView {
+    let pages = move || ((total + per_page - 1) / per_page).max(1);
     view! {
         <nav class="pager" aria-label="Pages">
-            <button type="button" disabled=move || page.get() <= 1 on:click=move |_| page.update(|p| *p -= 1)>
+            <button type="button" disabled=move || { page.get() <= 1 } on:click=move |_| page.update(|p| *p -= 1)>
                 "‹ Previous"
             </button>
-            <span>{move || format!("Page {} of {} · {} in all", page.get(), pages(), total.get())}</span>
-            <button type="button" disabled=move || page.get() >= pages() on:click=move |_| page.update(|p| *p += 1)>
+            <span>{move || format!("Page {} of {} · {} in all", page.get(), pages(), total)}</span>
+            <button type="button" disabled=move || { page.get() >= pages() } on:click=move |_| page.update(|p| *p += 1)>
                 "Next ›"
             </button>
         </nav>

@@ -53,15 +53,56 @@ pub struct UserPage {
 /// Rows per page on the users page.
 pub const PER_PAGE: i64 = 25;
 
-/// Lists accounts matching `search` (user name, display name or email).
-#[server(endpoint = "admin/users/list")]
-pub async fn list_users(search: String, page: i64) -> Result<UserPage, AppError> {
+/// What the users list shows: search text, filters, sort and page.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserFilter {
+    /// Substring of user name, display name or email.
+    pub search: String,
+    /// `""`, `"admin"` or `"owner"`.
+    pub role: String,
+    /// `""`, `"active"` or `"disabled"`.
+    pub status: String,
+    /// `"username"`, `"role"` or `"created"`.
+    pub sort: String,
+    /// Reverse order.
+    pub descending: bool,
+}
+
+/// Lists accounts matching the filter, one page at a time.
+#[server(endpoint = "admin/users/list", input = server_fn::codec::Json)]
+pub async fn list_users(filter: UserFilter, page: i64) -> Result<UserPage, AppError> {
     use crate::ssr;
+    use patchport_db::accounts::{AccountQuery, AccountSort};
     ssr::run(async move {
         ssr::require_admin()?;
+        let q = AccountQuery {
+            search: filter.search,
+            role: match filter.role.as_str() {
+                "" => None,
+                r => Some(Role::parse(r)?),
+            },
+            disabled: match filter.status.as_str() {
+                "" => None,
+                "active" => Some(false),
+                "disabled" => Some(true),
+                _ => {
+                    return Err(AppError::invalid(
+                        "status",
+                        "status must be active or disabled",
+                    ));
+                }
+            },
+            sort: match filter.sort.as_str() {
+                "" | "username" => AccountSort::Username,
+                "role" => AccountSort::Role,
+                "created" => AccountSort::Created,
+                _ => return Err(AppError::invalid("sort", "unknown sort column")),
+            },
+            descending: filter.descending,
+        };
         let state = ssr::state()?;
         let mut conn = state.db.read().await?;
-        let found = patchport_db::accounts::list(&mut conn, &search, page, PER_PAGE).await?;
+        let found = patchport_db::accounts::list(&mut conn, &q, page, PER_PAGE).await?;
         Ok(UserPage {
             total: found.total,
             items: found.items.into_iter().map(UserRow::from).collect(),
@@ -250,29 +291,44 @@ pub fn UsersPage() -> impl IntoView {
     let set_disabled = ServerAction::<SetUserDisabled>::new();
     let set_role = ServerAction::<SetUserRole>::new();
     let reset = ServerAction::<ResetPassword>::new();
-    let search = RwSignal::new(String::new());
+    let filter = RwSignal::new(UserFilter::default());
     let page = RwSignal::new(1_i64);
     let users = Resource::new(
         move || {
             (
-                search.get(),
+                filter.get(),
                 page.get(),
                 create.version().get(),
                 set_disabled.version().get(),
                 set_role.version().get(),
             )
         },
-        |(s, p, ..)| list_users(s, p),
+        |(f, p, ..)| list_users(f, p),
     );
-    let total = Signal::derive(move || {
-        users
-            .get()
-            .and_then(Result::ok)
-            .map(|p| p.total)
-            .unwrap_or(0)
-    });
-    let me = expect_context::<crate::app::AuthContext>().user;
-    let my_id = move || me.get().and_then(Result::ok).flatten().map(|u| u.id);
+    // Any change of filter or sort starts again at page 1.
+    let refine = move |change: &dyn Fn(&mut UserFilter)| {
+        filter.update(|f| change(f));
+        page.set(1);
+    };
+    let sort_by = move |column: &'static str| {
+        refine(&|f| {
+            f.descending = f.sort == column && !f.descending;
+            f.sort = column.to_owned();
+        })
+    };
+    let arrow = move |column: &'static str| {
+        filter.with(|f| {
+            match (
+                f.sort == column || (f.sort.is_empty() && column == "username"),
+                f.descending,
+            ) {
+                (true, false) => " ▲",
+                (true, true) => " ▼",
+                _ => "",
+            }
+        })
+    };
+    let my_id = use_context::<crate::accounts::UserView>().map(|u| u.id);
 
     view! {
         <section class="card">
@@ -282,34 +338,48 @@ pub fn UsersPage() -> impl IntoView {
                     type="search"
                     placeholder="Search user name, name or email"
                     aria-label="Search users"
-                    prop:value=search
-                    on:input=move |ev| { search.set(event_target_value(&ev)); page.set(1); }
+                    prop:value=move || filter.with(|f| f.search.clone())
+                    on:input=move |ev| { let v = event_target_value(&ev); refine(&|f| f.search = v.clone()); }
                 />
+                <select aria-label="Role" on:change=move |ev| { let v = event_target_value(&ev); refine(&|f| f.role = v.clone()); }>
+                    <option value="">"All roles"</option>
+                    <option value="admin">"Admins"</option>
+                    <option value="owner">"Owners"</option>
+                </select>
+                <select aria-label="Status" on:change=move |ev| { let v = event_target_value(&ev); refine(&|f| f.status = v.clone()); }>
+                    <option value="">"Any status"</option>
+                    <option value="active">"Active"</option>
+                    <option value="disabled">"Disabled"</option>
+                </select>
             </div>
             <ActionFeedback set_disabled set_role reset />
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || users.get().map(|r| match r {
+                {move || Suspend::new(async move { match users.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(p) if p.items.is_empty() => view! {
                         <p class="empty">"No users match. Clear the search or create one below."</p>
                     }.into_any(),
                     Ok(p) => view! {
+                        <Pager page per_page=PER_PAGE total=p.total />
                         <table class="data" id="users">
                             <thead><tr>
-                                <th>"User name"</th><th>"Name"</th><th>"Email"</th><th>"Role"</th>
-                                <th>"Status"</th><th>"Created"</th><th>"Actions"</th>
+                                <th><button type="button" class="sort" on:click=move |_| sort_by("username")>"User name" {arrow("username")}</button></th>
+                                <th>"Name"</th><th>"Email"</th>
+                                <th><button type="button" class="sort" on:click=move |_| sort_by("role")>"Role" {arrow("role")}</button></th>
+                                <th>"Status"</th>
+                                <th><button type="button" class="sort" on:click=move |_| sort_by("created")>"Created" {arrow("created")}</button></th>
+                                <th>"Actions"</th>
                             </tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|u| {
-                                    let is_me = my_id() == Some(u.id);
+                                    let is_me = my_id == Some(u.id);
                                     view! { <UserRowView user=u is_me set_disabled set_role reset /> }
                                 }).collect_view()}
                             </tbody>
                         </table>
                     }.into_any(),
-                })}
+                }})}
             </Transition>
-            <Pager page per_page=PER_PAGE total />
         </section>
         <section class="card">
             <h2>"Create a user"</h2>

@@ -117,26 +117,70 @@ pub async fn password_hash(conn: &mut Conn, id: i64) -> Result<String> {
     Ok(hash)
 }
 
-/// Lists accounts by user name, optionally filtered by a substring of the
-/// user name, display name or email.
+/// Which accounts a list shows and in what order.
+#[derive(Debug, Clone, Default)]
+pub struct AccountQuery {
+    /// Substring of user name, display name or email (case-insensitive).
+    pub search: String,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only disabled (`Some(true)`) or only enabled (`Some(false)`) accounts.
+    pub disabled: Option<bool>,
+    /// Sort column.
+    pub sort: AccountSort,
+    /// Newest / Z first.
+    pub descending: bool,
+}
+
+/// Columns the account list sorts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AccountSort {
+    /// By user name.
+    #[default]
+    Username,
+    /// By role, then user name.
+    Role,
+    /// By creation time.
+    Created,
+}
+
+/// Lists accounts matching `q`, one page at a time.
 pub async fn list(
     conn: &mut Conn,
-    search: &str,
+    q: &AccountQuery,
     page: i64,
     per_page: i64,
 ) -> Result<Page<Account>> {
     let (limit, offset) = limit_offset(page, per_page);
-    let pattern = format!("%{}%", crate::like_escape(&search.trim().to_lowercase()));
-    const FILTER: &str = "where lower(username) like $1 escape '\\' or lower(display_name) like $1 escape '\\' \
-                          or lower(coalesce(email, '')) like $1 escape '\\'";
+    let pattern = format!("%{}%", crate::like_escape(&q.search.trim().to_lowercase()));
+    const FILTER: &str = "where (lower(username) like $1 escape '\\' or lower(display_name) like $1 escape '\\' \
+                          or lower(coalesce(email, '')) like $1 escape '\\') \
+                          and ($2 = '' or role = $2) \
+                          and ($3 < 0 or (case when disabled then 1 else 0 end) = $3)";
+    let role = q.role.map(Role::as_str).unwrap_or("");
+    let disabled: i64 = match q.disabled {
+        None => -1,
+        Some(d) => d.into(),
+    };
+    let dir = if q.descending { "desc" } else { "asc" };
+    // Only fixed fragments reach the SQL text; user input is bound.
+    let order = match q.sort {
+        AccountSort::Username => format!("username {dir}"),
+        AccountSort::Role => format!("role {dir}, username"),
+        AccountSort::Created => format!("created_at {dir}, id {dir}"),
+    };
     let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from account {FILTER}"))
         .bind(&pattern)
+        .bind(role)
+        .bind(disabled)
         .fetch_one(&mut *conn)
         .await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "select {COLUMNS} from account {FILTER} order by username limit $2 offset $3"
+        "select {COLUMNS} from account {FILTER} order by {order} limit $4 offset $5"
     ))
     .bind(&pattern)
+    .bind(role)
+    .bind(disabled)
     .bind(limit)
     .bind(offset)
     .fetch_all(&mut *conn)

@@ -2,7 +2,7 @@
 //! `PATCHPORT_TEST_POSTGRES` is set) on PostgreSQL.
 
 use patchport_core::Role;
-use patchport_db::accounts::{self, NewAccount};
+use patchport_db::accounts::{self, AccountQuery, AccountSort, NewAccount};
 use patchport_db::throttle::{self, Policy};
 use patchport_db::{Db, StorageError, audit, sessions, testing};
 
@@ -27,6 +27,13 @@ where
         eprintln!("backend: {:?}", db.backend());
         story(db.clone()).await;
         db.close().await;
+    }
+}
+
+fn query(search: &str) -> AccountQuery {
+    AccountQuery {
+        search: search.into(),
+        ..Default::default()
     }
 }
 
@@ -78,12 +85,16 @@ async fn accounts_are_created_unique_listed_and_updated() {
                 .is_none()
         );
 
-        let page = accounts::list(&mut c, "", 1, 1).await.unwrap();
+        let page = accounts::list(&mut c, &AccountQuery::default(), 1, 1)
+            .await
+            .unwrap();
         assert_eq!((page.total, page.items.len()), (2, 1));
         assert_eq!(page.items[0].username, "alice", "sorted by user name");
-        let page2 = accounts::list(&mut c, "", 2, 1).await.unwrap();
+        let page2 = accounts::list(&mut c, &AccountQuery::default(), 2, 1)
+            .await
+            .unwrap();
         assert_eq!(page2.items[0].username, "bob");
-        let searched = accounts::list(&mut c, "BO", 1, 50).await.unwrap();
+        let searched = accounts::list(&mut c, &query("BO"), 1, 50).await.unwrap();
         assert_eq!(
             searched
                 .items
@@ -123,6 +134,49 @@ async fn accounts_are_created_unique_listed_and_updated() {
                 .disabled
         );
         assert_eq!(accounts::count_enabled_admins(&mut c).await.unwrap(), 1);
+        // Filters and sorting: alice is now a disabled admin, bob an admin.
+        let names = |p: patchport_db::Page<accounts::Account>| {
+            p.items.into_iter().map(|a| a.username).collect::<Vec<_>>()
+        };
+        let disabled = AccountQuery {
+            disabled: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(
+            names(accounts::list(&mut c, &disabled, 1, 50).await.unwrap()),
+            ["alice"]
+        );
+        let enabled = AccountQuery {
+            disabled: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            names(accounts::list(&mut c, &enabled, 1, 50).await.unwrap()),
+            ["bob"]
+        );
+        let owners = AccountQuery {
+            role: Some(Role::Owner),
+            ..Default::default()
+        };
+        assert!(names(accounts::list(&mut c, &owners, 1, 50).await.unwrap()).is_empty());
+        let desc = AccountQuery {
+            sort: AccountSort::Username,
+            descending: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            names(accounts::list(&mut c, &desc, 1, 50).await.unwrap()),
+            ["bob", "alice"]
+        );
+        let wildcard = query("_");
+        assert_eq!(
+            accounts::list(&mut c, &wildcard, 1, 50)
+                .await
+                .unwrap()
+                .total,
+            0,
+            "'_' is literal"
+        );
         assert_eq!(
             accounts::password_hash(&mut c, owner.id).await.unwrap(),
             "$argon2id$new"

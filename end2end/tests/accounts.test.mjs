@@ -30,6 +30,9 @@ test('admin signs in, creates an owner, signs out; the owner is refused on an ad
   await form.locator('button[type=submit]').click();
   await page.getByRole('status').filter({ hasText: `Created ${owner} (owner).` }).waitFor();
   await page.locator(`tr[data-user="${owner}"]`).waitFor();
+  // Paging controls render as controls (one page: both disabled).
+  assert.equal(await page.getByRole('button', { name: 'Next ›', exact: true }).isDisabled(), true);
+  assert.match(await page.locator('nav.pager span').innerText(), /^Page 1 of 1 · \d+ in all$/);
 
   // Client-side search: the list filters as you type, without a reload.
   await page.fill('input[type=search]', owner);

@@ -41,5 +41,6 @@ export async function signIn(page, username, password) {
 
 export async function signOut(page) {
   await page.click('text=Sign out');
-  await page.waitForURL(/\/login/);
+  await page.waitForURL(/\/login\?signed_out=1/);
+  await page.getByRole('status').filter({ hasText: 'You have signed out.' }).waitFor();
 }

@@ -102,6 +102,13 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
     if is_static(&path) {
         return next.run(req).await;
     }
+    if path == "/setup" && !setup_pending(&state).await {
+        return (
+            StatusCode::NOT_FOUND,
+            "Not found: Patchport is already set up.",
+        )
+            .into_response();
+    }
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         tracing::error!("session layer missing");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -135,6 +142,30 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
         return Redirect::to(&format!("/login?next={next_param}")).into_response();
     }
     next.run(req).await
+}
+
+/// The setup page exists only while the first admin is still missing. An
+/// admin may also appear from the command line while the portal runs; then
+/// the setup code is dropped here.
+async fn setup_pending(state: &AppState) -> bool {
+    let has_code = state
+        .setup_code
+        .lock()
+        .map(|c| c.is_some())
+        .unwrap_or(false);
+    if !has_code {
+        return false;
+    }
+    let admin_exists = match state.db.read().await {
+        Ok(mut conn) => patchport_db::accounts::admin_exists(&mut conn)
+            .await
+            .unwrap_or(true),
+        Err(_) => true,
+    };
+    if admin_exists && let Ok(mut code) = state.setup_code.lock() {
+        *code = None;
+    }
+    !admin_exists
 }
 
 /// A 401 in the shape server-function clients decode as `AppError`.

@@ -149,6 +149,20 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Calls a server function that takes JSON input.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(&body);
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("patchport_session={c}"));
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn post_fn_owned(
         &self,
         path: &str,
