@@ -12,6 +12,13 @@ pub const API_PREFIX: &str = "/agent/v1";
 /// updates take ~250 KiB of JSON; this leaves room for big servers).
 pub const MAX_REPORT_BYTES: usize = 8 * 1024 * 1024;
 
+/// SHA-256 (hex) of a high-entropy secret (enrolment token, agent
+/// credential). Such secrets are random 256-bit values, so a fast hash is
+/// enough: there is nothing to guess.
+pub fn secret_digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
 /// Operating system identity, from `/etc/os-release`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsInfo {
@@ -106,7 +113,116 @@ pub struct Report {
     pub agent_version: String,
 }
 
+/// Why a report was refused. The text names the field and, for lists, the
+/// entry, so an admin reading the agent's log knows what to look at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct ReportError {
+    /// The offending field, e.g. `packages[17].version`.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Most packages a report may list (large servers have ~5,000).
+pub const MAX_PACKAGES: usize = 100_000;
+/// Most updates a report may list.
+pub const MAX_UPDATES: usize = 20_000;
+
+fn check_text(
+    field: impl Fn() -> String,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), ReportError> {
+    let fail = |problem: &str| {
+        Err(ReportError {
+            field: field(),
+            problem: problem.to_owned(),
+        })
+    };
+    if required && value.trim().is_empty() {
+        return fail("must not be empty");
+    }
+    if value.len() > max {
+        return fail(&format!("longer than {max} bytes"));
+    }
+    if value.chars().any(char::is_control) {
+        return fail("contains control characters");
+    }
+    Ok(())
+}
+
 impl Report {
+    /// Checks sizes and shapes, so nothing absurd reaches the database.
+    pub fn validate(&self) -> Result<(), ReportError> {
+        check_text(|| "hostname".into(), &self.hostname, 253, true)?;
+        if self.hostname.contains(char::is_whitespace) {
+            return Err(ReportError {
+                field: "hostname".into(),
+                problem: "contains spaces".into(),
+            });
+        }
+        check_text(|| "os.id".into(), &self.os.id, 64, true)?;
+        check_text(|| "os.version_id".into(), &self.os.version_id, 64, true)?;
+        check_text(|| "os.pretty_name".into(), &self.os.pretty_name, 256, false)?;
+        check_text(|| "kernel".into(), &self.kernel, 256, true)?;
+        check_text(|| "arch".into(), &self.arch, 32, true)?;
+        check_text(|| "boot_id".into(), &self.boot_id, 64, true)?;
+        check_text(|| "agent_version".into(), &self.agent_version, 64, false)?;
+        if self.packages.len() > MAX_PACKAGES {
+            return Err(ReportError {
+                field: "packages".into(),
+                problem: format!("more than {MAX_PACKAGES} entries"),
+            });
+        }
+        if self.updates.len() > MAX_UPDATES {
+            return Err(ReportError {
+                field: "updates".into(),
+                problem: format!("more than {MAX_UPDATES} entries"),
+            });
+        }
+        for (i, p) in self.packages.iter().enumerate() {
+            check_text(|| format!("packages[{i}].name"), &p.name, 256, true)?;
+            check_text(|| format!("packages[{i}].version"), &p.version, 256, true)?;
+            check_text(|| format!("packages[{i}].arch"), &p.arch, 32, true)?;
+            check_text(
+                || format!("packages[{i}].source_name"),
+                p.source_name.as_deref().unwrap_or(""),
+                256,
+                false,
+            )?;
+            check_text(
+                || format!("packages[{i}].source_version"),
+                p.source_version.as_deref().unwrap_or(""),
+                256,
+                false,
+            )?;
+        }
+        for (i, u) in self.updates.iter().enumerate() {
+            check_text(|| format!("updates[{i}].name"), &u.name, 256, true)?;
+            check_text(|| format!("updates[{i}].version"), &u.version, 256, true)?;
+            check_text(|| format!("updates[{i}].arch"), &u.arch, 32, true)?;
+            check_text(
+                || format!("updates[{i}].installed_version"),
+                u.installed_version.as_deref().unwrap_or(""),
+                256,
+                false,
+            )?;
+            check_text(|| format!("updates[{i}].origin"), &u.origin, 256, false)?;
+            if u.advisories.len() > 100 {
+                return Err(ReportError {
+                    field: format!("updates[{i}].advisories"),
+                    problem: "more than 100 entries".into(),
+                });
+            }
+        }
+        for (i, p) in self.reboot_required_packages.iter().enumerate() {
+            check_text(|| format!("reboot_required_packages[{i}]"), p, 256, true)?;
+        }
+        Ok(())
+    }
+
     /// Sorts the lists so that the same state always gives the same digest.
     pub fn normalise(&mut self) {
         self.packages.sort();
@@ -222,6 +338,33 @@ mod tests {
         let mut d = report();
         d.boot_id = "b2".into();
         assert_ne!(a.digest(), d.digest(), "a reboot changes the digest");
+    }
+
+    #[test]
+    fn validation_names_the_offending_field() {
+        assert_eq!(report().validate(), Ok(()));
+        type Breaker = fn(&mut Report);
+        let cases: &[(&str, Breaker)] = &[
+            ("hostname", |r| r.hostname = String::new()),
+            ("hostname", |r| r.hostname = "web 1".into()),
+            ("os.id", |r| r.os.id = " ".into()),
+            ("boot_id", |r| r.boot_id = "x".repeat(65)),
+            ("packages[1].version", |r| {
+                r.packages[1].version = String::new()
+            }),
+            ("packages[0].name", |r| {
+                r.packages[0].name = "bad\nname".into()
+            }),
+            ("packages", |r| {
+                r.packages = vec![r.packages[0].clone(); MAX_PACKAGES + 1]
+            }),
+        ];
+        for (field, breaker) in cases {
+            let mut r = report();
+            breaker(&mut r);
+            let err = r.validate().expect_err(field);
+            assert_eq!(err.field, *field, "{err}");
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! its outbox mail) commit together.
 
 pub mod accounts;
+pub mod agents;
 pub mod audit;
+pub mod servers;
 pub mod sessions;
 pub mod throttle;
 
@@ -195,6 +197,18 @@ fn sqlite_pragmas<'c>(
     })
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_placeholders_number_across_rows() {
+        assert_eq!(
+            super::values_placeholders(2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(super::values_placeholders(1, 1), "($1)");
+    }
+}
+
 /// Converts a 1-based page number and page size to `(limit, offset)`,
 /// bounding both so a request cannot ask for everything at once.
 pub fn limit_offset(page: i64, per_page: i64) -> (i64, i64) {
@@ -286,6 +300,20 @@ pub fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// `($1, $2), ($3, $4), …` for a multi-row insert. `sqlx::QueryBuilder`
+/// writes `?` placeholders under `sqlx::Any`, which PostgreSQL rejects.
+pub fn values_placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Commits a write transaction.

@@ -1,6 +1,7 @@
 //! The Patchport portal server: web UI (Leptos SSR + hydration), workers and
 //! the admin command line. `main` only parses arguments and calls in here.
 
+pub mod agent_api;
 pub mod cli;
 pub mod config;
 pub mod middleware;

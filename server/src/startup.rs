@@ -137,7 +137,7 @@ fn router(state: &AppState, settings: &Settings) -> Router {
             .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
                 settings.session_idle,
             )));
-    Router::new()
+    let ui = Router::new()
         .route("/healthz", get(healthz))
         .leptos_routes(state, routes, {
             let options = state.leptos_options.clone();
@@ -150,7 +150,10 @@ fn router(state: &AppState, settings: &Settings) -> Router {
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::same_origin))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit));
+    Router::new()
+        .merge(crate::agent_api::router())
+        .merge(ui)
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone())

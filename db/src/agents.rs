@@ -1,0 +1,188 @@
+//! Enrolment tokens and agent credentials. Only SHA-256 digests of the
+//! secrets are stored; callers hash, storage compares nothing itself.
+
+use crate::{Conn, Result};
+use patchport_core::Timestamp;
+
+/// An enrolment token, as listed for admins (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentToken {
+    /// Row id.
+    pub id: i64,
+    /// What the admin called it.
+    pub label: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// Unusable from then on.
+    pub expires_at: Timestamp,
+    /// How many servers may enrol with it.
+    pub max_uses: i64,
+    /// How many did.
+    pub uses: i64,
+    /// Revoked by an admin, if so.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Stores a new token by its hash.
+pub async fn create_token(
+    conn: &mut Conn,
+    token_hash: &str,
+    label: &str,
+    created_by: i64,
+    expires_at: Timestamp,
+    max_uses: i64,
+    now: Timestamp,
+) -> Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "insert into enrollment_token (token_hash, label, created_by, created_at, expires_at, max_uses, uses) \
+         values ($1, $2, $3, $4, $5, $6, 0) returning id",
+    )
+    .bind(token_hash)
+    .bind(label)
+    .bind(created_by)
+    .bind(now)
+    .bind(expires_at)
+    .bind(max_uses)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Why a token cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No token has this hash.
+    Unknown,
+    /// Past its expiry.
+    Expired,
+    /// Revoked by an admin.
+    Revoked,
+    /// Already used as often as allowed.
+    UsedUp,
+}
+
+impl TokenRefusal {
+    /// Text for the audit trail (never sent to the agent, which only learns
+    /// that the token was refused).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenRefusal::Unknown => "unknown token",
+            TokenRefusal::Expired => "token expired",
+            TokenRefusal::Revoked => "token revoked",
+            TokenRefusal::UsedUp => "token used up",
+        }
+    }
+}
+
+/// Counts one use of the token with this hash, if it is usable at `now`.
+/// The check and the count are one statement, so two agents racing for the
+/// last use cannot both win.
+pub async fn use_token(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Result<i64, TokenRefusal>> {
+    let used: Option<(i64,)> = sqlx::query_as(
+        "update enrollment_token set uses = uses + 1 \
+         where token_hash = $1 and revoked_at is null and expires_at > $2 and uses < max_uses returning id",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((id,)) = used {
+        return Ok(Ok(id));
+    }
+    let row: Option<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "select expires_at, uses, max_uses, revoked_at from enrollment_token where token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    Ok(Err(match row {
+        None => TokenRefusal::Unknown,
+        Some((_, _, _, Some(_))) => TokenRefusal::Revoked,
+        Some((expires, ..)) if expires <= now => TokenRefusal::Expired,
+        Some(_) => TokenRefusal::UsedUp,
+    }))
+}
+
+/// Lists tokens, newest first.
+pub async fn list_tokens(conn: &mut Conn) -> Result<Vec<EnrollmentToken>> {
+    let rows: Vec<(i64, String, String, i64, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "select t.id, t.label, coalesce(a.username, ''), t.created_at, t.expires_at, t.max_uses, t.uses, t.revoked_at \
+         from enrollment_token t left join account a on a.id = t.created_by order by t.id desc limit 200",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EnrollmentToken {
+            id: r.0,
+            label: r.1,
+            created_by: r.2,
+            created_at: r.3,
+            expires_at: r.4,
+            max_uses: r.5,
+            uses: r.6,
+            revoked_at: r.7,
+        })
+        .collect())
+}
+
+/// Revokes a token; returns false if there is no such unrevoked token.
+pub async fn revoke_token(conn: &mut Conn, id: i64, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "update enrollment_token set revoked_at = $1 where id = $2 and revoked_at is null",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets (or replaces, on rotation) a server's credential.
+pub async fn set_credential(
+    conn: &mut Conn,
+    server_id: i64,
+    secret_hash: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "insert into agent_credential (server_id, secret_hash, created_at) values ($1, $2, $3) \
+         on conflict (server_id) do update set secret_hash = excluded.secret_hash, \
+         created_at = excluded.created_at, revoked_at = null, last_used_at = null",
+    )
+    .bind(server_id)
+    .bind(secret_hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored hash of a server's live (unrevoked) credential.
+pub async fn credential_hash(conn: &mut Conn, server_id: i64) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "select secret_hash from agent_credential where server_id = $1 and revoked_at is null",
+    )
+    .bind(server_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Revokes a server's credential; returns false if it had none live.
+pub async fn revoke_credential(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "update agent_credential set revoked_at = $1 where server_id = $2 and revoked_at is null",
+    )
+    .bind(now)
+    .bind(server_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,333 @@
+//! Servers: identity, inventory and the patches they miss. A full report is
+//! reconciled in the caller's transaction, so a check-in is all or nothing.
+
+use crate::{Conn, Page, Result, limit_offset};
+use patchport_core::Timestamp;
+use patchport_core::protocol::Report;
+use std::collections::{HashMap, HashSet};
+
+/// Server-patch states in which the patch is not (yet) on the server.
+pub const OPEN_STATES: &str = "('missing', 'published', 'queued', 'installing', 'failed')";
+
+/// Creates a server record at enrolment.
+pub async fn create(conn: &mut Conn, hostname: &str, now: Timestamp) -> Result<i64> {
+    let (id,): (i64,) =
+        sqlx::query_as("insert into server (hostname, created_at) values ($1, $2) returning id")
+            .bind(hostname)
+            .bind(now)
+            .fetch_one(conn)
+            .await?;
+    Ok(id)
+}
+
+/// The digest of the last full report, if the server exists.
+pub async fn report_digest(conn: &mut Conn, server_id: i64) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("select report_digest from server where id = $1")
+        .bind(server_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Records a check-in that brought no new report.
+pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query("update server set last_check_in = $1 where id = $2")
+        .bind(now)
+        .bind(server_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update agent_credential set last_used_at = $1 where server_id = $2")
+        .bind(now)
+        .bind(server_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What reconciling a report changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Patches the catalog had not seen before.
+    pub new_patches: u32,
+    /// Server-patches that became missing (new, or back again).
+    pub now_missing: u32,
+    /// Server-patches that disappeared because they were installed.
+    pub installed: u32,
+    /// Server-patches replaced by a newer version of the same package.
+    pub superseded: u32,
+}
+
+/// Rows per multi-row insert: keeps every statement under SQLite's and
+/// PostgreSQL's bind-parameter limits.
+const CHUNK: usize = 500;
+
+/// Turns a validated report into the server's identity, inventory, patch
+/// catalog entries and server-patch states. Idempotent: the same report
+/// twice changes nothing the second time.
+pub async fn apply_report(
+    conn: &mut Conn,
+    server_id: i64,
+    report: &Report,
+    digest: &str,
+    now: Timestamp,
+) -> Result<Reconciled> {
+    let mut out = Reconciled::default();
+    sqlx::query(
+        "update server set hostname = $1, os_id = $2, os_version = $3, os_name = $4, package_format = $5, \
+         arch = $6, kernel = $7, boot_id = $8, reboot_required = $9, reboot_required_packages = $10, \
+         report_digest = $11, last_check_in = $12, last_report_at = $12 where id = $13",
+    )
+    .bind(&report.hostname)
+    .bind(&report.os.id)
+    .bind(&report.os.version_id)
+    .bind(&report.os.pretty_name)
+    .bind(match report.package_format {
+        patchport_core::protocol::PackageFormat::Deb => "deb",
+        patchport_core::protocol::PackageFormat::Rpm => "rpm",
+    })
+    .bind(&report.arch)
+    .bind(&report.kernel)
+    .bind(&report.boot_id)
+    .bind(report.reboot_required)
+    .bind(report.reboot_required_packages.join(" "))
+    .bind(digest)
+    .bind(now)
+    .bind(server_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("update agent_credential set last_used_at = $1 where server_id = $2")
+        .bind(now)
+        .bind(server_id)
+        .execute(&mut *conn)
+        .await?;
+
+    replace_inventory(conn, server_id, report).await?;
+
+    let release = format!("{}:{}", report.os.id, report.os.version_id);
+    let mut current = HashSet::new();
+    let mut offered: HashSet<(&str, &str)> = HashSet::new();
+    for u in &report.updates {
+        let (patch_id, inserted): (i64, i64) = sqlx::query_as(
+            "insert into patch (release, package, version, arch, origin, security, first_seen) \
+             values ($1, $2, $3, $4, $5, $6, $7) \
+             on conflict (release, package, version, arch) do update set \
+               security = (patch.security or excluded.security) \
+             returning id, (case when first_seen = $7 then 1 else 0 end)",
+        )
+        .bind(&release)
+        .bind(&u.name)
+        .bind(&u.version)
+        .bind(&u.arch)
+        .bind(&u.origin)
+        .bind(u.security)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        out.new_patches += inserted as u32;
+        current.insert(patch_id);
+        offered.insert((u.name.as_str(), u.arch.as_str()));
+        // A patch that was installed or superseded and is offered again is
+        // missing again; any other state stays as the workflow left it.
+        let changed = sqlx::query(
+            "insert into server_patch (server_id, patch_id, state, installed_version, first_seen, updated_at) \
+             values ($1, $2, 'missing', $3, $4, $4) \
+             on conflict (server_id, patch_id) do update set state = 'missing', updated_at = excluded.updated_at \
+             where server_patch.state in ('installed', 'superseded')",
+        )
+        .bind(server_id)
+        .bind(patch_id)
+        .bind(&u.installed_version)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        out.now_missing += changed.rows_affected() as u32;
+    }
+
+    let open: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+        "select sp.patch_id, p.package, p.arch from server_patch sp join patch p on p.id = sp.patch_id \
+         where sp.server_id = $1 and sp.state in {OPEN_STATES}"
+    ))
+    .bind(server_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (patch_id, package, arch) in open.into_iter().filter(|(id, ..)| !current.contains(id)) {
+        // Still offered at another version: a newer patch replaced this one.
+        // Not offered at all: it got installed (or the package went away).
+        let state = if offered.contains(&(package.as_str(), arch.as_str())) {
+            out.superseded += 1;
+            "superseded"
+        } else {
+            out.installed += 1;
+            "installed"
+        };
+        sqlx::query("update server_patch set state = $1, updated_at = $2 where server_id = $3 and patch_id = $4")
+            .bind(state)
+            .bind(now)
+            .bind(server_id)
+            .bind(patch_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(out)
+}
+
+async fn replace_inventory(conn: &mut Conn, server_id: i64, report: &Report) -> Result<()> {
+    sqlx::query("delete from installed_package where server_id = $1")
+        .bind(server_id)
+        .execute(&mut *conn)
+        .await?;
+    // Reports are normalised, but a duplicate name+arch must not abort the
+    // check-in: the last one wins, as it would on the server itself.
+    let unique: HashMap<(&str, &str), &patchport_core::protocol::InstalledPackage> = report
+        .packages
+        .iter()
+        .map(|p| ((p.name.as_str(), p.arch.as_str()), p))
+        .collect();
+    let rows: Vec<_> = unique.into_values().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "insert into installed_package (server_id, name, arch, version, source_name, source_version) values {}",
+            crate::values_placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for p in chunk {
+            q = q
+                .bind(server_id)
+                .bind(&p.name)
+                .bind(&p.arch)
+                .bind(&p.version)
+                .bind(&p.source_name)
+                .bind(&p.source_version);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One row of the servers list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRow {
+    /// Server id.
+    pub id: i64,
+    /// Host name.
+    pub hostname: String,
+    /// OS name for display.
+    pub os_name: String,
+    /// Owner's user name, if assigned.
+    pub owner: Option<String>,
+    /// critical or standard.
+    pub criticality: String,
+    /// Last check-in.
+    pub last_check_in: Option<Timestamp>,
+    /// The OS asks for a reboot.
+    pub reboot_required: bool,
+    /// Patches not yet on the server.
+    pub missing: i64,
+    /// Of those, security patches.
+    pub missing_security: i64,
+    /// The agent's credential is live.
+    pub agent_active: bool,
+}
+
+/// Which servers to list.
+#[derive(Debug, Clone, Default)]
+pub struct ServerQuery {
+    /// Substring of the host name.
+    pub search: String,
+    /// Only this owner's servers (owners always get their own id here).
+    pub owner_id: Option<i64>,
+}
+
+/// Lists servers by host name.
+pub async fn list(
+    conn: &mut Conn,
+    q: &ServerQuery,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<ServerRow>> {
+    let (limit, offset) = limit_offset(page, per_page);
+    let pattern = format!("%{}%", crate::like_escape(&q.search.trim().to_lowercase()));
+    let owner = q.owner_id.unwrap_or(-1);
+    const FILTER: &str =
+        "where lower(s.hostname) like $1 escape '\\' and ($2 < 0 or s.owner_id = $2)";
+    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from server s {FILTER}"))
+        .bind(&pattern)
+        .bind(owner)
+        .fetch_one(&mut *conn)
+        .await?;
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<i64>,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select s.id, s.hostname, s.os_name, a.username, s.criticality, s.last_check_in, \
+           (case when s.reboot_required then 1 else 0 end), \
+           (select count(*) from server_patch sp where sp.server_id = s.id and sp.state in {OPEN_STATES}), \
+           (select count(*) from server_patch sp join patch p on p.id = sp.patch_id \
+              where sp.server_id = s.id and sp.state in {OPEN_STATES} and p.security), \
+           (case when c.revoked_at is null and c.server_id is not null then 1 else 0 end) \
+         from server s left join account a on a.id = s.owner_id left join agent_credential c on c.server_id = s.id \
+         {FILTER} order by s.hostname, s.id limit $3 offset $4"
+    ))
+    .bind(&pattern)
+    .bind(owner)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(|r| ServerRow {
+                id: r.0,
+                hostname: r.1,
+                os_name: r.2,
+                owner: r.3,
+                criticality: r.4,
+                last_check_in: r.5,
+                reboot_required: r.6 != 0,
+                missing: r.7,
+                missing_security: r.8,
+                agent_active: r.9 != 0,
+            })
+            .collect(),
+        total,
+    })
+}
+
+/// A server's packages, by name.
+pub async fn installed_packages(
+    conn: &mut Conn,
+    server_id: i64,
+) -> Result<Vec<(String, String, String)>> {
+    Ok(sqlx::query_as("select name, arch, version from installed_package where server_id = $1 order by name, arch")
+        .bind(server_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// A server's patches with their states: (package, version, security, state).
+pub async fn patches_of(
+    conn: &mut Conn,
+    server_id: i64,
+) -> Result<Vec<(String, String, bool, String)>> {
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "select p.package, p.version, (case when p.security then 1 else 0 end), sp.state \
+         from server_patch sp join patch p on p.id = sp.patch_id where sp.server_id = $1 order by p.package, p.version",
+    )
+    .bind(server_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2 != 0, r.3))
+        .collect())
+}

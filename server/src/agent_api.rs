@@ -1,0 +1,331 @@
+//! The agent API, version 1: versioned JSON routes beside the UI's server
+//! functions. Agents authenticate with a per-server bearer credential, not a
+//! session; every refusal is audited.
+
+use app::ssr::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use patchport_core::protocol::{
+    self, CheckInRequest, CheckInResponse, EnrollRequest, EnrollResponse, MAX_REPORT_BYTES,
+    secret_digest,
+};
+use patchport_db::{agents, audit, servers};
+use std::net::SocketAddr;
+use subtle::ConstantTimeEq;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// Seconds between check-ins that the portal asks agents for.
+pub const CHECK_IN_INTERVAL: u64 = 300;
+
+/// The agent API's routes, with their own (larger) body limit.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agent/v1/enroll", post(enroll))
+        .route("/agent/v1/check-in", post(check_in))
+        .route("/agent/v1/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_REPORT_BYTES))
+}
+
+/// What can go wrong, with its HTTP status chosen here and only here.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Missing, wrong, expired, revoked or used-up token or credential.
+    Unauthorized,
+    /// The body is not what the API expects.
+    BadRequest(String),
+    /// Well-formed but refused (validation), nothing was changed.
+    Unprocessable(String),
+    /// Our fault; the cause is logged.
+    Internal,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the portal log".to_owned(),
+            ),
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<patchport_db::StorageError> for ApiError {
+    fn from(e: patchport_db::StorageError) -> Self {
+        tracing::error!(error = %app::errors::error_chain(&e), "agent API storage error");
+        ApiError::Internal
+    }
+}
+
+fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    payload.map(|Json(v)| v).map_err(|e| match e {
+        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::BadRequest("request body too large".into())
+        }
+        other => ApiError::BadRequest(other.body_text()),
+    })
+}
+
+async fn audit_refusal(
+    state: &AppState,
+    action: &str,
+    target: &str,
+    detail: &str,
+    source: &str,
+) -> Result<(), ApiError> {
+    let mut tx = state.db.begin().await?;
+    let event = audit::NewAuditEvent {
+        actor_name: "agent",
+        action,
+        target,
+        detail,
+        source,
+        ..Default::default()
+    };
+    audit::record(&mut tx, &event, state.clock.now()).await?;
+    patchport_db::commit(tx).await?;
+    Ok(())
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `POST /agent/v1/enroll`
+async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    payload: Result<Json<EnrollRequest>, JsonRejection>,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let req = body(payload)?;
+    let source = addr.ip().to_string();
+    let hostname = req.hostname.trim();
+    if hostname.is_empty()
+        || hostname.len() > 253
+        || hostname
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ApiError::Unprocessable(
+            "hostname: must be 1 to 253 characters without spaces".into(),
+        ));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    match agents::use_token(&mut tx, &secret_digest(req.token.trim()), now).await? {
+        Err(refusal) => {
+            drop(tx);
+            audit_refusal(
+                &state,
+                "agent.enroll_refused",
+                hostname,
+                refusal.as_str(),
+                &source,
+            )
+            .await?;
+            Err(ApiError::Unauthorized)
+        }
+        Ok(token_id) => {
+            let server_id = servers::create(&mut tx, hostname, now).await?;
+            let secret = random_secret();
+            agents::set_credential(&mut tx, server_id, &secret_digest(&secret), now).await?;
+            let event = audit::NewAuditEvent {
+                actor_name: "agent",
+                action: "agent.enrolled",
+                target: hostname,
+                detail: &format!("server {server_id}, token {token_id}"),
+                source: &source,
+                ..Default::default()
+            };
+            audit::record(&mut tx, &event, now).await?;
+            patchport_db::commit(tx).await?;
+            tracing::info!(server_id, hostname, "agent enrolled");
+            Ok(Json(EnrollResponse {
+                server_id,
+                credential: format!("{server_id}.{secret}"),
+            }))
+        }
+    }
+}
+
+/// Checks `Authorization: Bearer <server id>.<secret>` in constant time and
+/// returns the server id.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    source: &str,
+) -> Result<i64, ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once('.'))
+        .and_then(|(id, secret)| Some((id.parse::<i64>().ok()?, secret)));
+    let Some((server_id, secret)) = presented else {
+        audit_refusal(
+            state,
+            "agent.auth_failed",
+            "",
+            "missing or malformed credential",
+            source,
+        )
+        .await?;
+        return Err(ApiError::Unauthorized);
+    };
+    let mut conn = state.db.read().await?;
+    let stored = agents::credential_hash(&mut conn, server_id).await?;
+    drop(conn);
+    let given = secret_digest(secret);
+    // Compare against something even when the server has no credential, so
+    // unknown and known servers take the same time.
+    let expected = stored.clone().unwrap_or_else(|| "0".repeat(64));
+    if stored.is_some() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(server_id)
+    } else {
+        let reason = if stored.is_some() {
+            "wrong credential"
+        } else {
+            "no live credential (revoked or unknown server)"
+        };
+        audit_refusal(
+            state,
+            "agent.auth_failed",
+            &format!("server {server_id}"),
+            reason,
+            source,
+        )
+        .await?;
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// `POST /agent/v1/check-in`
+async fn check_in(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    payload: Result<Json<CheckInRequest>, JsonRejection>,
+) -> Result<Json<CheckInResponse>, ApiError> {
+    let source = addr.ip().to_string();
+    let server_id = authenticate(&state, &headers, &source).await?;
+    let req = body(payload)?;
+    let now = state.clock.now();
+    let answer = |send_report| {
+        Json(CheckInResponse {
+            send_report,
+            next_check_in: CHECK_IN_INTERVAL,
+        })
+    };
+    match req.report {
+        Some(mut report) => {
+            report
+                .validate()
+                .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+            report.normalise();
+            let digest = report.digest();
+            if digest != req.digest {
+                return Err(ApiError::Unprocessable(
+                    "digest: does not match the report".into(),
+                ));
+            }
+            let mut tx = state.db.begin().await?;
+            let done = servers::apply_report(&mut tx, server_id, &report, &digest, now).await?;
+            patchport_db::commit(tx).await?;
+            tracing::debug!(server_id, ?done, "report reconciled");
+            Ok(answer(false))
+        }
+        None => {
+            let mut tx = state.db.begin().await?;
+            let known = servers::report_digest(&mut tx, server_id).await?;
+            servers::touch(&mut tx, server_id, now).await?;
+            patchport_db::commit(tx).await?;
+            let unchanged = known.is_some_and(|d| !d.is_empty() && d == req.digest);
+            Ok(answer(!unchanged))
+        }
+    }
+}
+
+/// `GET /agent/v1/openapi.json`: the API's description.
+async fn openapi() -> impl IntoResponse {
+    Json(serde_json::json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Patchport agent API",
+            "version": "1",
+            "description": "Routes used by patchport-agent. Check-ins authenticate with \
+                `Authorization: Bearer <credential>` as returned by enrolment."
+        },
+        "paths": {
+            format!("{}/enroll", protocol::API_PREFIX): {
+                "post": {
+                    "summary": "Trade a one-time enrolment token for a per-server credential",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EnrollRequest" } } } },
+                    "responses": {
+                        "200": { "description": "Enrolled", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EnrollResponse" } } } },
+                        "400": { "description": "Malformed body" },
+                        "401": { "description": "Token unknown, expired, revoked or used up" },
+                        "422": { "description": "Invalid host name" }
+                    }
+                }
+            },
+            format!("{}/check-in", protocol::API_PREFIX): {
+                "post": {
+                    "summary": "Report the server's state: a digest, plus the full report when it changed",
+                    "security": [ { "agentCredential": [] } ],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CheckInRequest" } } } },
+                    "responses": {
+                        "200": { "description": "Accepted", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CheckInResponse" } } } },
+                        "400": { "description": "Malformed body" },
+                        "401": { "description": "Missing, wrong or revoked credential" },
+                        "413": { "description": "Body larger than the limit" },
+                        "422": { "description": "Report refused (invalid field or digest mismatch); nothing changed" }
+                    }
+                }
+            }
+        },
+        "components": {
+            "securitySchemes": { "agentCredential": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "EnrollRequest": { "type": "object", "required": ["token", "hostname"], "properties": {
+                    "token": { "type": "string" }, "hostname": { "type": "string", "maxLength": 253 } } },
+                "EnrollResponse": { "type": "object", "required": ["server_id", "credential"], "properties": {
+                    "server_id": { "type": "integer" }, "credential": { "type": "string" } } },
+                "CheckInRequest": { "type": "object", "required": ["digest"], "properties": {
+                    "digest": { "type": "string", "description": "SHA-256 hex of the normalised report JSON" },
+                    "report": { "nullable": true, "$ref": "#/components/schemas/Report" } } },
+                "CheckInResponse": { "type": "object", "required": ["send_report", "next_check_in"], "properties": {
+                    "send_report": { "type": "boolean" }, "next_check_in": { "type": "integer" } } },
+                "Report": { "type": "object", "required": ["hostname", "os", "kernel", "arch", "boot_id", "package_format", "packages", "updates", "reboot_required", "agent_version"], "properties": {
+                    "hostname": { "type": "string" },
+                    "os": { "type": "object", "required": ["id", "version_id", "pretty_name"], "properties": {
+                        "id": { "type": "string" }, "id_like": { "type": "array", "items": { "type": "string" } },
+                        "version_id": { "type": "string" }, "version_codename": { "type": "string", "nullable": true },
+                        "pretty_name": { "type": "string" } } },
+                    "kernel": { "type": "string" }, "arch": { "type": "string" }, "boot_id": { "type": "string" },
+                    "package_format": { "type": "string", "enum": ["deb", "rpm"] },
+                    "packages": { "type": "array", "items": { "type": "object", "required": ["name", "version", "arch"], "properties": {
+                        "name": { "type": "string" }, "version": { "type": "string" }, "arch": { "type": "string" },
+                        "source_name": { "type": "string", "nullable": true }, "source_version": { "type": "string", "nullable": true } } } },
+                    "updates": { "type": "array", "items": { "type": "object", "required": ["name", "arch", "version", "origin", "security"], "properties": {
+                        "name": { "type": "string" }, "arch": { "type": "string" }, "installed_version": { "type": "string", "nullable": true },
+                        "version": { "type": "string" }, "origin": { "type": "string" }, "security": { "type": "boolean" },
+                        "advisories": { "type": "array", "items": { "type": "string" } } } } },
+                    "reboot_required": { "type": "boolean" },
+                    "reboot_required_packages": { "type": "array", "items": { "type": "string" } },
+                    "agent_version": { "type": "string" } } }
+            }
+        }
+    }))
+}

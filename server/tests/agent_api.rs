@@ -1,0 +1,420 @@
+//! The agent API over HTTP: enrolment, check-ins, reconciliation, refusals.
+//! Runs on SQLite and (when configured) PostgreSQL.
+
+mod support;
+
+use patchport_core::protocol::{
+    AvailableUpdate, CheckInRequest, InstalledPackage, OsInfo, PackageFormat, Report, secret_digest,
+};
+use support::{TestApp, for_each_backend};
+
+fn pkg(name: &str, version: &str) -> InstalledPackage {
+    InstalledPackage {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source_name: Some(name.into()),
+        source_version: Some(version.into()),
+    }
+}
+
+fn update(name: &str, from: &str, to: &str, security: bool) -> AvailableUpdate {
+    AvailableUpdate {
+        name: name.into(),
+        arch: "amd64".into(),
+        installed_version: Some(from.into()),
+        version: to.into(),
+        origin: if security {
+            "Debian-Security:12/stable-security"
+        } else {
+            "Debian:12.8/stable"
+        }
+        .into(),
+        security,
+        advisories: vec![],
+    }
+}
+
+fn report(packages: Vec<InstalledPackage>, updates: Vec<AvailableUpdate>) -> Report {
+    Report {
+        hostname: "web-1".into(),
+        os: OsInfo {
+            id: "debian".into(),
+            id_like: vec![],
+            version_id: "12".into(),
+            version_codename: Some("bookworm".into()),
+            pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+        },
+        kernel: "6.1.0-28-amd64".into(),
+        arch: "amd64".into(),
+        boot_id: "0b8f0d4e-1111-2222-3333-444455556666".into(),
+        package_format: PackageFormat::Deb,
+        packages,
+        updates,
+        reboot_required: false,
+        reboot_required_packages: vec![],
+        agent_version: "0.1.0".into(),
+    }
+}
+
+impl TestApp {
+    async fn token(&self, max_uses: i64, valid_for: i64) -> String {
+        let token = format!("ppe_test_{}", rand_suffix());
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let admin = self.find_user(support::ADMIN).await.unwrap();
+        let now = self.clock_now();
+        patchport_db::agents::create_token(
+            &mut tx,
+            &secret_digest(&token),
+            "test",
+            admin,
+            now + valid_for,
+            max_uses,
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        token
+    }
+
+    fn clock_now(&self) -> i64 {
+        use patchport_core::Clock;
+        self.clock.now()
+    }
+
+    async fn enroll(&self, token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/agent/v1/enroll"))
+            .json(&serde_json::json!({ "token": token, "hostname": "web-1" }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn check_in(&self, credential: &str, req: &CheckInRequest) -> reqwest::Response {
+        self.client
+            .post(self.url("/agent/v1/check-in"))
+            .bearer_auth(credential)
+            .json(req)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn enrolled(&self) -> (i64, String) {
+        let token = self.token(1, 3600).await;
+        let resp = self.enroll(&token).await;
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        (
+            body["server_id"].as_i64().unwrap(),
+            body["credential"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// (package, version, state) of a server's patches.
+    async fn server_patches(&self, server_id: i64) -> Vec<(String, String, String)> {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        patchport_db::servers::patches_of(&mut conn, server_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(p, v, _, s)| (p, v, s))
+            .collect()
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn full(r: &Report) -> CheckInRequest {
+    CheckInRequest {
+        digest: r.digest(),
+        report: Some(r.clone()),
+    }
+}
+
+#[tokio::test]
+async fn enrolment_tokens_are_single_use_expiring_and_refusals_are_audited() {
+    for_each_backend(|app| async move {
+        let token = app.token(1, 3600).await;
+        assert_eq!(app.enroll(&token).await.status(), 200);
+        assert_eq!(app.enroll(&token).await.status(), 401, "used up");
+        assert_eq!(app.enroll("ppe_nonsense").await.status(), 401, "unknown");
+        let short = app.token(5, 60).await;
+        app.clock.advance(61);
+        assert_eq!(app.enroll(&short).await.status(), 401, "expired");
+        let revoked = app.token(5, 3600).await;
+        let mut tx = app.app_state.db.begin().await.unwrap();
+        let tokens = patchport_db::agents::list_tokens(&mut tx).await.unwrap();
+        patchport_db::agents::revoke_token(&mut tx, tokens[0].id, app.clock_now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(app.enroll(&revoked).await.status(), 401, "revoked");
+        assert_eq!(app.audit_count("agent.enrolled").await, 1);
+        assert_eq!(app.audit_count("agent.enroll_refused").await, 4);
+        let bad_host = app
+            .client
+            .post(app.url("/agent/v1/enroll"))
+            .json(
+                &serde_json::json!({ "token": app.token(1, 3600).await, "hostname": "two words" }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad_host.status(), 422);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_report_is_reconciled_idempotently_and_unchanged_check_ins_are_cheap() {
+    for_each_backend(|app| async move {
+        let (server_id, credential) = app.enrolled().await;
+        let first = report(
+            vec![
+                pkg("openssl", "3.0.11-1~deb12u2"),
+                pkg("bash", "5.2.15-2+b2"),
+                pkg("curl", "7.88.1-10+deb12u7"),
+            ],
+            vec![
+                update("openssl", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1", true),
+                update("curl", "7.88.1-10+deb12u7", "7.88.1-10+deb12u8", false),
+            ],
+        );
+        // Digest only, unknown to the portal: it asks for the report.
+        let ask = app
+            .check_in(
+                &credential,
+                &CheckInRequest {
+                    digest: first.digest(),
+                    report: None,
+                },
+            )
+            .await;
+        assert_eq!(ask.status(), 200);
+        assert_eq!(
+            ask.json::<serde_json::Value>().await.unwrap()["send_report"],
+            true
+        );
+
+        let resp = app.check_in(&credential, &full(&first)).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let missing = app.server_patches(server_id).await;
+        assert_eq!(
+            missing,
+            [
+                (
+                    "curl".to_owned(),
+                    "7.88.1-10+deb12u8".to_owned(),
+                    "missing".to_owned()
+                ),
+                (
+                    "openssl".to_owned(),
+                    "3.0.15-1~deb12u1".to_owned(),
+                    "missing".to_owned()
+                )
+            ]
+        );
+        let mut conn = app.app_state.db.read().await.unwrap();
+        assert_eq!(
+            patchport_db::servers::installed_packages(&mut conn, server_id)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        let listed = patchport_db::servers::list(&mut conn, &Default::default(), 1, 50)
+            .await
+            .unwrap();
+        drop(conn);
+        assert_eq!(
+            (listed.items[0].missing, listed.items[0].missing_security),
+            (2, 1)
+        );
+        assert_eq!(listed.items[0].os_name, "Debian GNU/Linux 12 (bookworm)");
+
+        // The same report again changes nothing.
+        assert_eq!(app.check_in(&credential, &full(&first)).await.status(), 200);
+        assert_eq!(app.server_patches(server_id).await, missing);
+
+        // Digest only, known: nothing to send.
+        let same = app
+            .check_in(
+                &credential,
+                &CheckInRequest {
+                    digest: first.digest(),
+                    report: None,
+                },
+            )
+            .await;
+        assert_eq!(
+            same.json::<serde_json::Value>().await.unwrap()["send_report"],
+            false
+        );
+
+        // openssl got installed; curl is now offered at a newer version.
+        let second = report(
+            vec![
+                pkg("openssl", "3.0.15-1~deb12u1"),
+                pkg("bash", "5.2.15-2+b2"),
+                pkg("curl", "7.88.1-10+deb12u7"),
+            ],
+            vec![update(
+                "curl",
+                "7.88.1-10+deb12u7",
+                "7.88.1-10+deb12u9",
+                true,
+            )],
+        );
+        assert_eq!(
+            app.check_in(&credential, &full(&second)).await.status(),
+            200
+        );
+        assert_eq!(
+            app.server_patches(server_id).await,
+            [
+                (
+                    "curl".to_owned(),
+                    "7.88.1-10+deb12u8".to_owned(),
+                    "superseded".to_owned()
+                ),
+                (
+                    "curl".to_owned(),
+                    "7.88.1-10+deb12u9".to_owned(),
+                    "missing".to_owned()
+                ),
+                (
+                    "openssl".to_owned(),
+                    "3.0.15-1~deb12u1".to_owned(),
+                    "installed".to_owned()
+                )
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_reports_and_bad_credentials_are_refused_and_change_nothing() {
+    for_each_backend(|app| async move {
+        let (server_id, credential) = app.enrolled().await;
+        let good = report(
+            vec![pkg("bash", "5.2.15-2+b2")],
+            vec![update("bash", "5.2.15-2+b2", "5.2.15-2+b3", false)],
+        );
+        assert_eq!(app.check_in(&credential, &full(&good)).await.status(), 200);
+        let before = app.server_patches(server_id).await;
+
+        let mut empty_version = good.clone();
+        empty_version.updates[0].version = String::new();
+        let mut tampered = full(&good);
+        if let Some(r) = tampered.report.as_mut() {
+            r.updates.clear();
+        }
+        let cases: Vec<(&str, reqwest::Response, u16, &str)> = vec![
+            (
+                "invalid field",
+                app.check_in(&credential, &full(&empty_version)).await,
+                422,
+                "updates[0].version",
+            ),
+            (
+                "digest mismatch",
+                app.check_in(&credential, &tampered).await,
+                422,
+                "digest",
+            ),
+            (
+                "malformed JSON",
+                app.client
+                    .post(app.url("/agent/v1/check-in"))
+                    .bearer_auth(&credential)
+                    .header("content-type", "application/json")
+                    .body("{\"digest\": 1")
+                    .send()
+                    .await
+                    .unwrap(),
+                400,
+                "",
+            ),
+            (
+                "oversized body",
+                app.client
+                    .post(app.url("/agent/v1/check-in"))
+                    .bearer_auth(&credential)
+                    .header("content-type", "application/json")
+                    .body(vec![b' '; 9 * 1024 * 1024])
+                    .send()
+                    .await
+                    .unwrap(),
+                413,
+                "",
+            ),
+            (
+                "wrong secret",
+                app.check_in(&format!("{server_id}.{}", "0".repeat(64)), &full(&good))
+                    .await,
+                401,
+                "",
+            ),
+            (
+                "no credential",
+                app.client
+                    .post(app.url("/agent/v1/check-in"))
+                    .json(&full(&good))
+                    .send()
+                    .await
+                    .unwrap(),
+                401,
+                "",
+            ),
+        ];
+        for (what, resp, status, mentions) in cases {
+            assert_eq!(resp.status().as_u16(), status, "{what}");
+            let text = resp.text().await.unwrap();
+            assert!(text.contains(mentions), "{what}: {text}");
+        }
+        assert_eq!(
+            app.server_patches(server_id).await,
+            before,
+            "refused check-ins changed nothing"
+        );
+
+        let mut tx = app.app_state.db.begin().await.unwrap();
+        assert!(
+            patchport_db::agents::revoke_credential(&mut tx, server_id, app.clock_now())
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(
+            app.check_in(&credential, &full(&good)).await.status(),
+            401,
+            "revoked credential"
+        );
+        assert!(app.audit_count("agent.auth_failed").await >= 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_openapi_description_is_served() {
+    for_each_backend(|app| async move {
+        let resp = app.get("/agent/v1/openapi.json", None).await;
+        assert_eq!(resp.status(), 200);
+        let doc: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(doc["openapi"], "3.0.3");
+        assert!(doc["paths"]["/agent/v1/check-in"]["post"].is_object());
+    })
+    .await;
+}
