@@ -3,6 +3,7 @@
 use crate::accounts::{AccountPage, Login, LoginPage, SetupAdmin, SetupPage, UserView, whoami};
 use crate::audit::AuditTrailPage;
 use crate::errors::AppError;
+use crate::servers::ServersPage;
 use crate::users::UsersPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -91,8 +92,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/setup") view=SetupPage />
                     <Route path=path!("/account") view=AccountPage />
-                    <Route path=path!("/admin/users") view=|| view! { <AdminOnly><Title text="Users" /><UsersPage /></AdminOnly> } />
-                    <Route path=path!("/admin/audit") view=|| view! { <AdminOnly><Title text="Audit trail" /><AuditTrailPage /></AdminOnly> } />
+                    <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
+                    <Route path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
+                    <Route path=path!("/admin/audit") view=|| view! { <Gate admin=true><Title text="Audit trail" /><AuditTrailPage /></Gate> } />
                 </Routes>
             </main>
         </Router>
@@ -112,12 +114,14 @@ fn user_on_server() -> Option<UserView> {
     }
 }
 
-/// Shows its children to admins only; anybody else gets a 403 page.
+/// Shows its children to signed-in users (to admins only, with `admin`),
+/// with the user in context; anybody else gets a 403 page.
 #[component]
-fn AdminOnly(children: ChildrenFn) -> impl IntoView {
+fn Gate(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
     let auth = expect_context::<AuthContext>();
+    let allowed = move |u: &UserView| !admin || u.role == Role::Admin;
     #[cfg(feature = "ssr")]
-    if user_on_server().is_none_or(|u| u.role != Role::Admin)
+    if !user_on_server().is_some_and(|u| allowed(&u))
         && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
     {
         res.set_status(http::StatusCode::FORBIDDEN);
@@ -129,21 +133,20 @@ fn AdminOnly(children: ChildrenFn) -> impl IntoView {
                 move || {
                     let children = children.clone();
                     Suspend::new(async move {
-                    let user = auth.user.await.ok().flatten().or_else(user_on_server);
-                    match user {
-                        Some(u) if u.role == Role::Admin => {
-                            // Pages below read the admin from context instead
-                            // of the user resource (see `ui::Pager`).
-                            provide_context(u);
-                            children().into_any()
+                        match auth.user.await.ok().flatten().or_else(user_on_server) {
+                            Some(u) if allowed(&u) => {
+                                // Pages below read the user from context instead
+                                // of the user resource (see `ui::Pager`).
+                                provide_context(u);
+                                children().into_any()
+                            }
+                            _ => view! {
+                                <section class="card narrow forbidden">
+                                    <h1>"403 · Administrators only"</h1>
+                                    <p>"This page is for administrators. " <a href="/">"Back to your dashboard"</a></p>
+                                </section>
+                            }.into_any(),
                         }
-                        _ => view! {
-                            <section class="card narrow forbidden">
-                                <h1>"403 · Administrators only"</h1>
-                                <p>"This page is for administrators. " <a href="/">"Back to your dashboard"</a></p>
-                            </section>
-                        }.into_any(),
-                    }
                     })
                 }
             }
@@ -164,6 +167,7 @@ fn Header() -> impl IntoView {
                     view! {
                         <nav class="main">
                             <A href="/">"Dashboard"</A>
+                            <A href="/servers">"Servers"</A>
                             {admin.then(|| view! {
                                 <A href="/admin/users">"Users"</A>
                                 <A href="/admin/audit">"Audit trail"</A>
@@ -200,15 +204,15 @@ fn Dashboard() -> impl IntoView {
                             view! {
                                 <p>"You administer this portal."</p>
                                 <ul class="tiles">
+                                    <li><a href="/servers"><strong>"Servers"</strong><span>"Enrolled servers, their agents and missing patches; enrol new ones."</span></a></li>
                                     <li><a href="/admin/users"><strong>"Users"</strong><span>"Create admins and server owners, disable accounts, reset passwords."</span></a></li>
                                     <li><a href="/admin/audit"><strong>"Audit trail"</strong><span>"Sign-ins, failures and account changes, newest first."</span></a></li>
                                 </ul>
-                                <p class="empty">"No servers are enrolled yet."</p>
                             }.into_any()
                         } else {
                             view! {
                                 <p>"You are a server owner."</p>
-                                <p class="empty">"No servers are assigned to you yet. Your administrators assign them."</p>
+                                <p><a href="/servers">"Your servers"</a></p>
                             }.into_any()
                         }}
                     </section>

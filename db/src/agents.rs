@@ -111,7 +111,8 @@ pub async fn use_token(
 
 /// Lists tokens, newest first.
 pub async fn list_tokens(conn: &mut Conn) -> Result<Vec<EnrollmentToken>> {
-    let rows: Vec<(i64, String, String, i64, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+    type Row = (i64, String, String, i64, i64, i64, i64, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
         "select t.id, t.label, coalesce(a.username, ''), t.created_at, t.expires_at, t.max_uses, t.uses, t.revoked_at \
          from enrollment_token t left join account a on a.id = t.created_by order by t.id desc limit 200",
     )

@@ -331,3 +331,22 @@ pub async fn patches_of(
         .map(|r| (r.0, r.1, r.2 != 0, r.3))
         .collect())
 }
+
+/// Sets a server's owner (or none) and criticality.
+pub async fn set_assignment(
+    conn: &mut Conn,
+    server_id: i64,
+    owner_id: Option<i64>,
+    criticality: &str,
+) -> Result<()> {
+    let done = sqlx::query("update server set owner_id = $1, criticality = $2 where id = $3")
+        .bind(owner_id)
+        .bind(criticality)
+        .bind(server_id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(crate::StorageError::NotFound);
+    }
+    Ok(())
+}

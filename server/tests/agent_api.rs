@@ -418,3 +418,134 @@ async fn the_openapi_description_is_served() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn admins_create_tokens_and_assign_servers_owners_see_only_their_own() {
+    for_each_backend(|app| async move {
+        let admin = app.login(support::ADMIN, support::PASSWORD).await.unwrap();
+        let owner = app.login(support::OWNER, support::PASSWORD).await.unwrap();
+
+        // A token made in the UI enrols an agent.
+        let bad = app
+            .post_fn(
+                "/api/admin/enrollment/create",
+                Some(&admin),
+                &[("label", "x"), ("valid_hours", "0"), ("max_uses", "1")],
+            )
+            .await;
+        assert_eq!(bad.status(), 422, "validity out of range");
+        let made = app
+            .post_fn(
+                "/api/admin/enrollment/create",
+                Some(&admin),
+                &[("label", "web"), ("valid_hours", "24"), ("max_uses", "2")],
+            )
+            .await;
+        assert_eq!(made.status(), 200);
+        let token: String = made.json().await.unwrap();
+        assert!(token.starts_with("ppe_") && token.len() == 68, "{token}");
+        let refused = app
+            .post_fn(
+                "/api/admin/enrollment/create",
+                Some(&owner),
+                &[("label", "x"), ("valid_hours", "1"), ("max_uses", "1")],
+            )
+            .await;
+        assert_eq!(refused.status(), 403, "owners cannot create tokens");
+        let first: serde_json::Value = app.enroll(&token).await.json().await.unwrap();
+        let second: serde_json::Value = app.enroll(&token).await.json().await.unwrap();
+        let (a, b) = (
+            first["server_id"].as_i64().unwrap(),
+            second["server_id"].as_i64().unwrap(),
+        );
+
+        let listed = |cookie: String| {
+            let app = &app;
+            async move {
+                let resp = app
+                    .post_fn(
+                        "/api/servers/list",
+                        Some(&cookie),
+                        &[("search", ""), ("page", "1")],
+                    )
+                    .await;
+                assert_eq!(resp.status(), 200);
+                let page: serde_json::Value = resp.json().await.unwrap();
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["id"].as_i64().unwrap())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(listed(admin.clone()).await.len(), 2);
+        assert!(
+            listed(owner.clone()).await.is_empty(),
+            "owners see no servers until assigned"
+        );
+
+        let assign = |cookie: String, id: i64, who: &'static str, crit: &'static str| {
+            let app = &app;
+            async move {
+                let id = id.to_string();
+                app.post_fn(
+                    "/api/admin/servers/assign",
+                    Some(&cookie),
+                    &[("server_id", &id), ("owner", who), ("criticality", crit)],
+                )
+                .await
+            }
+        };
+        assert_eq!(
+            assign(admin.clone(), a, support::OWNER, "critical")
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            assign(admin.clone(), b, "nobody-here", "standard")
+                .await
+                .status(),
+            422,
+            "unknown owner"
+        );
+        assert_eq!(
+            assign(admin.clone(), b, support::OWNER, "urgent")
+                .await
+                .status(),
+            422,
+            "bad criticality"
+        );
+        assert_eq!(
+            assign(owner.clone(), b, support::OWNER, "standard")
+                .await
+                .status(),
+            403,
+            "owners cannot assign"
+        );
+        assert_eq!(
+            listed(owner.clone()).await,
+            [a],
+            "the owner sees exactly their server"
+        );
+        assert!(app.audit_count("server.assigned").await == 1);
+
+        let revoke = app
+            .post_fn(
+                "/api/admin/servers/revoke_agent",
+                Some(&admin),
+                &[("server_id", &a.to_string())],
+            )
+            .await;
+        assert_eq!(revoke.status(), 200);
+        let cred = first["credential"].as_str().unwrap();
+        let r = report(vec![pkg("bash", "5.2.15-2+b2")], vec![]);
+        assert_eq!(
+            app.check_in(cred, &full(&r)).await.status(),
+            401,
+            "revoked from the UI"
+        );
+    })
+    .await;
+}

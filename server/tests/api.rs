@@ -141,6 +141,11 @@ async fn an_owner_calling_admin_server_functions_is_refused_and_nothing_changes(
                 vec![("id", &admin_id), ("password", "0123456789abc")],
             ),
             ("/api/admin/audit", vec![("action", ""), ("page", "1")]),
+            ("/api/admin/enrollment/create", vec![("label", "x"), ("valid_hours", "1"), ("max_uses", "1")]),
+            ("/api/admin/enrollment/list", vec![]),
+            ("/api/admin/enrollment/revoke", vec![("id", "1")]),
+            ("/api/admin/servers/revoke_agent", vec![("server_id", "1")]),
+            ("/api/admin/servers/assign", vec![("server_id", "1"), ("owner", ""), ("criticality", "standard")]),
         ];
         let list = app.post_json("/api/admin/users/list", Some(&cookie), serde_json::json!({"filter": {"search": "", "role": "", "status": "", "sort": "", "descending": false}, "page": 1})).await;
         assert_eq!(list.status(), 403, "list users");

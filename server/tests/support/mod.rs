@@ -40,7 +40,9 @@ async fn database_urls(dir: &std::path::Path) -> Vec<String> {
 async fn spawn(url: String, dir: tempfile::TempDir, seed: bool) -> TestApp {
     // Server errors show in the output of a failing test.
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("PATCHPORT_LOG").unwrap_or_else(|_| "warn,patchport=info".into()))
+        .with_env_filter(
+            std::env::var("PATCHPORT_LOG").unwrap_or_else(|_| "warn,patchport=info".into()),
+        )
         .with_test_writer()
         .try_init();
     let settings = Settings {

@@ -1,0 +1,455 @@
+//! Servers and their agents: the list (admins see all, owners their own),
+//! and enrolment tokens for new agents (admins).
+
+use crate::errors::AppError;
+use crate::ui::{FormError, Pager};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One server in the list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRow {
+    /// Server id.
+    pub id: i64,
+    /// Host name.
+    pub hostname: String,
+    /// Operating system.
+    pub os_name: String,
+    /// Owner's user name.
+    pub owner: Option<String>,
+    /// critical or standard.
+    pub criticality: String,
+    /// Last check-in (seconds since the epoch).
+    pub last_check_in: Option<i64>,
+    /// online, stale, offline or never.
+    pub status: String,
+    /// The OS asks for a reboot.
+    pub reboot_required: bool,
+    /// Patches not on the server yet.
+    pub missing: i64,
+    /// Of those, security patches.
+    pub missing_security: i64,
+    /// The agent's credential is live.
+    pub agent_active: bool,
+}
+
+/// A page of servers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerPage {
+    /// Servers on this page.
+    pub items: Vec<ServerRow>,
+    /// Matching servers in all.
+    pub total: i64,
+}
+
+/// An enrolment token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRow {
+    /// Token id.
+    pub id: i64,
+    /// Label.
+    pub label: String,
+    /// Creator.
+    pub created_by: String,
+    /// Expiry (seconds since the epoch).
+    pub expires_at: i64,
+    /// Uses so far / allowed.
+    pub uses: i64,
+    /// Allowed uses.
+    pub max_uses: i64,
+    /// usable, expired, used up or revoked.
+    pub status: String,
+}
+
+/// Rows per page on the servers page.
+pub const PER_PAGE: i64 = 50;
+
+/// How a last check-in reads, given the agents' interval: online within two
+/// intervals, stale within a day, offline after that.
+pub fn check_in_status(last: Option<i64>, now: i64) -> &'static str {
+    match last {
+        None => "never",
+        Some(t) if now - t <= 2 * 300 => "online",
+        Some(t) if now - t <= 86_400 => "stale",
+        Some(_) => "offline",
+    }
+}
+
+/// Lists servers: all of them for admins, their own for owners.
+#[server(endpoint = "servers/list")]
+pub async fn list_servers(search: String, page: i64) -> Result<ServerPage, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::user()?;
+        let state = ssr::state()?;
+        let q = patchport_db::servers::ServerQuery {
+            search,
+            owner_id: (me.role != patchport_core::Role::Admin).then_some(me.id),
+        };
+        let mut conn = state.db.read().await?;
+        let found = patchport_db::servers::list(&mut conn, &q, page, PER_PAGE).await?;
+        let now = state.clock.now();
+        Ok(ServerPage {
+            total: found.total,
+            items: found
+                .items
+                .into_iter()
+                .map(|s| ServerRow {
+                    status: check_in_status(s.last_check_in, now).to_owned(),
+                    id: s.id,
+                    hostname: s.hostname,
+                    os_name: s.os_name,
+                    owner: s.owner,
+                    criticality: s.criticality,
+                    last_check_in: s.last_check_in,
+                    reboot_required: s.reboot_required,
+                    missing: s.missing,
+                    missing_security: s.missing_security,
+                    agent_active: s.agent_active,
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// Creates an enrolment token and returns it: the only time it is shown.
+#[server(endpoint = "admin/enrollment/create")]
+pub async fn create_enrollment_token(label: String, valid_hours: i64, max_uses: i64) -> Result<String, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let label = label.trim();
+        if label.chars().count() > 100 {
+            return Err(AppError::invalid("label", "label must be at most 100 characters"));
+        }
+        if !(1..=720).contains(&valid_hours) {
+            return Err(AppError::invalid("valid_hours", "validity must be 1 to 720 hours"));
+        }
+        if !(1..=1000).contains(&max_uses) {
+            return Err(AppError::invalid("max_uses", "uses must be 1 to 1000"));
+        }
+        let token = {
+            use rand::RngCore;
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            format!("ppe_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        };
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let digest = patchport_core::protocol::secret_digest(&token);
+        let id = patchport_db::agents::create_token(&mut tx, &digest, label, me.id, now + valid_hours * 3600, max_uses, now)
+            .await?;
+        let detail = format!("token {id}, {max_uses} uses, valid {valid_hours} h");
+        ssr::audit(&mut tx, Some(&me), "agent.token_created", label, &detail, now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(token)
+    })
+    .await
+}
+
+/// Lists enrolment tokens, newest first.
+#[server(endpoint = "admin/enrollment/list")]
+pub async fn list_enrollment_tokens() -> Result<Vec<TokenRow>, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut conn = state.db.read().await?;
+        let tokens = patchport_db::agents::list_tokens(&mut conn).await?;
+        Ok(tokens
+            .into_iter()
+            .map(|t| TokenRow {
+                status: if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at <= now {
+                    "expired"
+                } else if t.uses >= t.max_uses {
+                    "used up"
+                } else {
+                    "usable"
+                }
+                .to_owned(),
+                id: t.id,
+                label: t.label,
+                created_by: t.created_by,
+                expires_at: t.expires_at,
+                uses: t.uses,
+                max_uses: t.max_uses,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Revokes an enrolment token.
+#[server(endpoint = "admin/enrollment/revoke")]
+pub async fn revoke_enrollment_token(id: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        if !patchport_db::agents::revoke_token(&mut tx, id, now).await? {
+            return Err(AppError::NotFound);
+        }
+        ssr::audit(&mut tx, Some(&me), "agent.token_revoked", &format!("token {id}"), "", now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Revokes a server's agent credential: its check-ins are refused until it
+/// is enrolled again.
+#[server(endpoint = "admin/servers/revoke_agent")]
+pub async fn revoke_agent(server_id: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        if !patchport_db::agents::revoke_credential(&mut tx, server_id, now).await? {
+            return Err(AppError::NotFound);
+        }
+        ssr::audit(&mut tx, Some(&me), "agent.revoked", &format!("server {server_id}"), "", now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Assigns a server to an owner (empty for none) and sets its criticality.
+#[server(endpoint = "admin/servers/assign")]
+pub async fn assign_server(server_id: i64, owner: String, criticality: String) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        if !matches!(criticality.as_str(), "critical" | "standard") {
+            return Err(AppError::invalid("criticality", "criticality must be critical or standard"));
+        }
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let owner_id = match owner.trim() {
+            "" => None,
+            name => {
+                let name = patchport_core::Username::parse(name)?;
+                let found = patchport_db::accounts::find_for_login(&mut tx, name.as_str()).await?;
+                Some(found.ok_or_else(|| AppError::invalid("owner", format!("no user named '{name}'")))?.0.id)
+            }
+        };
+        patchport_db::servers::set_assignment(&mut tx, server_id, owner_id, &criticality).await?;
+        let detail = format!("owner '{}', {criticality}", owner.trim());
+        ssr::audit(&mut tx, Some(&me), "server.assigned", &format!("server {server_id}"), &detail, now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The servers page.
+#[component]
+pub fn ServersPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeAgent>::new();
+    let assign = ServerAction::<AssignServer>::new();
+    let search = RwSignal::new(String::new());
+    let page = RwSignal::new(1_i64);
+    let servers = Resource::new(
+        move || (search.get(), page.get(), revoke.version().get(), assign.version().get()),
+        |(s, p, ..)| list_servers(s, p),
+    );
+    let admin = use_context::<crate::accounts::UserView>().is_some_and(|u| u.role == patchport_core::Role::Admin);
+    view! {
+        <section class="card">
+            <h1>"Servers"</h1>
+            <div class="toolbar">
+                <input type="search" placeholder="Search host name" aria-label="Search servers"
+                    prop:value=search on:input=move |ev| { search.set(event_target_value(&ev)); page.set(1); } />
+            </div>
+            <FormError action=revoke />
+            <FormError action=assign />
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match servers.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! {
+                        <p class="empty">{if admin {
+                            "No servers yet. Create an enrolment token below and run the agent's enroll command on a server."
+                        } else {
+                            "No servers are assigned to you yet. Your administrators assign them."
+                        }}</p>
+                    }.into_any(),
+                    Ok(p) => view! {
+                        <Pager page per_page=PER_PAGE total=p.total />
+                        <table class="data" id="servers">
+                            <thead><tr>
+                                <th>"Host"</th><th>"OS"</th><th>"Owner"</th><th>"Criticality"</th><th>"Last seen"</th>
+                                <th>"Missing"</th><th>"Security"</th><th>"Reboot"</th><th>"Agent"</th>
+                            </tr></thead>
+                            <tbody>
+                                {p.items.into_iter().map(|s| {
+                                    let id = s.id;
+                                    view! {
+                                        <tr data-server=s.hostname.clone()>
+                                            <td>{s.hostname.clone()}</td>
+                                            <td>{s.os_name.clone()}</td>
+                                            {if admin {
+                                                view! { <AssignCells id owner=s.owner.clone().unwrap_or_default() criticality=s.criticality.clone() assign /> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <td>{s.owner.clone().unwrap_or_else(|| "—".into())}</td>
+                                                    <td><span class=format!("badge crit-{}", s.criticality)>{s.criticality.clone()}</span></td>
+                                                }.into_any()
+                                            }}
+                                            <td class="nowrap">
+                                                <span class=format!("dot {}", s.status)></span>
+                                                {s.status.clone()} " "
+                                                <small>{s.last_check_in.map(patchport_core::clock::format_utc).unwrap_or_default()}</small>
+                                            </td>
+                                            <td>{s.missing}</td>
+                                            <td class:warn=move || { s.missing_security > 0 }>{s.missing_security}</td>
+                                            <td>{if s.reboot_required { "required" } else { "" }}</td>
+                                            <td>
+                                                {if !s.agent_active {
+                                                    view! { <span class="badge">"revoked"</span> }.into_any()
+                                                } else if admin {
+                                                    view! { <RevokeButton id revoke /> }.into_any()
+                                                } else {
+                                                    view! { <span>"active"</span> }.into_any()
+                                                }}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+        {admin.then(|| view! { <EnrollmentTokens /> })}
+    }
+}
+
+/// Owner and criticality cells that an admin can edit in place.
+#[component]
+fn AssignCells(id: i64, owner: String, criticality: String, assign: ServerAction<AssignServer>) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let new_owner = RwSignal::new(owner.clone());
+    let new_crit = RwSignal::new(criticality.clone());
+    let shown_owner = if owner.is_empty() { "—".to_owned() } else { owner };
+    view! {
+        <Show when=move || editing.get() fallback=move || {
+            let (o, c) = (shown_owner.clone(), criticality.clone());
+            view! {
+                <td>{o}</td>
+                <td>
+                    <span class=format!("badge crit-{c}")>{c.clone()}</span>" "
+                    <button type="button" class="small" on:click=move |_| editing.set(true)>"Edit"</button>
+                </td>
+            }
+        }>
+            <td colspan="2">
+                <form class="inline" on:submit=move |ev| {
+                    ev.prevent_default();
+                    assign.dispatch(AssignServer { server_id: id, owner: new_owner.get_untracked(), criticality: new_crit.get_untracked() });
+                    editing.set(false);
+                }>
+                    <input type="text" placeholder="owner's user name" aria-label="Owner"
+                        prop:value=new_owner on:input=move |ev| new_owner.set(event_target_value(&ev)) />
+                    <select aria-label="Criticality" prop:value=new_crit on:change=move |ev| new_crit.set(event_target_value(&ev))>
+                        <option value="standard">"standard"</option>
+                        <option value="critical">"critical"</option>
+                    </select>
+                    <button type="submit" class="primary">"Save"</button>
+                    <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </form>
+            </td>
+        </Show>
+    }
+}
+
+#[component]
+fn RevokeButton(id: i64, revoke: ServerAction<RevokeAgent>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    view! {
+        <Show when=move || confirming.get() fallback=move || view! {
+            <button type="button" on:click=move |_| confirming.set(true)>"Revoke"</button>
+        }>
+            <span class="confirm" role="alertdialog">
+                "Refuse this agent's check-ins?"
+                <button type="button" class="danger" on:click=move |_| {
+                    revoke.dispatch(RevokeAgent { server_id: id });
+                    confirming.set(false);
+                }>"Revoke"</button>
+                <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </span>
+        </Show>
+    }
+}
+
+#[component]
+fn EnrollmentTokens() -> impl IntoView {
+    let create = ServerAction::<CreateEnrollmentToken>::new();
+    let revoke = ServerAction::<RevokeEnrollmentToken>::new();
+    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_enrollment_tokens());
+    let portal = move || {
+        web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_else(|| "https://patchport.example".into())
+    };
+    view! {
+        <section class="card">
+            <h2>"Enrol a server"</h2>
+            <p class="hint">
+                "Create a token, then run the enroll command as root on the server. The token is shown once; "
+                "the portal keeps only its hash."
+            </p>
+            <ActionForm action=create attr:class="grid-form" attr:id="create-token">
+                <label>"Label" <input type="text" name="label" placeholder="e.g. web servers" /></label>
+                <label>"Valid for (hours)" <input type="number" name="valid_hours" value="24" min="1" max="720" required /></label>
+                <label>"Servers it may enrol" <input type="number" name="max_uses" value="1" min="1" max="1000" required /></label>
+                <button type="submit" class="primary">"Create token"</button>
+            </ActionForm>
+            <FormError action=create />
+            {move || create.value().get().and_then(Result::ok).map(|token| view! {
+                <div class="token" role="status">
+                    <p><strong>"Copy this now; it will not be shown again:"</strong></p>
+                    <pre>{format!("patchport-agent enroll --url {} --token {token}", portal())}</pre>
+                </div>
+            })}
+            <FormError action=revoke />
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { match tokens.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No enrolment tokens yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data" id="tokens">
+                            <thead><tr><th>"Label"</th><th>"Created by"</th><th>"Expires (UTC)"</th><th>"Used"</th><th>"Status"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|t| {
+                                    let id = t.id;
+                                    let usable = t.status == "usable";
+                                    view! {
+                                        <tr>
+                                            <td>{t.label}</td>
+                                            <td>{t.created_by}</td>
+                                            <td class="nowrap">{patchport_core::clock::format_utc(t.expires_at)}</td>
+                                            <td>{format!("{} of {}", t.uses, t.max_uses)}</td>
+                                            <td>{t.status}</td>
+                                            <td>{usable.then(|| view! {
+                                                <button type="button" on:click=move |_| { revoke.dispatch(RevokeEnrollmentToken { id }); }>"Revoke"</button>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+    }
+}
