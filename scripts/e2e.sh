@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the end-to-end tests: the built portal in demo mode on a fresh SQLite
-# database, driven in real Chromium. Expects `cargo leptos build` to have run.
+# database, driven in real Chromium, with the real agent enrolling this
+# machine. Expects `cargo leptos build` and `cargo build -p patchport-agent`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${PATCHPORT_E2E_PORT:-3100}
@@ -17,7 +18,8 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 status=0
-(cd end2end && PATCHPORT_E2E_URL="http://127.0.0.1:$port" npm test) || status=$?
+agent_bin="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/debug/patchport-agent"
+(cd end2end && PATCHPORT_E2E_URL="http://127.0.0.1:$port" PATCHPORT_AGENT_BIN="$agent_bin" npm test) || status=$?
 if [[ $status -eq 0 ]]; then scripts/stress-pages.sh "http://127.0.0.1:$port" 3 20 || status=$?; fi
 if [[ $status -ne 0 ]]; then echo "--- portal log ---"; tail -50 "$log"; fi
 exit $status

@@ -20,4 +20,5 @@ fi
 
 cargo test --workspace
 cargo leptos build
+cargo build -p patchport-agent
 scripts/e2e.sh

@@ -115,17 +115,27 @@ pub async fn list_servers(search: String, page: i64) -> Result<ServerPage, AppEr
 
 /// Creates an enrolment token and returns it: the only time it is shown.
 #[server(endpoint = "admin/enrollment/create")]
-pub async fn create_enrollment_token(label: String, valid_hours: i64, max_uses: i64) -> Result<String, AppError> {
+pub async fn create_enrollment_token(
+    label: String,
+    valid_hours: i64,
+    max_uses: i64,
+) -> Result<String, AppError> {
     use crate::ssr;
     ssr::run(async move {
         let me = ssr::require_admin()?;
         let state = ssr::state()?;
         let label = label.trim();
         if label.chars().count() > 100 {
-            return Err(AppError::invalid("label", "label must be at most 100 characters"));
+            return Err(AppError::invalid(
+                "label",
+                "label must be at most 100 characters",
+            ));
         }
         if !(1..=720).contains(&valid_hours) {
-            return Err(AppError::invalid("valid_hours", "validity must be 1 to 720 hours"));
+            return Err(AppError::invalid(
+                "valid_hours",
+                "validity must be 1 to 720 hours",
+            ));
         }
         if !(1..=1000).contains(&max_uses) {
             return Err(AppError::invalid("max_uses", "uses must be 1 to 1000"));
@@ -134,15 +144,34 @@ pub async fn create_enrollment_token(label: String, valid_hours: i64, max_uses: 
             use rand::RngCore;
             let mut bytes = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
-            format!("ppe_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            format!(
+                "ppe_{}",
+                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            )
         };
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
         let digest = patchport_core::protocol::secret_digest(&token);
-        let id = patchport_db::agents::create_token(&mut tx, &digest, label, me.id, now + valid_hours * 3600, max_uses, now)
-            .await?;
+        let id = patchport_db::agents::create_token(
+            &mut tx,
+            &digest,
+            label,
+            Some(me.id),
+            now + valid_hours * 3600,
+            max_uses,
+            now,
+        )
+        .await?;
         let detail = format!("token {id}, {max_uses} uses, valid {valid_hours} h");
-        ssr::audit(&mut tx, Some(&me), "agent.token_created", label, &detail, now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "agent.token_created",
+            label,
+            &detail,
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(token)
     })
@@ -196,7 +225,15 @@ pub async fn revoke_enrollment_token(id: i64) -> Result<(), AppError> {
         if !patchport_db::agents::revoke_token(&mut tx, id, now).await? {
             return Err(AppError::NotFound);
         }
-        ssr::audit(&mut tx, Some(&me), "agent.token_revoked", &format!("token {id}"), "", now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "agent.token_revoked",
+            &format!("token {id}"),
+            "",
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(())
     })
@@ -216,7 +253,15 @@ pub async fn revoke_agent(server_id: i64) -> Result<(), AppError> {
         if !patchport_db::agents::revoke_credential(&mut tx, server_id, now).await? {
             return Err(AppError::NotFound);
         }
-        ssr::audit(&mut tx, Some(&me), "agent.revoked", &format!("server {server_id}"), "", now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "agent.revoked",
+            &format!("server {server_id}"),
+            "",
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(())
     })
@@ -225,13 +270,20 @@ pub async fn revoke_agent(server_id: i64) -> Result<(), AppError> {
 
 /// Assigns a server to an owner (empty for none) and sets its criticality.
 #[server(endpoint = "admin/servers/assign")]
-pub async fn assign_server(server_id: i64, owner: String, criticality: String) -> Result<(), AppError> {
+pub async fn assign_server(
+    server_id: i64,
+    owner: String,
+    criticality: String,
+) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
         let me = ssr::require_admin()?;
         let state = ssr::state()?;
         if !matches!(criticality.as_str(), "critical" | "standard") {
-            return Err(AppError::invalid("criticality", "criticality must be critical or standard"));
+            return Err(AppError::invalid(
+                "criticality",
+                "criticality must be critical or standard",
+            ));
         }
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
@@ -240,12 +292,27 @@ pub async fn assign_server(server_id: i64, owner: String, criticality: String) -
             name => {
                 let name = patchport_core::Username::parse(name)?;
                 let found = patchport_db::accounts::find_for_login(&mut tx, name.as_str()).await?;
-                Some(found.ok_or_else(|| AppError::invalid("owner", format!("no user named '{name}'")))?.0.id)
+                Some(
+                    found
+                        .ok_or_else(|| {
+                            AppError::invalid("owner", format!("no user named '{name}'"))
+                        })?
+                        .0
+                        .id,
+                )
             }
         };
         patchport_db::servers::set_assignment(&mut tx, server_id, owner_id, &criticality).await?;
         let detail = format!("owner '{}', {criticality}", owner.trim());
-        ssr::audit(&mut tx, Some(&me), "server.assigned", &format!("server {server_id}"), &detail, now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "server.assigned",
+            &format!("server {server_id}"),
+            &detail,
+            now,
+        )
+        .await?;
         patchport_db::commit(tx).await?;
         Ok(())
     })
@@ -260,10 +327,18 @@ pub fn ServersPage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let page = RwSignal::new(1_i64);
     let servers = Resource::new(
-        move || (search.get(), page.get(), revoke.version().get(), assign.version().get()),
+        move || {
+            (
+                search.get(),
+                page.get(),
+                revoke.version().get(),
+                assign.version().get(),
+            )
+        },
         |(s, p, ..)| list_servers(s, p),
     );
-    let admin = use_context::<crate::accounts::UserView>().is_some_and(|u| u.role == patchport_core::Role::Admin);
+    let admin = use_context::<crate::accounts::UserView>()
+        .is_some_and(|u| u.role == patchport_core::Role::Admin);
     view! {
         <section class="card">
             <h1>"Servers"</h1>
@@ -337,11 +412,20 @@ pub fn ServersPage() -> impl IntoView {
 
 /// Owner and criticality cells that an admin can edit in place.
 #[component]
-fn AssignCells(id: i64, owner: String, criticality: String, assign: ServerAction<AssignServer>) -> impl IntoView {
+fn AssignCells(
+    id: i64,
+    owner: String,
+    criticality: String,
+    assign: ServerAction<AssignServer>,
+) -> impl IntoView {
     let editing = RwSignal::new(false);
     let new_owner = RwSignal::new(owner.clone());
     let new_crit = RwSignal::new(criticality.clone());
-    let shown_owner = if owner.is_empty() { "—".to_owned() } else { owner };
+    let shown_owner = if owner.is_empty() {
+        "—".to_owned()
+    } else {
+        owner
+    };
     view! {
         <Show when=move || editing.get() fallback=move || {
             let (o, c) = (shown_owner.clone(), criticality.clone());
@@ -396,9 +480,14 @@ fn RevokeButton(id: i64, revoke: ServerAction<RevokeAgent>) -> impl IntoView {
 fn EnrollmentTokens() -> impl IntoView {
     let create = ServerAction::<CreateEnrollmentToken>::new();
     let revoke = ServerAction::<RevokeEnrollmentToken>::new();
-    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_enrollment_tokens());
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_enrollment_tokens(),
+    );
     let portal = move || {
-        web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_else(|| "https://patchport.example".into())
+        web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_else(|| "https://patchport.example".into())
     };
     view! {
         <section class="card">

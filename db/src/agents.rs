@@ -30,7 +30,7 @@ pub async fn create_token(
     conn: &mut Conn,
     token_hash: &str,
     label: &str,
-    created_by: i64,
+    created_by: Option<i64>,
     expires_at: Timestamp,
     max_uses: i64,
     now: Timestamp,

@@ -350,3 +350,16 @@ pub async fn set_assignment(
     }
     Ok(())
 }
+
+/// When the server last checked in and last sent a full report.
+pub async fn check_in_times(
+    conn: &mut Conn,
+    server_id: i64,
+) -> Result<(Option<Timestamp>, Option<Timestamp>)> {
+    Ok(
+        sqlx::query_as("select last_check_in, last_report_at from server where id = $1")
+            .bind(server_id)
+            .fetch_one(conn)
+            .await?,
+    )
+}

@@ -67,7 +67,7 @@ impl TestApp {
             &mut tx,
             &secret_digest(&token),
             "test",
-            admin,
+            Some(admin),
             now + valid_for,
             max_uses,
             now,

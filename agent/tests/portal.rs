@@ -1,0 +1,244 @@
+//! The real agent client against the real portal (SQLite, port 0): enrol,
+//! report, digest-only check-ins, spooling while the portal is down, and a
+//! revoked credential.
+
+use patchport::{Application, Settings};
+use patchport_agent::client::{Client, ClientError};
+use patchport_agent::config::Config;
+use patchport_agent::runner::Runner;
+use patchport_core::protocol::{
+    AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report, secret_digest,
+};
+use patchport_core::{Clock, ManualClock, SystemClock};
+use std::sync::Arc;
+
+struct Portal {
+    url: String,
+    db: patchport_db::Db,
+    clock: ManualClock,
+    _dir: tempfile::TempDir,
+}
+
+async fn portal() -> Portal {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        database_url: patchport_db::testing::sqlite_url(dir.path()),
+        data_dir: dir.path().to_owned(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        public_url: "http://127.0.0.1/".parse().unwrap(),
+        site_root: dir.path().join("site"),
+        session_idle: 1800,
+        session_max: 43_200,
+        body_limit: 65_536,
+    };
+    let clock = ManualClock::new(SystemClock.now());
+    let app = Application::build(&settings, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let db = app.state().db.clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    Portal {
+        url,
+        db,
+        clock,
+        _dir: dir,
+    }
+}
+
+impl Portal {
+    async fn token(&self) -> String {
+        let token = "ppe_agent_test_token".to_owned();
+        let mut tx = self.db.begin().await.unwrap();
+        let now = self.clock.now();
+        patchport_db::agents::create_token(
+            &mut tx,
+            &secret_digest(&token),
+            "test",
+            None,
+            now + 3600,
+            5,
+            now,
+        )
+        .await
+        .unwrap();
+        patchport_db::commit(tx).await.unwrap();
+        token
+    }
+}
+
+fn report() -> Report {
+    Report {
+        hostname: "agent-test".into(),
+        os: OsInfo {
+            id: "debian".into(),
+            id_like: vec![],
+            version_id: "12".into(),
+            version_codename: Some("bookworm".into()),
+            pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+        },
+        kernel: "6.1.0-28-amd64".into(),
+        arch: "amd64".into(),
+        boot_id: "boot-1".into(),
+        package_format: PackageFormat::Deb,
+        packages: vec![InstalledPackage {
+            name: "openssl".into(),
+            version: "3.0.11-1~deb12u2".into(),
+            arch: "amd64".into(),
+            source_name: Some("openssl".into()),
+            source_version: None,
+        }],
+        updates: vec![AvailableUpdate {
+            name: "openssl".into(),
+            arch: "amd64".into(),
+            installed_version: Some("3.0.11-1~deb12u2".into()),
+            version: "3.0.15-1~deb12u1".into(),
+            origin: "Debian-Security:12/stable-security".into(),
+            security: true,
+            advisories: vec![],
+        }],
+        reboot_required: false,
+        reboot_required_packages: vec![],
+        agent_version: "test".into(),
+    }
+}
+
+/// Runs blocking agent code off the runtime that serves the portal.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrol_report_and_check_in_with_digest_only_when_unchanged() {
+    let portal = portal().await;
+    let token = portal.token().await;
+    let url = portal.url.clone();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_owned();
+    let config = blocking(move || {
+        let enrolled = Client::new(&url, None, false)
+            .unwrap()
+            .enroll(&token, "agent-test")
+            .unwrap();
+        Config {
+            url,
+            server_id: enrolled.server_id,
+            credential: enrolled.credential,
+            ca_file: None,
+            allow_http: false,
+            state_dir,
+        }
+    })
+    .await;
+    let c = config.clone();
+    blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
+
+    let mut conn = portal.db.read().await.unwrap();
+    let patches = patchport_db::servers::patches_of(&mut conn, config.server_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        patches,
+        [(
+            "openssl".into(),
+            "3.0.15-1~deb12u1".into(),
+            true,
+            "missing".into()
+        )]
+    );
+    let (_, first_report) = patchport_db::servers::check_in_times(&mut conn, config.server_id)
+        .await
+        .unwrap();
+    drop(conn);
+
+    // Unchanged: only the digest travels, so the report time stays.
+    portal.clock.advance(300);
+    let c = config.clone();
+    blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
+    let mut conn = portal.db.read().await.unwrap();
+    let (check_in, report_at) = patchport_db::servers::check_in_times(&mut conn, config.server_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        report_at, first_report,
+        "no full report for an unchanged state"
+    );
+    assert_eq!(
+        check_in,
+        first_report.map(|t| t + 300),
+        "but the check-in is recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_sent_is_spooled_and_delivered_once_later() {
+    let portal = portal().await;
+    let token = portal.token().await;
+    let url = portal.url.clone();
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_owned();
+    let live = blocking(move || {
+        let enrolled = Client::new(&url, None, false)
+            .unwrap()
+            .enroll(&token, "agent-test")
+            .unwrap();
+        Config {
+            url,
+            server_id: enrolled.server_id,
+            credential: enrolled.credential,
+            ca_file: None,
+            allow_http: false,
+            state_dir,
+        }
+    })
+    .await;
+    // Nothing listens on this port: the portal is "down".
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let down = Config {
+        url: down_url,
+        ..live.clone()
+    };
+    let err = blocking(move || Runner::new(&down).unwrap().check_in(report()).unwrap_err()).await;
+    assert!(matches!(err, ClientError::Unreachable(_)), "{err}");
+    assert!(err.is_transient());
+    let spool = state.path().join("spool/report.json");
+    assert!(spool.exists(), "the report waits in the spool");
+    let mut conn = portal.db.read().await.unwrap();
+    assert!(
+        patchport_db::servers::patches_of(&mut conn, live.server_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(conn);
+
+    let c = live.clone();
+    blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
+    assert!(!spool.exists(), "delivered, so the spool is empty");
+    let mut conn = portal.db.read().await.unwrap();
+    assert_eq!(
+        patchport_db::servers::patches_of(&mut conn, live.server_id)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "delivered once"
+    );
+    drop(conn);
+
+    // A revoked credential is final: no retry, no spool.
+    let mut tx = portal.db.begin().await.unwrap();
+    patchport_db::agents::revoke_credential(&mut tx, live.server_id, portal.clock.now())
+        .await
+        .unwrap();
+    patchport_db::commit(tx).await.unwrap();
+    let c = live.clone();
+    let mut changed = report();
+    changed.boot_id = "boot-2".into();
+    let err = blocking(move || Runner::new(&c).unwrap().check_in(changed).unwrap_err()).await;
+    assert!(matches!(err, ClientError::Unauthorized), "{err}");
+    assert!(!err.is_transient());
+    assert!(!spool.exists());
+}

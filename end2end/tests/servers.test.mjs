@@ -1,0 +1,66 @@
+// Servers in a real browser with a real agent: an admin creates an
+// enrolment token in the UI, the agent binary enrols this machine with it,
+// the server appears with its missing patches, the admin assigns it to the
+// owner, and the owner sees it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launch, newPage, hydrated, signIn, BASE, DEMO_PASSWORD } from './helpers.mjs';
+
+const AGENT = process.env.PATCHPORT_AGENT_BIN ?? '../target/debug/patchport-agent';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('an admin enrols this machine with a token from the UI and assigns it to its owner', async () => {
+  const page = await newPage(browser);
+  await signIn(page, 'admin', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  await page.goto('/servers');
+  await hydrated(page);
+
+  const form = page.locator('#create-token');
+  await form.locator('input[name=label]').fill('e2e machine');
+  await form.locator('button[type=submit]').click();
+  const command = await page.locator('.token pre').innerText();
+  const token = command.match(/--token (ppe_[0-9a-f]{64})/)?.[1];
+  assert.ok(token, `the enroll command carries the token: ${command}`);
+  assert.ok(command.includes(`--url ${BASE}`), command);
+
+  const dir = mkdtempSync(join(tmpdir(), 'patchport-agent-'));
+  const config = join(dir, 'agent.json');
+  execFileSync(AGENT, ['--config', config, 'enroll', '--url', BASE, '--token', token, '--state-dir', join(dir, 'state')], { stdio: 'pipe' });
+  assert.equal(statSync(config).mode & 0o777, 0o600, 'the credential file is private');
+
+  const hostname = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
+  await page.reload();
+  await hydrated(page);
+  const row = page.locator(`#servers tr[data-server="${hostname}"]`).last();
+  await row.waitFor();
+  assert.match(await row.innerText(), /online/);
+  assert.match(await row.locator('td').nth(5).innerText(), /^\d+$/, 'missing patches are counted');
+  // The token is used up now.
+  await page.getByRole('cell', { name: 'used up' }).first().waitFor();
+
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await row.getByLabel('Owner').fill('owner');
+  await row.getByLabel('Criticality').selectOption('critical');
+  await row.getByRole('button', { name: 'Save' }).click();
+  await page.locator(`#servers tr[data-server="${hostname}"] >> text=owner`).last().waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+
+  const ownerPage = await newPage(browser);
+  await signIn(ownerPage, 'owner', DEMO_PASSWORD);
+  await ownerPage.waitForURL((u) => u.pathname === '/');
+  await ownerPage.goto('/servers');
+  await hydrated(ownerPage);
+  await ownerPage.locator(`#servers tr[data-server="${hostname}"]`).first().waitFor();
+  assert.equal(await ownerPage.locator('#create-token').count(), 0, 'owners cannot enrol servers');
+  assert.equal(await ownerPage.getByRole('button', { name: 'Revoke' }).count(), 0, 'nor revoke agents');
+  await ownerPage.context().close();
+});
