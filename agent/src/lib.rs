@@ -7,5 +7,6 @@
 
 pub mod client;
 pub mod config;
+pub mod fleet;
 pub mod runner;
 pub mod scan;

@@ -3,7 +3,7 @@
 use crate::accounts::{AccountPage, Login, LoginPage, SetupAdmin, SetupPage, UserView, whoami};
 use crate::audit::AuditTrailPage;
 use crate::errors::AppError;
-use crate::servers::ServersPage;
+use crate::servers::{ServerPage, ServersPage};
 use crate::users::UsersPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -93,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/setup") view=SetupPage />
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
+                    <Route path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
                     <Route path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
                     <Route path=path!("/admin/audit") view=|| view! { <Gate admin=true><Title text="Audit trail" /><AuditTrailPage /></Gate> } />
                 </Routes>

@@ -85,6 +85,7 @@ pub async fn list_servers(search: String, page: i64) -> Result<ServerPage, AppEr
         let q = patchport_db::servers::ServerQuery {
             search,
             owner_id: (me.role != patchport_core::Role::Admin).then_some(me.id),
+            id: None,
         };
         let mut conn = state.db.read().await?;
         let found = patchport_db::servers::list(&mut conn, &q, page, PER_PAGE).await?;
@@ -319,6 +320,213 @@ pub async fn assign_server(
     .await
 }
 
+/// A server's details, as its page shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The list row (counts, owner, status).
+    pub row: ServerRow,
+    /// Running kernel.
+    pub kernel: String,
+    /// Architecture.
+    pub arch: String,
+    /// Current boot id.
+    pub boot_id: String,
+    /// deb or rpm.
+    pub package_format: String,
+    /// Packages that asked for a reboot.
+    pub reboot_required_packages: String,
+    /// Last full report.
+    pub last_report_at: Option<i64>,
+    /// Enrolled at.
+    pub created_at: i64,
+    /// Patches and their states: (package, version, security, state).
+    pub patches: Vec<(String, String, bool, String)>,
+}
+
+/// A page of a server's installed packages: (name, arch, version, source).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagePage {
+    /// Packages on this page.
+    pub items: Vec<(String, String, String, Option<String>)>,
+    /// Matching packages in all.
+    pub total: i64,
+}
+
+/// Loads a server the caller may see: any for admins, their own for
+/// owners. Others get "not found", so owners cannot probe for ids.
+#[cfg(feature = "ssr")]
+async fn visible_server(
+    conn: &mut patchport_db::Conn,
+    me: &crate::accounts::UserView,
+    id: i64,
+) -> Result<patchport_db::servers::ServerDetail, AppError> {
+    let server = patchport_db::servers::get(conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if me.role != patchport_core::Role::Admin && server.owner_id != Some(me.id) {
+        return Err(AppError::NotFound);
+    }
+    Ok(server)
+}
+
+/// One server's details and patches.
+#[server(endpoint = "servers/detail")]
+pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::user()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        let s = visible_server(&mut conn, &me, id).await?;
+        let patches = patchport_db::servers::patches_of(&mut conn, id).await?;
+        let now = state.clock.now();
+        let r = s.row;
+        Ok(ServerInfo {
+            row: ServerRow {
+                status: check_in_status(r.last_check_in, now).to_owned(),
+                id: r.id,
+                hostname: r.hostname,
+                os_name: r.os_name,
+                owner: r.owner,
+                criticality: r.criticality,
+                last_check_in: r.last_check_in,
+                reboot_required: r.reboot_required,
+                missing: r.missing,
+                missing_security: r.missing_security,
+                agent_active: r.agent_active,
+            },
+            kernel: s.kernel,
+            arch: s.arch,
+            boot_id: s.boot_id,
+            package_format: s.package_format,
+            reboot_required_packages: s.reboot_required_packages,
+            last_report_at: s.last_report_at,
+            created_at: s.created_at,
+            patches,
+        })
+    })
+    .await
+}
+
+/// Rows per page of installed packages.
+pub const PACKAGES_PER_PAGE: i64 = 100;
+
+/// Searches a server's installed packages.
+#[server(endpoint = "servers/packages")]
+pub async fn server_packages(id: i64, search: String, page: i64) -> Result<PackagePage, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::user()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        visible_server(&mut conn, &me, id).await?;
+        let found =
+            patchport_db::servers::search_packages(&mut conn, id, &search, page, PACKAGES_PER_PAGE)
+                .await?;
+        Ok(PackagePage {
+            items: found.items,
+            total: found.total,
+        })
+    })
+    .await
+}
+
+/// A server's page: identity, patches, installed packages.
+#[component]
+pub fn ServerPage() -> impl IntoView {
+    let params = leptos_router::hooks::use_params_map();
+    let id = move || {
+        params.with(|p| {
+            p.get("id")
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(-1)
+        })
+    };
+    let detail = Resource::new(id, server_detail);
+    let search = RwSignal::new(String::new());
+    let page = RwSignal::new(1_i64);
+    let packages = Resource::new(
+        move || (id(), search.get(), page.get()),
+        |(i, s, p)| server_packages(i, s, p),
+    );
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move { match detail.await {
+                Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p><a href="/servers">"Back to servers"</a></section> }.into_any(),
+                Ok(d) => {
+                    let open: Vec<_> = d.patches.iter().filter(|p| !matches!(p.3.as_str(), "installed" | "superseded")).cloned().collect();
+                    let closed = d.patches.len() - open.len();
+                    view! {
+                        <section class="card">
+                            <p><a href="/servers">"‹ Servers"</a></p>
+                            <h1 id="server-name">{d.row.hostname.clone()}</h1>
+                            <dl class="facts">
+                                <dt>"OS"</dt><dd>{d.row.os_name.clone()}</dd>
+                                <dt>"Kernel"</dt><dd>{d.kernel.clone()}</dd>
+                                <dt>"Architecture"</dt><dd>{format!("{} ({})", d.arch, d.package_format)}</dd>
+                                <dt>"Owner"</dt><dd>{d.row.owner.clone().unwrap_or_else(|| "—".into())}</dd>
+                                <dt>"Criticality"</dt><dd>{d.row.criticality.clone()}</dd>
+                                <dt>"Agent"</dt><dd>
+                                    <span class=format!("dot {}", d.row.status)></span>{d.row.status.clone()}
+                                    {if d.row.agent_active { "" } else { " · credential revoked" }}
+                                </dd>
+                                <dt>"Last check-in"</dt><dd>{d.row.last_check_in.map(patchport_core::clock::format_utc).unwrap_or_else(|| "never".into())}</dd>
+                                <dt>"Last full report"</dt><dd>{d.last_report_at.map(patchport_core::clock::format_utc).unwrap_or_else(|| "none yet".into())}</dd>
+                                <dt>"Reboot"</dt><dd>{if d.row.reboot_required {
+                                    format!("required {}", d.reboot_required_packages)
+                                } else { "not required".to_owned() }}</dd>
+                                <dt>"Boot id"</dt><dd><code>{d.boot_id.clone()}</code></dd>
+                            </dl>
+                        </section>
+                        <section class="card">
+                            <h2>{format!("Missing patches ({}, {} security)", d.row.missing, d.row.missing_security)}</h2>
+                            {if open.is_empty() {
+                                view! { <p class="empty">"Nothing missing: the package manager offers no updates."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <table class="data" id="patches">
+                                        <thead><tr><th>"Package"</th><th>"Version"</th><th>"Security"</th><th>"State"</th></tr></thead>
+                                        <tbody>
+                                            {open.into_iter().map(|(p, v, sec, st)| view! {
+                                                <tr><td>{p}</td><td>{v}</td><td class:warn=sec>{if sec { "security" } else { "" }}</td><td>{st}</td></tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }.into_any()
+                            }}
+                            {(closed > 0).then(|| view! { <p class="hint">{format!("{closed} earlier patches were installed or superseded.")}</p> })}
+                        </section>
+                    }.into_any()
+                }
+            }})}
+        </Transition>
+        <section class="card">
+            <h2>"Installed packages"</h2>
+            <div class="toolbar">
+                <input type="search" placeholder="Search package name" aria-label="Search packages"
+                    prop:value=search on:input=move |ev| { search.set(event_target_value(&ev)); page.set(1); } />
+            </div>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match packages.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! { <p class="empty">"No packages match."</p> }.into_any(),
+                    Ok(p) => view! {
+                        <Pager page per_page=PACKAGES_PER_PAGE total=p.total />
+                        <table class="data" id="packages">
+                            <thead><tr><th>"Package"</th><th>"Version"</th><th>"Arch"</th><th>"Source"</th></tr></thead>
+                            <tbody>
+                                {p.items.into_iter().map(|(n, a, v, src)| view! {
+                                    <tr><td>{n}</td><td>{v}</td><td>{a}</td><td>{src.unwrap_or_default()}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+    }
+}
+
 /// The servers page.
 #[component]
 pub fn ServersPage() -> impl IntoView {
@@ -370,7 +578,7 @@ pub fn ServersPage() -> impl IntoView {
                                     let id = s.id;
                                     view! {
                                         <tr data-server=s.hostname.clone()>
-                                            <td>{s.hostname.clone()}</td>
+                                            <td><a href=format!("/servers/{id}")>{s.hostname.clone()}</a></td>
                                             <td>{s.os_name.clone()}</td>
                                             {if admin {
                                                 view! { <AssignCells id owner=s.owner.clone().unwrap_or_default() criticality=s.criticality.clone() assign /> }.into_any()

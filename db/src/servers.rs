@@ -236,6 +236,8 @@ pub struct ServerQuery {
     pub search: String,
     /// Only this owner's servers (owners always get their own id here).
     pub owner_id: Option<i64>,
+    /// Only this server.
+    pub id: Option<i64>,
 }
 
 /// Lists servers by host name.
@@ -248,11 +250,12 @@ pub async fn list(
     let (limit, offset) = limit_offset(page, per_page);
     let pattern = format!("%{}%", crate::like_escape(&q.search.trim().to_lowercase()));
     let owner = q.owner_id.unwrap_or(-1);
-    const FILTER: &str =
-        "where lower(s.hostname) like $1 escape '\\' and ($2 < 0 or s.owner_id = $2)";
+    const FILTER: &str = "where lower(s.hostname) like $1 escape '\\' and ($2 < 0 or s.owner_id = $2) and ($3 < 0 or s.id = $3)";
+    let only = q.id.unwrap_or(-1);
     let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from server s {FILTER}"))
         .bind(&pattern)
         .bind(owner)
+        .bind(only)
         .fetch_one(&mut *conn)
         .await?;
     type Row = (
@@ -275,10 +278,11 @@ pub async fn list(
               where sp.server_id = s.id and sp.state in {OPEN_STATES} and p.security), \
            (case when c.revoked_at is null and c.server_id is not null then 1 else 0 end) \
          from server s left join account a on a.id = s.owner_id left join agent_credential c on c.server_id = s.id \
-         {FILTER} order by s.hostname, s.id limit $3 offset $4"
+         {FILTER} order by s.hostname, s.id limit $4 offset $5"
     ))
     .bind(&pattern)
     .bind(owner)
+    .bind(only)
     .bind(limit)
     .bind(offset)
     .fetch_all(&mut *conn)
@@ -362,4 +366,98 @@ pub async fn check_in_times(
             .fetch_one(conn)
             .await?,
     )
+}
+
+/// One page of a server's packages whose name contains `search`:
+/// (name, arch, version, source name).
+pub async fn search_packages(
+    conn: &mut Conn,
+    server_id: i64,
+    search: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<(String, String, String, Option<String>)>> {
+    let (limit, offset) = limit_offset(page, per_page);
+    let pattern = format!("%{}%", crate::like_escape(&search.trim().to_lowercase()));
+    const FILTER: &str = "where server_id = $1 and lower(name) like $2 escape '\\'";
+    let (total,): (i64,) =
+        sqlx::query_as(&format!("select count(*) from installed_package {FILTER}"))
+            .bind(server_id)
+            .bind(&pattern)
+            .fetch_one(&mut *conn)
+            .await?;
+    let items = sqlx::query_as(&format!(
+        "select name, arch, version, source_name from installed_package {FILTER} \
+         order by name, arch limit $3 offset $4"
+    ))
+    .bind(server_id)
+    .bind(&pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Page { items, total })
+}
+
+/// A server's identity and status, for its detail page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerDetail {
+    /// The list row (counts, owner, status).
+    pub row: ServerRow,
+    /// Owner's account id.
+    pub owner_id: Option<i64>,
+    /// Running kernel.
+    pub kernel: String,
+    /// Architecture.
+    pub arch: String,
+    /// Current boot id.
+    pub boot_id: String,
+    /// deb or rpm.
+    pub package_format: String,
+    /// Packages that asked for the reboot.
+    pub reboot_required_packages: String,
+    /// Last full report.
+    pub last_report_at: Option<Timestamp>,
+    /// Enrolled at.
+    pub created_at: Timestamp,
+}
+
+/// Loads one server.
+pub async fn get(conn: &mut Conn, server_id: i64) -> Result<Option<ServerDetail>> {
+    type Extra = (
+        Option<i64>,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+        i64,
+    );
+    let extra: Option<Extra> = sqlx::query_as(
+        "select owner_id, kernel, arch, boot_id, package_format, reboot_required_packages, last_report_at, \
+         created_at from server where id = $1",
+    )
+    .bind(server_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(e) = extra else { return Ok(None) };
+    let q = ServerQuery {
+        id: Some(server_id),
+        ..Default::default()
+    };
+    let Some(row) = list(conn, &q, 1, 1).await?.items.pop() else {
+        return Ok(None);
+    };
+    Ok(Some(ServerDetail {
+        row,
+        owner_id: e.0,
+        kernel: e.1,
+        arch: e.2,
+        boot_id: e.3,
+        package_format: e.4,
+        reboot_required_packages: e.5,
+        last_report_at: e.6,
+        created_at: e.7,
+    }))
 }

@@ -62,5 +62,13 @@ test('an admin enrols this machine with a token from the UI and assigns it to it
   await ownerPage.locator(`#servers tr[data-server="${hostname}"]`).first().waitFor();
   assert.equal(await ownerPage.locator('#create-token').count(), 0, 'owners cannot enrol servers');
   assert.equal(await ownerPage.getByRole('button', { name: 'Revoke' }).count(), 0, 'nor revoke agents');
+  // The server's own page: facts, missing patches, searchable packages.
+  await ownerPage.locator(`#servers tr[data-server="${hostname}"] a`).first().click();
+  await ownerPage.waitForURL(/\/servers\/\d+$/);
+  assert.equal(await ownerPage.locator('#server-name').innerText(), hostname);
+  await ownerPage.fill('input[aria-label="Search packages"]', 'dpkg');
+  await ownerPage.waitForFunction(() => [...document.querySelectorAll('#packages tbody tr td:first-child')]
+    .some((td) => td.textContent === 'dpkg'));
+  assert.ok([...(await ownerPage.locator('#packages tbody tr td:first-child').allInnerTexts())].every((n) => n.includes('dpkg')));
   await ownerPage.context().close();
 });

@@ -31,6 +31,27 @@ enum Command {
     /// Serve a demo portal with ready-made accounts (separate database,
     /// `data/demo.db` unless DATABASE_URL is set).
     Demo,
+    /// Manage agent enrolment tokens (for automation; the UI does the same).
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an enrolment token and print it (shown once).
+    Create {
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Hours until it expires (1–720).
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+        /// How many servers may enrol with it (1–100000).
+        #[arg(long, default_value_t = 1)]
+        uses: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +149,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Token {
+            action: TokenCommand::Create { label, hours, uses },
+        } => {
+            if !(1..=720).contains(&hours) || !(1..=100_000).contains(&uses) {
+                bail!("--hours must be 1 to 720 and --uses 1 to 100000");
+            }
+            let settings = Settings::from_env()?;
+            let db = connect(&settings).await?;
+            let token = create_token(&db, clock.as_ref(), &label, hours, uses).await?;
+            println!("{token}");
+            Ok(())
+        }
         Command::Demo => {
             let mut settings = Settings::from_env()?;
             if std::env::var("DATABASE_URL").is_err() {
@@ -220,6 +253,47 @@ pub async fn add_user(
     audit::record(&mut tx, &event, now).await?;
     patchport_db::commit(tx).await?;
     Ok(())
+}
+
+/// Creates an enrolment token from the command line, audited as `cli`.
+pub async fn create_token(
+    db: &Db,
+    clock: &dyn Clock,
+    label: &str,
+    hours: i64,
+    uses: i64,
+) -> anyhow::Result<String> {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!(
+        "ppe_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let digest = patchport_core::protocol::secret_digest(&token);
+    let id = patchport_db::agents::create_token(
+        &mut tx,
+        &digest,
+        label,
+        None,
+        now + hours * 3600,
+        uses,
+        now,
+    )
+    .await?;
+    let event = audit::NewAuditEvent {
+        actor_name: "cli",
+        action: "agent.token_created",
+        target: label,
+        detail: &format!("token {id}, {uses} uses, valid {hours} h, from the command line"),
+        source: "cli",
+        ..Default::default()
+    };
+    audit::record(&mut tx, &event, now).await?;
+    patchport_db::commit(tx).await?;
+    Ok(token)
 }
 
 fn random_password() -> String {

@@ -549,3 +549,89 @@ async fn admins_create_tokens_and_assign_servers_owners_see_only_their_own() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn server_details_and_packages_are_visible_to_admins_and_the_owner_only() {
+    for_each_backend(|app| async move {
+        let admin = app.login(support::ADMIN, support::PASSWORD).await.unwrap();
+        let owner = app.login(support::OWNER, support::PASSWORD).await.unwrap();
+        let (server_id, credential) = app.enrolled().await;
+        let r = report(
+            vec![
+                pkg("openssl", "3.0.11-1~deb12u2"),
+                pkg("libssl3", "3.0.11-1~deb12u2"),
+                pkg("bash", "5.2.15-2+b2"),
+            ],
+            vec![update(
+                "openssl",
+                "3.0.11-1~deb12u2",
+                "3.0.15-1~deb12u1",
+                true,
+            )],
+        );
+        assert_eq!(app.check_in(&credential, &full(&r)).await.status(), 200);
+        let id = server_id.to_string();
+
+        let detail = app
+            .post_fn("/api/servers/detail", Some(&admin), &[("id", &id)])
+            .await;
+        assert_eq!(detail.status(), 200);
+        let d: serde_json::Value = detail.json().await.unwrap();
+        assert_eq!(d["kernel"], "6.1.0-28-amd64");
+        assert_eq!(d["row"]["missing_security"], 1);
+        assert_eq!(d["patches"][0][0], "openssl");
+
+        let search = app
+            .post_fn(
+                "/api/servers/packages",
+                Some(&admin),
+                &[("id", &id), ("search", "SSL"), ("page", "1")],
+            )
+            .await;
+        let p: serde_json::Value = search.json().await.unwrap();
+        assert_eq!(p["total"], 2, "search is case-insensitive on the name");
+        assert_eq!(p["items"][0][0], "libssl3");
+
+        // Not the owner yet: indistinguishable from a server that does not exist.
+        for path in ["/api/servers/detail", "/api/servers/packages"] {
+            let form = [("id", id.as_str()), ("search", ""), ("page", "1")];
+            assert_eq!(
+                app.post_fn(path, Some(&owner), &form).await.status(),
+                404,
+                "{path}"
+            );
+            let missing = [("id", "999999"), ("search", ""), ("page", "1")];
+            assert_eq!(
+                app.post_fn(path, Some(&owner), &missing).await.status(),
+                404,
+                "{path}"
+            );
+        }
+        let assign = [
+            ("server_id", id.as_str()),
+            ("owner", support::OWNER),
+            ("criticality", "standard"),
+        ];
+        assert_eq!(
+            app.post_fn("/api/admin/servers/assign", Some(&admin), &assign)
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            app.post_fn("/api/servers/detail", Some(&owner), &[("id", &id)])
+                .await
+                .status(),
+            200
+        );
+        let page = app
+            .get(&format!("/servers/{server_id}"), Some(&owner))
+            .await;
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.text().await.unwrap().contains("web-1"),
+            "the page renders the server"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,199 @@
+//! Simulated fleets: many virtual agents with realistic Debian 12
+//! inventories, checking in through the same client code as the real
+//! agent. Used for load tests and benchmarks (`patchport-fleet`).
+
+use crate::client::{Client, ClientError};
+use patchport_core::protocol::{
+    AvailableUpdate, CheckInRequest, InstalledPackage, OsInfo, PackageFormat, Report,
+};
+
+/// A real Debian 12 package list captured with `dpkg-query`, the seed of
+/// every simulated inventory.
+const SEED: &str = include_str!("../tests/fixtures/dpkg-query-bookworm.txt");
+
+/// A small deterministic PRNG (xorshift64*), so that a fleet of a given
+/// size and seed is the same on every run, and runs compare.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed (0 is replaced by a constant).
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number below `n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// The shape of a simulated server.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Installed packages (the seed's ~870 plus generated libraries).
+    pub packages: usize,
+    /// Updates offered.
+    pub updates: usize,
+    /// Share of updates from the security suite, in percent.
+    pub security_percent: u64,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            packages: 1_500,
+            updates: 50,
+            security_percent: 35,
+        }
+    }
+}
+
+/// A simulated server's report. Servers share most packages (as real fleets
+/// do), and differ in which updates they miss, so the portal's catalog sees
+/// both sharing and variety.
+pub fn report(index: usize, shape: Shape, seed: u64) -> Report {
+    let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x1000_0000_01B3));
+    let mut packages = crate::scan::dpkg::parse_query(SEED).unwrap_or_default();
+    let mut n = 0;
+    while packages.len() < shape.packages {
+        n += 1;
+        let version = format!("{}.{}.{}-{}", 1 + n % 7, n % 13, n % 5, 1 + n % 3);
+        packages.push(InstalledPackage {
+            name: format!("libsim{n}-{}", n % 17),
+            version: version.clone(),
+            arch: "amd64".into(),
+            source_name: Some(format!("sim{n}")),
+            source_version: Some(version),
+        });
+    }
+    packages.truncate(shape.packages);
+    let mut updates = Vec::with_capacity(shape.updates);
+    let mut taken = std::collections::HashSet::new();
+    // Draw updates mostly from a shared pool of 3× the count, so many
+    // servers miss the same patches.
+    let pool = (shape.updates * 3).min(packages.len()).max(1) as u64;
+    while updates.len() < shape.updates.min(packages.len()) {
+        let i = rng.below(pool) as usize;
+        if !taken.insert(i) {
+            continue;
+        }
+        let p = &packages[i];
+        let security = rng.below(100) < shape.security_percent;
+        updates.push(AvailableUpdate {
+            name: p.name.clone(),
+            arch: p.arch.clone(),
+            installed_version: Some(p.version.clone()),
+            version: format!("{}+deb12u{}", p.version, 1 + i % 4),
+            origin: if security {
+                "Debian-Security:12/stable-security"
+            } else {
+                "Debian:12.8/stable"
+            }
+            .into(),
+            security,
+            advisories: vec![],
+        });
+    }
+    let mut report = Report {
+        hostname: format!("sim-{index:05}"),
+        os: OsInfo {
+            id: "debian".into(),
+            id_like: vec![],
+            version_id: "12".into(),
+            version_codename: Some("bookworm".into()),
+            pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+        },
+        kernel: "6.1.0-28-amd64".into(),
+        arch: "amd64".into(),
+        boot_id: format!("{:016x}-{index:05}", seed),
+        package_format: PackageFormat::Deb,
+        packages,
+        updates,
+        reboot_required: rng.below(10) == 0,
+        reboot_required_packages: vec![],
+        agent_version: concat!("fleet-", env!("CARGO_PKG_VERSION")).into(),
+    };
+    report.normalise();
+    report
+}
+
+/// One virtual agent: its credential and its current report.
+#[derive(Debug, Clone)]
+pub struct VirtualAgent {
+    /// `<server id>.<secret>`.
+    pub credential: String,
+    /// What it reports.
+    pub report: Report,
+}
+
+/// Enrols a virtual agent with `token`.
+pub fn enroll(client: &Client, token: &str, report: Report) -> Result<VirtualAgent, ClientError> {
+    let enrolled = client.enroll(token, &report.hostname)?;
+    Ok(VirtualAgent {
+        credential: enrolled.credential,
+        report,
+    })
+}
+
+/// Sends the full report (as after a change).
+pub fn send_full(client: &Client, agent: &VirtualAgent) -> Result<(), ClientError> {
+    let req = CheckInRequest {
+        digest: agent.report.digest(),
+        report: Some(agent.report.clone()),
+    };
+    client.check_in(&agent.credential, &req).map(|_| ())
+}
+
+/// Sends only the digest (nothing changed). Returns whether the portal
+/// asked for the full report.
+pub fn send_digest(client: &Client, agent: &VirtualAgent) -> Result<bool, ClientError> {
+    let req = CheckInRequest {
+        digest: agent.report.digest(),
+        report: None,
+    };
+    client
+        .check_in(&agent.credential, &req)
+        .map(|r| r.send_report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_have_the_asked_shape_are_valid_and_deterministic() {
+        let shape = Shape {
+            packages: 1_500,
+            updates: 50,
+            security_percent: 35,
+        };
+        let a = report(7, shape, 42);
+        assert_eq!((a.packages.len(), a.updates.len()), (1_500, 50));
+        assert_eq!(a.validate(), Ok(()));
+        assert_eq!(
+            a.digest(),
+            report(7, shape, 42).digest(),
+            "same index and seed, same report"
+        );
+        assert_ne!(a.digest(), report(8, shape, 42).digest(), "servers differ");
+        let security = a.updates.iter().filter(|u| u.security).count();
+        assert!(
+            (5..=35).contains(&security),
+            "about a third are security updates: {security}"
+        );
+        let names: std::collections::HashSet<_> =
+            a.packages.iter().map(|p| (&p.name, &p.arch)).collect();
+        assert_eq!(names.len(), a.packages.len(), "no duplicate packages");
+    }
+}
