@@ -57,9 +57,12 @@ pub struct Reconciled {
     pub superseded: u32,
 }
 
-/// Rows per multi-row insert: keeps every statement under SQLite's and
-/// PostgreSQL's bind-parameter limits.
-const CHUNK: usize = 500;
+/// Rows per multi-row insert. Small on purpose: sqlx looks up each bound
+/// parameter's name in SQLite, a linear walk, so one statement with n
+/// parameters costs O(n²); 3,000 parameters made reconciling a 1,500-package
+/// report spend 60 % of its time there. 64 rows × 6 columns keeps it cheap
+/// while still saving most round trips.
+const CHUNK: usize = 64;
 
 /// Turns a validated report into the server's identity, inventory, patch
 /// catalog entries and server-patch states. Idempotent: the same report
