@@ -103,6 +103,30 @@ fn report() -> Report {
     }
 }
 
+impl Portal {
+    /// Enrols an agent through the real client, keeping its state in `dir`.
+    async fn enrol(&self, dir: &std::path::Path) -> Config {
+        let token = self.token().await;
+        let url = self.url.clone();
+        let state_dir = dir.to_owned();
+        blocking(move || {
+            let enrolled = Client::new(&url, None, false)
+                .unwrap()
+                .enroll(&token, "agent-test")
+                .unwrap();
+            Config {
+                url,
+                server_id: enrolled.server_id,
+                credential: enrolled.credential,
+                ca_file: None,
+                allow_http: false,
+                state_dir,
+            }
+        })
+        .await
+    }
+}
+
 /// Runs blocking agent code off the runtime that serves the portal.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
@@ -111,25 +135,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enrol_report_and_check_in_with_digest_only_when_unchanged() {
     let portal = portal().await;
-    let token = portal.token().await;
-    let url = portal.url.clone();
     let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_owned();
-    let config = blocking(move || {
-        let enrolled = Client::new(&url, None, false)
-            .unwrap()
-            .enroll(&token, "agent-test")
-            .unwrap();
-        Config {
-            url,
-            server_id: enrolled.server_id,
-            credential: enrolled.credential,
-            ca_file: None,
-            allow_http: false,
-            state_dir,
-        }
-    })
-    .await;
+    let config = portal.enrol(state.path()).await;
     let c = config.clone();
     blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
 
@@ -173,25 +180,8 @@ async fn enrol_report_and_check_in_with_digest_only_when_unchanged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_that_cannot_be_sent_is_spooled_and_delivered_once_later() {
     let portal = portal().await;
-    let token = portal.token().await;
-    let url = portal.url.clone();
     let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_owned();
-    let live = blocking(move || {
-        let enrolled = Client::new(&url, None, false)
-            .unwrap()
-            .enroll(&token, "agent-test")
-            .unwrap();
-        Config {
-            url,
-            server_id: enrolled.server_id,
-            credential: enrolled.credential,
-            ca_file: None,
-            allow_http: false,
-            state_dir,
-        }
-    })
-    .await;
+    let live = portal.enrol(state.path()).await;
     // Nothing listens on this port: the portal is "down".
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let down_url = format!("http://{}", closed.local_addr().unwrap());

@@ -33,6 +33,25 @@ pub struct ServerRow {
     pub agent_active: bool,
 }
 
+#[cfg(feature = "ssr")]
+impl ServerRow {
+    fn from_db(s: patchport_db::servers::ServerRow, now: i64) -> Self {
+        Self {
+            status: check_in_status(s.last_check_in, now).to_owned(),
+            id: s.id,
+            hostname: s.hostname,
+            os_name: s.os_name,
+            owner: s.owner,
+            criticality: s.criticality,
+            last_check_in: s.last_check_in,
+            reboot_required: s.reboot_required,
+            missing: s.missing,
+            missing_security: s.missing_security,
+            agent_active: s.agent_active,
+        }
+    }
+}
+
 /// A page of servers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerPage {
@@ -95,19 +114,7 @@ pub async fn list_servers(search: String, page: i64) -> Result<ServerPage, AppEr
             items: found
                 .items
                 .into_iter()
-                .map(|s| ServerRow {
-                    status: check_in_status(s.last_check_in, now).to_owned(),
-                    id: s.id,
-                    hostname: s.hostname,
-                    os_name: s.os_name,
-                    owner: s.owner,
-                    criticality: s.criticality,
-                    last_check_in: s.last_check_in,
-                    reboot_required: s.reboot_required,
-                    missing: s.missing,
-                    missing_security: s.missing_security,
-                    agent_active: s.agent_active,
-                })
+                .map(|s| ServerRow::from_db(s, now))
                 .collect(),
         })
     })
@@ -380,21 +387,8 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
         let s = visible_server(&mut conn, &me, id).await?;
         let patches = patchport_db::servers::patches_of(&mut conn, id).await?;
         let now = state.clock.now();
-        let r = s.row;
         Ok(ServerInfo {
-            row: ServerRow {
-                status: check_in_status(r.last_check_in, now).to_owned(),
-                id: r.id,
-                hostname: r.hostname,
-                os_name: r.os_name,
-                owner: r.owner,
-                criticality: r.criticality,
-                last_check_in: r.last_check_in,
-                reboot_required: r.reboot_required,
-                missing: r.missing,
-                missing_security: r.missing_security,
-                agent_active: r.agent_active,
-            },
+            row: ServerRow::from_db(s.row, now),
             kernel: s.kernel,
             arch: s.arch,
             boot_id: s.boot_id,

@@ -36,6 +36,11 @@ pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<()
         .bind(server_id)
         .execute(&mut *conn)
         .await?;
+    credential_used(conn, server_id, now).await
+}
+
+/// Notes when the server's credential was last used, for the agent status.
+async fn credential_used(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<()> {
     sqlx::query("update agent_credential set last_used_at = $1 where server_id = $2")
         .bind(now)
         .bind(server_id)
@@ -98,11 +103,7 @@ pub async fn apply_report(
     .bind(server_id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("update agent_credential set last_used_at = $1 where server_id = $2")
-        .bind(now)
-        .bind(server_id)
-        .execute(&mut *conn)
-        .await?;
+    credential_used(conn, server_id, now).await?;
 
     replace_inventory(conn, server_id, report).await?;
 
