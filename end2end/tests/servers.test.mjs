@@ -67,8 +67,10 @@ test('an admin enrols this machine with a token from the UI and assigns it to it
   await ownerPage.waitForURL(/\/servers\/\d+$/);
   assert.equal(await ownerPage.locator('#server-name').innerText(), hostname);
   await ownerPage.fill('input[aria-label="Search packages"]', 'dpkg');
-  await ownerPage.waitForFunction(() => [...document.querySelectorAll('#packages tbody tr td:first-child')]
-    .some((td) => td.textContent === 'dpkg'));
-  assert.ok([...(await ownerPage.locator('#packages tbody tr td:first-child').allInnerTexts())].every((n) => n.includes('dpkg')));
+  // The unfiltered first page may list dpkg too: wait for the filter itself.
+  await ownerPage.waitForFunction(() => {
+    const names = [...document.querySelectorAll('#packages tbody tr td:first-child')].map((td) => td.textContent);
+    return names.includes('dpkg') && names.every((n) => n.includes('dpkg'));
+  });
   await ownerPage.context().close();
 });
