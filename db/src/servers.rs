@@ -3,7 +3,7 @@
 
 use crate::{Conn, Page, Result, limit_offset};
 use patchport_core::Timestamp;
-use patchport_core::protocol::Report;
+use patchport_core::protocol::{AvailableUpdate, Report};
 use std::collections::{HashMap, HashSet};
 
 /// Server-patch states in which the patch is not (yet) on the server.
@@ -108,44 +108,86 @@ pub async fn apply_report(
     replace_inventory(conn, server_id, report).await?;
 
     let release = format!("{}:{}", report.os.id, report.os.version_id);
-    let mut current = HashSet::new();
-    let mut offered: HashSet<(&str, &str)> = HashSet::new();
+    // One row per catalog key: a report may list the same update from two
+    // origins, and a multi-row upsert must not touch a row twice.
+    let mut updates: HashMap<(&str, &str, &str), &AvailableUpdate> = HashMap::new();
     for u in &report.updates {
-        let (patch_id, inserted): (i64, i64) = sqlx::query_as(
-            "insert into patch (release, package, version, arch, origin, security, first_seen) \
-             values ($1, $2, $3, $4, $5, $6, $7) \
+        let key = (u.name.as_str(), u.version.as_str(), u.arch.as_str());
+        let keep = updates
+            .get(&key)
+            .is_none_or(|old| u.security && !old.security);
+        if keep {
+            updates.insert(key, u);
+        }
+    }
+    // Sorted, so concurrent check-ins lock shared catalog rows in the same
+    // order: on PostgreSQL, any other order deadlocks under load.
+    let mut updates: Vec<&AvailableUpdate> = updates.into_values().collect();
+    updates.sort_by(|a, b| (&a.name, &a.version, &a.arch).cmp(&(&b.name, &b.version, &b.arch)));
+    let offered: HashSet<(&str, &str)> = updates
+        .iter()
+        .map(|u| (u.name.as_str(), u.arch.as_str()))
+        .collect();
+
+    // The catalog: one multi-row upsert per chunk, returning each row's id.
+    let mut ids: HashMap<(String, String, String), i64> = HashMap::new();
+    for chunk in updates.chunks(CHUNK) {
+        let n = chunk.len() * 7;
+        let sql = format!(
+            "insert into patch (release, package, version, arch, origin, security, first_seen) values {} \
              on conflict (release, package, version, arch) do update set \
                security = (patch.security or excluded.security) \
-             returning id, (case when first_seen = $7 then 1 else 0 end)",
-        )
-        .bind(&release)
-        .bind(&u.name)
-        .bind(&u.version)
-        .bind(&u.arch)
-        .bind(&u.origin)
-        .bind(u.security)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        out.new_patches += inserted as u32;
-        current.insert(patch_id);
-        offered.insert((u.name.as_str(), u.arch.as_str()));
-        // A patch that was installed or superseded and is offered again is
-        // missing again; any other state stays as the workflow left it.
-        let changed = sqlx::query(
-            "insert into server_patch (server_id, patch_id, state, installed_version, first_seen, updated_at) \
-             values ($1, $2, 'missing', $3, $4, $4) \
-             on conflict (server_id, patch_id) do update set state = 'missing', updated_at = excluded.updated_at \
-             where server_patch.state in ('installed', 'superseded')",
-        )
-        .bind(server_id)
-        .bind(patch_id)
-        .bind(&u.installed_version)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        out.now_missing += changed.rows_affected() as u32;
+             returning id, package, version, arch, (case when first_seen = ${} then 1 else 0 end)",
+            crate::values_placeholders(chunk.len(), 7),
+            n + 1
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, String, String, i64)>(&sql);
+        for u in chunk {
+            q = q
+                .bind(&release)
+                .bind(&u.name)
+                .bind(&u.version)
+                .bind(&u.arch)
+                .bind(&u.origin)
+                .bind(u.security)
+                .bind(now);
+        }
+        for (id, package, version, arch, inserted) in q.bind(now).fetch_all(&mut *conn).await? {
+            out.new_patches += inserted as u32;
+            ids.insert((package, version, arch), id);
+        }
     }
+
+    // The server's missing patches. A patch that was installed or superseded
+    // and is offered again is missing again; any other state stays as the
+    // workflow left it.
+    let rows: Vec<(i64, Option<&str>)> = updates
+        .iter()
+        .filter_map(|u| {
+            let id = ids.get(&(u.name.clone(), u.version.clone(), u.arch.clone()))?;
+            Some((*id, u.installed_version.as_deref()))
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "insert into server_patch (server_id, patch_id, state, installed_version, first_seen, updated_at) \
+             values {} on conflict (server_id, patch_id) do update set state = 'missing', \
+             updated_at = excluded.updated_at where server_patch.state in ('installed', 'superseded')",
+            crate::values_placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (patch_id, installed) in chunk {
+            q = q
+                .bind(server_id)
+                .bind(*patch_id)
+                .bind("missing")
+                .bind(*installed)
+                .bind(now)
+                .bind(now);
+        }
+        out.now_missing += q.execute(&mut *conn).await?.rows_affected() as u32;
+    }
+    let current: HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
 
     let open: Vec<(i64, String, String)> = sqlx::query_as(&format!(
         "select sp.patch_id, p.package, p.arch from server_patch sp join patch p on p.id = sp.patch_id \

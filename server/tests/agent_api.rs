@@ -635,3 +635,78 @@ async fn server_details_and_packages_are_visible_to_admins_and_the_owner_only() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_same_update_from_two_origins_is_one_patch_and_security_wins() {
+    for_each_backend(|app| async move {
+        let (server_id, credential) = app.enrolled().await;
+        let mut from_stable = update("openssl", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1", false);
+        from_stable.origin = "Debian:12.8/stable".into();
+        let from_security = update("openssl", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1", true);
+        let r = report(
+            vec![pkg("openssl", "3.0.11-1~deb12u2")],
+            vec![from_stable, from_security],
+        );
+        let resp = app.check_in(&credential, &full(&r)).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let patches = patchport_db::servers::patches_of(&mut conn, server_id)
+            .await
+            .unwrap();
+        assert_eq!(
+            patches,
+            [(
+                "openssl".into(),
+                "3.0.15-1~deb12u1".into(),
+                true,
+                "missing".into()
+            )]
+        );
+    })
+    .await;
+}
+
+/// Many agents reporting the same patches at once must neither deadlock
+/// (PostgreSQL) nor hit "database is locked" (SQLite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_check_ins_sharing_patches_all_succeed() {
+    for_each_backend(|app| async move {
+        let app = std::sync::Arc::new(app);
+        let mut agents = Vec::new();
+        for _ in 0..8 {
+            agents.push(app.enrolled().await);
+        }
+        let names: Vec<String> = (0..40).map(|i| format!("lib{i:02}")).collect();
+        let mut sends = tokio::task::JoinSet::new();
+        for round in 0..3 {
+            for (n, (_, credential)) in agents.iter().enumerate() {
+                let (app, credential) = (app.clone(), credential.clone());
+                // Each agent lists the shared updates in its own order.
+                let mut order = names.clone();
+                order.rotate_left((n * 7 + round) % names.len());
+                sends.spawn(async move {
+                    let packages = order.iter().map(|p| pkg(p, "1.0-1")).collect();
+                    let updates = order
+                        .iter()
+                        .map(|p| update(p, "1.0-1", "1.0-2", n % 2 == 0))
+                        .collect();
+                    let mut r = report(packages, updates);
+                    r.boot_id = format!("boot-{round}");
+                    app.check_in(&credential, &full(&r)).await.status().as_u16()
+                });
+            }
+        }
+        while let Some(status) = sends.join_next().await {
+            assert_eq!(status.unwrap(), 200);
+        }
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let listed = patchport_db::servers::list(&mut conn, &Default::default(), 1, 50)
+            .await
+            .unwrap();
+        assert!(
+            listed.items.iter().all(|s| s.missing == 40),
+            "every server misses the 40 shared patches"
+        );
+    })
+    .await;
+}
