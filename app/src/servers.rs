@@ -88,7 +88,7 @@ pub const PER_PAGE: i64 = 50;
 pub fn check_in_status(last: Option<i64>, now: i64) -> &'static str {
     match last {
         None => "never",
-        Some(t) if now - t <= 2 * 300 => "online",
+        Some(t) if now - t <= 2 * patchport_core::protocol::CHECK_IN_INTERVAL as i64 => "online",
         Some(t) if now - t <= 86_400 => "stale",
         Some(_) => "offline",
     }
@@ -148,28 +148,11 @@ pub async fn create_enrollment_token(
         if !(1..=1000).contains(&max_uses) {
             return Err(AppError::invalid("max_uses", "uses must be 1 to 1000"));
         }
-        let token = {
-            use rand::RngCore;
-            let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
-            format!(
-                "ppe_{}",
-                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            )
-        };
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
-        let digest = patchport_core::protocol::secret_digest(&token);
-        let id = patchport_db::agents::create_token(
-            &mut tx,
-            &digest,
-            label,
-            Some(me.id),
-            now + valid_hours * 3600,
-            max_uses,
-            now,
-        )
-        .await?;
+        let (token, id) =
+            ssr::issue_enrollment_token(&mut tx, label, Some(me.id), valid_hours, max_uses, now)
+                .await?;
         let detail = format!("token {id}, {max_uses} uses, valid {valid_hours} h");
         ssr::audit(
             &mut tx,

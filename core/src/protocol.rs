@@ -8,6 +8,10 @@ use sha2::{Digest, Sha256};
 /// Path prefix of the versioned agent API.
 pub const API_PREFIX: &str = "/agent/v1";
 
+/// Seconds between check-ins that the portal asks agents for; the UI calls
+/// an agent online while it checked in within two intervals.
+pub const CHECK_IN_INTERVAL: u64 = 300;
+
 /// Largest report the portal accepts, in bytes (about 1,500 packages and 50
 /// updates take ~250 KiB of JSON; this leaves room for big servers).
 pub const MAX_REPORT_BYTES: usize = 8 * 1024 * 1024;
@@ -153,16 +157,23 @@ fn check_text(
     Ok(())
 }
 
+/// Checks a host name as reports and enrolments carry it: 1 to 253
+/// characters, no spaces or control characters.
+pub fn check_hostname(hostname: &str) -> Result<(), ReportError> {
+    check_text(|| "hostname".into(), hostname, 253, true)?;
+    if hostname.contains(char::is_whitespace) {
+        return Err(ReportError {
+            field: "hostname".into(),
+            problem: "contains spaces".into(),
+        });
+    }
+    Ok(())
+}
+
 impl Report {
     /// Checks sizes and shapes, so nothing absurd reaches the database.
     pub fn validate(&self) -> Result<(), ReportError> {
-        check_text(|| "hostname".into(), &self.hostname, 253, true)?;
-        if self.hostname.contains(char::is_whitespace) {
-            return Err(ReportError {
-                field: "hostname".into(),
-                problem: "contains spaces".into(),
-            });
-        }
+        check_hostname(&self.hostname)?;
         check_text(|| "os.id".into(), &self.os.id, 64, true)?;
         check_text(|| "os.version_id".into(), &self.os.version_id, 64, true)?;
         check_text(|| "os.pretty_name".into(), &self.os.pretty_name, 256, false)?;

@@ -18,9 +18,6 @@ use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
 
-/// Seconds between check-ins that the portal asks agents for.
-pub const CHECK_IN_INTERVAL: u64 = 300;
-
 /// The agent API's routes, with their own (larger) body limit.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -96,13 +93,6 @@ async fn audit_refusal(
     Ok(())
 }
 
-fn random_secret() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `POST /agent/v1/enroll`
 async fn enroll(
     State(state): State<AppState>,
@@ -112,16 +102,7 @@ async fn enroll(
     let req = body(payload)?;
     let source = addr.ip().to_string();
     let hostname = req.hostname.trim();
-    if hostname.is_empty()
-        || hostname.len() > 253
-        || hostname
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(ApiError::Unprocessable(
-            "hostname: must be 1 to 253 characters without spaces".into(),
-        ));
-    }
+    protocol::check_hostname(hostname).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     match agents::use_token(&mut tx, &secret_digest(req.token.trim()), now).await? {
@@ -139,7 +120,7 @@ async fn enroll(
         }
         Ok(token_id) => {
             let server_id = servers::create(&mut tx, hostname, now).await?;
-            let secret = random_secret();
+            let secret = app::ssr::new_secret();
             agents::set_credential(&mut tx, server_id, &secret_digest(&secret), now).await?;
             let event = audit::NewAuditEvent {
                 actor_name: "agent",
@@ -225,7 +206,7 @@ async fn check_in(
     let answer = |send_report| {
         Json(CheckInResponse {
             send_report,
-            next_check_in: CHECK_IN_INTERVAL,
+            next_check_in: protocol::CHECK_IN_INTERVAL,
         })
     };
     match req.report {

@@ -263,26 +263,10 @@ pub async fn create_token(
     hours: i64,
     uses: i64,
 ) -> anyhow::Result<String> {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = format!(
-        "ppe_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
     let now = clock.now();
     let mut tx = db.begin().await?;
-    let digest = patchport_core::protocol::secret_digest(&token);
-    let id = patchport_db::agents::create_token(
-        &mut tx,
-        &digest,
-        label,
-        None,
-        now + hours * 3600,
-        uses,
-        now,
-    )
-    .await?;
+    let (token, id) =
+        app::ssr::issue_enrollment_token(&mut tx, label, None, hours, uses, now).await?;
     let event = audit::NewAuditEvent {
         actor_name: "cli",
         action: "agent.token_created",

@@ -130,6 +130,41 @@ pub async fn run<T>(
     result
 }
 
+/// A new 256-bit secret as 64 hex digits (agent credentials, enrolment
+/// tokens). Only its [`secret_digest`](patchport_core::protocol::secret_digest) is stored.
+pub fn new_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Stores a new enrolment token in `tx` and returns it with its id; the
+/// caller records who issued it. The token is shown once: only its digest
+/// is kept.
+pub async fn issue_enrollment_token(
+    tx: &mut patchport_db::Conn,
+    label: &str,
+    created_by: Option<i64>,
+    valid_hours: i64,
+    max_uses: i64,
+    now: i64,
+) -> Result<(String, i64), patchport_db::StorageError> {
+    let token = format!("ppe_{}", new_secret());
+    let digest = patchport_core::protocol::secret_digest(&token);
+    let id = patchport_db::agents::create_token(
+        tx,
+        &digest,
+        label,
+        created_by,
+        now + valid_hours * 3600,
+        max_uses,
+        now,
+    )
+    .await?;
+    Ok((token, id))
+}
+
 /// Records an audit event by the current user inside `tx`.
 pub async fn audit(
     tx: &mut patchport_db::Conn,
