@@ -3,7 +3,7 @@
 
 use crate::config::{Config, check_url};
 use patchport_core::protocol::{
-    API_PREFIX, CheckInRequest, CheckInResponse, EnrollRequest, EnrollResponse,
+    API_PREFIX, CheckInRequest, CheckInResponse, EnrollRequest, EnrollResponse, JobResult,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -138,5 +138,16 @@ impl Client {
         req: &CheckInRequest,
     ) -> Result<CheckInResponse, ClientError> {
         self.post("/check-in", Some(credential), req)
+    }
+
+    /// Reports how an attempt at a job ended.
+    pub fn job_result(
+        &self,
+        credential: &str,
+        job_id: i64,
+        result: &JobResult,
+    ) -> Result<(), ClientError> {
+        self.post::<_, serde_json::Value>(&format!("/jobs/{job_id}/result"), Some(credential), result)
+            .map(|_| ())
     }
 }

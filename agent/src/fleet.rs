@@ -4,7 +4,8 @@
 
 use crate::client::{Client, ClientError};
 use patchport_core::protocol::{
-    AvailableUpdate, CheckInRequest, InstalledPackage, OsInfo, PackageFormat, Report,
+    AvailableUpdate, CheckInRequest, CheckInResponse, InstalledPackage, JobOrder, JobOutcome,
+    JobResult, JobSpec, OsInfo, PackageFormat, Report,
 };
 
 /// A real Debian 12 package list captured with `dpkg-query`, the seed of
@@ -153,6 +154,96 @@ pub fn send_full(client: &Client, agent: &VirtualAgent) -> Result<(), ClientErro
         report: Some(agent.report.clone()),
     };
     client.check_in(&agent.credential, &req).map(|_| ())
+}
+
+/// Checks in as the real agent would (digest first, the full report when
+/// asked) and returns the portal's answer, with any jobs leased.
+pub fn check_in(client: &Client, agent: &VirtualAgent) -> Result<CheckInResponse, ClientError> {
+    let digest = agent.report.digest();
+    let answer = client.check_in(
+        &agent.credential,
+        &CheckInRequest {
+            digest: digest.clone(),
+            report: None,
+        },
+    )?;
+    if !answer.send_report {
+        return Ok(answer);
+    }
+    client.check_in(
+        &agent.credential,
+        &CheckInRequest {
+            digest,
+            report: Some(agent.report.clone()),
+        },
+    )
+}
+
+/// Plays a job on a simulated server: an install moves each named package
+/// that is offered at exactly that version to it (and asks for a reboot
+/// when the kernel or libc changed); a reboot gives a new boot id and
+/// clears the reboot flag; a refresh changes nothing. A package that is not
+/// offered at the asked version fails the job, as apt-get would.
+pub fn play(agent: &mut VirtualAgent, job: &JobOrder, boots: &mut Rng) -> JobResult {
+    let mut log = String::new();
+    let outcome = match &job.spec {
+        JobSpec::Install { packages } => {
+            let mut ok = true;
+            for target in packages {
+                let offered = agent.report.updates.iter().position(|u| {
+                    u.name == target.name && u.arch == target.arch && u.version == target.version
+                });
+                match offered {
+                    Some(i) => {
+                        let update = agent.report.updates.remove(i);
+                        for p in agent.report.packages.iter_mut() {
+                            if p.name == update.name && p.arch == update.arch {
+                                p.version = update.version.clone();
+                            }
+                        }
+                        log.push_str(&format!(
+                            "Setting up {}:{} ({}) ...\n",
+                            update.name, update.arch, update.version
+                        ));
+                        if update.name.starts_with("linux-image") || update.name == "libc6" {
+                            agent.report.reboot_required = true;
+                            agent.report.reboot_required_packages.push(update.name);
+                        }
+                    }
+                    None => {
+                        ok = false;
+                        log.push_str(&format!(
+                            "E: Version '{}' for '{}' was not found\n",
+                            target.version, target.name
+                        ));
+                    }
+                }
+            }
+            agent.report.normalise();
+            if ok {
+                JobOutcome::Succeeded
+            } else {
+                JobOutcome::Failed
+            }
+        }
+        JobSpec::Reboot => {
+            agent.report.boot_id = format!("{:016x}", boots.next_u64());
+            agent.report.reboot_required = false;
+            agent.report.reboot_required_packages.clear();
+            log.push_str("reboot issued\n");
+            JobOutcome::Rebooting
+        }
+        JobSpec::Refresh => {
+            log.push_str("Reading package lists... Done\n");
+            JobOutcome::Succeeded
+        }
+    };
+    JobResult {
+        attempt: job.attempt,
+        outcome,
+        exit_code: Some(if outcome == JobOutcome::Failed { 100 } else { 0 }),
+        log,
+    }
 }
 
 /// Sends only the digest (nothing changed). Returns whether the portal

@@ -8,5 +8,6 @@
 pub mod client;
 pub mod config;
 pub mod fleet;
+pub mod jobs;
 pub mod runner;
 pub mod scan;

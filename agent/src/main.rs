@@ -50,7 +50,8 @@ enum Command {
     },
     /// Check in with the portal: forever (for the systemd unit), or once.
     Run {
-        /// Check in once and exit (status 0 on success).
+        /// Check in, run the jobs the portal hands out, report again until
+        /// no more come, then exit (status 0 on success).
         #[arg(long)]
         once: bool,
     },
@@ -135,15 +136,17 @@ fn run(path: &Path, once: bool) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let runner = Runner::new(&config).map_err(|e| e.to_string())?;
     let collect = || patchport_agent::scan::collect().map_err(|e| e.to_string());
+    let system = patchport_agent::jobs::RealSystem;
     if once {
-        let report = collect()?;
+        // Check in, run what the portal hands out, report again: until no
+        // more jobs come.
         return runner
-            .check_in(report)
+            .once(&collect, &system, 10)
             .map(|_| ())
             .map_err(|e| e.to_string());
     }
     tracing::info!(url = %config.url, server_id = config.server_id, "checking in");
-    runner.run(collect).map_err(|e| e.to_string())
+    runner.run(&collect, &system).map_err(|e| e.to_string())
 }
 
 fn scan() -> ExitCode {

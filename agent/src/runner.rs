@@ -1,11 +1,13 @@
 //! The check-in loop: send the report's digest, the full report only when it
-//! changed or the portal asks; spool what could not be sent; back off while
-//! the portal is unreachable; never more than one check-in at a time.
+//! changed or the portal asks; run the jobs the portal leases to us and
+//! report their results; spool what could not be sent; back off while the
+//! portal is unreachable; never more than one check-in at a time.
 
 use crate::client::{Client, ClientError};
 use crate::config::Config;
-use patchport_core::protocol::{CheckInRequest, Report};
-use std::path::PathBuf;
+use crate::jobs::System;
+use patchport_core::protocol::{CheckInRequest, JobOrder, JobOutcome, JobResult, JobSpec, Report};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Persistent state between check-ins.
@@ -13,6 +15,33 @@ pub struct Runner {
     client: Client,
     credential: String,
     state_dir: PathBuf,
+}
+
+/// What a check-in brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Seconds until the next check-in.
+    pub next_check_in: u64,
+    /// Jobs leased to us.
+    pub jobs: Vec<JobOrder>,
+}
+
+/// A job result waiting to be delivered.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct PendingResult {
+    job_id: i64,
+    result: JobResult,
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cycle {
+    /// Nothing to run: check in again after this many seconds.
+    Idle(u64),
+    /// Jobs ran: scan and report again now.
+    RanJobs,
+    /// A reboot was issued: the machine is going down.
+    Rebooting,
 }
 
 impl Runner {
@@ -34,13 +63,24 @@ impl Runner {
         self.state_dir.join("spool").join("report.json")
     }
 
+    /// Where job results wait until the portal has them.
+    pub fn results_dir(&self) -> PathBuf {
+        self.state_dir.join("spool").join("results")
+    }
+
+    /// Names the job being run, so that an agent killed in the middle
+    /// reports the interrupted attempt when it starts again.
+    fn running_path(&self) -> PathBuf {
+        self.state_dir.join("running-job.json")
+    }
+
     fn last_sent(&self) -> Option<String> {
         std::fs::read_to_string(self.sent_path())
             .ok()
             .map(|s| s.trim().to_owned())
     }
 
-    fn write_file(&self, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -51,7 +91,7 @@ impl Runner {
 
     /// One check-in with `report`. On failure the report is spooled; the
     /// next successful check-in delivers the newest report and clears it.
-    pub fn check_in(&self, mut report: Report) -> Result<u64, ClientError> {
+    pub fn check_in(&self, mut report: Report) -> Result<Answer, ClientError> {
         report.normalise();
         let digest = report.digest();
         let result = self.deliver(&digest, &report);
@@ -78,7 +118,7 @@ impl Runner {
         result
     }
 
-    fn deliver(&self, digest: &str, report: &Report) -> Result<u64, ClientError> {
+    fn deliver(&self, digest: &str, report: &Report) -> Result<Answer, ClientError> {
         let spooled = self.spool_path().exists();
         if !spooled && self.last_sent().as_deref() == Some(digest) {
             let answer = self.client.check_in(
@@ -89,43 +129,219 @@ impl Runner {
                 },
             )?;
             if !answer.send_report {
-                return Ok(answer.next_check_in);
+                return Ok(Answer {
+                    next_check_in: answer.next_check_in,
+                    jobs: answer.jobs,
+                });
             }
         }
         let full = CheckInRequest {
             digest: digest.to_owned(),
             report: Some(report.clone()),
         };
-        Ok(self.client.check_in(&self.credential, &full)?.next_check_in)
+        let answer = self.client.check_in(&self.credential, &full)?;
+        Ok(Answer {
+            next_check_in: answer.next_check_in,
+            jobs: answer.jobs,
+        })
     }
 
-    /// Collects and checks in forever: after a success, waits the interval
-    /// the portal asked for (±10 %); after a transient failure, backs off
-    /// exponentially from 30 s to 1 h (±10 %). Stops on a refused credential.
-    pub fn run(&self, collect: impl Fn() -> Result<Report, String>) -> Result<(), ClientError> {
-        let mut failures: u32 = 0;
-        loop {
-            let wait = match collect() {
-                Err(e) => {
-                    tracing::error!(error = %e, "could not collect the report");
-                    failures += 1;
-                    backoff(failures)
-                }
-                Ok(report) => match self.check_in(report) {
-                    Ok(next) => {
-                        failures = 0;
-                        Duration::from_secs(next.clamp(30, 86_400))
-                    }
-                    Err(e) if e.is_transient() => {
-                        failures += 1;
-                        backoff(failures)
-                    }
-                    Err(e) => return Err(e),
-                },
+    /// Writes a job result to the spool, then tries to deliver everything
+    /// spooled. A result is only dropped once the portal has it, or says
+    /// it will never take it (an attempt no longer current, a job gone).
+    pub fn report_result(&self, job_id: i64, result: JobResult) -> Result<(), ClientError> {
+        let pending = PendingResult { job_id, result };
+        let path = self
+            .results_dir()
+            .join(format!("{job_id}-{}.json", pending.result.attempt));
+        let json = serde_json::to_vec(&pending).unwrap_or_default();
+        if let Err(e) = self.write_file(&path, &json) {
+            tracing::error!(error = %e, job_id, "could not spool the job result; sending it directly");
+            return self.client.job_result(&self.credential, job_id, &pending.result);
+        }
+        self.flush_results()
+    }
+
+    /// Delivers spooled job results (and reports a job this agent was
+    /// interrupted in, as failed). Stops at the first transient failure.
+    pub fn flush_results(&self) -> Result<(), ClientError> {
+        if let Ok(bytes) = std::fs::read(self.running_path()) {
+            let _ = std::fs::remove_file(self.running_path());
+            if let Ok(job) = serde_json::from_slice::<JobOrder>(&bytes) {
+                tracing::warn!(job_id = job.id, "the agent stopped while running a job; reporting it as failed");
+                let result = JobResult {
+                    attempt: job.attempt,
+                    outcome: JobOutcome::Failed,
+                    exit_code: None,
+                    log: "patchport-agent stopped while this job was running (killed or the machine went down); \
+                          the package manager may have run in part: see its own log\n"
+                        .into(),
+                };
+                return self.report_result(job.id, result);
+            }
+        }
+        let Ok(entries) = std::fs::read_dir(self.results_dir()) else {
+            return Ok(());
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            let Ok(pending) = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<PendingResult>(&b).map_err(|e| e.to_string()))
+            else {
+                tracing::error!(path = %path.display(), "unreadable spooled job result; removed");
+                let _ = std::fs::remove_file(&path);
+                continue;
             };
-            std::thread::sleep(jitter(wait));
+            match self
+                .client
+                .job_result(&self.credential, pending.job_id, &pending.result)
+            {
+                Ok(()) => {}
+                Err(ClientError::Refused { status, message }) if status == 404 || status == 409 => {
+                    tracing::warn!(job_id = pending.job_id, status, %message, "the portal will not take this result; dropped");
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    tracing::error!(job_id = pending.job_id, error = %e, "job result refused; dropped");
+                    if matches!(e, ClientError::Unauthorized) {
+                        return Err(e);
+                    }
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        Ok(())
+    }
+
+    /// Runs leased jobs in order. Returns what happened.
+    pub fn run_jobs(&self, jobs: &[JobOrder], system: &dyn System, report: &Report) -> Cycle {
+        if jobs.is_empty() {
+            return Cycle::Idle(0);
+        }
+        for job in jobs {
+            tracing::info!(job_id = job.id, attempt = job.attempt, kind = job.spec.kind(), "running job");
+            let marker = serde_json::to_vec(job).unwrap_or_default();
+            if let Err(e) = self.write_file(&self.running_path(), &marker) {
+                tracing::warn!(error = %e, "could not record the running job");
+            }
+            if job.spec == JobSpec::Reboot {
+                // The result must be safe on disk before the machine goes
+                // down; the portal confirms the reboot by the new boot id.
+                let going = JobResult {
+                    attempt: job.attempt,
+                    outcome: JobOutcome::Rebooting,
+                    exit_code: None,
+                    log: format!("reboot issued from boot {}\n", report.boot_id),
+                };
+                let _ = self.report_result(job.id, going);
+                let _ = std::fs::remove_file(self.running_path());
+                match crate::jobs::reboot(system, job) {
+                    Ok(()) => return Cycle::Rebooting,
+                    Err(failed) => {
+                        tracing::error!(job_id = job.id, "reboot failed");
+                        let _ = self.report_result(job.id, failed);
+                    }
+                }
+                continue;
+            }
+            let result = crate::jobs::run(system, job, report.package_format, &report.arch);
+            tracing::info!(job_id = job.id, outcome = ?result.outcome, exit_code = ?result.exit_code, "job done");
+            if let Err(e) = self.report_result(job.id, result) {
+                tracing::warn!(error = %e, "job result spooled until the portal is reachable");
+            }
+            let _ = std::fs::remove_file(self.running_path());
+        }
+        Cycle::RanJobs
+    }
+
+    /// One cycle: deliver spooled results, scan, check in, run the jobs
+    /// handed out.
+    pub fn cycle(
+        &self,
+        collect: &dyn Fn() -> Result<Report, String>,
+        system: &dyn System,
+    ) -> Result<Cycle, CycleError> {
+        if let Err(e) = self.flush_results() {
+            if !e.is_transient() {
+                return Err(CycleError::Portal(e));
+            }
+        }
+        let report = collect().map_err(CycleError::Scan)?;
+        let answer = self.check_in(report.clone()).map_err(CycleError::Portal)?;
+        match self.run_jobs(&answer.jobs, system, &report) {
+            Cycle::Idle(_) => Ok(Cycle::Idle(answer.next_check_in)),
+            other => Ok(other),
         }
     }
+
+    /// Cycles until no more jobs come (at most `max` cycles): `run --once`.
+    pub fn once(
+        &self,
+        collect: &dyn Fn() -> Result<Report, String>,
+        system: &dyn System,
+        max: usize,
+    ) -> Result<Cycle, CycleError> {
+        let mut last = Cycle::Idle(0);
+        for _ in 0..max.max(1) {
+            last = self.cycle(collect, system)?;
+            if last != Cycle::RanJobs {
+                break;
+            }
+        }
+        Ok(last)
+    }
+
+    /// Cycles forever: after an idle check-in, waits the interval the portal
+    /// asked for (±10 %); after jobs, scans again at once; after a transient
+    /// failure, backs off exponentially from 30 s to 1 h (±10 %). Stops on
+    /// a refused credential.
+    pub fn run(
+        &self,
+        collect: &dyn Fn() -> Result<Report, String>,
+        system: &dyn System,
+    ) -> Result<(), ClientError> {
+        let mut failures: u32 = 0;
+        loop {
+            let wait = match self.cycle(collect, system) {
+                Ok(Cycle::Idle(next)) => {
+                    failures = 0;
+                    jitter(Duration::from_secs(next.clamp(30, 86_400)))
+                }
+                Ok(Cycle::RanJobs) => {
+                    failures = 0;
+                    Duration::from_secs(1)
+                }
+                Ok(Cycle::Rebooting) => Duration::from_secs(120),
+                Err(CycleError::Scan(e)) => {
+                    tracing::error!(error = %e, "could not collect the report");
+                    failures += 1;
+                    jitter(backoff(failures))
+                }
+                Err(CycleError::Portal(e)) if e.is_transient() => {
+                    failures += 1;
+                    jitter(backoff(failures))
+                }
+                Err(CycleError::Portal(e)) => return Err(e),
+            };
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// Why a cycle stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    /// Scanning the machine failed.
+    #[error("scan failed: {0}")]
+    Scan(String),
+    /// Talking to the portal failed.
+    #[error(transparent)]
+    Portal(#[from] ClientError),
 }
 
 /// 30 s × 2^(n−1), at most an hour.

@@ -329,8 +329,41 @@ pub struct ServerInfo {
     pub last_report_at: Option<i64>,
     /// Enrolled at.
     pub created_at: i64,
-    /// Patches and their states: (package, version, security, state).
-    pub patches: Vec<(String, String, bool, String)>,
+    /// Patches, open ones first.
+    pub patches: Vec<PatchView>,
+}
+
+/// One of a server's patches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchView {
+    /// Catalog id.
+    pub patch_id: i64,
+    /// Package.
+    pub package: String,
+    /// Installed version when first seen missing.
+    pub installed_version: Option<String>,
+    /// Target version.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+    /// From a security origin.
+    pub security: bool,
+    /// missing, queued, installing, installed, failed, superseded, …
+    pub state: String,
+    /// Missing since.
+    pub first_seen: i64,
+}
+
+impl PatchView {
+    /// Not on the server yet.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.state.as_str(), "installed" | "superseded")
+    }
+
+    /// An install job may be queued for it.
+    pub fn installable(&self) -> bool {
+        matches!(self.state.as_str(), "missing" | "published" | "failed")
+    }
 }
 
 /// A page of a server's installed packages: (name, arch, version, source).
@@ -345,7 +378,7 @@ pub struct PackagePage {
 /// Loads a server the caller may see: any for admins, their own for
 /// owners. Others get "not found", so owners cannot probe for ids.
 #[cfg(feature = "ssr")]
-async fn visible_server(
+pub(crate) async fn visible_server(
     conn: &mut patchport_db::Conn,
     me: &crate::accounts::UserView,
     id: i64,
@@ -368,7 +401,20 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
         let state = ssr::state()?;
         let mut conn = state.db.read().await?;
         let s = visible_server(&mut conn, &me, id).await?;
-        let patches = patchport_db::servers::patches_of(&mut conn, id).await?;
+        let patches = patchport_db::servers::patch_rows(&mut conn, id)
+            .await?
+            .into_iter()
+            .map(|p| PatchView {
+                patch_id: p.patch_id,
+                package: p.package,
+                installed_version: p.installed_version,
+                version: p.version,
+                arch: p.arch,
+                security: p.security,
+                state: p.state,
+                first_seen: p.first_seen,
+            })
+            .collect();
         let now = state.clock.now();
         Ok(ServerInfo {
             row: ServerRow::from_db(s.row, now),
@@ -408,7 +454,7 @@ pub async fn server_packages(id: i64, search: String, page: i64) -> Result<Packa
     .await
 }
 
-/// A server's page: identity, patches, installed packages.
+/// A server's page: identity, patches, jobs, installed packages.
 #[component]
 pub fn ServerPage() -> impl IntoView {
     let params = leptos_router::hooks::use_params_map();
@@ -419,19 +465,39 @@ pub fn ServerPage() -> impl IntoView {
                 .unwrap_or(-1)
         })
     };
-    let detail = Resource::new(id, server_detail);
+    let admin = use_context::<crate::accounts::UserView>()
+        .is_some_and(|u| u.role == patchport_core::Role::Admin);
+    let queue = ServerAction::<crate::jobs::QueueJob>::new();
+    let cancel = ServerAction::<crate::jobs::CancelJob>::new();
+    let jobs_changed = RwSignal::new(0_u64);
+    let detail = Resource::new(
+        move || (id(), queue.version().get(), cancel.version().get(), jobs_changed.get()),
+        |(i, ..)| server_detail(i),
+    );
+    let selected = RwSignal::new(std::collections::BTreeSet::<i64>::new());
     let search = RwSignal::new(String::new());
     let page = RwSignal::new(1_i64);
     let packages = Resource::new(
         move || (id(), search.get(), page.get()),
         |(i, s, p)| server_packages(i, s, p),
     );
+    let install = move |_| {
+        let chosen: Vec<i64> = selected.get_untracked().into_iter().collect();
+        queue.dispatch(crate::jobs::QueueJob {
+            server_id: id(),
+            kind: "install".into(),
+            patch_ids: chosen,
+            start_at: String::new(),
+            window_hours: 24,
+        });
+        selected.set(Default::default());
+    };
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match detail.await {
                 Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p><a href="/servers">"Back to servers"</a></section> }.into_any(),
                 Ok(d) => {
-                    let open: Vec<_> = d.patches.iter().filter(|p| !matches!(p.3.as_str(), "installed" | "superseded")).cloned().collect();
+                    let open: Vec<PatchView> = d.patches.iter().filter(|p| p.is_open()).cloned().collect();
                     let closed = d.patches.len() - open.len();
                     view! {
                         <section class="card">
@@ -460,12 +526,45 @@ pub fn ServerPage() -> impl IntoView {
                             {if open.is_empty() {
                                 view! { <p class="empty">"Nothing missing: the package manager offers no updates."</p> }.into_any()
                             } else {
+                                let installable: Vec<i64> = open.iter().filter(|p| p.installable()).map(|p| p.patch_id).collect();
                                 view! {
+                                    {admin.then(|| view! {
+                                        <div class="toolbar">
+                                            <button type="button" class="primary" id="install-selected"
+                                                disabled=move || selected.with(|s| s.is_empty())
+                                                on:click=install>
+                                                {move || format!("Install selected ({})", selected.with(|s| s.len()))}
+                                            </button>
+                                            <span class="hint">{format!("Installs exactly these versions with the server's package manager; {} can be installed now.", installable.len())}</span>
+                                        </div>
+                                    })}
                                     <table class="data" id="patches">
-                                        <thead><tr><th>"Package"</th><th>"Version"</th><th>"Security"</th><th>"State"</th></tr></thead>
+                                        <thead><tr>
+                                            {admin.then(|| view! { <th></th> })}
+                                            <th>"Package"</th><th>"Installed"</th><th>"Update to"</th><th>"Security"</th><th>"Missing since"</th><th>"State"</th>
+                                        </tr></thead>
                                         <tbody>
-                                            {open.into_iter().map(|(p, v, sec, st)| view! {
-                                                <tr><td>{p}</td><td>{v}</td><td class:warn=sec>{if sec { "security" } else { "" }}</td><td>{st}</td></tr>
+                                            {open.into_iter().map(|p| {
+                                                let pid = p.patch_id;
+                                                let can = p.installable();
+                                                view! {
+                                                    <tr data-package=p.package.clone()>
+                                                        {admin.then(|| view! {
+                                                            <td><input type="checkbox" aria-label=format!("Select {}", p.package) disabled=!can
+                                                                prop:checked=move || selected.with(|s| s.contains(&pid))
+                                                                on:change=move |ev| {
+                                                                    let on = event_target_checked(&ev);
+                                                                    selected.update(|s| { if on { s.insert(pid); } else { s.remove(&pid); } });
+                                                                } /></td>
+                                                        })}
+                                                        <td>{p.package.clone()}</td>
+                                                        <td>{p.installed_version.clone().unwrap_or_default()}</td>
+                                                        <td>{p.version.clone()}</td>
+                                                        <td class:warn=p.security>{if p.security { "security" } else { "" }}</td>
+                                                        <td class="nowrap"><small>{patchport_core::clock::format_utc(p.first_seen)}</small></td>
+                                                        <td><span class=format!("badge patch-{}", p.state)>{p.state.clone()}</span></td>
+                                                    </tr>
+                                                }
                                             }).collect_view()}
                                         </tbody>
                                     </table>
@@ -477,6 +576,7 @@ pub fn ServerPage() -> impl IntoView {
                 }
             }})}
         </Transition>
+        {move || (id() > 0).then(|| view! { <crate::jobs::JobsCard server_id=id() admin queue cancel changed=jobs_changed /> })}
         <section class="card">
             <h2>"Installed packages"</h2>
             <div class="toolbar">

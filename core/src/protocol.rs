@@ -289,6 +289,177 @@ pub struct CheckInResponse {
     pub send_report: bool,
     /// Seconds until the next check-in.
     pub next_check_in: u64,
+    /// Jobs the agent now holds a lease on, to run in this order. Empty for
+    /// agents that predate jobs.
+    #[serde(default)]
+    pub jobs: Vec<JobOrder>,
+}
+
+/// Seconds a claimed job stays leased to the agent that claimed it. An agent
+/// that neither finishes nor reports within it is presumed dead: the job is
+/// offered again (a new attempt) or fails.
+pub const JOB_LEASE: i64 = 3_600;
+
+/// Seconds the agent lets one package-manager run take before it stops it
+/// (well inside [`JOB_LEASE`]).
+pub const JOB_TIMEOUT: u64 = 2_400;
+
+/// Seconds after a reboot was issued within which the server must come back
+/// with a new boot id for the reboot to count as done.
+pub const REBOOT_GRACE: i64 = 1_800;
+
+/// Most bytes of job output the agent keeps (the tail) and the portal stores.
+pub const MAX_JOB_LOG: usize = 64 * 1024;
+
+/// One exact package version to install.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PackageTarget {
+    /// Binary package name.
+    pub name: String,
+    /// The exact version to install.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+}
+
+impl PackageTarget {
+    /// Checks that name, version and architecture use only the characters
+    /// dpkg and rpm allow, so they can never be read as a command-line option
+    /// or anything but one package.
+    pub fn validate(&self) -> Result<(), ReportError> {
+        let fail = |field: &str, problem: &str| {
+            Err(ReportError {
+                field: field.to_owned(),
+                problem: problem.to_owned(),
+            })
+        };
+        let ok_name = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
+        let ok_version = |c: char| c.is_ascii_alphanumeric() || "._+~^:-".contains(c);
+        let starts_ok = |s: &str| s.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        if self.name.is_empty() || self.name.len() > 256 {
+            return fail("name", "must be 1 to 256 characters");
+        }
+        if !starts_ok(&self.name) || !self.name.chars().all(ok_name) {
+            return fail("name", "is not a package name");
+        }
+        if self.version.is_empty() || self.version.len() > 256 {
+            return fail("version", "must be 1 to 256 characters");
+        }
+        if !self.version.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || !self.version.chars().all(ok_version)
+        {
+            return fail("version", "is not a package version");
+        }
+        if self.arch.is_empty()
+            || self.arch.len() > 32
+            || !self.arch.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return fail("arch", "is not an architecture");
+        }
+        Ok(())
+    }
+}
+
+/// What a job does. The agent runs only these typed jobs, never a command
+/// from the portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum JobSpec {
+    /// Upgrade to exactly these versions with the package manager.
+    Install {
+        /// The packages, at most [`MAX_JOB_PACKAGES`].
+        packages: Vec<PackageTarget>,
+    },
+    /// Reboot the machine (at the job's not-before time).
+    Reboot,
+    /// Refresh the package manager's metadata and report again.
+    Refresh,
+}
+
+/// Most packages one install job may name.
+pub const MAX_JOB_PACKAGES: usize = 500;
+
+impl JobSpec {
+    /// The kind's name as stored and shown: `install`, `reboot`, `refresh`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobSpec::Install { .. } => "install",
+            JobSpec::Reboot => "reboot",
+            JobSpec::Refresh => "refresh",
+        }
+    }
+
+    /// Checks an install job's package list.
+    pub fn validate(&self) -> Result<(), ReportError> {
+        if let JobSpec::Install { packages } = self {
+            if packages.is_empty() || packages.len() > MAX_JOB_PACKAGES {
+                return Err(ReportError {
+                    field: "packages".into(),
+                    problem: format!("must list 1 to {MAX_JOB_PACKAGES} packages"),
+                });
+            }
+            for (i, p) in packages.iter().enumerate() {
+                p.validate().map_err(|e| ReportError {
+                    field: format!("packages[{i}].{}", e.field),
+                    problem: e.problem,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A job handed to an agent: run it, then report the outcome for this
+/// attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOrder {
+    /// Job id.
+    pub id: i64,
+    /// Attempt number; results for an older attempt are refused.
+    pub attempt: i64,
+    /// What to do.
+    #[serde(flatten)]
+    pub spec: JobSpec,
+}
+
+/// How a job ended on the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobOutcome {
+    /// The package manager succeeded (install, refresh).
+    Succeeded,
+    /// It failed, or the job could not run; the log says why.
+    Failed,
+    /// A reboot was issued; the portal confirms it by a new boot id.
+    Rebooting,
+}
+
+/// `POST /agent/v1/jobs/{id}/result`: how an attempt ended. Sending the same
+/// result twice is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResult {
+    /// The attempt this result is for.
+    pub attempt: i64,
+    /// The outcome.
+    pub outcome: JobOutcome,
+    /// The package manager's exit code, if it ran.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The tail of its output (at most [`MAX_JOB_LOG`] bytes).
+    #[serde(default)]
+    pub log: String,
+}
+
+/// Keeps the last `max` bytes of `text`, cut at a character boundary.
+pub fn log_tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }
 
 #[cfg(test)]
@@ -376,6 +547,65 @@ mod tests {
             let err = r.validate().expect_err(field);
             assert_eq!(err.field, *field, "{err}");
         }
+    }
+
+    #[test]
+    fn package_targets_refuse_anything_but_one_package() {
+        let t = |name: &str, version: &str, arch: &str| PackageTarget {
+            name: name.into(),
+            version: version.into(),
+            arch: arch.into(),
+        };
+        for ok in [
+            t("openssl", "3.0.15-1~deb12u1", "amd64"),
+            t("libstdc++6", "1:12.2.0-14+deb12u1", "amd64"),
+            t("kernel-core", "5.14.0-427.13.1.el9_4", "x86_64"),
+            t("python3.11", "3.11.2-6+deb12u5", "all"),
+            t("vim", "2:9.1.0^20240101-1.el9", "x86_64"),
+        ] {
+            assert_eq!(ok.validate(), Ok(()), "{ok:?}");
+        }
+        for (bad, field) in [
+            (t("-o=APT::Foo", "1", "amd64"), "name"),
+            (t("a b", "1", "amd64"), "name"),
+            (t("a;rm", "1", "amd64"), "name"),
+            (t("", "1", "amd64"), "name"),
+            (t("a", "--force", "amd64"), "version"),
+            (t("a", "1 2", "amd64"), "version"),
+            (t("a", "1$(x)", "amd64"), "version"),
+            (t("a", "1", "amd 64"), "arch"),
+        ] {
+            assert_eq!(bad.validate().unwrap_err().field, field, "{bad:?}");
+        }
+        let many = JobSpec::Install {
+            packages: vec![t("a", "1", "all"); MAX_JOB_PACKAGES + 1],
+        };
+        assert_eq!(many.validate().unwrap_err().field, "packages");
+        let nested = JobSpec::Install {
+            packages: vec![t("a", "1", "all"), t("b", "-1", "all")],
+        };
+        assert_eq!(nested.validate().unwrap_err().field, "packages[1].version");
+    }
+
+    #[test]
+    fn job_orders_carry_their_kind_in_json() {
+        let order = JobOrder {
+            id: 7,
+            attempt: 1,
+            spec: JobSpec::Reboot,
+        };
+        let json = serde_json::to_value(&order).unwrap();
+        assert_eq!(json, serde_json::json!({"id": 7, "attempt": 1, "kind": "reboot"}));
+        let back: JobOrder = serde_json::from_value(json).unwrap();
+        assert_eq!(back, order);
+    }
+
+    #[test]
+    fn log_tail_keeps_the_end_at_a_character_boundary() {
+        assert_eq!(log_tail("abc", 10), "abc");
+        assert_eq!(log_tail("abcdef", 3), "def");
+        assert_eq!(log_tail("aé", 1), "");
+        assert_eq!(log_tail("aéb", 2), "b");
     }
 
     #[test]

@@ -214,6 +214,7 @@ pub async fn apply_report(
             .execute(&mut *conn)
             .await?;
     }
+    crate::jobs::confirm_reboots(conn, server_id, &report.boot_id, now).await?;
     Ok(out)
 }
 
@@ -506,4 +507,52 @@ pub async fn get(conn: &mut Conn, server_id: i64) -> Result<Option<ServerDetail>
         last_report_at: e.6,
         created_at: e.7,
     }))
+}
+
+/// One of a server's patches, as its page and job creation need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchRow {
+    /// Catalog id.
+    pub patch_id: i64,
+    /// Package.
+    pub package: String,
+    /// Version installed when the patch was first seen missing.
+    pub installed_version: Option<String>,
+    /// Target version.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+    /// From a security origin.
+    pub security: bool,
+    /// Where it stands on this server.
+    pub state: String,
+    /// Since when the server misses it.
+    pub first_seen: Timestamp,
+}
+
+/// A server's patches, open ones first, by package.
+pub async fn patch_rows(conn: &mut Conn, server_id: i64) -> Result<Vec<PatchRow>> {
+    type Row = (i64, String, Option<String>, String, String, i64, String, i64);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select p.id, p.package, sp.installed_version, p.version, p.arch, \
+           (case when p.security then 1 else 0 end), sp.state, sp.first_seen \
+         from server_patch sp join patch p on p.id = sp.patch_id where sp.server_id = $1 \
+         order by (case when sp.state in {OPEN_STATES} then 0 else 1 end), p.package, p.version"
+    ))
+    .bind(server_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PatchRow {
+            patch_id: r.0,
+            package: r.1,
+            installed_version: r.2,
+            version: r.3,
+            arch: r.4,
+            security: r.5 != 0,
+            state: r.6,
+            first_seen: r.7,
+        })
+        .collect())
 }

@@ -4,16 +4,16 @@
 
 use app::ssr::AppState;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use patchport_core::protocol::{
-    self, CheckInRequest, CheckInResponse, EnrollRequest, EnrollResponse, MAX_REPORT_BYTES,
-    secret_digest,
+    self, CheckInRequest, CheckInResponse, EnrollRequest, EnrollResponse, JobResult,
+    MAX_JOB_LOG, MAX_REPORT_BYTES, secret_digest,
 };
-use patchport_db::{agents, audit, servers};
+use patchport_db::{agents, audit, jobs, servers};
 use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/agent/v1/enroll", post(enroll))
         .route("/agent/v1/check-in", post(check_in))
+        .route("/agent/v1/jobs/{id}/result", post(job_result))
         .route("/agent/v1/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(MAX_REPORT_BYTES))
@@ -37,6 +38,10 @@ pub enum ApiError {
     BadRequest(String),
     /// Well-formed but refused (validation), nothing was changed.
     Unprocessable(String),
+    /// No such job for this server.
+    NotFound,
+    /// The result is for an attempt that is no longer current.
+    Stale,
     /// Our fault; the cause is logged.
     Internal,
 }
@@ -47,6 +52,11 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "no such job".to_owned()),
+            ApiError::Stale => (
+                StatusCode::CONFLICT,
+                "this attempt is no longer current (its lease ran out or the job ended)".to_owned(),
+            ),
             ApiError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error; see the portal log".to_owned(),
@@ -203,10 +213,11 @@ async fn check_in(
     let server_id = authenticate(&state, &headers, &source).await?;
     let req = body(payload)?;
     let now = state.clock.now();
-    let answer = |send_report| {
+    let answer = |send_report, jobs: Option<protocol::JobOrder>| {
         Json(CheckInResponse {
             send_report,
             next_check_in: protocol::CHECK_IN_INTERVAL,
+            jobs: jobs.into_iter().collect(),
         })
     };
     match req.report {
@@ -223,19 +234,74 @@ async fn check_in(
             }
             let mut tx = state.db.begin().await?;
             let done = servers::apply_report(&mut tx, server_id, &report, &digest, now).await?;
+            let job = jobs::claim(&mut tx, server_id, now).await?;
             patchport_db::commit(tx).await?;
             tracing::debug!(server_id, ?done, "report reconciled");
-            Ok(answer(false))
+            Ok(answer(false, job))
         }
         None => {
             let mut tx = state.db.begin().await?;
             let known = servers::report_digest(&mut tx, server_id).await?;
             servers::touch(&mut tx, server_id, now).await?;
-            patchport_db::commit(tx).await?;
             let unchanged = known.is_some_and(|d| !d.is_empty() && d == req.digest);
-            Ok(answer(!unchanged))
+            // Jobs only while the portal knows the server's current state
+            // (a reboot is confirmed against the boot id it knows).
+            let job = if unchanged {
+                jobs::claim(&mut tx, server_id, now).await?
+            } else {
+                None
+            };
+            patchport_db::commit(tx).await?;
+            Ok(answer(!unchanged, job))
         }
     }
+}
+
+/// `POST /agent/v1/jobs/{id}/result`
+async fn job_result(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(job_id): Path<i64>,
+    headers: HeaderMap,
+    payload: Result<Json<JobResult>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let source = addr.ip().to_string();
+    let server_id = authenticate(&state, &headers, &source).await?;
+    let result = body(payload)?;
+    if result.log.len() > 2 * MAX_JOB_LOG {
+        return Err(ApiError::Unprocessable(format!(
+            "log: longer than {} bytes",
+            2 * MAX_JOB_LOG
+        )));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let recorded = match jobs::record_result(&mut tx, server_id, job_id, &result, now).await {
+        Err(patchport_db::StorageError::NotFound) => return Err(ApiError::NotFound),
+        Err(patchport_db::StorageError::Conflict(m)) => return Err(ApiError::Unprocessable(m)),
+        other => other?,
+    };
+    if recorded == jobs::Recorded::Stale {
+        return Err(ApiError::Stale);
+    }
+    if recorded == jobs::Recorded::Applied {
+        let event = audit::NewAuditEvent {
+            actor_name: "agent",
+            action: "job.result",
+            target: &format!("server {server_id}"),
+            detail: &format!(
+                "job {job_id} attempt {}: {:?}, exit code {:?}",
+                result.attempt, result.outcome, result.exit_code
+            ),
+            source: &source,
+            ..Default::default()
+        };
+        audit::record(&mut tx, &event, now).await?;
+    }
+    patchport_db::commit(tx).await?;
+    Ok(Json(serde_json::json!({
+        "recorded": if recorded == jobs::Recorded::Applied { "applied" } else { "repeated" }
+    })))
 }
 
 /// `GET /agent/v1/openapi.json`: the API's description.
@@ -274,6 +340,22 @@ async fn openapi() -> impl IntoResponse {
                         "422": { "description": "Report refused (invalid field or digest mismatch); nothing changed" }
                     }
                 }
+            },
+            format!("{}/jobs/{{id}}/result", protocol::API_PREFIX): {
+                "post": {
+                    "summary": "Report how an attempt at a job ended; repeating a result is harmless",
+                    "security": [ { "agentCredential": [] } ],
+                    "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/JobResult" } } } },
+                    "responses": {
+                        "200": { "description": "Recorded (`applied`) or already recorded (`repeated`)" },
+                        "400": { "description": "Malformed body" },
+                        "401": { "description": "Missing, wrong or revoked credential" },
+                        "404": { "description": "No such job for this server" },
+                        "409": { "description": "The attempt is no longer current (lease expired, job offered again or ended)" },
+                        "422": { "description": "Invalid result (log too long, rebooting for a non-reboot job)" }
+                    }
+                }
             }
         },
         "components": {
@@ -287,7 +369,18 @@ async fn openapi() -> impl IntoResponse {
                     "digest": { "type": "string", "description": "SHA-256 hex of the normalised report JSON" },
                     "report": { "nullable": true, "$ref": "#/components/schemas/Report" } } },
                 "CheckInResponse": { "type": "object", "required": ["send_report", "next_check_in"], "properties": {
-                    "send_report": { "type": "boolean" }, "next_check_in": { "type": "integer" } } },
+                    "send_report": { "type": "boolean" }, "next_check_in": { "type": "integer" },
+                    "jobs": { "type": "array", "description": "Jobs leased to this agent, to run in order", "items": { "$ref": "#/components/schemas/JobOrder" } } } },
+                "JobOrder": { "type": "object", "required": ["id", "attempt", "kind"], "properties": {
+                    "id": { "type": "integer" }, "attempt": { "type": "integer" },
+                    "kind": { "type": "string", "enum": ["install", "reboot", "refresh"] },
+                    "packages": { "type": "array", "description": "install only: exact versions", "items": { "type": "object", "required": ["name", "version", "arch"], "properties": {
+                        "name": { "type": "string" }, "version": { "type": "string" }, "arch": { "type": "string" } } } } } },
+                "JobResult": { "type": "object", "required": ["attempt", "outcome"], "properties": {
+                    "attempt": { "type": "integer" },
+                    "outcome": { "type": "string", "enum": ["succeeded", "failed", "rebooting"] },
+                    "exit_code": { "type": "integer", "nullable": true },
+                    "log": { "type": "string", "description": "Tail of the output, at most 64 KiB" } } },
                 "Report": { "type": "object", "required": ["hostname", "os", "kernel", "arch", "boot_id", "package_format", "packages", "updates", "reboot_required", "agent_version"], "properties": {
                     "hostname": { "type": "string" },
                     "os": { "type": "object", "required": ["id", "version_id", "pretty_name"], "properties": {

@@ -1,6 +1,9 @@
 //! The Patchport portal server: web UI (Leptos SSR + hydration), workers and
 //! the admin command line. `main` only parses arguments and calls in here.
 
+// The agent API's OpenAPI description is one large `json!` literal.
+#![recursion_limit = "256"]
+
 pub mod agent_api;
 pub mod cli;
 pub mod config;

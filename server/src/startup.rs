@@ -101,6 +101,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_expired_sessions(self.state.clone()));
+        let job_sweeper = tokio::spawn(sweep_jobs(self.state.clone()));
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
         axum::serve(
             self.listener,
@@ -110,6 +111,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await?;
         sweeper.abort();
+        job_sweeper.abort();
         self.state.db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -183,6 +185,26 @@ async fn sweep_expired_sessions(state: AppState) {
             Ok(n) if n > 0 => tracing::debug!(sessions = n, "expired sessions deleted"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "session sweep failed"),
+        }
+    }
+}
+
+/// Expires overdue jobs and takes back leases of silent agents every
+/// minute, so job states stay true for servers that stopped checking in.
+async fn sweep_jobs(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let swept = async {
+            let mut tx = state.db.begin().await?;
+            let n = patchport_db::jobs::sweep(&mut tx, None, state.clock.now()).await?;
+            patchport_db::commit(tx).await?;
+            Ok::<_, patchport_db::StorageError>(n)
+        };
+        match swept.await {
+            Ok(n) if n > 0 => tracing::info!(jobs = n, "overdue jobs expired or offered again"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "job sweep failed"),
         }
     }
 }

@@ -1,0 +1,430 @@
+//! Jobs on a server: admins queue installs of exact patch versions, reboots
+//! at a time, and refreshes; admins and the server's owner watch them run,
+//! with the agent's log.
+
+use crate::errors::AppError;
+use crate::ui::{FormError, Pager};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A job as shown on the server page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    /// Job id.
+    pub id: i64,
+    /// install, reboot or refresh.
+    pub kind: String,
+    /// For installs: `name=version (arch)` per package.
+    pub packages: Vec<String>,
+    /// queued, running, rebooting, succeeded, failed, expired, cancelled.
+    pub state: String,
+    /// Not before (seconds since the epoch).
+    pub not_before: i64,
+    /// Expires if not started by then.
+    pub not_after: i64,
+    /// Attempts so far.
+    pub attempt: i64,
+    /// Exit code of the package manager.
+    pub exit_code: Option<i64>,
+    /// Tail of the agent's log.
+    pub log: String,
+    /// Why it failed, expired or was retried.
+    pub reason: String,
+    /// Who queued it.
+    pub created_by: Option<String>,
+    /// When.
+    pub created_at: i64,
+    /// Last started.
+    pub started_at: Option<i64>,
+    /// Ended.
+    pub finished_at: Option<i64>,
+}
+
+/// A page of jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobPage {
+    /// Jobs on this page, newest first.
+    pub items: Vec<JobView>,
+    /// Jobs in all.
+    pub total: i64,
+    /// Some job is still queued or running (the page keeps refreshing).
+    pub active: bool,
+}
+
+/// Jobs per page.
+pub const JOBS_PER_PAGE: i64 = 20;
+
+/// Longest window a job may wait to start, in hours (a week).
+pub const MAX_WINDOW_HOURS: i64 = 168;
+
+#[cfg(feature = "ssr")]
+fn job_view(j: patchport_db::jobs::JobRow) -> JobView {
+    use patchport_core::protocol::JobSpec;
+    let packages = match &j.spec {
+        JobSpec::Install { packages } => packages
+            .iter()
+            .map(|p| format!("{}={} ({})", p.name, p.version, p.arch))
+            .collect(),
+        _ => Vec::new(),
+    };
+    JobView {
+        id: j.id,
+        kind: j.spec.kind().to_owned(),
+        packages,
+        state: j.state,
+        not_before: j.not_before,
+        not_after: j.not_after,
+        attempt: j.attempt,
+        exit_code: j.exit_code,
+        log: j.log,
+        reason: j.reason,
+        created_by: j.created_by,
+        created_at: j.created_at,
+        started_at: j.started_at,
+        finished_at: j.finished_at,
+    }
+}
+
+/// Parses `YYYY-MM-DDTHH:MM` (what a `datetime-local` field sends), read as
+/// UTC, or empty for "now".
+#[cfg(feature = "ssr")]
+fn parse_start(text: &str, now: i64) -> Result<i64, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(now);
+    }
+    let format = time::format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]")
+        .map_err(|_| AppError::Internal)?;
+    let at = time::PrimitiveDateTime::parse(text, &format)
+        .map_err(|_| AppError::invalid("start_at", "start time must look like 2026-11-21T22:00"))?
+        .assume_utc()
+        .unix_timestamp();
+    // A minute of slack for the time it took to fill in the form.
+    if at < now - 60 {
+        return Err(AppError::invalid(
+            "start_at",
+            "start time is in the past (times are UTC)",
+        ));
+    }
+    Ok(at.max(now))
+}
+
+/// Queues a job on a server: `install` (the chosen patches, each at its
+/// exact version), `reboot` or `refresh`, starting at `start_at` (UTC,
+/// empty for now) and expiring if the agent has not started it within
+/// `window_hours`.
+#[server(endpoint = "admin/jobs/queue", input = server_fn::codec::Json)]
+pub async fn queue_job(
+    server_id: i64,
+    kind: String,
+    patch_ids: Vec<i64>,
+    start_at: String,
+    window_hours: i64,
+) -> Result<i64, AppError> {
+    use crate::ssr;
+    use patchport_core::protocol::{JobSpec, MAX_JOB_PACKAGES, PackageTarget};
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        if !(1..=MAX_WINDOW_HOURS).contains(&window_hours) {
+            return Err(AppError::invalid(
+                "window_hours",
+                format!("the start window must be 1 to {MAX_WINDOW_HOURS} hours"),
+            ));
+        }
+        let not_before = parse_start(&start_at, now)?;
+        let mut tx = state.db.begin().await?;
+        let server = patchport_db::servers::get(&mut tx, server_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let spec = match kind.as_str() {
+            "install" => {
+                if patch_ids.is_empty() || patch_ids.len() > MAX_JOB_PACKAGES {
+                    return Err(AppError::invalid(
+                        "patch_ids",
+                        format!("choose 1 to {MAX_JOB_PACKAGES} patches to install"),
+                    ));
+                }
+                let open = patchport_db::servers::patch_rows(&mut tx, server_id).await?;
+                let mut packages = Vec::new();
+                for id in &patch_ids {
+                    let Some(p) = open.iter().find(|p| p.patch_id == *id) else {
+                        return Err(AppError::invalid(
+                            "patch_ids",
+                            format!("patch {id} is not known on this server"),
+                        ));
+                    };
+                    if !matches!(p.state.as_str(), "missing" | "published" | "failed") {
+                        return Err(AppError::invalid(
+                            "patch_ids",
+                            format!(
+                                "{} {} is {} on this server: nothing to install",
+                                p.package, p.version, p.state
+                            ),
+                        ));
+                    }
+                    packages.push(PackageTarget {
+                        name: p.package.clone(),
+                        version: p.version.clone(),
+                        arch: p.arch.clone(),
+                    });
+                }
+                packages.sort();
+                packages.dedup();
+                JobSpec::Install { packages }
+            }
+            "reboot" => JobSpec::Reboot,
+            "refresh" => JobSpec::Refresh,
+            _ => {
+                return Err(AppError::invalid(
+                    "kind",
+                    "job must be install, reboot or refresh",
+                ));
+            }
+        };
+        spec.validate()
+            .map_err(|e| AppError::invalid("patch_ids", e.to_string()))?;
+        let job = patchport_db::jobs::NewJob {
+            server_id,
+            spec: &spec,
+            not_before,
+            not_after: not_before + window_hours * 3600,
+            created_by: Some(me.id),
+        };
+        let id = patchport_db::jobs::create(&mut tx, &job, now).await?;
+        let detail = match &spec {
+            JobSpec::Install { packages } => format!(
+                "job {id}: install {}",
+                packages
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            other => format!(
+                "job {id}: {} at {}",
+                other.kind(),
+                patchport_core::clock::format_utc(not_before)
+            ),
+        };
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "job.queued",
+            &server.row.hostname,
+            &detail,
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// Cancels a job that has not started yet.
+#[server(endpoint = "admin/jobs/cancel")]
+pub async fn cancel_job(job_id: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let job = patchport_db::jobs::get(&mut tx, job_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if !patchport_db::jobs::cancel(&mut tx, job_id, now).await? {
+            return Err(AppError::Conflict(format!(
+                "job {job_id} is {} and can no longer be cancelled",
+                job.state
+            )));
+        }
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "job.cancelled",
+            &format!("server {}", job.server_id),
+            &format!("job {job_id}"),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// A server's jobs, newest first: admins, and the server's owner.
+#[server(endpoint = "servers/jobs")]
+pub async fn list_jobs(server_id: i64, page: i64) -> Result<JobPage, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::user()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        crate::servers::visible_server(&mut conn, &me, server_id).await?;
+        let found = patchport_db::jobs::list(&mut conn, server_id, page, JOBS_PER_PAGE).await?;
+        let active = found
+            .items
+            .iter()
+            .any(|j| matches!(j.state.as_str(), "queued" | "running" | "rebooting"));
+        Ok(JobPage {
+            total: found.total,
+            active,
+            items: found.items.into_iter().map(job_view).collect(),
+        })
+    })
+    .await
+}
+
+/// Reboot and refresh buttons, with an optional start time.
+#[component]
+pub fn JobButtons(server_id: i64, queue: ServerAction<QueueJob>) -> impl IntoView {
+    let start_at = RwSignal::new(String::new());
+    let window = RwSignal::new("24".to_owned());
+    let confirming = RwSignal::new(false);
+    let send = move |kind: &str| {
+        queue.dispatch(QueueJob {
+            server_id,
+            kind: kind.to_owned(),
+            patch_ids: Vec::new(),
+            start_at: start_at.get_untracked(),
+            window_hours: window.get_untracked().parse().unwrap_or(0),
+        });
+    };
+    view! {
+        <div class="toolbar" id="job-buttons">
+            <label>"Start (UTC, empty = now) "
+                <input type="datetime-local" name="start_at" aria-label="Start time (UTC)"
+                    prop:value=start_at on:input=move |ev| start_at.set(event_target_value(&ev)) />
+            </label>
+            <label>"Expires after (hours) "
+                <input type="number" min="1" max=MAX_WINDOW_HOURS name="window_hours" class="narrow"
+                    prop:value=window on:input=move |ev| window.set(event_target_value(&ev)) />
+            </label>
+            <button type="button" on:click=move |_| send("refresh")>"Refresh package lists"</button>
+            <Show when=move || confirming.get() fallback=move || view! {
+                <button type="button" on:click=move |_| confirming.set(true)>"Reboot…"</button>
+            }>
+                <span class="confirm" role="alertdialog">
+                    {move || if start_at.get().is_empty() {
+                        "Reboot this server now?".to_owned()
+                    } else {
+                        format!("Reboot this server at {} UTC?", start_at.get().replace('T', " "))
+                    }}
+                    <button type="button" class="danger" on:click=move |_| { send("reboot"); confirming.set(false); }>"Reboot"</button>
+                    <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </span>
+            </Show>
+        </div>
+    }
+}
+
+/// The jobs card: every job with its state, timing and log. Refreshes
+/// itself every few seconds while a job is queued or running.
+#[component]
+pub fn JobsCard(
+    server_id: i64,
+    admin: bool,
+    queue: ServerAction<QueueJob>,
+    cancel: ServerAction<CancelJob>,
+    /// Bumped when a job changed state, so the page reloads patch states.
+    changed: RwSignal<u64>,
+) -> impl IntoView {
+    let page = RwSignal::new(1_i64);
+    let seen = RwSignal::new(None::<String>);
+    let tick = RwSignal::new(0_u64);
+    let active = RwSignal::new(false);
+    let jobs = Resource::new(
+        move || {
+            (
+                page.get(),
+                tick.get(),
+                queue.version().get(),
+                cancel.version().get(),
+            )
+        },
+        move |(p, ..)| list_jobs(server_id, p),
+    );
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if active.get_untracked() {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_secs(3),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <section class="card">
+            <h2>"Jobs"</h2>
+            {admin.then(|| view! { <JobButtons server_id queue /> })}
+            <FormError action=queue />
+            <FormError action=cancel />
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { let found = jobs.await;
+                    if let Ok(p) = &found {
+                        active.set(p.active);
+                        let states: String = p.items.iter().map(|j| format!("{}:{};", j.id, j.state)).collect();
+                        if seen.get_untracked().is_some_and(|s| s != states) {
+                            changed.update(|c| *c += 1);
+                        }
+                        seen.set(Some(states));
+                    }
+                    match found {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! {
+                        <p class="empty">{if admin {
+                            "No jobs yet. Select missing patches above and install them, or reboot or refresh the server."
+                        } else {
+                            "No jobs have run on this server yet."
+                        }}</p>
+                    }.into_any(),
+                    Ok(p) => view! {
+                        <Pager page per_page=JOBS_PER_PAGE total=p.total />
+                        <table class="data" id="jobs">
+                            <thead><tr><th>"#"</th><th>"Job"</th><th>"State"</th><th>"Start"</th><th>"Ended"</th><th>"By"</th><th></th></tr></thead>
+                            <tbody>
+                                {p.items.into_iter().map(|j| {
+                                    let id = j.id;
+                                    let queued = j.state == "queued";
+                                    let what = if j.packages.is_empty() { j.kind.clone() } else { format!("{}: {}", j.kind, j.packages.join(", ")) };
+                                    let timing = format!("{} (expires {})", patchport_core::clock::format_utc(j.not_before), patchport_core::clock::format_utc(j.not_after));
+                                    let has_log = !j.log.is_empty();
+                                    view! {
+                                        <tr data-job=id data-state=j.state.clone()>
+                                            <td>{id}</td>
+                                            <td>{what}</td>
+                                            <td>
+                                                <span class=format!("badge job-{}", j.state)>{j.state.clone()}</span>
+                                                {(j.attempt > 1).then(|| format!(" · attempt {}", j.attempt))}
+                                                {j.exit_code.map(|c| format!(" · exit {c}"))}
+                                                {(!j.reason.is_empty()).then(|| view! { <br/><small>{j.reason.clone()}</small> })}
+                                            </td>
+                                            <td class="nowrap"><small>{timing}</small></td>
+                                            <td class="nowrap"><small>{j.finished_at.map(patchport_core::clock::format_utc).unwrap_or_default()}</small></td>
+                                            <td>{j.created_by.clone().unwrap_or_else(|| "—".into())}</td>
+                                            <td>{(admin && queued).then(|| view! {
+                                                <button type="button" class="small" on:click=move |_| { cancel.dispatch(CancelJob { job_id: id }); }>"Cancel"</button>
+                                            })}</td>
+                                        </tr>
+                                        {has_log.then(|| view! {
+                                            <tr class="log-row"><td></td><td colspan="6">
+                                                <details><summary>"Log"</summary><pre class="log">{j.log.clone()}</pre></details>
+                                            </td></tr>
+                                        })}
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+    }
+}

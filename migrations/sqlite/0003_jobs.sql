@@ -1,0 +1,30 @@
+-- Jobs an agent runs: install exact versions, reboot, refresh.
+
+create table job (
+    id integer primary key autoincrement,
+    server_id integer not null references server (id) on delete cascade,
+    kind text not null check (kind in ('install', 'reboot', 'refresh')),
+    -- install: JSON list of {name, version, arch}
+    packages text not null default '[]',
+    -- queued → running → succeeded | failed; a reboot goes running →
+    -- rebooting → succeeded once a new boot id is seen; a queued job whose
+    -- not_after passed is expired; an admin may cancel a queued job
+    state text not null check (state in ('queued', 'running', 'rebooting', 'succeeded', 'failed', 'expired', 'cancelled')),
+    not_before integer not null,
+    not_after integer not null,
+    -- the current attempt; results for older attempts are refused
+    attempt integer not null default 0,
+    lease_until integer,
+    -- the server's boot id when the reboot was claimed
+    boot_id_before text,
+    exit_code integer,
+    log text not null default '',
+    -- why it failed, expired or was retried, for people
+    reason text not null default '',
+    created_by integer references account (id) on delete set null,
+    created_at integer not null,
+    started_at integer,
+    finished_at integer
+);
+create index job_server_state on job (server_id, state);
+create index job_state_lease on job (state, lease_until);
