@@ -146,40 +146,54 @@ impl Runner {
         })
     }
 
-    /// Writes a job result to the spool, then tries to deliver everything
-    /// spooled. A result is only dropped once the portal has it, or says
-    /// it will never take it (an attempt no longer current, a job gone).
-    pub fn report_result(&self, job_id: i64, result: JobResult) -> Result<(), ClientError> {
+    fn result_path(&self, job_id: i64, attempt: i64) -> PathBuf {
+        self.results_dir().join(format!("{job_id}-{attempt}.json"))
+    }
+
+    /// Writes a job result to the spool; the job no longer counts as
+    /// running once its result is safe on disk.
+    fn spool_result(&self, job_id: i64, result: JobResult) -> Result<(), ClientError> {
+        let path = self.result_path(job_id, result.attempt);
         let pending = PendingResult { job_id, result };
-        let path = self
-            .results_dir()
-            .join(format!("{job_id}-{}.json", pending.result.attempt));
         let json = serde_json::to_vec(&pending).unwrap_or_default();
-        if let Err(e) = self.write_file(&path, &json) {
+        let spooled = self.write_file(&path, &json);
+        let _ = std::fs::remove_file(self.running_path());
+        if let Err(e) = spooled {
             tracing::error!(error = %e, job_id, "could not spool the job result; sending it directly");
-            return self.client.job_result(&self.credential, job_id, &pending.result);
+            return self
+                .client
+                .job_result(&self.credential, job_id, &pending.result);
         }
+        Ok(())
+    }
+
+    /// Spools a job result, then tries to deliver everything spooled. A
+    /// result is only dropped once the portal has it, or says it will never
+    /// take it (an attempt no longer current, a job gone).
+    pub fn report_result(&self, job_id: i64, result: JobResult) -> Result<(), ClientError> {
+        self.spool_result(job_id, result)?;
         self.flush_results()
     }
 
-    /// Delivers spooled job results (and reports a job this agent was
-    /// interrupted in, as failed). Stops at the first transient failure.
+    /// Delivers spooled job results (after reporting a job this agent was
+    /// interrupted in as failed). Stops at the first transient failure.
     pub fn flush_results(&self) -> Result<(), ClientError> {
-        if let Ok(bytes) = std::fs::read(self.running_path()) {
-            let _ = std::fs::remove_file(self.running_path());
-            if let Ok(job) = serde_json::from_slice::<JobOrder>(&bytes) {
-                tracing::warn!(job_id = job.id, "the agent stopped while running a job; reporting it as failed");
-                let result = JobResult {
-                    attempt: job.attempt,
-                    outcome: JobOutcome::Failed,
-                    exit_code: None,
-                    log: "patchport-agent stopped while this job was running (killed or the machine went down); \
-                          the package manager may have run in part: see its own log\n"
-                        .into(),
-                };
-                return self.report_result(job.id, result);
-            }
+        if let Ok(bytes) = std::fs::read(self.running_path())
+            && let Ok(job) = serde_json::from_slice::<JobOrder>(&bytes)
+            && !self.result_path(job.id, job.attempt).exists()
+        {
+            tracing::warn!(job_id = job.id, "the agent stopped while running a job; reporting it as failed");
+            let result = JobResult {
+                attempt: job.attempt,
+                outcome: JobOutcome::Failed,
+                exit_code: None,
+                log: "patchport-agent stopped while this job was running (killed or the machine went down); \
+                      the package manager may have run in part: see its own log\n"
+                    .into(),
+            };
+            self.spool_result(job.id, result)?;
         }
+        let _ = std::fs::remove_file(self.running_path());
         let Ok(entries) = std::fs::read_dir(self.results_dir()) else {
             return Ok(());
         };
@@ -239,7 +253,6 @@ impl Runner {
                     log: format!("reboot issued from boot {}\n", report.boot_id),
                 };
                 let _ = self.report_result(job.id, going);
-                let _ = std::fs::remove_file(self.running_path());
                 match crate::jobs::reboot(system, job) {
                     Ok(()) => return Cycle::Rebooting,
                     Err(failed) => {
@@ -254,7 +267,6 @@ impl Runner {
             if let Err(e) = self.report_result(job.id, result) {
                 tracing::warn!(error = %e, "job result spooled until the portal is reachable");
             }
-            let _ = std::fs::remove_file(self.running_path());
         }
         Cycle::RanJobs
     }

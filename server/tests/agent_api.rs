@@ -4,7 +4,8 @@
 mod support;
 
 use patchport_core::protocol::{
-    AvailableUpdate, CheckInRequest, InstalledPackage, OsInfo, PackageFormat, Report, secret_digest,
+    AvailableUpdate, CheckInRequest, CheckInResponse, InstalledPackage, JOB_LEASE, JobOrder,
+    JobSpec, OsInfo, PackageFormat, REBOOT_GRACE, Report, secret_digest,
 };
 use support::{TestApp, for_each_backend};
 
@@ -122,6 +123,81 @@ impl TestApp {
             .into_iter()
             .map(|(p, v, _, s)| (p, v, s))
             .collect()
+    }
+}
+
+/// Jobs: queue, lease, results.
+impl TestApp {
+    /// An enrolled server that reported `openssl` and `curl` updates; returns
+    /// (server id, credential, the report, admin cookie).
+    async fn reporting_server(&self) -> (i64, String, Report, String) {
+        let (server_id, credential) = self.enrolled().await;
+        let r = report(
+            vec![pkg("openssl", "3.0.11-1"), pkg("curl", "7.88.1-10")],
+            vec![
+                update("openssl", "3.0.11-1", "3.0.15-1", true),
+                update("curl", "7.88.1-10", "7.88.1-10+deb12u8", false),
+            ],
+        );
+        assert_eq!(self.check_in(&credential, &full(&r)).await.status(), 200);
+        let admin = self.login(support::ADMIN, support::PASSWORD).await.unwrap();
+        (server_id, credential, r, admin)
+    }
+
+    async fn patch_id(&self, server_id: i64, package: &str) -> i64 {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        patchport_db::servers::patch_rows(&mut conn, server_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.package == package)
+            .unwrap()
+            .patch_id
+    }
+
+    async fn queue(&self, cookie: &str, body: serde_json::Value) -> reqwest::Response {
+        self.post_json("/api/admin/jobs/queue", Some(cookie), body)
+            .await
+    }
+
+    /// A digest-only check-in; returns the jobs handed out.
+    async fn poll(&self, credential: &str, r: &Report) -> Vec<JobOrder> {
+        let resp = self
+            .check_in(
+                credential,
+                &CheckInRequest {
+                    digest: r.digest(),
+                    report: None,
+                },
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let answer: CheckInResponse = resp.json().await.unwrap();
+        assert!(!answer.send_report);
+        answer.jobs
+    }
+
+    async fn send_result(
+        &self,
+        credential: &str,
+        job_id: i64,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/agent/v1/jobs/{job_id}/result")))
+            .bearer_auth(credential)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn job(&self, job_id: i64) -> patchport_db::jobs::JobRow {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        patchport_db::jobs::get(&mut conn, job_id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 }
 
@@ -579,7 +655,7 @@ async fn server_details_and_packages_are_visible_to_admins_and_the_owner_only() 
         let d: serde_json::Value = detail.json().await.unwrap();
         assert_eq!(d["kernel"], "6.1.0-28-amd64");
         assert_eq!(d["row"]["missing_security"], 1);
-        assert_eq!(d["patches"][0][0], "openssl");
+        assert_eq!(d["patches"][0]["package"], "openssl");
 
         let search = app
             .post_fn(
@@ -707,6 +783,262 @@ async fn concurrent_check_ins_sharing_patches_all_succeed() {
             listed.items.iter().all(|s| s.missing == 40),
             "every server misses the 40 shared patches"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_install_job_is_leased_once_reported_idempotently_and_reconciled() {
+    for_each_backend(|app| async move {
+        let (server_id, credential, r, admin) = app.reporting_server().await;
+        let openssl = app.patch_id(server_id, "openssl").await;
+        let resp = app
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": server_id, "kind": "install", "patch_ids": [openssl],
+                    "start_at": "", "window_hours": 24}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let job_id: i64 = resp.json().await.unwrap();
+        assert_eq!(app.audit_count("job.queued").await, 1);
+        let states = app.server_patches(server_id).await;
+        assert!(states.contains(&("openssl".into(), "3.0.15-1".into(), "queued".into())), "{states:?}");
+
+        let jobs = app.poll(&credential, &r).await;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!((jobs[0].id, jobs[0].attempt), (job_id, 1));
+        let JobSpec::Install { packages } = &jobs[0].spec else { panic!("{:?}", jobs[0]) };
+        assert_eq!(
+            packages.iter().map(|p| (p.name.as_str(), p.version.as_str(), p.arch.as_str())).collect::<Vec<_>>(),
+            [("openssl", "3.0.15-1", "amd64")]
+        );
+        assert!(
+            app.poll(&credential, &r).await.is_empty(),
+            "a leased job is not handed out again while its lease runs"
+        );
+        let states = app.server_patches(server_id).await;
+        assert!(states.contains(&("openssl".into(), "3.0.15-1".into(), "installing".into())), "{states:?}");
+
+        let result = serde_json::json!({"attempt": 1, "outcome": "succeeded", "exit_code": 0,
+            "log": "Setting up openssl (3.0.15-1) ...\n"});
+        let first = app.send_result(&credential, job_id, result.clone()).await;
+        assert_eq!(first.status(), 200);
+        assert_eq!(first.json::<serde_json::Value>().await.unwrap()["recorded"], "applied");
+        let again = app.send_result(&credential, job_id, result).await;
+        assert_eq!(again.status(), 200, "a repeated result is harmless");
+        assert_eq!(again.json::<serde_json::Value>().await.unwrap()["recorded"], "repeated");
+        assert_eq!(app.audit_count("job.result").await, 1, "recorded once");
+        let job = app.job(job_id).await;
+        assert_eq!((job.state.as_str(), job.exit_code), ("succeeded", Some(0)));
+        assert!(job.log.contains("Setting up openssl"));
+
+        // The agent's re-scan no longer lists the update: installed.
+        let mut after = r.clone();
+        after.packages[1].version = "3.0.15-1".into();
+        after.updates.retain(|u| u.name != "openssl");
+        assert_eq!(app.check_in(&credential, &full(&after)).await.status(), 200);
+        let states = app.server_patches(server_id).await;
+        assert!(states.contains(&("openssl".into(), "3.0.15-1".into(), "installed".into())), "{states:?}");
+        assert!(states.contains(&("curl".into(), "7.88.1-10+deb12u8".into(), "missing".into())), "{states:?}");
+
+        // Listed for the admin with its log.
+        let listed = app
+            .post_fn("/api/servers/jobs", Some(&admin), &[("server_id", &server_id.to_string()), ("page", "1")])
+            .await;
+        assert_eq!(listed.status(), 200);
+        let page: serde_json::Value = listed.json().await.unwrap();
+        assert_eq!(page["total"], 1);
+        assert_eq!(page["items"][0]["state"], "succeeded");
+        assert_eq!(page["items"][0]["packages"][0], "openssl=3.0.15-1 (amd64)");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_job_never_runs_and_hands_its_patches_back() {
+    for_each_backend(|app| async move {
+        let (server_id, credential, r, admin) = app.reporting_server().await;
+        let curl = app.patch_id(server_id, "curl").await;
+        let resp = app
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": server_id, "kind": "install", "patch_ids": [curl],
+                    "start_at": "", "window_hours": 1}),
+            )
+            .await;
+        let job_id: i64 = resp.json().await.unwrap();
+        app.clock.advance(3600);
+        assert!(app.poll(&credential, &r).await.is_empty(), "expired, not run");
+        let job = app.job(job_id).await;
+        assert_eq!(job.state, "expired");
+        assert!(job.reason.contains("deadline"), "{}", job.reason);
+        let states = app.server_patches(server_id).await;
+        assert!(states.contains(&("curl".into(), "7.88.1-10+deb12u8".into(), "missing".into())), "{states:?}");
+        let late = app
+            .send_result(&credential, job_id, serde_json::json!({"attempt": 0, "outcome": "succeeded"}))
+            .await;
+        assert_eq!(late.status(), 409, "nothing to report for a job that never ran");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_killed_agents_lease_runs_out_and_the_job_is_offered_again_never_twice_at_once() {
+    for_each_backend(|app| async move {
+        let (server_id, credential, r, admin) = app.reporting_server().await;
+        let openssl = app.patch_id(server_id, "openssl").await;
+        let resp = app
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": server_id, "kind": "install", "patch_ids": [openssl],
+                    "start_at": "", "window_hours": 168}),
+            )
+            .await;
+        let job_id: i64 = resp.json().await.unwrap();
+        // Attempt 1 is claimed, then the agent dies without a word.
+        assert_eq!(app.poll(&credential, &r).await[0].attempt, 1);
+        app.clock.advance(JOB_LEASE - 1);
+        assert!(app.poll(&credential, &r).await.is_empty(), "still leased");
+        app.clock.advance(1);
+        let again = app.poll(&credential, &r).await;
+        assert_eq!((again[0].id, again[0].attempt), (job_id, 2), "offered again");
+        assert!(app.job(job_id).await.reason.contains("lease expired"));
+        // The first attempt's result, arriving late, is refused.
+        let late = app
+            .send_result(&credential, job_id, serde_json::json!({"attempt": 1, "outcome": "succeeded"}))
+            .await;
+        assert_eq!(late.status(), 409);
+        assert_eq!(app.job(job_id).await.state, "running");
+        // Attempts 2 and 3 die too: the job fails for good.
+        app.clock.advance(JOB_LEASE);
+        assert_eq!(app.poll(&credential, &r).await[0].attempt, 3);
+        app.clock.advance(JOB_LEASE);
+        assert!(app.poll(&credential, &r).await.is_empty());
+        let job = app.job(job_id).await;
+        assert_eq!(job.state, "failed");
+        assert!(job.reason.contains("3 attempts"), "{}", job.reason);
+        let states = app.server_patches(server_id).await;
+        assert!(states.contains(&("openssl".into(), "3.0.15-1".into(), "missing".into())), "{states:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reboot_waits_for_its_time_and_counts_only_with_a_new_boot_id() {
+    for_each_backend(|app| async move {
+        use patchport_core::Clock;
+        let (server_id, credential, r, admin) = app.reporting_server().await;
+        // Two hours ahead, on the minute.
+        let at = (app.clock.now() / 60 + 120) * 60;
+        let start = patchport_core::clock::format_utc(at);
+        let start_at = format!("{}T{}", &start[..10], &start[11..16]);
+        let resp = app
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": server_id, "kind": "reboot", "patch_ids": [],
+                    "start_at": start_at, "window_hours": 2}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let job_id: i64 = resp.json().await.unwrap();
+        assert_eq!(app.job(job_id).await.not_before, at);
+        assert!(app.poll(&credential, &r).await.is_empty(), "not before its time");
+        app.clock.advance(at - app.clock.now());
+        let jobs = app.poll(&credential, &r).await;
+        assert_eq!(jobs[0].spec, JobSpec::Reboot);
+        let going = app
+            .send_result(&credential, job_id, serde_json::json!({"attempt": 1, "outcome": "rebooting"}))
+            .await;
+        assert_eq!(going.status(), 200);
+        assert_eq!(app.job(job_id).await.state, "rebooting");
+        // The same boot id: not rebooted yet.
+        assert_eq!(app.check_in(&credential, &full(&r)).await.status(), 200);
+        assert_eq!(app.job(job_id).await.state, "rebooting");
+        let mut rebooted = r.clone();
+        rebooted.boot_id = "a-new-boot".into();
+        assert_eq!(app.check_in(&credential, &full(&rebooted)).await.status(), 200);
+        let job = app.job(job_id).await;
+        assert_eq!(job.state, "succeeded");
+        assert!(job.reason.contains("new boot id"));
+
+        // A reboot that never comes back within the grace period fails.
+        // (Two hours passed: the admin signs in again.)
+        let admin = app.login(support::ADMIN, support::PASSWORD).await.unwrap();
+        let resp = app
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": server_id, "kind": "reboot", "patch_ids": [],
+                    "start_at": "", "window_hours": 2}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let second: i64 = resp.json().await.unwrap();
+        assert_eq!(app.poll(&credential, &rebooted).await[0].id, second);
+        app.send_result(&credential, second, serde_json::json!({"attempt": 1, "outcome": "rebooting"}))
+            .await;
+        app.clock.advance(REBOOT_GRACE);
+        assert!(app.poll(&credential, &rebooted).await.is_empty());
+        let job = app.job(second).await;
+        assert_eq!(job.state, "failed");
+        assert!(job.reason.contains("boot id"), "{}", job.reason);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_jobs_and_bad_results_are_refused_and_owners_cannot_queue() {
+    for_each_backend(|app| async move {
+        let (server_id, credential, r, admin) = app.reporting_server().await;
+        let (_, other_credential) = app.enrolled().await;
+        let openssl = app.patch_id(server_id, "openssl").await;
+        let job = |kind: &str, ids: Vec<i64>, start: &str, hours: i64| {
+            serde_json::json!({"server_id": server_id, "kind": kind, "patch_ids": ids,
+                "start_at": start, "window_hours": hours})
+        };
+        for (body, why) in [
+            (job("install", vec![], "", 24), "no patches"),
+            (job("install", vec![999_999], "", 24), "a patch the server does not miss"),
+            (job("install", vec![openssl], "", 0), "no start window"),
+            (job("install", vec![openssl], "2001-01-01T00:00", 24), "a start in the past"),
+            (job("install", vec![openssl], "tomorrow", 24), "an unreadable time"),
+            (job("rm -rf /", vec![], "", 24), "an unknown kind"),
+        ] {
+            let resp = app.queue(&admin, body).await;
+            assert_eq!(resp.status(), 422, "{why}: {}", resp.text().await.unwrap());
+        }
+        let missing_server = app
+            .queue(&admin, serde_json::json!({"server_id": 999_999, "kind": "refresh", "patch_ids": [],
+                "start_at": "", "window_hours": 1}))
+            .await;
+        assert_eq!(missing_server.status(), 404);
+        let owner = app.login(support::OWNER, support::PASSWORD).await.unwrap();
+        assert_eq!(app.queue(&owner, job("refresh", vec![], "", 1)).await.status(), 403);
+        assert_eq!(app.queue("nobody", job("refresh", vec![], "", 1)).await.status(), 401);
+        let listed = app
+            .post_fn("/api/servers/jobs", Some(&owner), &[("server_id", &server_id.to_string()), ("page", "1")])
+            .await;
+        assert_eq!(listed.status(), 404, "not the owner's server");
+        assert!(app.server_patches(server_id).await.iter().all(|p| p.2 == "missing"), "nothing queued");
+
+        let resp = app.queue(&admin, job("refresh", vec![], "", 1)).await;
+        let job_id: i64 = resp.json().await.unwrap();
+        assert_eq!(app.poll(&credential, &r).await[0].spec, JobSpec::Refresh);
+        for (cred, body, status) in [
+            (&other_credential, serde_json::json!({"attempt": 1, "outcome": "succeeded"}), 404),
+            (&credential, serde_json::json!({"attempt": 1, "outcome": "rebooting"}), 422),
+            (&credential, serde_json::json!({"attempt": 1, "outcome": "exploded"}), 400),
+            (&credential, serde_json::json!({"attempt": 1, "outcome": "failed", "log": "x".repeat(200_000)}), 422),
+            (&"1.wrong".to_owned(), serde_json::json!({"attempt": 1, "outcome": "succeeded"}), 401),
+        ] {
+            let resp = app.send_result(cred, job_id, body).await;
+            assert_eq!(resp.status(), status);
+        }
+        assert_eq!(app.job(job_id).await.state, "running", "no refused result changed it");
+        let cancel = app
+            .post_fn("/api/admin/jobs/cancel", Some(&admin), &[("job_id", &job_id.to_string())])
+            .await;
+        assert_eq!(cancel.status(), 409, "a running job cannot be cancelled");
     })
     .await;
 }
