@@ -147,7 +147,11 @@ impl Client {
         job_id: i64,
         result: &JobResult,
     ) -> Result<(), ClientError> {
-        self.post::<_, serde_json::Value>(&format!("/jobs/{job_id}/result"), Some(credential), result)
-            .map(|_| ())
+        self.post::<_, serde_json::Value>(
+            &format!("/jobs/{job_id}/result"),
+            Some(credential),
+            result,
+        )
+        .map(|_| ())
     }
 }

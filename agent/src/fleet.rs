@@ -241,7 +241,11 @@ pub fn play(agent: &mut VirtualAgent, job: &JobOrder, boots: &mut Rng) -> JobRes
     JobResult {
         attempt: job.attempt,
         outcome,
-        exit_code: Some(if outcome == JobOutcome::Failed { 100 } else { 0 }),
+        exit_code: Some(if outcome == JobOutcome::Failed {
+            100
+        } else {
+            0
+        }),
         log,
     }
 }
@@ -286,5 +290,55 @@ mod tests {
         let names: std::collections::HashSet<_> =
             a.packages.iter().map(|p| (&p.name, &p.arch)).collect();
         assert_eq!(names.len(), a.packages.len(), "no duplicate packages");
+    }
+
+    #[test]
+    fn played_jobs_change_the_simulated_server_as_the_real_one_would() {
+        use patchport_core::protocol::PackageTarget;
+        let mut agent = VirtualAgent {
+            credential: String::new(),
+            report: report(1, Shape::default(), 7),
+        };
+        let update = agent.report.updates[0].clone();
+        let before = agent.report.digest();
+        let install = JobOrder {
+            id: 1,
+            attempt: 1,
+            spec: JobSpec::Install {
+                packages: vec![PackageTarget {
+                    name: update.name.clone(),
+                    version: update.version.clone(),
+                    arch: update.arch.clone(),
+                }],
+            },
+        };
+        let mut boots = Rng::new(3);
+        let done = play(&mut agent, &install, &mut boots);
+        assert_eq!(done.outcome, JobOutcome::Succeeded);
+        assert!(!agent.report.updates.iter().any(|u| u.name == update.name));
+        let installed = agent
+            .report
+            .packages
+            .iter()
+            .find(|p| p.name == update.name)
+            .unwrap();
+        assert_eq!(installed.version, update.version);
+        assert_ne!(agent.report.digest(), before);
+        // The same install again: the version is no longer offered.
+        let again = play(&mut agent, &install, &mut boots);
+        assert_eq!(again.outcome, JobOutcome::Failed);
+        assert!(again.log.contains("was not found"), "{}", again.log);
+        let boot = agent.report.boot_id.clone();
+        let reboot = JobOrder {
+            id: 2,
+            attempt: 1,
+            spec: JobSpec::Reboot,
+        };
+        assert_eq!(
+            play(&mut agent, &reboot, &mut boots).outcome,
+            JobOutcome::Rebooting
+        );
+        assert_ne!(agent.report.boot_id, boot, "a new boot id");
+        assert!(!agent.report.reboot_required);
     }
 }

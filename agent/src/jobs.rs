@@ -363,7 +363,11 @@ mod tests {
             Duration::from_secs(10),
         );
         assert_eq!(ran.exit_code, Some(3));
-        assert!(ran.log.contains("out\n") && ran.log.contains("err\n"), "{}", ran.log);
+        assert!(
+            ran.log.contains("out\n") && ran.log.contains("err\n"),
+            "{}",
+            ran.log
+        );
         let slow = RealSystem.run(&Command::new("sleep", &["30"]), Duration::from_millis(300));
         assert_eq!(slow.exit_code, None, "stopped at the timeout");
         assert!(slow.log.contains("stopped after"), "{}", slow.log);

@@ -182,7 +182,10 @@ impl Runner {
             && let Ok(job) = serde_json::from_slice::<JobOrder>(&bytes)
             && !self.result_path(job.id, job.attempt).exists()
         {
-            tracing::warn!(job_id = job.id, "the agent stopped while running a job; reporting it as failed");
+            tracing::warn!(
+                job_id = job.id,
+                "the agent stopped while running a job; reporting it as failed"
+            );
             let result = JobResult {
                 attempt: job.attempt,
                 outcome: JobOutcome::Failed,
@@ -205,7 +208,9 @@ impl Runner {
         for path in files {
             let Ok(pending) = std::fs::read(&path)
                 .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<PendingResult>(&b).map_err(|e| e.to_string()))
+                .and_then(|b| {
+                    serde_json::from_slice::<PendingResult>(&b).map_err(|e| e.to_string())
+                })
             else {
                 tracing::error!(path = %path.display(), "unreadable spooled job result; removed");
                 let _ = std::fs::remove_file(&path);
@@ -238,7 +243,12 @@ impl Runner {
             return Cycle::Idle(0);
         }
         for job in jobs {
-            tracing::info!(job_id = job.id, attempt = job.attempt, kind = job.spec.kind(), "running job");
+            tracing::info!(
+                job_id = job.id,
+                attempt = job.attempt,
+                kind = job.spec.kind(),
+                "running job"
+            );
             let marker = serde_json::to_vec(job).unwrap_or_default();
             if let Err(e) = self.write_file(&self.running_path(), &marker) {
                 tracing::warn!(error = %e, "could not record the running job");
@@ -278,10 +288,10 @@ impl Runner {
         collect: &dyn Fn() -> Result<Report, String>,
         system: &dyn System,
     ) -> Result<Cycle, CycleError> {
-        if let Err(e) = self.flush_results() {
-            if !e.is_transient() {
-                return Err(CycleError::Portal(e));
-            }
+        if let Err(e) = self.flush_results()
+            && !e.is_transient()
+        {
+            return Err(CycleError::Portal(e));
         }
         let report = collect().map_err(CycleError::Scan)?;
         let answer = self.check_in(report.clone()).map_err(CycleError::Portal)?;

@@ -214,9 +214,17 @@ async fn the_agent_installs_an_apt_update_through_a_job() {
     let token = "ppe_apt_test_token";
     let mut tx = db.begin().await.unwrap();
     let now = clock.now();
-    patchport_db::agents::create_token(&mut tx, &secret_digest(token), "apt", None, now + 600, 1, now)
-        .await
-        .unwrap();
+    patchport_db::agents::create_token(
+        &mut tx,
+        &secret_digest(token),
+        "apt",
+        None,
+        now + 600,
+        1,
+        now,
+    )
+    .await
+    .unwrap();
     patchport_db::commit(tx).await.unwrap();
 
     // The real agent binary enrols and reports.

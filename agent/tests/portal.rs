@@ -232,3 +232,148 @@ async fn a_report_that_cannot_be_sent_is_spooled_and_delivered_once_later() {
     assert!(!err.is_transient());
     assert!(!spool.exists());
 }
+
+/// Answers every command with success and remembers what it ran; the real
+/// package manager is exercised by `install_deb.rs`.
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<patchport_agent::jobs::Command>>);
+
+impl patchport_agent::jobs::System for Recorder {
+    fn run(
+        &self,
+        command: &patchport_agent::jobs::Command,
+        _timeout: std::time::Duration,
+    ) -> patchport_agent::jobs::Ran {
+        self.0.lock().unwrap().push(command.clone());
+        patchport_agent::jobs::Ran {
+            exit_code: Some(0),
+            log: "done\n".into(),
+        }
+    }
+}
+
+impl Portal {
+    async fn queue(&self, server_id: i64, spec: patchport_core::protocol::JobSpec) -> i64 {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await.unwrap();
+        let id = patchport_db::jobs::create(
+            &mut tx,
+            &patchport_db::jobs::NewJob {
+                server_id,
+                spec: &spec,
+                not_before: now,
+                not_after: now + 3600,
+                created_by: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        patchport_db::commit(tx).await.unwrap();
+        id
+    }
+
+    async fn job_state(&self, id: i64) -> (String, String) {
+        let mut conn = self.db.read().await.unwrap();
+        let job = patchport_db::jobs::get(&mut conn, id)
+            .await
+            .unwrap()
+            .unwrap();
+        (job.state, job.log)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_result_waits_in_the_spool_while_the_portal_is_down_and_arrives_once() {
+    use patchport_agent::runner::Cycle;
+    use patchport_core::protocol::JobSpec;
+    let portal = portal().await;
+    let state = tempfile::tempdir().unwrap();
+    let config = portal.enrol(state.path()).await;
+    let c = config.clone();
+    blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
+    let job = portal.queue(config.server_id, JobSpec::Refresh).await;
+
+    // The check-in hands out the job; the result cannot be delivered
+    // because the "portal" answering it is down by then.
+    let c = config.clone();
+    let answer = blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
+    assert_eq!(answer.jobs.len(), 1);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = Config {
+        url: format!("http://{}", closed.local_addr().unwrap()),
+        ..config.clone()
+    };
+    drop(closed);
+    let outcome = blocking(move || {
+        let system = Recorder::default();
+        let cycle = Runner::new(&down)
+            .unwrap()
+            .run_jobs(&answer.jobs, &system, &report());
+        (cycle, system.0.into_inner().unwrap())
+    })
+    .await;
+    assert_eq!(outcome.0, Cycle::RanJobs);
+    assert_eq!(outcome.1.len(), 1, "ran once");
+    assert_eq!(outcome.1[0].args, ["update", "--quiet"]);
+    assert_eq!(portal.job_state(job).await.0, "running", "no result yet");
+    let spooled = std::fs::read_dir(state.path().join("spool/results"))
+        .unwrap()
+        .count();
+    assert_eq!(spooled, 1, "the result waits on disk");
+
+    // Back up: the next cycle delivers it, and only once.
+    let c = config.clone();
+    let cycle = blocking(move || {
+        let collect = || Ok(report());
+        Runner::new(&c)
+            .unwrap()
+            .cycle(&collect, &Recorder::default())
+    })
+    .await
+    .unwrap();
+    assert!(matches!(cycle, Cycle::Idle(_)), "{cycle:?}");
+    let (state_now, log) = portal.job_state(job).await;
+    assert_eq!(state_now, "succeeded");
+    assert_eq!(log, "done\n");
+    assert_eq!(
+        std::fs::read_dir(state.path().join("spool/results"))
+            .unwrap()
+            .count(),
+        0,
+        "delivered, so the spool is empty"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_during_a_job_reports_it_failed_when_it_starts_again() {
+    use patchport_core::protocol::{JobOrder, JobSpec};
+    let portal = portal().await;
+    let state = tempfile::tempdir().unwrap();
+    let config = portal.enrol(state.path()).await;
+    let c = config.clone();
+    blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
+    let job = portal.queue(config.server_id, JobSpec::Refresh).await;
+    let c = config.clone();
+    let answer = blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
+    let order: &JobOrder = &answer.jobs[0];
+    // What a killed agent leaves behind: the running-job marker, no result.
+    std::fs::write(
+        state.path().join("running-job.json"),
+        serde_json::to_vec(order).unwrap(),
+    )
+    .unwrap();
+    let c = config.clone();
+    let ran = blocking(move || {
+        let system = Recorder::default();
+        let collect = || Ok(report());
+        Runner::new(&c).unwrap().cycle(&collect, &system).unwrap();
+        system.0.into_inner().unwrap().len()
+    })
+    .await;
+    assert_eq!(ran, 0, "the interrupted job is not run again by the agent");
+    let (state_now, log) = portal.job_state(job).await;
+    assert_eq!(state_now, "failed");
+    assert!(log.contains("stopped while this job was running"), "{log}");
+    assert!(!state.path().join("running-job.json").exists());
+}

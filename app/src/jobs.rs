@@ -93,8 +93,9 @@ fn parse_start(text: &str, now: i64) -> Result<i64, AppError> {
     if text.is_empty() {
         return Ok(now);
     }
-    let format = time::format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]")
-        .map_err(|_| AppError::Internal)?;
+    let format =
+        time::format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]")
+            .map_err(|_| AppError::Internal)?;
     let at = time::PrimitiveDateTime::parse(text, &format)
         .map_err(|_| AppError::invalid("start_at", "start time must look like 2026-11-21T22:00"))?
         .assume_utc()

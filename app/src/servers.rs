@@ -471,7 +471,14 @@ pub fn ServerPage() -> impl IntoView {
     let cancel = ServerAction::<crate::jobs::CancelJob>::new();
     let jobs_changed = RwSignal::new(0_u64);
     let detail = Resource::new(
-        move || (id(), queue.version().get(), cancel.version().get(), jobs_changed.get()),
+        move || {
+            (
+                id(),
+                queue.version().get(),
+                cancel.version().get(),
+                jobs_changed.get(),
+            )
+        },
         |(i, ..)| server_detail(i),
     );
     let selected = RwSignal::new(std::collections::BTreeSet::<i64>::new());

@@ -345,14 +345,19 @@ impl PackageTarget {
         if self.version.is_empty() || self.version.len() > 256 {
             return fail("version", "must be 1 to 256 characters");
         }
-        if !self.version.starts_with(|c: char| c.is_ascii_alphanumeric())
+        if !self
+            .version
+            .starts_with(|c: char| c.is_ascii_alphanumeric())
             || !self.version.chars().all(ok_version)
         {
             return fail("version", "is not a package version");
         }
         if self.arch.is_empty()
             || self.arch.len() > 32
-            || !self.arch.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || !self
+                .arch
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
         {
             return fail("arch", "is not an architecture");
         }
@@ -595,7 +600,10 @@ mod tests {
             spec: JobSpec::Reboot,
         };
         let json = serde_json::to_value(&order).unwrap();
-        assert_eq!(json, serde_json::json!({"id": 7, "attempt": 1, "kind": "reboot"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"id": 7, "attempt": 1, "kind": "reboot"})
+        );
         let back: JobOrder = serde_json::from_value(json).unwrap();
         assert_eq!(back, order);
     }

@@ -10,8 +10,8 @@
 use crate::{Conn, Page, Result, StorageError, limit_offset};
 use patchport_core::Timestamp;
 use patchport_core::protocol::{
-    JOB_LEASE, JobOrder, JobOutcome, JobResult, JobSpec, MAX_JOB_LOG, PackageTarget,
-    REBOOT_GRACE, log_tail,
+    JOB_LEASE, JobOrder, JobOutcome, JobResult, JobSpec, MAX_JOB_LOG, PackageTarget, REBOOT_GRACE,
+    log_tail,
 };
 
 /// Attempts before a job whose agent keeps going silent fails for good.

@@ -532,7 +532,16 @@ pub struct PatchRow {
 
 /// A server's patches, open ones first, by package.
 pub async fn patch_rows(conn: &mut Conn, server_id: i64) -> Result<Vec<PatchRow>> {
-    type Row = (i64, String, Option<String>, String, String, i64, String, i64);
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+    );
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "select p.id, p.package, sp.installed_version, p.version, p.arch, \
            (case when p.security then 1 else 0 end), sp.state, sp.first_seen \

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use patchport_core::protocol::{
-    self, CheckInRequest, CheckInResponse, EnrollRequest, EnrollResponse, JobResult,
-    MAX_JOB_LOG, MAX_REPORT_BYTES, secret_digest,
+    self, CheckInRequest, CheckInResponse, EnrollRequest, EnrollResponse, JobResult, MAX_JOB_LOG,
+    MAX_REPORT_BYTES, secret_digest,
 };
 use patchport_db::{agents, audit, jobs, servers};
 use std::net::SocketAddr;

@@ -869,16 +869,30 @@ async fn an_expired_job_never_runs_and_hands_its_patches_back() {
             .await;
         let job_id: i64 = resp.json().await.unwrap();
         app.clock.advance(3600);
-        assert!(app.poll(&credential, &r).await.is_empty(), "expired, not run");
+        assert!(
+            app.poll(&credential, &r).await.is_empty(),
+            "expired, not run"
+        );
         let job = app.job(job_id).await;
         assert_eq!(job.state, "expired");
         assert!(job.reason.contains("deadline"), "{}", job.reason);
         let states = app.server_patches(server_id).await;
-        assert!(states.contains(&("curl".into(), "7.88.1-10+deb12u8".into(), "missing".into())), "{states:?}");
+        assert!(
+            states.contains(&("curl".into(), "7.88.1-10+deb12u8".into(), "missing".into())),
+            "{states:?}"
+        );
         let late = app
-            .send_result(&credential, job_id, serde_json::json!({"attempt": 0, "outcome": "succeeded"}))
+            .send_result(
+                &credential,
+                job_id,
+                serde_json::json!({"attempt": 0, "outcome": "succeeded"}),
+            )
             .await;
-        assert_eq!(late.status(), 409, "nothing to report for a job that never ran");
+        assert_eq!(
+            late.status(),
+            409,
+            "nothing to report for a job that never ran"
+        );
     })
     .await;
 }
@@ -943,12 +957,19 @@ async fn a_reboot_waits_for_its_time_and_counts_only_with_a_new_boot_id() {
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
         let job_id: i64 = resp.json().await.unwrap();
         assert_eq!(app.job(job_id).await.not_before, at);
-        assert!(app.poll(&credential, &r).await.is_empty(), "not before its time");
+        assert!(
+            app.poll(&credential, &r).await.is_empty(),
+            "not before its time"
+        );
         app.clock.advance(at - app.clock.now());
         let jobs = app.poll(&credential, &r).await;
         assert_eq!(jobs[0].spec, JobSpec::Reboot);
         let going = app
-            .send_result(&credential, job_id, serde_json::json!({"attempt": 1, "outcome": "rebooting"}))
+            .send_result(
+                &credential,
+                job_id,
+                serde_json::json!({"attempt": 1, "outcome": "rebooting"}),
+            )
             .await;
         assert_eq!(going.status(), 200);
         assert_eq!(app.job(job_id).await.state, "rebooting");
@@ -957,7 +978,10 @@ async fn a_reboot_waits_for_its_time_and_counts_only_with_a_new_boot_id() {
         assert_eq!(app.job(job_id).await.state, "rebooting");
         let mut rebooted = r.clone();
         rebooted.boot_id = "a-new-boot".into();
-        assert_eq!(app.check_in(&credential, &full(&rebooted)).await.status(), 200);
+        assert_eq!(
+            app.check_in(&credential, &full(&rebooted)).await.status(),
+            200
+        );
         let job = app.job(job_id).await;
         assert_eq!(job.state, "succeeded");
         assert!(job.reason.contains("new boot id"));
@@ -975,8 +999,12 @@ async fn a_reboot_waits_for_its_time_and_counts_only_with_a_new_boot_id() {
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
         let second: i64 = resp.json().await.unwrap();
         assert_eq!(app.poll(&credential, &rebooted).await[0].id, second);
-        app.send_result(&credential, second, serde_json::json!({"attempt": 1, "outcome": "rebooting"}))
-            .await;
+        app.send_result(
+            &credential,
+            second,
+            serde_json::json!({"attempt": 1, "outcome": "rebooting"}),
+        )
+        .await;
         app.clock.advance(REBOOT_GRACE);
         assert!(app.poll(&credential, &rebooted).await.is_empty());
         let job = app.job(second).await;
@@ -998,45 +1026,105 @@ async fn bad_jobs_and_bad_results_are_refused_and_owners_cannot_queue() {
         };
         for (body, why) in [
             (job("install", vec![], "", 24), "no patches"),
-            (job("install", vec![999_999], "", 24), "a patch the server does not miss"),
+            (
+                job("install", vec![999_999], "", 24),
+                "a patch the server does not miss",
+            ),
             (job("install", vec![openssl], "", 0), "no start window"),
-            (job("install", vec![openssl], "2001-01-01T00:00", 24), "a start in the past"),
-            (job("install", vec![openssl], "tomorrow", 24), "an unreadable time"),
+            (
+                job("install", vec![openssl], "2001-01-01T00:00", 24),
+                "a start in the past",
+            ),
+            (
+                job("install", vec![openssl], "tomorrow", 24),
+                "an unreadable time",
+            ),
             (job("rm -rf /", vec![], "", 24), "an unknown kind"),
         ] {
             let resp = app.queue(&admin, body).await;
             assert_eq!(resp.status(), 422, "{why}: {}", resp.text().await.unwrap());
         }
         let missing_server = app
-            .queue(&admin, serde_json::json!({"server_id": 999_999, "kind": "refresh", "patch_ids": [],
-                "start_at": "", "window_hours": 1}))
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": 999_999, "kind": "refresh", "patch_ids": [],
+                "start_at": "", "window_hours": 1}),
+            )
             .await;
         assert_eq!(missing_server.status(), 404);
         let owner = app.login(support::OWNER, support::PASSWORD).await.unwrap();
-        assert_eq!(app.queue(&owner, job("refresh", vec![], "", 1)).await.status(), 403);
-        assert_eq!(app.queue("nobody", job("refresh", vec![], "", 1)).await.status(), 401);
+        assert_eq!(
+            app.queue(&owner, job("refresh", vec![], "", 1))
+                .await
+                .status(),
+            403
+        );
+        assert_eq!(
+            app.queue("nobody", job("refresh", vec![], "", 1))
+                .await
+                .status(),
+            401
+        );
         let listed = app
-            .post_fn("/api/servers/jobs", Some(&owner), &[("server_id", &server_id.to_string()), ("page", "1")])
+            .post_fn(
+                "/api/servers/jobs",
+                Some(&owner),
+                &[("server_id", &server_id.to_string()), ("page", "1")],
+            )
             .await;
         assert_eq!(listed.status(), 404, "not the owner's server");
-        assert!(app.server_patches(server_id).await.iter().all(|p| p.2 == "missing"), "nothing queued");
+        assert!(
+            app.server_patches(server_id)
+                .await
+                .iter()
+                .all(|p| p.2 == "missing"),
+            "nothing queued"
+        );
 
         let resp = app.queue(&admin, job("refresh", vec![], "", 1)).await;
         let job_id: i64 = resp.json().await.unwrap();
         assert_eq!(app.poll(&credential, &r).await[0].spec, JobSpec::Refresh);
         for (cred, body, status) in [
-            (&other_credential, serde_json::json!({"attempt": 1, "outcome": "succeeded"}), 404),
-            (&credential, serde_json::json!({"attempt": 1, "outcome": "rebooting"}), 422),
-            (&credential, serde_json::json!({"attempt": 1, "outcome": "exploded"}), 400),
-            (&credential, serde_json::json!({"attempt": 1, "outcome": "failed", "log": "x".repeat(200_000)}), 422),
-            (&"1.wrong".to_owned(), serde_json::json!({"attempt": 1, "outcome": "succeeded"}), 401),
+            (
+                &other_credential,
+                serde_json::json!({"attempt": 1, "outcome": "succeeded"}),
+                404,
+            ),
+            (
+                &credential,
+                serde_json::json!({"attempt": 1, "outcome": "rebooting"}),
+                422,
+            ),
+            (
+                &credential,
+                serde_json::json!({"attempt": 1, "outcome": "exploded"}),
+                400,
+            ),
+            (
+                &credential,
+                serde_json::json!({"attempt": 1, "outcome": "failed", "log": "x".repeat(200_000)}),
+                422,
+            ),
+            (
+                &"1.wrong".to_owned(),
+                serde_json::json!({"attempt": 1, "outcome": "succeeded"}),
+                401,
+            ),
         ] {
             let resp = app.send_result(cred, job_id, body).await;
             assert_eq!(resp.status(), status);
         }
-        assert_eq!(app.job(job_id).await.state, "running", "no refused result changed it");
+        assert_eq!(
+            app.job(job_id).await.state,
+            "running",
+            "no refused result changed it"
+        );
         let cancel = app
-            .post_fn("/api/admin/jobs/cancel", Some(&admin), &[("job_id", &job_id.to_string())])
+            .post_fn(
+                "/api/admin/jobs/cancel",
+                Some(&admin),
+                &[("job_id", &job_id.to_string())],
+            )
             .await;
         assert_eq!(cancel.status(), 409, "a running job cannot be cancelled");
     })
