@@ -157,26 +157,33 @@ pub fn send_full(client: &Client, agent: &VirtualAgent) -> Result<(), ClientErro
 }
 
 /// Checks in as the real agent would (digest first, the full report when
-/// asked) and returns the portal's answer, with any jobs leased.
-pub fn check_in(client: &Client, agent: &VirtualAgent) -> Result<CheckInResponse, ClientError> {
+/// asked; a rotated credential adopted) and returns the portal's answer,
+/// with any jobs leased.
+pub fn check_in(client: &Client, agent: &mut VirtualAgent) -> Result<CheckInResponse, ClientError> {
     let digest = agent.report.digest();
-    let answer = client.check_in(
+    let mut answer = client.check_in(
         &agent.credential,
         &CheckInRequest {
             digest: digest.clone(),
             report: None,
         },
     )?;
-    if !answer.send_report {
-        return Ok(answer);
+    if let Some(c) = &answer.new_credential {
+        agent.credential = c.clone();
     }
-    client.check_in(
-        &agent.credential,
-        &CheckInRequest {
-            digest,
-            report: Some(agent.report.clone()),
-        },
-    )
+    if answer.send_report {
+        answer = client.check_in(
+            &agent.credential,
+            &CheckInRequest {
+                digest,
+                report: Some(agent.report.clone()),
+            },
+        )?;
+        if let Some(c) = &answer.new_credential {
+            agent.credential = c.clone();
+        }
+    }
+    Ok(answer)
 }
 
 /// Plays a job on a simulated server: an install moves each named package

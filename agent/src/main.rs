@@ -125,7 +125,9 @@ fn enroll(
         path.display()
     );
     // Report right away so the server shows up with its packages.
-    let runner = Runner::new(&config).map_err(|e| e.to_string())?;
+    let runner = Runner::new(&config)
+        .map_err(|e| e.to_string())?
+        .with_config_path(path);
     runner
         .check_in(report)
         .map(|_| ())
@@ -134,7 +136,9 @@ fn enroll(
 
 fn run(path: &Path, once: bool) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
-    let runner = Runner::new(&config).map_err(|e| e.to_string())?;
+    let runner = Runner::new(&config)
+        .map_err(|e| e.to_string())?
+        .with_config_path(path);
     let collect = || patchport_agent::scan::collect().map_err(|e| e.to_string());
     let system = patchport_agent::jobs::RealSystem;
     if once {

@@ -13,8 +13,12 @@ use std::time::Duration;
 /// Persistent state between check-ins.
 pub struct Runner {
     client: Client,
-    credential: String,
+    /// The credential in use (replaced when the portal rotates it).
+    credential: std::sync::Mutex<String>,
     state_dir: PathBuf,
+    /// The configuration and where it lives, to store a rotated credential.
+    config: Config,
+    config_path: Option<PathBuf>,
 }
 
 /// What a check-in brought back.
@@ -49,9 +53,46 @@ impl Runner {
     pub fn new(config: &Config) -> Result<Self, ClientError> {
         Ok(Self {
             client: Client::from_config(config)?,
-            credential: config.credential.clone(),
+            credential: std::sync::Mutex::new(config.credential.clone()),
             state_dir: config.state_dir.clone(),
+            config: config.clone(),
+            config_path: None,
         })
+    }
+
+    /// Stores rotated credentials in the configuration file at `path`.
+    pub fn with_config_path(mut self, path: &Path) -> Self {
+        self.config_path = Some(path.to_owned());
+        self
+    }
+
+    /// The credential in use.
+    pub fn credential(&self) -> String {
+        self.credential
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Takes a rotated credential: stored in the configuration first (so a
+    /// restart keeps it), then used. If it cannot be stored, the old one
+    /// stays in use; it keeps working, and the portal offers a new one
+    /// at the next check-in.
+    fn adopt(&self, new_credential: &str) {
+        if let Some(path) = &self.config_path {
+            let config = Config {
+                credential: new_credential.to_owned(),
+                ..self.config.clone()
+            };
+            if let Err(e) = config.save(path) {
+                tracing::error!(error = %e, "could not store the rotated credential; keeping the old one");
+                return;
+            }
+        }
+        if let Ok(mut c) = self.credential.lock() {
+            *c = new_credential.to_owned();
+        }
+        tracing::info!("switched to a rotated credential");
     }
 
     fn sent_path(&self) -> PathBuf {
@@ -122,12 +163,15 @@ impl Runner {
         let spooled = self.spool_path().exists();
         if !spooled && self.last_sent().as_deref() == Some(digest) {
             let answer = self.client.check_in(
-                &self.credential,
+                &self.credential(),
                 &CheckInRequest {
                     digest: digest.to_owned(),
                     report: None,
                 },
             )?;
+            if let Some(c) = &answer.new_credential {
+                self.adopt(c);
+            }
             if !answer.send_report {
                 return Ok(Answer {
                     next_check_in: answer.next_check_in,
@@ -139,7 +183,10 @@ impl Runner {
             digest: digest.to_owned(),
             report: Some(report.clone()),
         };
-        let answer = self.client.check_in(&self.credential, &full)?;
+        let answer = self.client.check_in(&self.credential(), &full)?;
+        if let Some(c) = &answer.new_credential {
+            self.adopt(c);
+        }
         Ok(Answer {
             next_check_in: answer.next_check_in,
             jobs: answer.jobs,
@@ -162,7 +209,7 @@ impl Runner {
             tracing::error!(error = %e, job_id, "could not spool the job result; sending it directly");
             return self
                 .client
-                .job_result(&self.credential, job_id, &pending.result);
+                .job_result(&self.credential(), job_id, &pending.result);
         }
         Ok(())
     }
@@ -218,7 +265,7 @@ impl Runner {
             };
             match self
                 .client
-                .job_result(&self.credential, pending.job_id, &pending.result)
+                .job_result(&self.credential(), pending.job_id, &pending.result)
             {
                 Ok(()) => {}
                 Err(ClientError::Refused { status, message }) if status == 404 || status == 409 => {

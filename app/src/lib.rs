@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod app;
 pub mod audit;
 pub mod errors;
+pub mod groups;
 pub mod jobs;
 pub mod servers;
 pub mod ui;

@@ -31,13 +31,18 @@ pub struct ServerRow {
     pub missing_security: i64,
     /// The agent's credential is live.
     pub agent_active: bool,
+    /// Groups: (id, name).
+    pub groups: Vec<(i64, String)>,
 }
 
 #[cfg(feature = "ssr")]
 impl ServerRow {
     fn from_db(s: patchport_db::servers::ServerRow, now: i64) -> Self {
         Self {
-            status: check_in_status(s.last_check_in, now).to_owned(),
+            status: patchport_db::servers::CheckInStatus::of(s.last_check_in, now)
+                .as_str()
+                .to_owned(),
+            groups: s.groups,
             id: s.id,
             hostname: s.hostname,
             os_name: s.os_name,
@@ -83,32 +88,91 @@ pub struct TokenRow {
 /// Rows per page on the servers page.
 pub const PER_PAGE: i64 = 50;
 
-/// How a last check-in reads, given the agents' interval: online within two
-/// intervals, stale within a day, offline after that.
-pub fn check_in_status(last: Option<i64>, now: i64) -> &'static str {
-    match last {
-        None => "never",
-        Some(t) if now - t <= 2 * patchport_core::protocol::CHECK_IN_INTERVAL as i64 => "online",
-        Some(t) if now - t <= 86_400 => "stale",
-        Some(_) => "offline",
+/// Filters and order of the servers list, as the page sends them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerFilter {
+    /// Substring of the host name.
+    pub search: String,
+    /// Only members of this group.
+    pub group_id: Option<i64>,
+    /// `critical`, `standard` or empty for both.
+    pub criticality: String,
+    /// `online`, `stale`, `offline`, `never` or empty for any.
+    pub status: String,
+    /// `yes`, `no` or empty for any.
+    pub reboot: String,
+    /// Only servers missing at least one patch.
+    pub missing_only: bool,
+    /// Sort column: hostname, os, owner, criticality, last_seen, missing,
+    /// security.
+    pub sort: String,
+    /// Largest first.
+    pub descending: bool,
+}
+
+#[cfg(feature = "ssr")]
+impl ServerFilter {
+    fn query(
+        self,
+        me: &crate::accounts::UserView,
+        now: i64,
+    ) -> Result<patchport_db::servers::ServerQuery, AppError> {
+        use patchport_db::servers::{CheckInStatus, ServerSort};
+        let criticality = match self.criticality.as_str() {
+            "" => None,
+            c @ ("critical" | "standard") => Some(c.to_owned()),
+            _ => {
+                return Err(AppError::invalid(
+                    "criticality",
+                    "criticality must be critical or standard",
+                ));
+            }
+        };
+        let status = match self.status.as_str() {
+            "" => None,
+            s => Some(CheckInStatus::parse(s).ok_or_else(|| {
+                AppError::invalid("status", "status must be online, stale, offline or never")
+            })?),
+        };
+        let reboot_required = match self.reboot.as_str() {
+            "" => None,
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => return Err(AppError::invalid("reboot", "reboot must be yes or no")),
+        };
+        let sort = match self.sort.as_str() {
+            "" => ServerSort::default(),
+            s => ServerSort::parse(s)
+                .ok_or_else(|| AppError::invalid("sort", format!("cannot sort by '{s}'")))?,
+        };
+        Ok(patchport_db::servers::ServerQuery {
+            search: self.search,
+            owner_id: (me.role != patchport_core::Role::Admin).then_some(me.id),
+            id: None,
+            group_id: self.group_id,
+            criticality,
+            status,
+            reboot_required,
+            missing_only: self.missing_only,
+            now,
+            sort,
+            descending: self.descending,
+        })
     }
 }
 
 /// Lists servers: all of them for admins, their own for owners.
-#[server(endpoint = "servers/list")]
-pub async fn list_servers(search: String, page: i64) -> Result<ServerPage, AppError> {
+#[server(endpoint = "servers/list", input = server_fn::codec::Json)]
+pub async fn list_servers(filter: ServerFilter, page: i64) -> Result<ServerPage, AppError> {
     use crate::ssr;
     ssr::run(async move {
         let me = ssr::user()?;
         let state = ssr::state()?;
-        let q = patchport_db::servers::ServerQuery {
-            search,
-            owner_id: (me.role != patchport_core::Role::Admin).then_some(me.id),
-            id: None,
-        };
+        let now = state.clock.now();
+        let q = filter.query(&me, now)?;
         let mut conn = state.db.read().await?;
         let found = patchport_db::servers::list(&mut conn, &q, page, PER_PAGE).await?;
-        let now = state.clock.now();
         Ok(ServerPage {
             total: found.total,
             items: found
@@ -117,6 +181,37 @@ pub async fn list_servers(search: String, page: i64) -> Result<ServerPage, AppEr
                 .map(|s| ServerRow::from_db(s, now))
                 .collect(),
         })
+    })
+    .await
+}
+
+/// Asks for a new agent credential: handed to the agent at its next
+/// check-in; the old one stops working once the agent uses the new one.
+#[server(endpoint = "admin/servers/rotate_credential")]
+pub async fn rotate_credential(server_id: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        if !patchport_db::agents::request_rotation(&mut tx, server_id, now).await? {
+            return Err(AppError::Conflict(
+                "this server has no live agent credential to rotate (revoked: enrol it again)"
+                    .into(),
+            ));
+        }
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "agent.rotation_requested",
+            &format!("server {server_id}"),
+            "",
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
     })
     .await
 }
@@ -329,6 +424,8 @@ pub struct ServerInfo {
     pub last_report_at: Option<i64>,
     /// Enrolled at.
     pub created_at: i64,
+    /// A credential rotation waits for the agent's next check-in.
+    pub rotation_pending: bool,
     /// Patches, open ones first.
     pub patches: Vec<PatchView>,
 }
@@ -425,6 +522,7 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
             reboot_required_packages: s.reboot_required_packages,
             last_report_at: s.last_report_at,
             created_at: s.created_at,
+            rotation_pending: s.rotation_pending,
             patches,
         })
     })
@@ -469,6 +567,7 @@ pub fn ServerPage() -> impl IntoView {
         .is_some_and(|u| u.role == patchport_core::Role::Admin);
     let queue = ServerAction::<crate::jobs::QueueJob>::new();
     let cancel = ServerAction::<crate::jobs::CancelJob>::new();
+    let rotate = ServerAction::<RotateCredential>::new();
     let jobs_changed = RwSignal::new(0_u64);
     let detail = Resource::new(
         move || {
@@ -477,6 +576,7 @@ pub fn ServerPage() -> impl IntoView {
                 queue.version().get(),
                 cancel.version().get(),
                 jobs_changed.get(),
+                rotate.version().get(),
             )
         },
         |(i, ..)| server_detail(i),
@@ -519,7 +619,14 @@ pub fn ServerPage() -> impl IntoView {
                                 <dt>"Agent"</dt><dd>
                                     <span class=format!("dot {}", d.row.status)></span>{d.row.status.clone()}
                                     {if d.row.agent_active { "" } else { " · credential revoked" }}
+                                    {d.rotation_pending.then_some(" · new credential waiting for the next check-in")}
+                                    {(admin && d.row.agent_active && !d.rotation_pending).then(|| {
+                                        let server_id = d.row.id;
+                                        view! { " " <RotateButton server_id rotate /> }
+                                    })}
+                                    <FormError action=rotate />
                                 </dd>
+                                <dt>"Groups"</dt><dd>{if d.row.groups.is_empty() { "—".to_owned() } else { d.row.groups.iter().map(|g| g.1.clone()).collect::<Vec<_>>().join(", ") }}</dd>
                                 <dt>"Last check-in"</dt><dd>{d.row.last_check_in.map(patchport_core::clock::format_utc).unwrap_or_else(|| "never".into())}</dd>
                                 <dt>"Last full report"</dt><dd>{d.last_report_at.map(patchport_core::clock::format_utc).unwrap_or_else(|| "none yet".into())}</dd>
                                 <dt>"Reboot"</dt><dd>{if d.row.reboot_required {
@@ -611,38 +718,156 @@ pub fn ServerPage() -> impl IntoView {
     }
 }
 
+/// A column header that sorts the list by `column`; a second click turns
+/// the order round.
+#[component]
+fn SortHeader(
+    label: &'static str,
+    column: &'static str,
+    filter: RwSignal<ServerFilter>,
+    page: RwSignal<i64>,
+) -> impl IntoView {
+    let active =
+        move || filter.with(|f| f.sort == column || (f.sort.is_empty() && column == "hostname"));
+    let arrow = move || match (active(), filter.with(|f| f.descending)) {
+        (false, _) => "",
+        (true, false) => " ▲",
+        (true, true) => " ▼",
+    };
+    view! {
+        <th aria-sort=move || match (active(), filter.with(|f| f.descending)) {
+            (false, _) => "none",
+            (true, false) => "ascending",
+            (true, true) => "descending",
+        }>
+            <button type="button" class="sort" on:click=move |_| {
+                filter.update(|f| {
+                    if active() {
+                        f.descending = !f.descending;
+                    } else {
+                        f.sort = column.to_owned();
+                        // Counts and recency read best largest first.
+                        f.descending = matches!(column, "missing" | "security" | "last_seen");
+                    }
+                });
+                page.set(1);
+            }>{label}{arrow}</button>
+        </th>
+    }
+}
+
 /// The servers page.
 #[component]
 pub fn ServersPage() -> impl IntoView {
+    use crate::groups::{
+        CreateGroup, DeleteGroup, GroupsCard, SetServerGroups, SetTestGroup, list_groups,
+    };
     let revoke = ServerAction::<RevokeAgent>::new();
     let assign = ServerAction::<AssignServer>::new();
-    let search = RwSignal::new(String::new());
+    let set_groups = ServerAction::<SetServerGroups>::new();
+    let create_group = ServerAction::<CreateGroup>::new();
+    let delete_group = ServerAction::<DeleteGroup>::new();
+    let set_test = ServerAction::<SetTestGroup>::new();
+    let filter = RwSignal::new(ServerFilter::default());
     let page = RwSignal::new(1_i64);
     let servers = Resource::new(
         move || {
             (
-                search.get(),
+                filter.get(),
                 page.get(),
                 revoke.version().get(),
                 assign.version().get(),
+                set_groups.version().get(),
+                delete_group.version().get(),
             )
         },
-        |(s, p, ..)| list_servers(s, p),
+        |(f, p, ..)| list_servers(f, p),
     );
     let admin = use_context::<crate::accounts::UserView>()
         .is_some_and(|u| u.role == patchport_core::Role::Admin);
+    let groups = Resource::new(
+        move || {
+            (
+                create_group.version().get(),
+                delete_group.version().get(),
+                set_test.version().get(),
+                set_groups.version().get(),
+            )
+        },
+        move |_| async move {
+            if admin {
+                list_groups().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
+    let set = move |change: fn(&mut ServerFilter, String)| {
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            filter.update(|f| change(f, value));
+            page.set(1);
+        }
+    };
     view! {
         <section class="card">
             <h1>"Servers"</h1>
-            <div class="toolbar">
+            <div class="toolbar filters" id="server-filters">
                 <input type="search" placeholder="Search host name" aria-label="Search servers"
-                    prop:value=search on:input=move |ev| { search.set(event_target_value(&ev)); page.set(1); } />
+                    prop:value=move || filter.with(|f| f.search.clone())
+                    on:input=set(|f, v| f.search = v) />
+                {admin.then(|| view! {
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let list = groups.await.unwrap_or_default();
+                            view! {
+                                <select aria-label="Group" on:change=set(|f, v| f.group_id = v.parse().ok())>
+                                    <option value="">"All groups"</option>
+                                    {list.into_iter().map(|g| view! {
+                                        <option value=g.id.to_string() selected=move || filter.with(|f| f.group_id == Some(g.id))>
+                                            {if g.is_test_group { format!("{} (test)", g.name) } else { g.name.clone() }}
+                                        </option>
+                                    }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Transition>
+                })}
+                <select aria-label="Criticality" on:change=set(|f, v| f.criticality = v)>
+                    <option value="">"Any criticality"</option>
+                    <option value="critical">"critical"</option>
+                    <option value="standard">"standard"</option>
+                </select>
+                <select aria-label="Status" on:change=set(|f, v| f.status = v)>
+                    <option value="">"Any status"</option>
+                    <option value="online">"online"</option>
+                    <option value="stale">"stale (over 10 min)"</option>
+                    <option value="offline">"offline (over a day)"</option>
+                    <option value="never">"never checked in"</option>
+                </select>
+                <select aria-label="Reboot" on:change=set(|f, v| f.reboot = v)>
+                    <option value="">"Reboot: any"</option>
+                    <option value="yes">"reboot required"</option>
+                    <option value="no">"no reboot required"</option>
+                </select>
+                <label class="check">
+                    <input type="checkbox" prop:checked=move || filter.with(|f| f.missing_only)
+                        on:change=move |ev| { let on = event_target_checked(&ev); filter.update(|f| f.missing_only = on); page.set(1); } />
+                    " missing patches only"
+                </label>
             </div>
             <FormError action=revoke />
             <FormError action=assign />
+            <FormError action=set_groups />
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move { match servers.await {
+                {move || Suspend::new(async move {
+                    let all_groups = groups.await.unwrap_or_default();
+                    let filtered = filter.with_untracked(|f| *f != ServerFilter { sort: f.sort.clone(), descending: f.descending, ..Default::default() });
+                    match servers.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() && filtered => view! {
+                        <p class="empty">"No servers match these filters."</p>
+                    }.into_any(),
                     Ok(p) if p.items.is_empty() => view! {
                         <p class="empty">{if admin {
                             "No servers yet. Create an enrolment token below and run the agent's enroll command on a server."
@@ -654,8 +879,15 @@ pub fn ServersPage() -> impl IntoView {
                         <Pager page per_page=PER_PAGE total=p.total />
                         <table class="data" id="servers">
                             <thead><tr>
-                                <th>"Host"</th><th>"OS"</th><th>"Owner"</th><th>"Criticality"</th><th>"Last seen"</th>
-                                <th>"Missing"</th><th>"Security"</th><th>"Reboot"</th><th>"Agent"</th>
+                                <SortHeader label="Host" column="hostname" filter page />
+                                <SortHeader label="OS" column="os" filter page />
+                                <th>"Groups"</th>
+                                <SortHeader label="Owner" column="owner" filter page />
+                                <SortHeader label="Criticality" column="criticality" filter page />
+                                <SortHeader label="Last seen" column="last_seen" filter page />
+                                <SortHeader label="Missing" column="missing" filter page />
+                                <SortHeader label="Security" column="security" filter page />
+                                <th>"Reboot"</th><th>"Agent"</th>
                             </tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|s| {
@@ -664,6 +896,11 @@ pub fn ServersPage() -> impl IntoView {
                                         <tr data-server=s.hostname.clone()>
                                             <td><a href=format!("/servers/{id}")>{s.hostname.clone()}</a></td>
                                             <td>{s.os_name.clone()}</td>
+                                            {if admin {
+                                                view! { <GroupCell id current=s.groups.clone() all=all_groups.clone() set_groups /> }.into_any()
+                                            } else {
+                                                view! { <td>{s.groups.iter().map(|g| g.1.clone()).collect::<Vec<_>>().join(", ")}</td> }.into_any()
+                                            }}
                                             {if admin {
                                                 view! { <AssignCells id owner=s.owner.clone().unwrap_or_default() criticality=s.criticality.clone() assign /> }.into_any()
                                             } else {
@@ -698,7 +935,69 @@ pub fn ServersPage() -> impl IntoView {
                 }})}
             </Transition>
         </section>
-        {admin.then(|| view! { <EnrollmentTokens /> })}
+        {admin.then(|| view! {
+            <GroupsCard create=create_group delete=delete_group set_test groups />
+            <EnrollmentTokens />
+        })}
+    }
+}
+
+/// A server's groups, which an admin can change in place.
+#[component]
+fn GroupCell(
+    id: i64,
+    current: Vec<(i64, String)>,
+    all: Vec<crate::groups::GroupView>,
+    set_groups: ServerAction<crate::groups::SetServerGroups>,
+) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let chosen = RwSignal::new(
+        current
+            .iter()
+            .map(|g| g.0)
+            .collect::<std::collections::BTreeSet<i64>>(),
+    );
+    let shown = if current.is_empty() {
+        "—".to_owned()
+    } else {
+        current
+            .iter()
+            .map(|g| g.1.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let any_groups = !all.is_empty();
+    view! {
+        <td>
+            <Show when=move || editing.get() fallback=move || view! {
+                {shown.clone()}" "
+                {any_groups.then(|| view! {
+                    <button type="button" class="small" on:click=move |_| editing.set(true)>"Edit"</button>
+                })}
+            }>
+                <form class="inline groups" on:submit=move |ev| {
+                    ev.prevent_default();
+                    set_groups.dispatch(crate::groups::SetServerGroups { server_id: id, group_ids: chosen.get_untracked().into_iter().collect() });
+                    editing.set(false);
+                }>
+                    {all.iter().map(|g| {
+                        let gid = g.id;
+                        view! {
+                            <label class="check">
+                                <input type="checkbox" prop:checked=move || chosen.with(|c| c.contains(&gid))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        chosen.update(|c| { if on { c.insert(gid); } else { c.remove(&gid); } });
+                                    } />
+                                {g.name.clone()}
+                            </label>
+                        }
+                    }).collect_view()}
+                    <button type="submit" class="primary small">"Save"</button>
+                    <button type="button" class="small" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </form>
+            </Show>
+        </td>
     }
 }
 
@@ -745,6 +1044,25 @@ fn AssignCells(
                     <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
                 </form>
             </td>
+        </Show>
+    }
+}
+
+#[component]
+fn RotateButton(server_id: i64, rotate: ServerAction<RotateCredential>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    view! {
+        <Show when=move || confirming.get() fallback=move || view! {
+            <button type="button" class="small" on:click=move |_| confirming.set(true)>"Rotate credential"</button>
+        }>
+            <span class="confirm" role="alertdialog">
+                "Give the agent a new credential at its next check-in? The old one stops working once the agent uses the new one."
+                <button type="button" class="primary" on:click=move |_| {
+                    rotate.dispatch(RotateCredential { server_id });
+                    confirming.set(false);
+                }>"Rotate"</button>
+                <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </span>
         </Show>
     }
 }

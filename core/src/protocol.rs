@@ -293,6 +293,10 @@ pub struct CheckInResponse {
     /// agents that predate jobs.
     #[serde(default)]
     pub jobs: Vec<JobOrder>,
+    /// A new credential (an admin rotated it): store it, then use it; the
+    /// old one keeps working until the new one is first used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_credential: Option<String>,
 }
 
 /// Seconds a claimed job stays leased to the agent that claimed it. An agent

@@ -165,17 +165,6 @@ pub async fn set_credential(
     Ok(())
 }
 
-/// The stored hash of a server's live (unrevoked) credential.
-pub async fn credential_hash(conn: &mut Conn, server_id: i64) -> Result<Option<String>> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "select secret_hash from agent_credential where server_id = $1 and revoked_at is null",
-    )
-    .bind(server_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| r.0))
-}
-
 /// Revokes a server's credential; returns false if it had none live.
 pub async fn revoke_credential(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<bool> {
     let done = sqlx::query(
@@ -186,4 +175,71 @@ pub async fn revoke_credential(conn: &mut Conn, server_id: i64, now: Timestamp) 
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A server's live credential as stored: the current hash and, during a
+/// rotation, the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    /// SHA-256 of the current secret.
+    pub secret_hash: String,
+    /// SHA-256 of the secret handed out for a rotation, not yet used.
+    pub next_secret_hash: Option<String>,
+    /// An admin asked for a new credential.
+    pub rotate_requested: bool,
+}
+
+/// The server's live (unrevoked) credential.
+pub async fn credential(conn: &mut Conn, server_id: i64) -> Result<Option<StoredCredential>> {
+    let row: Option<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+        "select secret_hash, next_secret_hash, rotate_requested_at from agent_credential \
+         where server_id = $1 and revoked_at is null",
+    )
+    .bind(server_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| StoredCredential {
+        secret_hash: r.0,
+        next_secret_hash: r.1,
+        rotate_requested: r.2.is_some(),
+    }))
+}
+
+/// Asks for the server's credential to be replaced at its next check-in.
+/// Returns false if it has no live credential.
+pub async fn request_rotation(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "update agent_credential set rotate_requested_at = $1 where server_id = $2 and revoked_at is null",
+    )
+    .bind(now)
+    .bind(server_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the hash of the new secret handed to the agent (replacing one
+/// handed out before whose answer may have been lost).
+pub async fn stage_rotation(conn: &mut Conn, server_id: i64, next_hash: &str) -> Result<()> {
+    sqlx::query(
+        "update agent_credential set next_secret_hash = $1 where server_id = $2 and revoked_at is null",
+    )
+    .bind(next_hash)
+    .bind(server_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The agent used its new secret: it becomes the only valid one.
+pub async fn complete_rotation(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "update agent_credential set secret_hash = next_secret_hash, next_secret_hash = null, \
+         rotate_requested_at = null, created_at = $1 where server_id = $2 and next_secret_hash is not null",
+    )
+    .bind(now)
+    .bind(server_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

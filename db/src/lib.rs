@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod audit;
+pub mod groups;
 pub mod jobs;
 pub mod servers;
 pub mod sessions;

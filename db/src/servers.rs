@@ -274,9 +274,114 @@ pub struct ServerRow {
     pub missing_security: i64,
     /// The agent's credential is live.
     pub agent_active: bool,
+    /// Groups: (id, name), by name.
+    pub groups: Vec<(i64, String)>,
 }
 
-/// Which servers to list.
+/// How a server's last check-in reads (see [`ServerQuery::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckInStatus {
+    /// Within two check-in intervals.
+    Online,
+    /// Within a day.
+    Stale,
+    /// Longer ago.
+    Offline,
+    /// Never checked in.
+    Never,
+}
+
+impl CheckInStatus {
+    /// Parses `online`, `stale`, `offline`, `never`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "online" => Self::Online,
+            "stale" => Self::Stale,
+            "offline" => Self::Offline,
+            "never" => Self::Never,
+            _ => return None,
+        })
+    }
+
+    /// The status of a check-in at `last`, seen at `now`.
+    pub fn of(last: Option<Timestamp>, now: Timestamp) -> Self {
+        let (online, stale) = Self::bounds(now);
+        match last {
+            None => Self::Never,
+            Some(t) if t >= online => Self::Online,
+            Some(t) if t >= stale => Self::Stale,
+            Some(_) => Self::Offline,
+        }
+    }
+
+    /// The name as shown and filtered on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Stale => "stale",
+            Self::Offline => "offline",
+            Self::Never => "never",
+        }
+    }
+
+    /// Oldest check-in that is still online, and still stale.
+    fn bounds(now: Timestamp) -> (Timestamp, Timestamp) {
+        (
+            now - 2 * patchport_core::protocol::CHECK_IN_INTERVAL as i64,
+            now - 86_400,
+        )
+    }
+}
+
+/// Columns the servers list sorts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerSort {
+    /// Host name.
+    #[default]
+    Hostname,
+    /// OS name.
+    Os,
+    /// Owner's user name (unassigned first).
+    Owner,
+    /// Criticality.
+    Criticality,
+    /// Last check-in (never first).
+    LastSeen,
+    /// Missing patches.
+    Missing,
+    /// Missing security patches.
+    Security,
+}
+
+impl ServerSort {
+    /// Parses a column name as the UI sends it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "hostname" => Self::Hostname,
+            "os" => Self::Os,
+            "owner" => Self::Owner,
+            "criticality" => Self::Criticality,
+            "last_seen" => Self::LastSeen,
+            "missing" => Self::Missing,
+            "security" => Self::Security,
+            _ => return None,
+        })
+    }
+
+    fn expr(self) -> &'static str {
+        match self {
+            Self::Hostname => "lower(s.hostname)",
+            Self::Os => "s.os_name",
+            Self::Owner => "coalesce(a.username, '')",
+            Self::Criticality => "s.criticality",
+            Self::LastSeen => "coalesce(s.last_check_in, 0)",
+            Self::Missing => "missing",
+            Self::Security => "missing_security",
+        }
+    }
+}
+
+/// Which servers to list, and in which order.
 #[derive(Debug, Clone, Default)]
 pub struct ServerQuery {
     /// Substring of the host name.
@@ -285,9 +390,25 @@ pub struct ServerQuery {
     pub owner_id: Option<i64>,
     /// Only this server.
     pub id: Option<i64>,
+    /// Only members of this group.
+    pub group_id: Option<i64>,
+    /// Only `critical` or `standard` servers.
+    pub criticality: Option<String>,
+    /// Only servers with this check-in status, as seen at `now`.
+    pub status: Option<CheckInStatus>,
+    /// Only servers that need (true) or do not need (false) a reboot.
+    pub reboot_required: Option<bool>,
+    /// Only servers missing at least one patch.
+    pub missing_only: bool,
+    /// The time the status filter is judged at.
+    pub now: Timestamp,
+    /// Sort column.
+    pub sort: ServerSort,
+    /// Largest first.
+    pub descending: bool,
 }
 
-/// Lists servers by host name.
+/// Lists servers.
 pub async fn list(
     conn: &mut Conn,
     q: &ServerQuery,
@@ -296,15 +417,43 @@ pub async fn list(
 ) -> Result<Page<ServerRow>> {
     let (limit, offset) = limit_offset(page, per_page);
     let pattern = format!("%{}%", crate::like_escape(&q.search.trim().to_lowercase()));
-    let owner = q.owner_id.unwrap_or(-1);
-    const FILTER: &str = "where lower(s.hostname) like $1 escape '\\' and ($2 < 0 or s.owner_id = $2) and ($3 < 0 or s.id = $3)";
-    let only = q.id.unwrap_or(-1);
-    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from server s {FILTER}"))
-        .bind(&pattern)
-        .bind(owner)
-        .bind(only)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (online, stale) = CheckInStatus::bounds(q.now);
+    let status = q.status.map_or("", CheckInStatus::as_str);
+    // $1 search, $2 owner, $3 id, $4 group, $5 criticality, $6 status,
+    // $7 online bound, $8 stale bound, $9 reboot (-1 any, 0, 1), $10 missing only
+    let filter = format!(
+        "where lower(s.hostname) like $1 escape '\\' and ($2 < 0 or s.owner_id = $2) and ($3 < 0 or s.id = $3) \
+         and ($4 < 0 or exists (select 1 from server_group_member m where m.server_id = s.id and m.group_id = $4)) \
+         and ($5 = '' or s.criticality = $5) \
+         and ($6 = '' \
+              or ($6 = 'online' and s.last_check_in >= $7) \
+              or ($6 = 'stale' and s.last_check_in < $7 and s.last_check_in >= $8) \
+              or ($6 = 'offline' and s.last_check_in < $8) \
+              or ($6 = 'never' and s.last_check_in is null)) \
+         and ($9 < 0 or (case when s.reboot_required then 1 else 0 end) = $9) \
+         and ($10 = 0 or exists (select 1 from server_patch sp where sp.server_id = s.id and sp.state in {OPEN_STATES}))"
+    );
+    let reboot = q.reboot_required.map_or(-1_i64, i64::from);
+    macro_rules! bind_filter {
+        ($query:expr) => {
+            $query
+                .bind(&pattern)
+                .bind(q.owner_id.unwrap_or(-1))
+                .bind(q.id.unwrap_or(-1))
+                .bind(q.group_id.unwrap_or(-1))
+                .bind(q.criticality.clone().unwrap_or_default())
+                .bind(status)
+                .bind(online)
+                .bind(stale)
+                .bind(reboot)
+                .bind(i64::from(q.missing_only))
+        };
+    }
+    let (total,): (i64,) = bind_filter!(sqlx::query_as(&format!(
+        "select count(*) from server s {filter}"
+    )))
+    .fetch_one(&mut *conn)
+    .await?;
     type Row = (
         i64,
         String,
@@ -317,27 +466,29 @@ pub async fn list(
         i64,
         i64,
     );
-    let rows: Vec<Row> = sqlx::query_as(&format!(
+    let direction = if q.descending { "desc" } else { "asc" };
+    let rows: Vec<Row> = bind_filter!(sqlx::query_as(&format!(
         "select s.id, s.hostname, s.os_name, a.username, s.criticality, s.last_check_in, \
            (case when s.reboot_required then 1 else 0 end), \
-           (select count(*) from server_patch sp where sp.server_id = s.id and sp.state in {OPEN_STATES}), \
+           (select count(*) from server_patch sp where sp.server_id = s.id and sp.state in {OPEN_STATES}) as missing, \
            (select count(*) from server_patch sp join patch p on p.id = sp.patch_id \
-              where sp.server_id = s.id and sp.state in {OPEN_STATES} and p.security), \
+              where sp.server_id = s.id and sp.state in {OPEN_STATES} and p.security) as missing_security, \
            (case when c.revoked_at is null and c.server_id is not null then 1 else 0 end) \
          from server s left join account a on a.id = s.owner_id left join agent_credential c on c.server_id = s.id \
-         {FILTER} order by s.hostname, s.id limit $4 offset $5"
-    ))
-    .bind(&pattern)
-    .bind(owner)
-    .bind(only)
+         {filter} order by {} {direction}, lower(s.hostname), s.id limit $11 offset $12",
+        q.sort.expr()
+    )))
     .bind(limit)
     .bind(offset)
     .fetch_all(&mut *conn)
     .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut groups = crate::groups::of_servers(conn, &ids).await?;
     Ok(Page {
         items: rows
             .into_iter()
             .map(|r| ServerRow {
+                groups: groups.remove(&r.0).unwrap_or_default(),
                 id: r.0,
                 hostname: r.1,
                 os_name: r.2,
@@ -467,6 +618,8 @@ pub struct ServerDetail {
     pub last_report_at: Option<Timestamp>,
     /// Enrolled at.
     pub created_at: Timestamp,
+    /// A credential rotation is waiting for the agent's next check-in.
+    pub rotation_pending: bool,
 }
 
 /// Loads one server.
@@ -480,10 +633,13 @@ pub async fn get(conn: &mut Conn, server_id: i64) -> Result<Option<ServerDetail>
         String,
         Option<i64>,
         i64,
+        i64,
     );
     let extra: Option<Extra> = sqlx::query_as(
-        "select owner_id, kernel, arch, boot_id, package_format, reboot_required_packages, last_report_at, \
-         created_at from server where id = $1",
+        "select s.owner_id, s.kernel, s.arch, s.boot_id, s.package_format, s.reboot_required_packages, \
+         s.last_report_at, s.created_at, \
+         (case when c.rotate_requested_at is not null and c.revoked_at is null then 1 else 0 end) \
+         from server s left join agent_credential c on c.server_id = s.id where s.id = $1",
     )
     .bind(server_id)
     .fetch_optional(&mut *conn)
@@ -506,6 +662,7 @@ pub async fn get(conn: &mut Conn, server_id: i64) -> Result<Option<ServerDetail>
         reboot_required_packages: e.5,
         last_report_at: e.6,
         created_at: e.7,
+        rotation_pending: e.8 != 0,
     }))
 }
 

@@ -151,13 +151,24 @@ async fn enroll(
     }
 }
 
-/// Checks `Authorization: Bearer <server id>.<secret>` in constant time and
-/// returns the server id.
+/// Who is calling: the server, and whether it has a credential rotation
+/// pending.
+#[derive(Debug, Clone, Copy)]
+struct Caller {
+    server_id: i64,
+    /// An admin asked for a new credential and the agent still uses the
+    /// current one: hand it a new one.
+    rotate: bool,
+}
+
+/// Checks `Authorization: Bearer <server id>.<secret>` in constant time.
+/// During a rotation the new secret is accepted too, and its first use
+/// retires the old one.
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     source: &str,
-) -> Result<i64, ApiError> {
+) -> Result<Caller, ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -176,29 +187,59 @@ async fn authenticate(
         return Err(ApiError::Unauthorized);
     };
     let mut conn = state.db.read().await?;
-    let stored = agents::credential_hash(&mut conn, server_id).await?;
+    let stored = agents::credential(&mut conn, server_id).await?;
     drop(conn);
     let given = secret_digest(secret);
     // Compare against something even when the server has no credential, so
     // unknown and known servers take the same time.
-    let expected = stored.clone().unwrap_or_else(|| "0".repeat(64));
-    if stored.is_some() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(server_id)
-    } else {
-        let reason = if stored.is_some() {
-            "wrong credential"
-        } else {
-            "no live credential (revoked or unknown server)"
-        };
-        audit_refusal(
-            state,
-            "agent.auth_failed",
-            &format!("server {server_id}"),
-            reason,
-            source,
-        )
-        .await?;
-        Err(ApiError::Unauthorized)
+    let filler = "0".repeat(64);
+    let current = stored.as_ref().map_or(&filler, |c| &c.secret_hash);
+    let next = stored
+        .as_ref()
+        .and_then(|c| c.next_secret_hash.as_ref())
+        .unwrap_or(&filler);
+    let is_current = bool::from(given.as_bytes().ct_eq(current.as_bytes()));
+    let is_next = bool::from(given.as_bytes().ct_eq(next.as_bytes()));
+    match stored {
+        Some(c) if is_current => Ok(Caller {
+            server_id,
+            rotate: c.rotate_requested,
+        }),
+        Some(c) if is_next && c.next_secret_hash.is_some() => {
+            let now = state.clock.now();
+            let mut tx = state.db.begin().await?;
+            agents::complete_rotation(&mut tx, server_id, now).await?;
+            let event = audit::NewAuditEvent {
+                actor_name: "agent",
+                action: "agent.credential_rotated",
+                target: &format!("server {server_id}"),
+                detail: "the agent switched to its new credential",
+                source,
+                ..Default::default()
+            };
+            audit::record(&mut tx, &event, now).await?;
+            patchport_db::commit(tx).await?;
+            Ok(Caller {
+                server_id,
+                rotate: false,
+            })
+        }
+        stored => {
+            let reason = if stored.is_some() {
+                "wrong credential"
+            } else {
+                "no live credential (revoked or unknown server)"
+            };
+            audit_refusal(
+                state,
+                "agent.auth_failed",
+                &format!("server {server_id}"),
+                reason,
+                source,
+            )
+            .await?;
+            Err(ApiError::Unauthorized)
+        }
     }
 }
 
@@ -210,14 +251,25 @@ async fn check_in(
     payload: Result<Json<CheckInRequest>, JsonRejection>,
 ) -> Result<Json<CheckInResponse>, ApiError> {
     let source = addr.ip().to_string();
-    let server_id = authenticate(&state, &headers, &source).await?;
+    let caller = authenticate(&state, &headers, &source).await?;
+    let server_id = caller.server_id;
     let req = body(payload)?;
     let now = state.clock.now();
-    let answer = |send_report, jobs: Option<protocol::JobOrder>| {
+    let new_credential = if caller.rotate {
+        let secret = app::ssr::new_secret();
+        let mut tx = state.db.begin().await?;
+        agents::stage_rotation(&mut tx, server_id, &secret_digest(&secret)).await?;
+        patchport_db::commit(tx).await?;
+        Some(format!("{server_id}.{secret}"))
+    } else {
+        None
+    };
+    let answer = move |send_report, jobs: Option<protocol::JobOrder>| {
         Json(CheckInResponse {
             send_report,
             next_check_in: protocol::CHECK_IN_INTERVAL,
             jobs: jobs.into_iter().collect(),
+            new_credential: new_credential.clone(),
         })
     };
     match req.report {
@@ -266,7 +318,7 @@ async fn job_result(
     payload: Result<Json<JobResult>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let source = addr.ip().to_string();
-    let server_id = authenticate(&state, &headers, &source).await?;
+    let server_id = authenticate(&state, &headers, &source).await?.server_id;
     let result = body(payload)?;
     if result.log.len() > 2 * MAX_JOB_LOG {
         return Err(ApiError::Unprocessable(format!(
@@ -370,7 +422,8 @@ async fn openapi() -> impl IntoResponse {
                     "report": { "nullable": true, "$ref": "#/components/schemas/Report" } } },
                 "CheckInResponse": { "type": "object", "required": ["send_report", "next_check_in"], "properties": {
                     "send_report": { "type": "boolean" }, "next_check_in": { "type": "integer" },
-                    "jobs": { "type": "array", "description": "Jobs leased to this agent, to run in order", "items": { "$ref": "#/components/schemas/JobOrder" } } } },
+                    "jobs": { "type": "array", "description": "Jobs leased to this agent, to run in order", "items": { "$ref": "#/components/schemas/JobOrder" } },
+                    "new_credential": { "type": "string", "nullable": true, "description": "A rotated credential: store it and use it from now on; the old one stops working at its first use" } } },
                 "JobOrder": { "type": "object", "required": ["id", "attempt", "kind"], "properties": {
                     "id": { "type": "integer" }, "attempt": { "type": "integer" },
                     "kind": { "type": "string", "enum": ["install", "reboot", "refresh"] },

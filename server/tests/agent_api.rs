@@ -539,10 +539,10 @@ async fn admins_create_tokens_and_assign_servers_owners_see_only_their_own() {
             let app = &app;
             async move {
                 let resp = app
-                    .post_fn(
+                    .post_json(
                         "/api/servers/list",
                         Some(&cookie),
-                        &[("search", ""), ("page", "1")],
+                        serde_json::json!({"filter": {}, "page": 1}),
                     )
                     .await;
                 assert_eq!(resp.status(), 200);
@@ -1127,6 +1127,245 @@ async fn bad_jobs_and_bad_results_are_refused_and_owners_cannot_queue() {
             )
             .await;
         assert_eq!(cancel.status(), 409, "a running job cannot be cancelled");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rotated_credential_replaces_the_old_one_at_its_first_use() {
+    for_each_backend(|app| async move {
+        let (server_id, old, r, admin) = app.reporting_server().await;
+        let resp = app
+            .post_fn(
+                "/api/admin/servers/rotate_credential",
+                Some(&admin),
+                &[("server_id", &server_id.to_string())],
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let digest_only = CheckInRequest {
+            digest: r.digest(),
+            report: None,
+        };
+        let first: CheckInResponse = app.check_in(&old, &digest_only).await.json().await.unwrap();
+        let new = first
+            .new_credential
+            .expect("a new credential at the next check-in");
+        assert!(new.starts_with(&format!("{server_id}.")) && new != old);
+        // The answer might have been lost: the old one still works and a
+        // fresh credential is handed out again.
+        let again: CheckInResponse = app.check_in(&old, &digest_only).await.json().await.unwrap();
+        let newer = again.new_credential.expect("handed out again");
+        assert_ne!(newer, new);
+        assert_eq!(
+            app.check_in(&new, &digest_only).await.status(),
+            401,
+            "superseded by the newer one"
+        );
+        let used: CheckInResponse = app
+            .check_in(&newer, &digest_only)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(used.new_credential.is_none(), "rotation done");
+        assert_eq!(app.audit_count("agent.credential_rotated").await, 1);
+        assert_eq!(
+            app.check_in(&old, &digest_only).await.status(),
+            401,
+            "the old one is retired"
+        );
+        assert_eq!(app.check_in(&newer, &digest_only).await.status(), 200);
+
+        // Revoked: nothing to rotate.
+        let mut tx = app.app_state.db.begin().await.unwrap();
+        patchport_db::agents::revoke_credential(&mut tx, server_id, app.clock_now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let resp = app
+            .post_fn(
+                "/api/admin/servers/rotate_credential",
+                Some(&admin),
+                &[("server_id", &server_id.to_string())],
+            )
+            .await;
+        assert_eq!(resp.status(), 409);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn groups_a_test_group_and_list_filters_and_sorting() {
+    for_each_backend(|app| async move {
+        let (busy, busy_cred, r, admin) = app.reporting_server().await;
+        let (quiet, _) = app.enrolled().await;
+        let create = |name: &'static str| {
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                let resp = app
+                    .post_fn("/api/admin/groups/create", Some(&admin), &[("name", name)])
+                    .await;
+                (
+                    resp.status().as_u16(),
+                    resp.json::<serde_json::Value>().await.unwrap(),
+                )
+            }
+        };
+        let (status, web) = create("web").await;
+        assert_eq!(status, 200);
+        let (_, canary) = create("canary").await;
+        assert_eq!(create("web").await.0, 409, "names are unique");
+        assert_eq!(create("  ").await.0, 422);
+        let (web, canary) = (web.as_i64().unwrap(), canary.as_i64().unwrap());
+        for id in [web, canary] {
+            let resp = app
+                .post_fn(
+                    "/api/admin/groups/set_test",
+                    Some(&admin),
+                    &[("id", &id.to_string())],
+                )
+                .await;
+            assert_eq!(resp.status(), 200);
+        }
+        let groups: serde_json::Value = app
+            .post_fn("/api/admin/groups/list", Some(&admin), &[])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let tests: Vec<&str> = groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["is_test_group"] == true)
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(tests, ["canary"], "one test group at a time");
+
+        let set = |server: i64, ids: Vec<i64>| {
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                app.post_json(
+                    "/api/admin/servers/set_groups",
+                    Some(&admin),
+                    serde_json::json!({"server_id": server, "group_ids": ids}),
+                )
+                .await
+                .status()
+                .as_u16()
+            }
+        };
+        assert_eq!(set(busy, vec![web, canary]).await, 200);
+        assert_eq!(set(quiet, vec![web]).await, 200);
+        assert_eq!(
+            set(quiet, vec![web, 999_999]).await,
+            422,
+            "an unknown group"
+        );
+        assert_eq!(set(999_999, vec![web]).await, 404);
+
+        let list = |filter: serde_json::Value| {
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                let resp = app
+                    .post_json(
+                        "/api/servers/list",
+                        Some(&admin),
+                        serde_json::json!({"filter": filter, "page": 1}),
+                    )
+                    .await;
+                let status = resp.status().as_u16();
+                let body: serde_json::Value = resp.json().await.unwrap();
+                if status != 200 {
+                    return (status, vec![]);
+                }
+                let ids = body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["id"].as_i64().unwrap())
+                    .collect();
+                (status, ids)
+            }
+        };
+        assert_eq!(list(serde_json::json!({})).await, (200, vec![busy, quiet]));
+        assert_eq!(
+            list(serde_json::json!({"group_id": canary})).await.1,
+            [busy]
+        );
+        assert_eq!(
+            list(serde_json::json!({"group_id": web})).await.1.len(),
+            2,
+            "quiet kept web"
+        );
+        assert_eq!(
+            list(serde_json::json!({"missing_only": true})).await.1,
+            [busy]
+        );
+        assert_eq!(
+            list(serde_json::json!({"status": "never"})).await.1,
+            [quiet]
+        );
+        assert_eq!(
+            list(serde_json::json!({"status": "online"})).await.1,
+            [busy]
+        );
+        assert_eq!(
+            list(serde_json::json!({"criticality": "critical"})).await.1,
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            list(serde_json::json!({"sort": "missing", "descending": true}))
+                .await
+                .1,
+            [busy, quiet]
+        );
+        assert_eq!(
+            list(serde_json::json!({"sort": "missing", "descending": false}))
+                .await
+                .1,
+            [quiet, busy]
+        );
+        assert_eq!(list(serde_json::json!({"sort": "password"})).await.0, 422);
+        assert_eq!(list(serde_json::json!({"status": "asleep"})).await.0, 422);
+        // An hour without check-ins: stale; a day: offline.
+        app.clock.advance(3600);
+        let admin2 = app.login(support::ADMIN, support::PASSWORD).await.unwrap();
+        let resp = app
+            .post_json(
+                "/api/servers/list",
+                Some(&admin2),
+                serde_json::json!({"filter": {"status": "stale"}, "page": 1}),
+            )
+            .await;
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["items"][0]["id"], busy);
+        assert_eq!(body["items"][0]["groups"].as_array().unwrap().len(), 2);
+        let _ = (busy_cred, r);
+
+        let resp = app
+            .post_fn(
+                "/api/admin/groups/delete",
+                Some(&admin2),
+                &[("id", &web.to_string())],
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let resp = app
+            .post_fn(
+                "/api/admin/groups/delete",
+                Some(&admin2),
+                &[("id", &web.to_string())],
+            )
+            .await;
+        assert_eq!(resp.status(), 404);
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let left = patchport_db::groups::of_servers(&mut conn, &[busy, quiet])
+            .await
+            .unwrap();
+        assert_eq!(left.get(&busy).map(Vec::len), Some(1), "only canary left");
+        assert!(!left.contains_key(&quiet));
     })
     .await;
 }

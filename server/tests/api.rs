@@ -146,7 +146,20 @@ async fn an_owner_calling_admin_server_functions_is_refused_and_nothing_changes(
             ("/api/admin/enrollment/revoke", vec![("id", "1")]),
             ("/api/admin/servers/revoke_agent", vec![("server_id", "1")]),
             ("/api/admin/servers/assign", vec![("server_id", "1"), ("owner", ""), ("criticality", "standard")]),
+            ("/api/admin/servers/rotate_credential", vec![("server_id", "1")]),
+            ("/api/admin/groups/list", vec![]),
+            ("/api/admin/groups/create", vec![("name", "x")]),
+            ("/api/admin/groups/delete", vec![("id", "1")]),
+            ("/api/admin/groups/set_test", vec![("id", "1")]),
+            ("/api/admin/jobs/cancel", vec![("job_id", "1")]),
         ];
+        for (path, body) in [
+            ("/api/admin/servers/set_groups", serde_json::json!({"server_id": 1, "group_ids": []})),
+            ("/api/admin/jobs/queue", serde_json::json!({"server_id": 1, "kind": "refresh", "patch_ids": [], "start_at": "", "window_hours": 1})),
+        ] {
+            let resp = app.post_json(path, Some(&cookie), body).await;
+            assert_eq!(resp.status(), 403, "{path}");
+        }
         let list = app.post_json("/api/admin/users/list", Some(&cookie), serde_json::json!({"filter": {"search": "", "role": "", "status": "", "sort": "", "descending": false}, "page": 1})).await;
         assert_eq!(list.status(), 403, "list users");
         for (path, form) in calls {

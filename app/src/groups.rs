@@ -1,0 +1,208 @@
+//! Server groups (admins): create, delete, mark the test group, and put
+//! servers in groups.
+
+use crate::errors::AppError;
+use crate::ui::FormError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A group as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    /// Group id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// New patches are tried here first.
+    pub is_test_group: bool,
+    /// Servers in it.
+    pub members: i64,
+}
+
+/// All groups, by name.
+#[server(endpoint = "admin/groups/list")]
+pub async fn list_groups() -> Result<Vec<GroupView>, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        Ok(patchport_db::groups::list(&mut conn)
+            .await?
+            .into_iter()
+            .map(|g| GroupView {
+                id: g.id,
+                name: g.name,
+                is_test_group: g.is_test_group,
+                members: g.members,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Creates a group.
+#[server(endpoint = "admin/groups/create")]
+pub async fn create_group(name: String) -> Result<i64, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "name",
+                "a group name is 1 to 64 characters",
+            ));
+        }
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let id = patchport_db::groups::create(&mut tx, name, now).await?;
+        ssr::audit(&mut tx, Some(&me), "group.created", name, "", now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// Deletes a group; its servers stay, outside it.
+#[server(endpoint = "admin/groups/delete")]
+pub async fn delete_group(id: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let name = patchport_db::groups::delete(&mut tx, id).await?;
+        ssr::audit(&mut tx, Some(&me), "group.deleted", &name, "", now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Makes a group the test group (`id` 0: none).
+#[server(endpoint = "admin/groups/set_test")]
+pub async fn set_test_group(id: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        patchport_db::groups::set_test_group(&mut tx, (id > 0).then_some(id)).await?;
+        let detail = if id > 0 {
+            format!("group {id}")
+        } else {
+            "none".into()
+        };
+        ssr::audit(&mut tx, Some(&me), "group.test_group_set", &detail, "", now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Puts a server in exactly these groups.
+#[server(endpoint = "admin/servers/set_groups", input = server_fn::codec::Json)]
+pub async fn set_server_groups(server_id: i64, group_ids: Vec<i64>) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let server = patchport_db::servers::get(&mut tx, server_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let known = patchport_db::groups::list(&mut tx).await?;
+        let mut names = Vec::new();
+        for id in &group_ids {
+            let group = known
+                .iter()
+                .find(|g| g.id == *id)
+                .ok_or_else(|| AppError::invalid("group_ids", format!("there is no group {id}")))?;
+            names.push(group.name.clone());
+        }
+        patchport_db::groups::set_server_groups(&mut tx, server_id, &group_ids).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "server.groups_set",
+            &server.row.hostname,
+            &names.join(", "),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The groups card on the servers page.
+#[component]
+pub fn GroupsCard(
+    create: ServerAction<CreateGroup>,
+    delete: ServerAction<DeleteGroup>,
+    set_test: ServerAction<SetTestGroup>,
+    groups: Resource<Result<Vec<GroupView>, AppError>>,
+) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>"Groups"</h2>
+            <p class="hint">"Group servers to filter them and to target rollouts. The test group gets new patches first."</p>
+            <ActionForm action=create attr:class="inline" attr:id="create-group">
+                <input type="text" name="name" placeholder="New group name" aria-label="Group name" required maxlength="64" />
+                <button type="submit" class="primary">"Create group"</button>
+            </ActionForm>
+            <FormError action=create />
+            <FormError action=delete />
+            <FormError action=set_test />
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { match groups.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No groups yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data" id="groups">
+                            <thead><tr><th>"Group"</th><th>"Servers"</th><th>"Test group"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|g| {
+                                    let id = g.id;
+                                    let confirming = RwSignal::new(false);
+                                    let question = format!("Delete group {}? Its {} servers stay.", g.name, g.members);
+                                    view! {
+                                        <tr data-group=g.name.clone()>
+                                            <td>{g.name.clone()}</td>
+                                            <td>{g.members}</td>
+                                            <td>{if g.is_test_group {
+                                                view! {
+                                                    <span class="badge test">"test group"</span>" "
+                                                    <button type="button" class="small" on:click=move |_| { set_test.dispatch(SetTestGroup { id: 0 }); }>"Unmark"</button>
+                                                }.into_any()
+                                            } else {
+                                                view! { <button type="button" class="small" on:click=move |_| { set_test.dispatch(SetTestGroup { id }); }>"Make test group"</button> }.into_any()
+                                            }}</td>
+                                            <td>
+                                                <Show when=move || confirming.get() fallback=move || view! {
+                                                    <button type="button" class="small" on:click=move |_| confirming.set(true)>"Delete"</button>
+                                                }>
+                                                    <span class="confirm" role="alertdialog">
+                                                        {question.clone()}
+                                                        <button type="button" class="danger" on:click=move |_| { delete.dispatch(DeleteGroup { id }); confirming.set(false); }>"Delete"</button>
+                                                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                                    </span>
+                                                </Show>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+    }
+}
