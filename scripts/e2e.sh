@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 port=${PATCHPORT_E2E_PORT:-3100}
 data=$(mktemp -d)
 log="$data/portal.log"
-PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND="127.0.0.1:$port" PATCHPORT_SITE_ROOT=target/site \
+PATCHPORT_DEMO_FLEET_INTERVAL=2 PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND="127.0.0.1:$port" PATCHPORT_SITE_ROOT=target/site \
   "${CARGO_TARGET_DIR:-target}/debug/patchport" demo >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }

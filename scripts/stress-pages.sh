@@ -9,9 +9,10 @@ base=${1:-http://127.0.0.1:3000}; rounds=${2:-3}; parallel=${3:-20}
 cookie=$(curl -s -i -X POST -d 'username=admin&password=patchport-demo&next=/' "$base/api/login" |
   sed -n 's/^set-cookie: patchport_session=\([^;]*\).*/\1/ip')
 [[ -n "$cookie" ]] || { echo "stress: could not sign in as the demo admin" >&2; exit 1; }
+pages=(/admin/audit /admin/users / /account /servers /servers/3)
 results=$(for _ in $(seq 1 "$rounds"); do
   for _ in $(seq 1 "$parallel"); do
-    for p in /admin/audit /admin/users / /account; do
+    for p in "${pages[@]}"; do
       (timeout 15 curl -s -o /dev/null -w "%{http_code} $p\n" -H "cookie: patchport_session=$cookie" "$base$p" || echo "TIMEOUT $p") &
     done
   done
@@ -19,4 +20,4 @@ results=$(for _ in $(seq 1 "$rounds"); do
 done | sort | uniq -c)
 echo "$results"
 if grep -qv ' 200 ' <<<"$results"; then echo "stress: some page loads failed or hung" >&2; exit 1; fi
-echo "stress: $((rounds * parallel * 4)) concurrent page loads, all 200"
+echo "stress: $((rounds * parallel * ${#pages[@]})) concurrent page loads, all 200"

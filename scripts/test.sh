@@ -20,5 +20,5 @@ fi
 
 cargo test --workspace
 cargo leptos build
-cargo build -p patchport-agent
+cargo build -p patchport-agent --bins
 scripts/e2e.sh

@@ -90,7 +90,9 @@ pub fn report(index: usize, shape: Shape, seed: u64) -> Report {
             continue;
         }
         let p = &packages[i];
-        let security = rng.below(100) < shape.security_percent;
+        // The same update is security or not on every server (it is one
+        // catalog entry), as in a real archive.
+        let security = Rng::new(seed ^ (i as u64 + 1)).below(100) < shape.security_percent;
         updates.push(AvailableUpdate {
             name: p.name.clone(),
             arch: p.arch.clone(),

@@ -972,7 +972,7 @@ fn GroupCell(
             <Show when=move || editing.get() fallback=move || view! {
                 {shown.clone()}" "
                 {any_groups.then(|| view! {
-                    <button type="button" class="small" on:click=move |_| editing.set(true)>"Edit"</button>
+                    <button type="button" class="small" aria-label="Edit groups" on:click=move |_| editing.set(true)>"Edit"</button>
                 })}
             }>
                 <form class="inline groups" on:submit=move |ev| {
@@ -1024,7 +1024,7 @@ fn AssignCells(
                 <td>{o}</td>
                 <td>
                     <span class=format!("badge crit-{c}")>{c.clone()}</span>" "
-                    <button type="button" class="small" on:click=move |_| editing.set(true)>"Edit"</button>
+                    <button type="button" class="small" aria-label="Edit owner and criticality" on:click=move |_| editing.set(true)>"Edit"</button>
                 </td>
             }
         }>

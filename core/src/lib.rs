@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod clock;
+pub mod demo;
 pub mod protocol;
 
 pub use accounts::{Email, Password, Role, Username};

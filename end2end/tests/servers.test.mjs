@@ -42,11 +42,11 @@ test('an admin enrols this machine with a token from the UI and assigns it to it
   const row = page.locator(`#servers tr[data-server="${hostname}"]`).last();
   await row.waitFor();
   assert.match(await row.innerText(), /online/);
-  assert.match(await row.locator('td').nth(5).innerText(), /^\d+$/, 'missing patches are counted');
+  assert.match(await row.locator('td').nth(6).innerText(), /^\d+$/, 'missing patches are counted');
   // The token is used up now.
   await page.getByRole('cell', { name: 'used up' }).first().waitFor();
 
-  await row.getByRole('button', { name: 'Edit' }).click();
+  await row.getByRole('button', { name: 'Edit owner' }).click();
   await row.getByLabel('Owner').fill('owner');
   await row.getByLabel('Criticality').selectOption('critical');
   await row.getByRole('button', { name: 'Save' }).click();

@@ -5,7 +5,7 @@ use crate::startup::{Application, connect, shutdown_signal};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use patchport_core::{Clock, Email, Password, Role, SystemClock, Username};
-use patchport_db::{Db, accounts, audit};
+use patchport_db::{Db, accounts, audit, servers};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -169,15 +169,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let db = connect(&settings).await?;
             seed_demo(&db, clock.as_ref()).await?;
+            let fleet_file = settings.data_dir.join("demo-fleet.json");
+            let app = Application::build(&settings, clock.clone()).await?;
+            let url = format!("http://127.0.0.1:{}", app.port());
+            seed_demo_fleet(&db, clock.as_ref(), &fleet_file, &url).await?;
             db.close().await;
             println!(
                 "\n  Patchport demo: {}\n    admin:  {DEMO_ADMIN} / {DEMO_PASSWORD}\n    owner:  {DEMO_OWNER} / {DEMO_PASSWORD}\n",
                 settings.public_url
             );
-            Application::build(&settings, clock)
-                .await?
-                .run_until(shutdown_signal())
-                .await
+            // The simulated servers check in through the real agent client.
+            let _fleet = start_demo_fleet(&fleet_file);
+            app.run_until(shutdown_signal()).await
         }
     }
 }
@@ -213,6 +216,141 @@ pub async fn seed_demo(db: &Db, clock: &dyn Clock) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Creates the demo's groups and simulated servers (owners, criticality,
+/// groups, credentials) unless the fleet file already names live ones, and
+/// writes the fleet file (mode 0600) for `patchport-fleet --simulate`.
+pub async fn seed_demo_fleet(
+    db: &Db,
+    clock: &dyn Clock,
+    path: &std::path::Path,
+    url: &str,
+) -> anyhow::Result<()> {
+    use patchport_core::demo::{DEMO_SERVERS, DemoAgent, DemoFleet};
+    use patchport_core::protocol::secret_digest;
+    let now = clock.now();
+    // Reuse the servers of an earlier run while their credentials work.
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(mut fleet) = serde_json::from_str::<DemoFleet>(&text)
+    {
+        let mut conn = db.read().await?;
+        let mut live = !fleet.agents.is_empty();
+        for agent in &fleet.agents {
+            let Some((id, secret)) = agent.credential.split_once('.') else {
+                live = false;
+                break;
+            };
+            let stored =
+                patchport_db::agents::credential(&mut conn, id.parse().unwrap_or(-1)).await?;
+            live &= stored.is_some_and(|c| c.secret_hash == secret_digest(secret));
+        }
+        drop(conn);
+        if live {
+            fleet.url = url.to_owned();
+            write_private(path, &serde_json::to_vec_pretty(&fleet)?)?;
+            return Ok(());
+        }
+    }
+    let mut tx = db.begin().await?;
+    let owner = accounts::find_for_login(&mut tx, DEMO_OWNER)
+        .await?
+        .map(|(a, _)| a.id);
+    let existing = patchport_db::groups::list(&mut tx).await?;
+    let mut group_ids = std::collections::HashMap::new();
+    for name in ["canary", "web", "database", "app"] {
+        let id = match existing.iter().find(|g| g.name == name) {
+            Some(g) => g.id,
+            None => patchport_db::groups::create(&mut tx, name, now).await?,
+        };
+        group_ids.insert(name, id);
+    }
+    patchport_db::groups::set_test_group(&mut tx, group_ids.get("canary").copied()).await?;
+    let mut fleet = DemoFleet {
+        url: url.to_owned(),
+        agents: Vec::new(),
+    };
+    for (index, (hostname, group, criticality, owned, silent)) in DEMO_SERVERS.iter().enumerate() {
+        let server_id = servers::create(&mut tx, hostname, now).await?;
+        let secret = app::ssr::new_secret();
+        patchport_db::agents::set_credential(&mut tx, server_id, &secret_digest(&secret), now)
+            .await?;
+        servers::set_assignment(
+            &mut tx,
+            server_id,
+            if *owned { owner } else { None },
+            criticality,
+        )
+        .await?;
+        if let Some(g) = group_ids.get(group) {
+            patchport_db::groups::set_server_groups(&mut tx, server_id, &[*g]).await?;
+        }
+        fleet.agents.push(DemoAgent {
+            hostname: (*hostname).to_owned(),
+            credential: format!("{server_id}.{secret}"),
+            index,
+            silent: *silent,
+        });
+    }
+    let event = audit::NewAuditEvent {
+        actor_name: "cli",
+        action: "demo.fleet_created",
+        target: "demo",
+        detail: &format!("{} simulated servers", fleet.agents.len()),
+        source: "cli",
+        ..Default::default()
+    };
+    audit::record(&mut tx, &event, now).await?;
+    patchport_db::commit(tx).await?;
+    write_private(path, &serde_json::to_vec_pretty(&fleet)?)?;
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    std::fs::rename(tmp, path)
+}
+
+/// Starts `patchport-fleet --simulate` from beside this executable, if it
+/// was built; the child stops with the portal.
+fn start_demo_fleet(file: &std::path::Path) -> Option<tokio::process::Child> {
+    let fleet = std::env::current_exe()
+        .ok()?
+        .with_file_name("patchport-fleet");
+    if !fleet.exists() {
+        tracing::warn!(
+            "patchport-fleet is not built next to patchport: the demo servers stay silent \
+             (cargo build -p patchport-agent)"
+        );
+        return None;
+    }
+    let interval = std::env::var("PATCHPORT_DEMO_FLEET_INTERVAL").unwrap_or_else(|_| "30".into());
+    match tokio::process::Command::new(&fleet)
+        .arg("--simulate")
+        .arg(file)
+        .arg("--interval")
+        .arg(interval)
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => {
+            tracing::info!(fleet = %fleet.display(), "demo fleet started");
+            Some(child)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not start the demo fleet");
+            None
+        }
+    }
 }
 
 /// Creates an account from the command line, recording it in the audit trail.

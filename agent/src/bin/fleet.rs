@@ -5,6 +5,11 @@
 //! TOKEN=$(patchport token create --uses 1000)
 //! patchport-fleet --url http://127.0.0.1:3000 --token "$TOKEN" --agents 1000
 //! ```
+//!
+//! With `--simulate FILE` it instead keeps the demo's simulated servers
+//! (written by `patchport demo`) checking in, running the jobs they are
+//! given as a real server would (installs change versions, reboots change
+//! the boot id).
 
 use clap::Parser;
 use patchport_agent::client::Client;
@@ -17,11 +22,21 @@ use std::time::Instant;
 #[command(name = "patchport-fleet", version)]
 struct Args {
     /// The portal's URL.
-    #[arg(long)]
-    url: String,
+    #[arg(long, required_unless_present = "simulate")]
+    url: Option<String>,
     /// An enrolment token with at least --agents uses.
-    #[arg(long, env = "PATCHPORT_ENROLL_TOKEN")]
-    token: String,
+    #[arg(
+        long,
+        env = "PATCHPORT_ENROLL_TOKEN",
+        required_unless_present = "simulate"
+    )]
+    token: Option<String>,
+    /// Keep the demo fleet described in this file checking in.
+    #[arg(long, value_name = "FILE")]
+    simulate: Option<std::path::PathBuf>,
+    /// Seconds between the simulated servers' check-ins.
+    #[arg(long, default_value_t = 30)]
+    interval: u64,
     /// Virtual agents to enrol.
     #[arg(long, default_value_t = 200)]
     agents: usize,
@@ -73,9 +88,86 @@ fn parallel(
     failures.into_inner().unwrap_or_default()
 }
 
+/// Keeps the demo fleet alive: every interval each server checks in; jobs
+/// it gets are played, their results reported, and the new state reported.
+fn simulate(file: &std::path::Path, interval: u64, seed: u64) -> Result<(), String> {
+    use patchport_core::demo::DemoFleet;
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let demo: DemoFleet =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let client = Client::new(&demo.url, None, false).map_err(|e| e.to_string())?;
+    let shape = Shape {
+        packages: 900,
+        updates: 24,
+        security_percent: 30,
+    };
+    let mut agents: Vec<(VirtualAgent, bool)> = demo
+        .agents
+        .iter()
+        .map(|a| {
+            let mut report = fleet::report(a.index, shape, seed);
+            report.hostname = a.hostname.clone();
+            (
+                VirtualAgent {
+                    credential: a.credential.clone(),
+                    report,
+                },
+                a.silent,
+            )
+        })
+        .collect();
+    let mut boots = fleet::Rng::new(seed ^ 0xB007);
+    println!(
+        "demo fleet: {} simulated servers, every {interval} s",
+        agents.len()
+    );
+    let mut round = 0_u64;
+    loop {
+        for (agent, silent) in agents.iter_mut() {
+            if *silent && round > 0 {
+                continue;
+            }
+            // Jobs first, then their effect reported right away.
+            for _ in 0..5 {
+                let answer = match fleet::check_in(&client, agent) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("{}: {e}", agent.report.hostname);
+                        break;
+                    }
+                };
+                if answer.jobs.is_empty() {
+                    break;
+                }
+                for job in &answer.jobs {
+                    let result = fleet::play(agent, job, &mut boots);
+                    if let Err(e) = client.job_result(&agent.credential, job.id, &result) {
+                        eprintln!("{}: job {}: {e}", agent.report.hostname, job.id);
+                    }
+                }
+            }
+        }
+        round += 1;
+        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let client = match Client::new(&args.url, None, args.allow_http) {
+    if let Some(file) = &args.simulate {
+        return match simulate(file, args.interval, args.seed) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("patchport-fleet: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let (Some(url), Some(token)) = (args.url.clone(), args.token.clone()) else {
+        eprintln!("patchport-fleet: --url and --token are required");
+        return std::process::ExitCode::FAILURE;
+    };
+    let client = match Client::new(&url, None, args.allow_http) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("patchport-fleet: {e}");
@@ -96,7 +188,7 @@ fn main() -> std::process::ExitCode {
         (0..args.agents).map(|_| Default::default()).collect();
     let started = Instant::now();
     let failed = parallel(args.agents, args.concurrency, |i| {
-        let agent = fleet::enroll(&client, &args.token, fleet::report(i, shape, args.seed))
+        let agent = fleet::enroll(&client, &token, fleet::report(i, shape, args.seed))
             .map_err(|e| e.to_string())?;
         *slots[i].lock().map_err(|e| e.to_string())? = Some(agent);
         Ok(())
