@@ -172,6 +172,13 @@ impl Db {
         Ok(self.write.begin().await?)
     }
 
+    /// A write connection outside a transaction, for a single statement
+    /// that is atomic by itself (saves the BEGIN and COMMIT round trips on
+    /// hot paths).
+    pub async fn write(&self) -> Result<PoolConnection<Any>> {
+        Ok(self.write.acquire().await?)
+    }
+
     /// Checks that the database answers, for `/healthz`.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("select 1").execute(&self.read).await?;

@@ -20,23 +20,32 @@ pub async fn create(conn: &mut Conn, hostname: &str, now: Timestamp) -> Result<i
     Ok(id)
 }
 
-/// The digest of the last full report, if the server exists.
-pub async fn report_digest(conn: &mut Conn, server_id: i64) -> Result<Option<String>> {
-    let row: Option<(String,)> = sqlx::query_as("select report_digest from server where id = $1")
-        .bind(server_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| r.0))
+/// What the portal knows about a server at a digest-only check-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touched {
+    /// The digest of the last full report (empty before the first).
+    pub report_digest: String,
+    /// The server has jobs that are not finished (queued, running or
+    /// rebooting): worth a look for one to hand out.
+    pub open_jobs: bool,
 }
 
-/// Records a check-in that brought no new report.
-pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<()> {
-    sqlx::query("update server set last_check_in = $1 where id = $2")
-        .bind(now)
-        .bind(server_id)
-        .execute(&mut *conn)
-        .await?;
-    credential_used(conn, server_id, now).await
+/// Records a check-in that brought no new report, in one statement, and
+/// returns what the check-in needs to decide on; `None` if the server does
+/// not exist.
+pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Option<Touched>> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "update server set last_check_in = $1 where id = $2 returning report_digest, \
+         (select count(*) from job j where j.server_id = server.id and j.state in ('queued', 'running', 'rebooting'))",
+    )
+    .bind(now)
+    .bind(server_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(report_digest, open)| Touched {
+        report_digest,
+        open_jobs: open > 0,
+    }))
 }
 
 /// Notes when the server's credential was last used, for the agent status.

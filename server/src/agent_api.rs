@@ -292,18 +292,24 @@ async fn check_in(
             Ok(answer(false, job))
         }
         None => {
-            let mut tx = state.db.begin().await?;
-            let known = servers::report_digest(&mut tx, server_id).await?;
-            servers::touch(&mut tx, server_id, now).await?;
-            let unchanged = known.is_some_and(|d| !d.is_empty() && d == req.digest);
+            // The hot path: one statement records the check-in and says
+            // whether anything else needs doing.
+            let mut conn = state.db.write().await?;
+            let touched = servers::touch(&mut conn, server_id, now).await?;
+            drop(conn);
+            let unchanged = touched
+                .as_ref()
+                .is_some_and(|t| !t.report_digest.is_empty() && t.report_digest == req.digest);
             // Jobs only while the portal knows the server's current state
             // (a reboot is confirmed against the boot id it knows).
-            let job = if unchanged {
-                jobs::claim(&mut tx, server_id, now).await?
+            let job = if unchanged && touched.is_some_and(|t| t.open_jobs) {
+                let mut tx = state.db.begin().await?;
+                let job = jobs::claim(&mut tx, server_id, now).await?;
+                patchport_db::commit(tx).await?;
+                job
             } else {
                 None
             };
-            patchport_db::commit(tx).await?;
             Ok(answer(!unchanged, job))
         }
     }
