@@ -94,12 +94,26 @@ impl Client {
         bearer: Option<&str>,
         body: &Req,
     ) -> Result<Resp, ClientError> {
-        let mut req = self.http.post(format!("{}{API_PREFIX}{path}", self.base));
+        let json = serde_json::to_vec(body)
+            .map_err(|e| ClientError::Setup(format!("cannot encode the request: {e}")))?;
+        self.post_json(path, bearer, &json)
+    }
+
+    fn post_json<Resp: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        json: &[u8],
+    ) -> Result<Resp, ClientError> {
+        let mut req = self
+            .http
+            .post(format!("{}{API_PREFIX}{path}", self.base))
+            .header("Content-Type", "application/json");
         if let Some(token) = bearer {
             req = req.header("Authorization", format!("Bearer {token}"));
         }
         let mut resp = req
-            .send_json(body)
+            .send(json)
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         let status = resp.status().as_u16();
         if status == 401 {
@@ -138,6 +152,16 @@ impl Client {
         req: &CheckInRequest,
     ) -> Result<CheckInResponse, ClientError> {
         self.post("/check-in", Some(credential), req)
+    }
+
+    /// Sends a check-in already encoded as JSON (the fleet simulator
+    /// encodes once and sends many times).
+    pub fn check_in_encoded(
+        &self,
+        credential: &str,
+        json: &[u8],
+    ) -> Result<CheckInResponse, ClientError> {
+        self.post_json("/check-in", Some(credential), json)
     }
 
     /// Reports how an attempt at a job ended.

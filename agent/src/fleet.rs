@@ -149,13 +149,42 @@ pub fn enroll(client: &Client, token: &str, report: Report) -> Result<VirtualAge
     })
 }
 
-/// Sends the full report (as after a change).
-pub fn send_full(client: &Client, agent: &VirtualAgent) -> Result<(), ClientError> {
-    let req = CheckInRequest {
-        digest: agent.report.digest(),
-        report: Some(agent.report.clone()),
+/// A virtual agent's check-ins, encoded once: a real agent encodes its
+/// report on its own machine, so a benchmark should not charge the
+/// portal's machine for it on every request.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The check-in with the full report.
+    pub full: Vec<u8>,
+    /// The digest-only check-in.
+    pub digest_only: Vec<u8>,
+}
+
+/// Encodes `agent`'s two check-ins.
+pub fn encode(agent: &VirtualAgent) -> Encoded {
+    let digest = agent.report.digest();
+    let encode = |report: Option<Report>| {
+        serde_json::to_vec(&CheckInRequest {
+            digest: digest.clone(),
+            report,
+        })
+        .unwrap_or_default()
     };
-    client.check_in(&agent.credential, &req).map(|_| ())
+    Encoded {
+        full: encode(Some(agent.report.clone())),
+        digest_only: encode(None),
+    }
+}
+
+/// Sends the full report (as after a change).
+pub fn send_full(
+    client: &Client,
+    agent: &VirtualAgent,
+    encoded: &Encoded,
+) -> Result<(), ClientError> {
+    client
+        .check_in_encoded(&agent.credential, &encoded.full)
+        .map(|_| ())
 }
 
 /// Checks in as the real agent would (digest first, the full report when
@@ -261,13 +290,13 @@ pub fn play(agent: &mut VirtualAgent, job: &JobOrder, boots: &mut Rng) -> JobRes
 
 /// Sends only the digest (nothing changed). Returns whether the portal
 /// asked for the full report.
-pub fn send_digest(client: &Client, agent: &VirtualAgent) -> Result<bool, ClientError> {
-    let req = CheckInRequest {
-        digest: agent.report.digest(),
-        report: None,
-    };
+pub fn send_digest(
+    client: &Client,
+    agent: &VirtualAgent,
+    encoded: &Encoded,
+) -> Result<bool, ClientError> {
     client
-        .check_in(&agent.credential, &req)
+        .check_in_encoded(&agent.credential, &encoded.digest_only)
         .map(|r| r.send_report)
 }
 

