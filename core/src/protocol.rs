@@ -247,10 +247,37 @@ impl Report {
     /// SHA-256 (hex) of the normalised report's JSON: the agent sends only
     /// this while nothing changed.
     pub fn digest(&self) -> String {
-        let mut normal = self.clone();
-        normal.normalise();
-        let json = serde_json::to_vec(&normal).unwrap_or_default();
-        hex::encode(Sha256::digest(&json))
+        fn strictly_sorted<T: Ord>(items: &[T]) -> bool {
+            items.windows(2).all(|w| w[0] < w[1])
+        }
+        /// Feeds the JSON straight into the hash, without a buffer.
+        struct HashWriter(Sha256);
+        impl std::io::Write for HashWriter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let hash = |report: &Report| {
+            let mut writer = HashWriter(Sha256::new());
+            // Serialising plain data into a hasher cannot fail.
+            let _ = serde_json::to_writer(&mut writer, report);
+            hex::encode(writer.0.finalize())
+        };
+        // Reports are normalised once on arrival; no copy needed then.
+        if strictly_sorted(&self.packages)
+            && strictly_sorted(&self.updates)
+            && strictly_sorted(&self.reboot_required_packages)
+        {
+            hash(self)
+        } else {
+            let mut normal = self.clone();
+            normal.normalise();
+            hash(&normal)
+        }
     }
 }
 
