@@ -69,6 +69,9 @@ pub struct Reconciled {
     pub installed: u32,
     /// Server-patches replaced by a newer version of the same package.
     pub superseded: u32,
+    /// The server has unfinished jobs (one may be due, or a reboot may now
+    /// be confirmed).
+    pub open_jobs: bool,
 }
 
 /// Rows per multi-row insert. Small on purpose: sqlx looks up each bound
@@ -89,10 +92,12 @@ pub async fn apply_report(
     now: Timestamp,
 ) -> Result<Reconciled> {
     let mut out = Reconciled::default();
-    sqlx::query(
+    let (open_jobs,): (i64,) = sqlx::query_as(
         "update server set hostname = $1, os_id = $2, os_version = $3, os_name = $4, package_format = $5, \
          arch = $6, kernel = $7, boot_id = $8, reboot_required = $9, reboot_required_packages = $10, \
-         report_digest = $11, last_check_in = $12, last_report_at = $12 where id = $13",
+         report_digest = $11, last_check_in = $12, last_report_at = $12 where id = $13 \
+         returning (select count(*) from job j where j.server_id = server.id \
+                    and j.state in ('queued', 'running', 'rebooting'))",
     )
     .bind(&report.hostname)
     .bind(&report.os.id)
@@ -110,8 +115,9 @@ pub async fn apply_report(
     .bind(digest)
     .bind(now)
     .bind(server_id)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    out.open_jobs = open_jobs > 0;
     credential_used(conn, server_id, now).await?;
 
     replace_inventory(conn, server_id, report).await?;
@@ -223,7 +229,9 @@ pub async fn apply_report(
             .execute(&mut *conn)
             .await?;
     }
-    crate::jobs::confirm_reboots(conn, server_id, &report.boot_id, now).await?;
+    if out.open_jobs {
+        crate::jobs::confirm_reboots(conn, server_id, &report.boot_id, now).await?;
+    }
     Ok(out)
 }
 

@@ -303,7 +303,11 @@ async fn check_in(
             }
             let mut tx = state.db.begin().await?;
             let done = servers::apply_report(&mut tx, server_id, &report, &digest, now).await?;
-            let job = jobs::claim(&mut tx, server_id, now).await?;
+            let job = if done.open_jobs {
+                jobs::claim(&mut tx, server_id, now).await?
+            } else {
+                None
+            };
             patchport_db::commit(tx).await?;
             tracing::debug!(server_id, ?done, "report reconciled");
             Ok(answer(false, job))
