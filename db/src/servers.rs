@@ -48,16 +48,6 @@ pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
     }))
 }
 
-/// Notes when the server's credential was last used, for the agent status.
-async fn credential_used(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<()> {
-    sqlx::query("update agent_credential set last_used_at = $1 where server_id = $2")
-        .bind(now)
-        .bind(server_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// What reconciling a report changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciled {
@@ -118,7 +108,6 @@ pub async fn apply_report(
     .fetch_one(&mut *conn)
     .await?;
     out.open_jobs = open_jobs > 0;
-    credential_used(conn, server_id, now).await?;
 
     replace_inventory(conn, server_id, report).await?;
 
