@@ -18,7 +18,23 @@ await page.screenshot({ path: `${out}/users.png`, fullPage: true });
 await page.goto(`${BASE}/servers`);
 await hydrated(page);
 await page.locator('#create-token').waitFor();
-await page.screenshot({ path: `${out}/servers.png`, fullPage: true });
+await page.locator('#servers tr[data-server="db-01"]').waitFor();
+await page.screenshot({ path: `${out}/servers.png` });
+// A demo server with a finished install job and its log.
+const href = await page.locator('#servers tr[data-server="web-02"] a').getAttribute('href');
+await page.goto(`${BASE}${href}`);
+await hydrated(page);
+await page.locator('#patches').waitFor();
+if (await page.locator('#jobs tr[data-job]').count() === 0) {
+  await page.locator('#patches tbody tr').nth(0).locator('input[type=checkbox]').check();
+  await page.locator('#patches tbody tr').nth(1).locator('input[type=checkbox]').check();
+  await page.locator('#install-selected').click();
+  await page.locator('#jobs tr[data-state="succeeded"]').waitFor({ timeout: 90_000 });
+}
+await page.locator('#jobs details summary').first().click();
+await page.setViewportSize({ width: 1200, height: 1300 });
+await page.screenshot({ path: `${out}/server.png` });
+await page.setViewportSize({ width: 1200, height: 720 });
 await page.goto(`${BASE}/admin/audit`);
 await hydrated(page);
 await page.locator('table.data').waitFor();
