@@ -237,7 +237,8 @@ async fn replace_inventory(conn: &mut Conn, server_id: i64, report: &Report) -> 
         .map(|p| ((p.name.as_str(), p.arch.as_str()), p))
         .collect();
     // [name, arch, version, source name, source version] per package.
-    let rows: Vec<(&str, &str, &str, Option<&str>, Option<&str>)> = unique
+    type Row<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+    let rows: Vec<Row> = unique
         .into_values()
         .map(|p| {
             (
