@@ -274,7 +274,10 @@ pub async fn record_result(
     if state == target || confirmed_reboot {
         return Ok(Recorded::Repeated);
     }
-    if state != "running" {
+    // A reboot the system refused after the agent said "rebooting" may
+    // still fail; anything else must be running to take a result.
+    let refused_reboot = state == "rebooting" && target == "failed";
+    if state != "running" && !refused_reboot {
         return Ok(Recorded::Stale);
     }
     let log = log_tail(&result.log, MAX_JOB_LOG);
@@ -285,7 +288,7 @@ pub async fn record_result(
     };
     sqlx::query(
         "update job set state = $1, exit_code = $2, log = $3, lease_until = $4, finished_at = $5 \
-         where id = $6 and state = 'running' and attempt = $7",
+         where id = $6 and state in ('running', 'rebooting') and attempt = $7",
     )
     .bind(target)
     .bind(result.exit_code.map(i64::from))

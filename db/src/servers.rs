@@ -28,23 +28,28 @@ pub struct Touched {
     /// The server has jobs that are not finished (queued, running or
     /// rebooting): worth a look for one to hand out.
     pub open_jobs: bool,
+    /// When its earliest queued job may start, so the agent can come back
+    /// then rather than a whole interval later.
+    pub next_job_at: Option<Timestamp>,
 }
 
 /// Records a check-in that brought no new report, in one statement, and
 /// returns what the check-in needs to decide on; `None` if the server does
 /// not exist.
 pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Option<Touched>> {
-    let row: Option<(String, i64)> = sqlx::query_as(
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
         "update server set last_check_in = $1 where id = $2 returning report_digest, \
-         (select count(*) from job j where j.server_id = server.id and j.state in ('queued', 'running', 'rebooting'))",
+         (select count(*) from job j where j.server_id = server.id and j.state in ('queued', 'running', 'rebooting')), \
+         (select min(j.not_before) from job j where j.server_id = server.id and j.state = 'queued')",
     )
     .bind(now)
     .bind(server_id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|(report_digest, open)| Touched {
+    Ok(row.map(|(report_digest, open, next_job_at)| Touched {
         report_digest,
         open_jobs: open > 0,
+        next_job_at,
     }))
 }
 

@@ -281,10 +281,10 @@ async fn check_in(
     } else {
         None
     };
-    let answer = move |send_report, jobs: Option<protocol::JobOrder>| {
+    let answer = move |send_report, jobs: Option<protocol::JobOrder>, next_job_at: Option<i64>| {
         Json(CheckInResponse {
             send_report,
-            next_check_in: protocol::CHECK_IN_INTERVAL,
+            next_check_in: next_check_in(now, next_job_at),
             jobs: jobs.into_iter().collect(),
             new_credential: new_credential.clone(),
         })
@@ -310,7 +310,7 @@ async fn check_in(
             };
             patchport_db::commit(tx).await?;
             tracing::debug!(server_id, ?done, "report reconciled");
-            Ok(answer(false, job))
+            Ok(answer(false, job, None))
         }
         None => {
             // The hot path: one statement records the check-in and says
@@ -323,6 +323,7 @@ async fn check_in(
                 .is_some_and(|t| !t.report_digest.is_empty() && t.report_digest == req.digest);
             // Jobs only while the portal knows the server's current state
             // (a reboot is confirmed against the boot id it knows).
+            let next_job_at = touched.as_ref().and_then(|t| t.next_job_at);
             let job = if unchanged && touched.is_some_and(|t| t.open_jobs) {
                 let mut tx = state.db.begin().await?;
                 let job = jobs::claim(&mut tx, server_id, now).await?;
@@ -331,8 +332,19 @@ async fn check_in(
             } else {
                 None
             };
-            Ok(answer(!unchanged, job))
+            Ok(answer(!unchanged, job, next_job_at))
         }
+    }
+}
+
+/// Seconds until the agent should check in again: the usual interval, or
+/// sooner when a queued job becomes due before that (a reboot booked for
+/// 22:00 starts within about 30 s of it, not up to 5 min later).
+fn next_check_in(now: i64, next_job_at: Option<i64>) -> u64 {
+    let interval = protocol::CHECK_IN_INTERVAL;
+    match next_job_at {
+        Some(at) if at > now => (at - now).clamp(30, interval as i64) as u64,
+        _ => interval,
     }
 }
 

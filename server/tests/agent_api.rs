@@ -1010,6 +1010,35 @@ async fn a_reboot_waits_for_its_time_and_counts_only_with_a_new_boot_id() {
         let job = app.job(second).await;
         assert_eq!(job.state, "failed");
         assert!(job.reason.contains("boot id"), "{}", job.reason);
+
+        // A job due before the next regular check-in brings the agent back
+        // in time for it.
+        let admin = app.login(support::ADMIN, support::PASSWORD).await.unwrap();
+        let at = (app.clock.now() / 60 + 3) * 60;
+        let start = patchport_core::clock::format_utc(at);
+        let resp = app
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": server_id, "kind": "refresh", "patch_ids": [],
+                    "start_at": format!("{}T{}", &start[..10], &start[11..16]), "window_hours": 1}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let answer: CheckInResponse = app
+            .check_in(
+                &credential,
+                &CheckInRequest {
+                    digest: rebooted.digest(),
+                    report: None,
+                },
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(answer.jobs.is_empty());
+        assert_eq!(answer.next_check_in, (at - app.clock.now()) as u64);
+        assert!(answer.next_check_in < 300);
     })
     .await;
 }
