@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod clock;
 pub mod demo;
 pub mod protocol;
+pub mod version;
 
 pub use accounts::{Email, Password, Role, Username};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
