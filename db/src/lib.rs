@@ -5,6 +5,7 @@
 //! its outbox mail) commit together.
 
 pub mod accounts;
+pub mod advisories;
 pub mod agents;
 pub mod audit;
 pub mod groups;

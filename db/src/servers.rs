@@ -138,20 +138,38 @@ pub async fn apply_report(
         .map(|u| (u.name.as_str(), u.arch.as_str()))
         .collect();
 
+    // The source package each binary package is built from, which Debian
+    // and Ubuntu advisories name.
+    let sources: HashMap<(&str, &str), &str> = report
+        .packages
+        .iter()
+        .map(|p| {
+            (
+                (p.name.as_str(), p.arch.as_str()),
+                p.source_name.as_deref().unwrap_or(p.name.as_str()),
+            )
+        })
+        .collect();
+
     // The catalog: one multi-row upsert per chunk, returning each row's id.
     let mut ids: HashMap<(String, String, String), i64> = HashMap::new();
     for chunk in updates.chunks(CHUNK) {
-        let n = chunk.len() * 7;
+        let n = chunk.len() * 8;
         let sql = format!(
-            "insert into patch (release, package, version, arch, origin, security, first_seen) values {} \
+            "insert into patch (release, package, version, arch, origin, security, source_package, first_seen) values {} \
              on conflict (release, package, version, arch) do update set \
-               security = (patch.security or excluded.security) \
+               security = (patch.security or excluded.security), \
+               source_package = coalesce(patch.source_package, excluded.source_package) \
              returning id, package, version, arch, (case when first_seen = ${} then 1 else 0 end)",
-            crate::values_placeholders(chunk.len(), 7),
+            crate::values_placeholders(chunk.len(), 8),
             n + 1
         );
         let mut q = sqlx::query_as::<_, (i64, String, String, String, i64)>(&sql);
         for u in chunk {
+            let source = sources
+                .get(&(u.name.as_str(), u.arch.as_str()))
+                .copied()
+                .unwrap_or(u.name.as_str());
             q = q
                 .bind(&release)
                 .bind(&u.name)
@@ -159,6 +177,7 @@ pub async fn apply_report(
                 .bind(&u.arch)
                 .bind(&u.origin)
                 .bind(u.security)
+                .bind(source)
                 .bind(now);
         }
         for (id, package, version, arch, inserted) in q.bind(now).fetch_all(&mut *conn).await? {

@@ -368,3 +368,82 @@ async fn throttle_blocks_after_free_failures_with_growing_bounded_blocks() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn advisories_and_kev_entries_are_stored_once_and_replaced_when_changed() {
+    use patchport_db::advisories::{self, KevEntry, NewAdvisory, Stored};
+    with_backends(|db| async move {
+        let cves = vec!["CVE-2024-0001".to_owned(), "CVE-2024-0002".to_owned()];
+        let affected = vec![(
+            "Debian:12".to_owned(),
+            "openssl".to_owned(),
+            "{}".to_owned(),
+        )];
+        let advisory = NewAdvisory {
+            advisory_id: "DSA-5678-1",
+            summary: "openssl security update",
+            details: "Several vulnerabilities were found.",
+            severity: "high",
+            cvss_vector: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            cvss_score: Some(9.8),
+            published: Some(NOW - 86_400),
+            modified: NOW,
+            withdrawn: None,
+            source: "dsa.json",
+            content_hash: "h1",
+            cves: &cves,
+            affected: &affected,
+        };
+        let mut tx = db.begin().await.unwrap();
+        let first = advisories::store(&mut tx, &advisory, NOW).await.unwrap();
+        assert!(matches!(first, Stored::Inserted(_)));
+        let again = advisories::store(&mut tx, &advisory, NOW + 1).await.unwrap();
+        assert_eq!(again, Stored::Unchanged(first.id()), "same content: no change");
+        let changed = NewAdvisory {
+            content_hash: "h2",
+            summary: "openssl security update (revised)",
+            ..advisory.clone()
+        };
+        let updated = advisories::store(&mut tx, &changed, NOW + 2).await.unwrap();
+        assert_eq!(updated, Stored::Updated(first.id()));
+
+        let kev = KevEntry {
+            cve: "CVE-2024-0002",
+            vendor: "OpenSSL",
+            product: "OpenSSL",
+            name: "OpenSSL flaw",
+            date_added: NOW,
+            due_date: Some(NOW + 21 * 86_400),
+            ransomware: "Unknown",
+            content_hash: "k1",
+        };
+        assert!(advisories::store_kev(&mut tx, &kev).await.unwrap());
+        assert!(!advisories::store_kev(&mut tx, &kev).await.unwrap(), "unchanged");
+        assert!(advisories::is_known_exploited(&mut tx, "CVE-2024-0002").await.unwrap());
+        assert!(!advisories::is_known_exploited(&mut tx, "CVE-2024-0001").await.unwrap());
+
+        // Linked to a patch: shown with its CVEs and the exploited one.
+        let (patch,): (i64,) = sqlx::query_as(
+            "insert into patch (release, package, version, arch, origin, security, first_seen) \
+             values ('debian:12', 'libssl3', '3.0.15-1~deb12u1', 'amd64', '', true, $1) returning id",
+        )
+        .bind(NOW)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        advisories::link(&mut tx, patch, first.id()).await.unwrap();
+        advisories::link(&mut tx, patch, first.id()).await.unwrap();
+        let shown = advisories::of_patch(&mut tx, patch).await.unwrap();
+        assert_eq!(shown.len(), 1, "linked once");
+        assert_eq!(shown[0].summary, "openssl security update (revised)");
+        assert_eq!(shown[0].cvss_score, Some(9.8));
+        assert_eq!(shown[0].cves, cves);
+        assert_eq!(shown[0].known_exploited, ["CVE-2024-0002"]);
+        let records = advisories::affected_records(&mut tx, &["Debian:12".to_owned()], "openssl")
+            .await
+            .unwrap();
+        assert_eq!(records, [(first.id(), "{}".to_owned())], "replaced, not doubled");
+        patchport_db::commit(tx).await.unwrap();
+    })
+    .await;
+}

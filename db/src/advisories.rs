@@ -1,0 +1,299 @@
+//! Security advisories and known-exploited CVEs as imported, and the links
+//! from patches to the advisories they fix. Parsing and matching rules live
+//! in `patchport_core::advisory`; this module stores what they decided.
+//! Imports run in the caller's transaction, so a file is imported whole or
+//! not at all.
+
+use crate::{Conn, Result};
+use patchport_core::Timestamp;
+
+/// An advisory to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAdvisory<'a> {
+    /// Its own id, e.g. `DSA-5678-1`.
+    pub advisory_id: &'a str,
+    /// One line.
+    pub summary: &'a str,
+    /// Full text.
+    pub details: &'a str,
+    /// critical, high, medium, low, none or unknown.
+    pub severity: &'a str,
+    /// CVSS vector, if any.
+    pub cvss_vector: Option<&'a str>,
+    /// CVSS base score, if known.
+    pub cvss_score: Option<f64>,
+    /// Published.
+    pub published: Option<Timestamp>,
+    /// Last modified.
+    pub modified: Timestamp,
+    /// Withdrawn.
+    pub withdrawn: Option<Timestamp>,
+    /// Where it came from.
+    pub source: &'a str,
+    /// Digest of its content, to tell a changed advisory from the same one.
+    pub content_hash: &'a str,
+    /// CVE ids.
+    pub cves: &'a [String],
+    /// Affected packages: (ecosystem, package, ranges as JSON).
+    pub affected: &'a [(String, String, String)],
+}
+
+/// What storing an advisory did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// It was new.
+    Inserted(i64),
+    /// It existed with other content and was replaced.
+    Updated(i64),
+    /// It existed with the same content: nothing changed.
+    Unchanged(i64),
+}
+
+impl Stored {
+    /// The advisory's row id.
+    pub fn id(self) -> i64 {
+        match self {
+            Stored::Inserted(id) | Stored::Updated(id) | Stored::Unchanged(id) => id,
+        }
+    }
+}
+
+/// Inserts or replaces an advisory by its id; the same content again is a
+/// no-op.
+pub async fn store(conn: &mut Conn, a: &NewAdvisory<'_>, now: Timestamp) -> Result<Stored> {
+    let existing: Option<(i64, String)> =
+        sqlx::query_as("select id, content_hash from advisory where advisory_id = $1")
+            .bind(a.advisory_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let score10 = a.cvss_score.map(|s| (s * 10.0).round() as i64);
+    let stored = match existing {
+        Some((id, hash)) if hash == a.content_hash => return Ok(Stored::Unchanged(id)),
+        Some((id, _)) => {
+            sqlx::query(
+                "update advisory set summary = $1, details = $2, severity = $3, cvss_vector = $4, \
+                 cvss_score10 = $5, published = $6, modified = $7, withdrawn = $8, source = $9, \
+                 content_hash = $10, imported_at = $11 where id = $12",
+            )
+            .bind(a.summary)
+            .bind(a.details)
+            .bind(a.severity)
+            .bind(a.cvss_vector)
+            .bind(score10)
+            .bind(a.published)
+            .bind(a.modified)
+            .bind(a.withdrawn)
+            .bind(a.source)
+            .bind(a.content_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            for table in ["advisory_cve", "advisory_affected"] {
+                sqlx::query(&format!("delete from {table} where advisory_id = $1"))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Stored::Updated(id)
+        }
+        None => {
+            let (id,): (i64,) = sqlx::query_as(
+                "insert into advisory (advisory_id, summary, details, severity, cvss_vector, cvss_score10, \
+                 published, modified, withdrawn, source, content_hash, imported_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id",
+            )
+            .bind(a.advisory_id)
+            .bind(a.summary)
+            .bind(a.details)
+            .bind(a.severity)
+            .bind(a.cvss_vector)
+            .bind(score10)
+            .bind(a.published)
+            .bind(a.modified)
+            .bind(a.withdrawn)
+            .bind(a.source)
+            .bind(a.content_hash)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
+            Stored::Inserted(id)
+        }
+    };
+    let id = stored.id();
+    let mut cves = a.cves.to_vec();
+    cves.sort();
+    cves.dedup();
+    for cve in &cves {
+        sqlx::query("insert into advisory_cve (advisory_id, cve) values ($1, $2)")
+            .bind(id)
+            .bind(cve)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (ecosystem, package, ranges) in a.affected {
+        sqlx::query(
+            "insert into advisory_affected (advisory_id, ecosystem, package, ranges) values ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(ecosystem)
+        .bind(package)
+        .bind(ranges)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(stored)
+}
+
+/// One entry of the Known Exploited Vulnerabilities catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KevEntry<'a> {
+    /// CVE id.
+    pub cve: &'a str,
+    /// Vendor.
+    pub vendor: &'a str,
+    /// Product.
+    pub product: &'a str,
+    /// Vulnerability name.
+    pub name: &'a str,
+    /// Added to the catalog.
+    pub date_added: Timestamp,
+    /// Remediation due date for US federal agencies.
+    pub due_date: Option<Timestamp>,
+    /// Known use in ransomware campaigns (`Known`, `Unknown`).
+    pub ransomware: &'a str,
+    /// Digest of the entry.
+    pub content_hash: &'a str,
+}
+
+/// Inserts or replaces a KEV entry; the same content again is a no-op.
+/// Returns whether anything changed.
+pub async fn store_kev(conn: &mut Conn, e: &KevEntry<'_>) -> Result<bool> {
+    let done = sqlx::query(
+        "insert into kev (cve, vendor, product, name, date_added, due_date, ransomware, content_hash) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (cve) do update set vendor = excluded.vendor, \
+         product = excluded.product, name = excluded.name, date_added = excluded.date_added, \
+         due_date = excluded.due_date, ransomware = excluded.ransomware, content_hash = excluded.content_hash \
+         where kev.content_hash <> excluded.content_hash",
+    )
+    .bind(e.cve)
+    .bind(e.vendor)
+    .bind(e.product)
+    .bind(e.name)
+    .bind(e.date_added)
+    .bind(e.due_date)
+    .bind(e.ransomware)
+    .bind(e.content_hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether a CVE is known to be exploited.
+pub async fn is_known_exploited(conn: &mut Conn, cve: &str) -> Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as("select 1 from kev where cve = $1")
+        .bind(cve)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// An advisory as shown with a patch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdvisoryRow {
+    /// Its own id.
+    pub advisory_id: String,
+    /// One line.
+    pub summary: String,
+    /// critical … unknown.
+    pub severity: String,
+    /// CVSS vector.
+    pub cvss_vector: Option<String>,
+    /// CVSS base score.
+    pub cvss_score: Option<f64>,
+    /// Published.
+    pub published: Option<Timestamp>,
+    /// CVE ids.
+    pub cves: Vec<String>,
+    /// Of those, known exploited.
+    pub known_exploited: Vec<String>,
+}
+
+/// The advisories a patch fixes, most severe first.
+pub async fn of_patch(conn: &mut Conn, patch_id: i64) -> Result<Vec<AdvisoryRow>> {
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select a.id, a.advisory_id, a.summary, a.severity, a.cvss_vector, a.cvss_score10, a.published \
+         from patch_advisory pa join advisory a on a.id = pa.advisory_id where pa.patch_id = $1 \
+         order by coalesce(a.cvss_score10, -1) desc, a.advisory_id",
+    )
+    .bind(patch_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let cves: Vec<(String, i64)> = sqlx::query_as(
+            "select c.cve, (case when k.cve is null then 0 else 1 end) from advisory_cve c \
+             left join kev k on k.cve = c.cve where c.advisory_id = $1 order by c.cve",
+        )
+        .bind(r.0)
+        .fetch_all(&mut *conn)
+        .await?;
+        out.push(AdvisoryRow {
+            advisory_id: r.1,
+            summary: r.2,
+            severity: r.3,
+            cvss_vector: r.4,
+            cvss_score: r.5.map(|s| s as f64 / 10.0),
+            published: r.6,
+            known_exploited: cves
+                .iter()
+                .filter(|c| c.1 != 0)
+                .map(|c| c.0.clone())
+                .collect(),
+            cves: cves.into_iter().map(|c| c.0).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The affected-package records of `ecosystems` for `package`:
+/// (advisory row id, ranges JSON).
+pub async fn affected_records(
+    conn: &mut Conn,
+    ecosystems: &[String],
+    package: &str,
+) -> Result<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    for ecosystem in ecosystems {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "select advisory_id, ranges from advisory_affected where ecosystem = $1 and package = $2",
+        )
+        .bind(ecosystem)
+        .bind(package)
+        .fetch_all(&mut *conn)
+        .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Records that a patch fixes an advisory (once).
+pub async fn link(conn: &mut Conn, patch_id: i64, advisory_id: i64) -> Result<()> {
+    sqlx::query(
+        "insert into patch_advisory (patch_id, advisory_id) values ($1, $2) on conflict do nothing",
+    )
+    .bind(patch_id)
+    .bind(advisory_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
