@@ -2,6 +2,7 @@
 //! agent share. Nothing here does I/O, so it builds for the browser as well.
 
 pub mod accounts;
+pub mod advisory;
 pub mod clock;
 pub mod demo;
 pub mod protocol;
