@@ -297,3 +297,104 @@ pub async fn link(conn: &mut Conn, patch_id: i64, advisory_id: i64) -> Result<()
     .await?;
     Ok(())
 }
+
+/// Whether a patch (a release's package at a target version) fixes what an
+/// affected-package record describes: the target version is outside the
+/// affected ranges and at or past one of the record's fixed versions.
+pub fn patch_fixes(
+    affected: &patchport_core::advisory::Affected,
+    release: &str,
+    version: &str,
+) -> bool {
+    use patchport_core::advisory::{ecosystem_matches, ecosystem_scheme, release_ecosystem};
+    let (os_id, version_id) = release.split_once(':').unwrap_or((release, ""));
+    let in_release = release_ecosystem(os_id, version_id)
+        .iter()
+        .any(|e| ecosystem_matches(&affected.package.ecosystem, e));
+    let Some(scheme) = ecosystem_scheme(&affected.package.ecosystem) else {
+        return false;
+    };
+    in_release
+        && !affected.affects(scheme, version)
+        && affected
+            .fixed_versions()
+            .iter()
+            .any(|fixed| scheme.compare(fixed, version) != std::cmp::Ordering::Greater)
+}
+
+/// Links an advisory (already stored as `advisory_row`) to every patch in
+/// the catalog that fixes it; drops links its new ranges no longer
+/// support. Returns how many patches it is linked to.
+pub async fn match_advisory(
+    conn: &mut Conn,
+    advisory_row: i64,
+    advisory: &patchport_core::advisory::Advisory,
+) -> Result<u64> {
+    sqlx::query("delete from patch_advisory where advisory_id = $1")
+        .bind(advisory_row)
+        .execute(&mut *conn)
+        .await?;
+    if advisory.is_withdrawn() {
+        return Ok(0);
+    }
+    let mut linked = std::collections::BTreeSet::new();
+    for affected in &advisory.affected {
+        let candidates: Vec<(i64, String, String)> = sqlx::query_as(
+            "select id, release, version from patch where source_package = $1 or package = $1",
+        )
+        .bind(&affected.package.name)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (patch_id, release, version) in candidates {
+            if patch_fixes(affected, &release, &version) {
+                linked.insert(patch_id);
+            }
+        }
+    }
+    for patch_id in &linked {
+        link(conn, *patch_id, advisory_row).await?;
+    }
+    Ok(linked.len() as u64)
+}
+
+/// Links a new patch to the stored advisories it fixes (called when a
+/// check-in brings a patch the catalog had not seen).
+pub async fn match_patch(
+    conn: &mut Conn,
+    patch_id: i64,
+    release: &str,
+    names: &[&str],
+    version: &str,
+) -> Result<u64> {
+    let mut found = 0;
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let records: Vec<(i64, String)> =
+            sqlx::query_as("select advisory_id, ranges from advisory_affected where package = $1")
+                .bind(name)
+                .fetch_all(&mut *conn)
+                .await?;
+        for (advisory_row, json) in records {
+            let Ok(affected) = serde_json::from_str::<patchport_core::advisory::Affected>(&json)
+            else {
+                continue;
+            };
+            if patch_fixes(&affected, release, version) {
+                link(conn, patch_id, advisory_row).await?;
+                found += 1;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether any advisory is stored (skips matching work before the first
+/// import).
+pub async fn any(conn: &mut Conn) -> Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as("select 1 from advisory_affected limit 1")
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.is_some())
+}

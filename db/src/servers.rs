@@ -153,6 +153,7 @@ pub async fn apply_report(
 
     // The catalog: one multi-row upsert per chunk, returning each row's id.
     let mut ids: HashMap<(String, String, String), i64> = HashMap::new();
+    let mut new_patches: Vec<(i64, String, String, String)> = Vec::new();
     for chunk in updates.chunks(CHUNK) {
         let n = chunk.len() * 8;
         let sql = format!(
@@ -182,7 +183,22 @@ pub async fn apply_report(
         }
         for (id, package, version, arch, inserted) in q.bind(now).fetch_all(&mut *conn).await? {
             out.new_patches += inserted as u32;
+            if inserted != 0 {
+                new_patches.push((id, package.clone(), version.clone(), arch.clone()));
+            }
             ids.insert((package, version, arch), id);
+        }
+    }
+    // A patch the catalog had not seen: link it to the advisories it fixes
+    // (advisories name source packages, so try both names).
+    if !new_patches.is_empty() && crate::advisories::any(conn).await? {
+        for (id, package, version, arch) in &new_patches {
+            let source = sources
+                .get(&(package.as_str(), arch.as_str()))
+                .copied()
+                .unwrap_or(package.as_str());
+            crate::advisories::match_patch(conn, *id, &release, &[package, source], version)
+                .await?;
         }
     }
 

@@ -39,7 +39,7 @@ create table advisory_affected (
     -- JSON: the OSV ranges and versions, evaluated with the ecosystem's order
     ranges text not null default '[]'
 );
-create index advisory_affected_package on advisory_affected (ecosystem, package);
+create index advisory_affected_package on advisory_affected (package, ecosystem);
 
 create table kev (
     cve text primary key,

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `user add`, `demo`.
+//! The command line: `serve` (default), `migrate`, `user add`, `demo`,
+//! `token create`, `advisories import` / `advisories kev`.
 
 use crate::config::Settings;
 use crate::startup::{Application, connect, shutdown_signal};
@@ -35,6 +36,27 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenCommand,
+    },
+    /// Import security advisories (OSV) and the CISA KEV catalog.
+    Advisories {
+        #[command(subcommand)]
+        action: AdvisoryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdvisoryCommand {
+    /// Import OSV advisories from JSON files, directories of them, or zips
+    /// (as osv.dev publishes them per ecosystem). All or nothing.
+    Import {
+        /// Files, directories or zips.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Import the CISA Known Exploited Vulnerabilities catalog (JSON).
+    Kev {
+        /// The catalog file (known_exploited_vulnerabilities.json).
+        path: std::path::PathBuf,
     },
 }
 
@@ -159,6 +181,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = connect(&settings).await?;
             let token = create_token(&db, clock.as_ref(), &label, hours, uses).await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Advisories { action } => {
+            let settings = Settings::from_env()?;
+            let db = connect(&settings).await?;
+            match action {
+                AdvisoryCommand::Import { paths } => {
+                    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+                    let done =
+                        crate::advisories::import_osv(&db, clock.as_ref(), &paths, "cli").await?;
+                    println!(
+                        "{} advisories read: {} new, {} changed, {} unchanged; {} patch links made",
+                        done.read, done.inserted, done.updated, done.unchanged, done.linked
+                    );
+                }
+                AdvisoryCommand::Kev { path } => {
+                    let (read, changed) =
+                        crate::advisories::import_kev(&db, clock.as_ref(), &path, "cli").await?;
+                    println!(
+                        "{read} known exploited vulnerabilities read, {changed} new or changed"
+                    );
+                }
+            }
+            db.close().await;
             Ok(())
         }
         Command::Demo => {

@@ -4,6 +4,7 @@
 // The agent API's OpenAPI description is one large `json!` literal.
 #![recursion_limit = "256"]
 
+pub mod advisories;
 pub mod agent_api;
 pub mod cli;
 pub mod config;

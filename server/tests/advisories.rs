@@ -1,0 +1,287 @@
+//! Advisory and KEV imports in the real formats, on SQLite and PostgreSQL:
+//! the right advisories, CVEs, severities and known-exploited flags end up
+//! on the right patches; re-importing changes nothing; a malformed file is
+//! rejected whole, naming the file and the entry.
+
+mod support;
+
+use patchport::advisories::{ImportError, import_kev, import_osv};
+use patchport_core::Clock;
+use patchport_core::protocol::{AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report};
+use std::path::{Path, PathBuf};
+use support::{TestApp, for_each_backend};
+
+fn fixtures(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn pkg(name: &str, source: &str, version: &str) -> InstalledPackage {
+    InstalledPackage {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source_name: Some(source.into()),
+        source_version: None,
+    }
+}
+
+fn update(name: &str, from: &str, to: &str) -> AvailableUpdate {
+    AvailableUpdate {
+        name: name.into(),
+        arch: "amd64".into(),
+        installed_version: Some(from.into()),
+        version: to.into(),
+        origin: "Debian-Security:12/stable-security".into(),
+        security: true,
+        advisories: vec![],
+    }
+}
+
+fn report(
+    hostname: &str,
+    packages: Vec<InstalledPackage>,
+    updates: Vec<AvailableUpdate>,
+) -> Report {
+    let mut r = Report {
+        hostname: hostname.into(),
+        os: OsInfo {
+            id: "debian".into(),
+            id_like: vec![],
+            version_id: "12".into(),
+            version_codename: Some("bookworm".into()),
+            pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+        },
+        kernel: "6.1.0-28-amd64".into(),
+        arch: "amd64".into(),
+        boot_id: "b".into(),
+        package_format: PackageFormat::Deb,
+        packages,
+        updates,
+        reboot_required: false,
+        reboot_required_packages: vec![],
+        agent_version: "test".into(),
+    };
+    r.normalise();
+    r
+}
+
+impl TestApp {
+    /// A server that reported `r`, straight into storage.
+    async fn reported(&self, r: &Report) -> i64 {
+        let now = self.clock.now();
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let id = patchport_db::servers::create(&mut tx, &r.hostname, now)
+            .await
+            .unwrap();
+        patchport_db::servers::apply_report(&mut tx, id, r, &r.digest(), now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    /// The advisories of the server's patch for `package`:
+    /// (advisory id, severity, CVSS score, CVEs, known exploited).
+    async fn advisories_of(
+        &self,
+        server_id: i64,
+        package: &str,
+    ) -> Vec<(String, String, Option<f64>, Vec<String>, Vec<String>)> {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        let patch = patchport_db::servers::patch_rows(&mut conn, server_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.package == package)
+            .unwrap();
+        patchport_db::advisories::of_patch(&mut conn, patch.patch_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                (
+                    a.advisory_id,
+                    a.severity,
+                    a.cvss_score,
+                    a.cves,
+                    a.known_exploited,
+                )
+            })
+            .collect()
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(&format!("select count(*) from {table}"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        n
+    }
+}
+
+#[tokio::test]
+async fn imported_advisories_and_kev_land_on_the_patches_that_fix_them() {
+    for_each_backend(|app| async move {
+        let web = app
+            .reported(&report(
+                "web-1",
+                vec![
+                    pkg("libssl3", "openssl", "3.0.11-1~deb12u2"),
+                    pkg("curl", "curl", "7.88.1-10+deb12u5"),
+                    pkg("bash", "bash", "5.2.15-2+b2"),
+                ],
+                vec![
+                    update("libssl3", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1"),
+                    update("curl", "7.88.1-10+deb12u5", "7.88.1-10+deb12u8"),
+                    update("bash", "5.2.15-2+b2", "5.2.15-2+b7"),
+                ],
+            ))
+            .await;
+        let db = &app.app_state.db;
+        let clock = &app.clock;
+        let done = import_osv(db, clock, &[&fixtures("osv")], "test")
+            .await
+            .unwrap();
+        assert_eq!(
+            (done.read, done.inserted, done.updated, done.unchanged),
+            (4, 4, 0, 0)
+        );
+        assert_eq!(
+            done.linked, 3,
+            "two openssl advisories and one curl advisory"
+        );
+        let (read, changed) = import_kev(db, clock, &fixtures("kev.json"), "test")
+            .await
+            .unwrap();
+        assert_eq!((read, changed), (2, 2));
+
+        // Matched through the source package (libssl3 is built from openssl);
+        // the AlmaLinux advisory does not apply to a Debian server.
+        let openssl = app.advisories_of(web, "libssl3").await;
+        assert_eq!(
+            openssl,
+            [
+                (
+                    "DEBIAN-CVE-2024-2511".to_owned(),
+                    "critical".to_owned(),
+                    Some(9.8),
+                    vec!["CVE-2024-2511".to_owned()],
+                    vec!["CVE-2024-2511".to_owned()],
+                ),
+                (
+                    "DSA-5678-1".to_owned(),
+                    "unknown".to_owned(),
+                    None,
+                    vec!["CVE-2024-2511".to_owned(), "CVE-2024-4603".to_owned()],
+                    vec!["CVE-2024-2511".to_owned()],
+                ),
+            ]
+        );
+        let curl = app.advisories_of(web, "curl").await;
+        assert_eq!(curl.len(), 1);
+        assert_eq!(curl[0].0, "DSA-5700-1");
+        assert!(curl[0].4.is_empty(), "not known exploited");
+        assert!(
+            app.advisories_of(web, "bash").await.is_empty(),
+            "no advisory for bash"
+        );
+        assert_eq!(app.audit_count("advisories.imported").await, 1);
+        assert_eq!(app.audit_count("kev.imported").await, 1);
+
+        // The same data again: nothing changes, nothing is audited.
+        let again = import_osv(db, clock, &[&fixtures("osv")], "test")
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.inserted, again.updated, again.unchanged, again.linked),
+            (0, 0, 4, 0)
+        );
+        assert_eq!(
+            import_kev(db, clock, &fixtures("kev.json"), "test")
+                .await
+                .unwrap(),
+            (2, 0)
+        );
+        assert_eq!(app.count("patch_advisory").await, 3);
+        assert_eq!(app.audit_count("advisories.imported").await, 1);
+        assert_eq!(app.audit_count("kev.imported").await, 1);
+
+        // A patch first seen after the import is matched when it arrives.
+        let db_server = app
+            .reported(&report(
+                "db-1",
+                vec![pkg("openssl", "openssl", "3.0.11-1~deb12u2")],
+                vec![update("openssl", "3.0.11-1~deb12u2", "3.0.15-1~deb12u1")],
+            ))
+            .await;
+        let later = app.advisories_of(db_server, "openssl").await;
+        assert_eq!(
+            later.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+            ["DEBIAN-CVE-2024-2511", "DSA-5678-1"]
+        );
+
+        // One bad entry rejects the whole import: the good advisory beside
+        // it is not stored either.
+        let err = import_osv(db, clock, &[&fixtures("bad")], "test")
+            .await
+            .unwrap_err();
+        match &err {
+            ImportError::Invalid { file, error } => {
+                assert!(file.ends_with("DSA-5801-1.json"), "{file}");
+                assert_eq!(error.entry, "DSA-5801-1");
+                assert!(error.field.starts_with("affected[0]"), "{err}");
+            }
+            other => panic!("{other}"),
+        }
+        assert!(err.to_string().contains("DSA-5801-1"), "{err}");
+        assert_eq!(
+            app.count("advisory").await,
+            4,
+            "nothing from the bad import"
+        );
+
+        // A malformed KEV file is refused whole too.
+        let dir = tempfile::tempdir().unwrap();
+        let bad_kev = dir.path().join("kev.json");
+        let text = std::fs::read_to_string(fixtures("kev.json"))
+            .unwrap()
+            .replace("CVE-2023-44487", "CVE-23-1");
+        std::fs::write(&bad_kev, text).unwrap();
+        let err = import_kev(db, clock, &bad_kev, "test").await.unwrap_err();
+        assert!(
+            err.to_string().contains("vulnerabilities[1].cveID"),
+            "{err}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn advisories_import_from_a_zip_as_osv_dev_publishes_them() {
+    for_each_backend(|app| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let zip_path = dir.path().join("Debian.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for name in ["DSA-5678-1.json", "DSA-5700-1.json"] {
+            zip.start_file(name, options).unwrap();
+            let bytes = std::fs::read(fixtures("osv").join(name)).unwrap();
+            std::io::Write::write_all(&mut zip, &bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        let done = import_osv(&app.app_state.db, &app.clock, &[&zip_path], "test")
+            .await
+            .unwrap();
+        assert_eq!((done.read, done.inserted), (2, 2));
+        let empty = tempfile::tempdir().unwrap();
+        let err = import_osv(&app.app_state.db, &app.clock, &[empty.path()], "test")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ImportError::Empty(_)), "{err}");
+    })
+    .await;
+}
