@@ -449,6 +449,14 @@ pub struct PatchView {
     pub state: String,
     /// Missing since.
     pub first_seen: i64,
+    /// Advisories it fixes.
+    pub advisories: Vec<String>,
+    /// CVEs it fixes.
+    pub cves: Vec<String>,
+    /// Some CVE is known exploited.
+    pub known_exploited: bool,
+    /// Risk priority on this server.
+    pub risk: patchport_core::risk::Risk,
 }
 
 impl PatchView {
@@ -498,21 +506,45 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
         let state = ssr::state()?;
         let mut conn = state.db.read().await?;
         let s = visible_server(&mut conn, &me, id).await?;
-        let patches = patchport_db::servers::patch_rows(&mut conn, id)
+        let now = state.clock.now();
+        let mut summaries = patchport_db::advisories::summaries_for_server(&mut conn, id).await?;
+        let critical = s.row.criticality == "critical";
+        let mut patches: Vec<PatchView> = patchport_db::servers::patch_rows(&mut conn, id)
             .await?
             .into_iter()
-            .map(|p| PatchView {
-                patch_id: p.patch_id,
-                package: p.package,
-                installed_version: p.installed_version,
-                version: p.version,
-                arch: p.arch,
-                security: p.security,
-                state: p.state,
-                first_seen: p.first_seen,
+            .map(|p| {
+                let summary = summaries.remove(&p.patch_id).unwrap_or_default();
+                let risk = patchport_core::risk::assess(&patchport_core::risk::RiskInput {
+                    cvss: summary.cvss,
+                    severity: summary.severity.clone(),
+                    security: p.security || !summary.advisories.is_empty(),
+                    known_exploited: summary.known_exploited,
+                    age_days: (now - p.first_seen).max(0) / 86_400,
+                    critical_server: critical,
+                });
+                PatchView {
+                    patch_id: p.patch_id,
+                    package: p.package,
+                    installed_version: p.installed_version,
+                    version: p.version,
+                    arch: p.arch,
+                    security: p.security,
+                    state: p.state,
+                    first_seen: p.first_seen,
+                    advisories: summary.advisories,
+                    cves: summary.cves,
+                    known_exploited: summary.known_exploited,
+                    risk,
+                }
             })
             .collect();
-        let now = state.clock.now();
+        // Open patches first, the riskiest on top.
+        patches.sort_by(|a, b| {
+            b.is_open()
+                .cmp(&a.is_open())
+                .then(b.risk.score.cmp(&a.risk.score))
+                .then(a.package.cmp(&b.package))
+        });
         Ok(ServerInfo {
             row: ServerRow::from_db(s.row, now),
             kernel: s.kernel,
@@ -655,7 +687,7 @@ pub fn ServerPage() -> impl IntoView {
                                     <table class="data" id="patches">
                                         <thead><tr>
                                             {admin.then(|| view! { <th></th> })}
-                                            <th>"Package"</th><th>"Installed"</th><th>"Update to"</th><th>"Security"</th><th>"Missing since"</th><th>"State"</th>
+                                            <th>"Risk"</th><th>"Package"</th><th>"Installed"</th><th>"Update to"</th><th>"Advisories"</th><th>"Missing since"</th><th>"State"</th>
                                         </tr></thead>
                                         <tbody>
                                             {open.into_iter().map(|p| {
@@ -671,10 +703,22 @@ pub fn ServerPage() -> impl IntoView {
                                                                     selected.update(|s| { if on { s.insert(pid); } else { s.remove(&pid); } });
                                                                 } /></td>
                                                         })}
+                                                        <td class="nowrap" title=p.risk.explanation.clone()>
+                                                            <span class=format!("badge risk-{}", p.risk.level)>{p.risk.score}</span>
+                                                            <br/><small>{p.risk.explanation.clone()}</small>
+                                                        </td>
                                                         <td>{p.package.clone()}</td>
                                                         <td>{p.installed_version.clone().unwrap_or_default()}</td>
                                                         <td>{p.version.clone()}</td>
-                                                        <td class:warn=p.security>{if p.security { "security" } else { "" }}</td>
+                                                        <td>
+                                                            {if p.advisories.is_empty() {
+                                                                view! { <span class:warn=p.security>{if p.security { "security update" } else { "" }}</span> }.into_any()
+                                                            } else {
+                                                                view! { <span>{p.advisories.join(", ")}</span> }.into_any()
+                                                            }}
+                                                            {p.known_exploited.then(|| view! { " " <span class="badge kev">"known exploited"</span> })}
+                                                            {(!p.cves.is_empty()).then(|| view! { <br/><small>{p.cves.join(" ")}</small> })}
+                                                        </td>
                                                         <td class="nowrap"><small>{patchport_core::clock::format_utc(p.first_seen)}</small></td>
                                                         <td><span class=format!("badge patch-{}", p.state)>{p.state.clone()}</span></td>
                                                     </tr>

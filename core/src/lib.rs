@@ -6,6 +6,7 @@ pub mod advisory;
 pub mod clock;
 pub mod demo;
 pub mod protocol;
+pub mod risk;
 pub mod version;
 
 pub use accounts::{Email, Password, Role, Username};

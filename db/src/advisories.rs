@@ -398,3 +398,72 @@ pub async fn any(conn: &mut Conn) -> Result<bool> {
         .await?;
     Ok(row.is_some())
 }
+
+/// What the advisories linked to a patch add up to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PatchSummary {
+    /// Advisory ids, sorted.
+    pub advisories: Vec<String>,
+    /// CVE ids, sorted.
+    pub cves: Vec<String>,
+    /// Highest CVSS score.
+    pub cvss: Option<f64>,
+    /// Highest qualitative severity.
+    pub severity: String,
+    /// Some CVE is known exploited.
+    pub known_exploited: bool,
+}
+
+fn severity_rank(s: &str) -> u8 {
+    match s {
+        "critical" => 5,
+        "high" => 4,
+        "medium" => 3,
+        "low" => 2,
+        "none" => 1,
+        _ => 0,
+    }
+}
+
+/// The advisory summary of every patch of a server that has advisories.
+pub async fn summaries_for_server(
+    conn: &mut Conn,
+    server_id: i64,
+) -> Result<std::collections::HashMap<i64, PatchSummary>> {
+    type Row = (i64, String, String, Option<i64>, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "select pa.patch_id, a.advisory_id, a.severity, a.cvss_score10, c.cve, \
+           (case when k.cve is null then 0 else 1 end) \
+         from server_patch sp join patch_advisory pa on pa.patch_id = sp.patch_id \
+         join advisory a on a.id = pa.advisory_id \
+         left join advisory_cve c on c.advisory_id = a.id left join kev k on k.cve = c.cve \
+         where sp.server_id = $1",
+    )
+    .bind(server_id)
+    .fetch_all(conn)
+    .await?;
+    let mut out: std::collections::HashMap<i64, PatchSummary> = Default::default();
+    for (patch_id, advisory, severity, score10, cve, kev) in rows {
+        let s = out.entry(patch_id).or_default();
+        if !s.advisories.contains(&advisory) {
+            s.advisories.push(advisory);
+        }
+        if let Some(cve) = cve
+            && !s.cves.contains(&cve)
+        {
+            s.cves.push(cve);
+        }
+        if let Some(score) = score10.map(|v| v as f64 / 10.0) {
+            s.cvss = Some(s.cvss.map_or(score, |old| old.max(score)));
+        }
+        if severity_rank(&severity) > severity_rank(&s.severity) {
+            s.severity = severity;
+        }
+        s.known_exploited |= kev != 0;
+    }
+    for s in out.values_mut() {
+        s.advisories.sort();
+        s.cves.sort();
+    }
+    Ok(out)
+}

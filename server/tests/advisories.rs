@@ -188,6 +188,47 @@ async fn imported_advisories_and_kev_land_on_the_patches_that_fix_them() {
             app.advisories_of(web, "bash").await.is_empty(),
             "no advisory for bash"
         );
+
+        // On the server's page, with the risk and why, riskiest first.
+        let mut tx = db.begin().await.unwrap();
+        patchport_db::servers::set_assignment(&mut tx, web, None, "critical")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        clock.advance(21 * 86_400);
+        let admin = app.login(support::ADMIN, support::PASSWORD).await.unwrap();
+        let detail: serde_json::Value = app
+            .post_fn(
+                "/api/servers/detail",
+                Some(&admin),
+                &[("id", &web.to_string())],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let first = &detail["patches"][0];
+        assert_eq!(first["package"], "libssl3");
+        assert_eq!(first["risk"]["score"], 100);
+        assert_eq!(
+            first["risk"]["explanation"],
+            "critical: CVSS 9.8, known exploited, on a critical server, 21 days old"
+        );
+        assert_eq!(first["known_exploited"], true);
+        assert_eq!(
+            first["advisories"],
+            serde_json::json!(["DEBIAN-CVE-2024-2511", "DSA-5678-1"])
+        );
+        let bash = detail["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["package"] == "bash")
+            .unwrap();
+        assert_eq!(
+            bash["risk"]["explanation"],
+            "medium: security update, not rated, on a critical server, 21 days old"
+        );
         assert_eq!(app.audit_count("advisories.imported").await, 1);
         assert_eq!(app.audit_count("kev.imported").await, 1);
 
