@@ -703,7 +703,7 @@ pub fn ServerPage() -> impl IntoView {
                                                                     selected.update(|s| { if on { s.insert(pid); } else { s.remove(&pid); } });
                                                                 } /></td>
                                                         })}
-                                                        <td class="nowrap" title=p.risk.explanation.clone()>
+                                                        <td class="risk" title=p.risk.explanation.clone()>
                                                             <span class=format!("badge risk-{}", p.risk.level)>{p.risk.score}</span>
                                                             <br/><small>{p.risk.explanation.clone()}</small>
                                                         </td>

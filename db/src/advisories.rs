@@ -467,3 +467,16 @@ pub async fn summaries_for_server(
     }
     Ok(out)
 }
+
+/// The catalog's security patches: (release, package, source package,
+/// version), by package.
+pub async fn security_patches(
+    conn: &mut Conn,
+) -> Result<Vec<(String, String, Option<String>, String)>> {
+    Ok(sqlx::query_as(
+        "select release, package, source_package, version from patch where security \
+         order by package, version, release",
+    )
+    .fetch_all(conn)
+    .await?)
+}

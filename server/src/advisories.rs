@@ -131,12 +131,32 @@ pub async fn import_osv(
     paths: &[&Path],
     actor: &str,
 ) -> Result<Imported, ImportError> {
-    let mut parsed: Vec<(String, Advisory, String)> = Vec::new();
+    let mut documents = Vec::new();
     for path in paths {
-        let documents = read_documents(path)?;
-        if documents.is_empty() {
+        let found = read_documents(path)?;
+        if found.is_empty() {
             return Err(ImportError::Empty(path.display().to_string()));
         }
+        documents.extend(found);
+    }
+    let target = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    import_documents(db, clock, documents, &target, actor).await
+}
+
+/// Imports OSV documents given as (name, JSON), all or nothing.
+pub async fn import_documents(
+    db: &Db,
+    clock: &dyn Clock,
+    documents: Vec<(String, Vec<u8>)>,
+    target: &str,
+    actor: &str,
+) -> Result<Imported, ImportError> {
+    let mut parsed: Vec<(String, Advisory, String)> = Vec::new();
+    {
         for (file, bytes) in documents {
             let advisory = advisory::parse_osv(&bytes).map_err(|error| ImportError::Invalid {
                 file: file.clone(),
@@ -201,15 +221,10 @@ pub async fn import_osv(
             "{} read: {} new, {} changed, {} unchanged; {} patch links",
             out.read, out.inserted, out.updated, out.unchanged, out.linked
         );
-        let target = paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
         let event = audit::NewAuditEvent {
             actor_name: actor,
             action: "advisories.imported",
-            target: &target,
+            target,
             detail: &detail,
             source: "import",
             ..Default::default()
@@ -233,7 +248,19 @@ pub async fn import_kev(
         file: file.clone(),
         problem: e.to_string(),
     })?;
-    let kev = advisory::parse_kev(&bytes).map_err(|error| ImportError::Invalid {
+    import_kev_bytes(db, clock, &file, &bytes, actor).await
+}
+
+/// Imports a KEV catalog given as JSON, all or nothing.
+pub async fn import_kev_bytes(
+    db: &Db,
+    clock: &dyn Clock,
+    file: &str,
+    bytes: &[u8],
+    actor: &str,
+) -> Result<(usize, usize), ImportError> {
+    let file = file.to_owned();
+    let kev = advisory::parse_kev(bytes).map_err(|error| ImportError::Invalid {
         file: file.clone(),
         error,
     })?;
@@ -274,4 +301,83 @@ pub async fn import_kev(
     }
     patchport_db::commit(tx).await?;
     Ok((kev.vulnerabilities.len(), changed))
+}
+
+/// Demo data: once the simulated servers have reported, writes OSV
+/// advisories (Debian style, marked as demo data in their summaries) for
+/// about half of the security patches in the catalog, with CVSS vectors and
+/// a few known-exploited CVEs, and imports them the way real ones are
+/// imported, so the demo shows advisories, CVEs and risk.
+pub async fn seed_demo_advisories(db: &Db, clock: &dyn Clock) -> Result<Imported, ImportError> {
+    const VECTORS: &[&str] = &[
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H",
+        "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+        "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N",
+    ];
+    let mut conn = db.read().await?;
+    let patches = patchport_db::advisories::security_patches(&mut conn).await?;
+    drop(conn);
+    let mut documents = Vec::new();
+    let mut exploited = Vec::new();
+    for (n, (release, package, source, version)) in
+        patches.iter().enumerate().filter(|(n, _)| n % 2 == 0)
+    {
+        let (os, ver) = release.split_once(':').unwrap_or((release, ""));
+        let Some(ecosystem) = advisory::release_ecosystem(os, ver).into_iter().next() else {
+            continue;
+        };
+        let name = source.as_deref().unwrap_or(package);
+        let number = 5600 + n;
+        let cve = format!("CVE-2024-{}", 20_000 + n);
+        if n % 10 == 0 {
+            exploited.push(cve.clone());
+        }
+        let doc = serde_json::json!({
+            "schema_version": "1.7.0",
+            "id": format!("DSA-{number}-1"),
+            "summary": format!("{name} - security update (demo data)"),
+            "details": format!(
+                "A vulnerability was discovered in {name} that may allow a remote attacker to \
+                 cause a denial of service or execute code.\n\nThis advisory is generated demo data.\n\n\
+                 For the stable distribution, this problem has been fixed in version {version}."
+            ),
+            "upstream": [cve],
+            "published": "2026-10-01T00:00:00Z",
+            "modified": "2026-10-02T00:00:00Z",
+            "severity": [{"type": "CVSS_V3", "score": VECTORS[n % VECTORS.len()]}],
+            "affected": [{
+                "package": {"ecosystem": ecosystem, "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": version}]}]
+            }]
+        });
+        documents.push((
+            format!("demo/DSA-{number}-1.json"),
+            serde_json::to_vec(&doc).unwrap_or_default(),
+        ));
+    }
+    if documents.is_empty() {
+        return Ok(Imported::default());
+    }
+    let done = import_documents(db, clock, documents, "demo advisories", "demo").await?;
+    let kev = serde_json::json!({
+        "title": "CISA Catalog of Known Exploited Vulnerabilities (demo data)",
+        "catalogVersion": "demo",
+        "count": exploited.len(),
+        "vulnerabilities": exploited.iter().map(|cve| serde_json::json!({
+            "cveID": cve, "vendorProject": "Demo", "product": "Demo", "vulnerabilityName": "Demo vulnerability",
+            "dateAdded": "2026-10-15", "shortDescription": "Demo data.", "requiredAction": "Apply updates.",
+            "dueDate": "2026-11-05", "knownRansomwareCampaignUse": "Unknown", "notes": "", "cwes": []
+        })).collect::<Vec<_>>()
+    });
+    import_kev_bytes(
+        db,
+        clock,
+        "demo KEV",
+        &serde_json::to_vec(&kev).unwrap_or_default(),
+        "demo",
+    )
+    .await?;
+    Ok(done)
 }

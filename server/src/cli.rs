@@ -226,6 +226,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             // The simulated servers check in through the real agent client.
             let _fleet = start_demo_fleet(&fleet_file);
+            // Once they have reported, demo advisories give the catalog
+            // CVEs, severities and risk.
+            let demo_db = app.state().db.clone();
+            let demo_clock = clock.clone();
+            tokio::spawn(async move {
+                for _ in 0..60 {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    let Ok(mut conn) = demo_db.read().await else {
+                        continue;
+                    };
+                    let seeded = patchport_db::advisories::any(&mut conn)
+                        .await
+                        .unwrap_or(true);
+                    let patches = patchport_db::advisories::security_patches(&mut conn)
+                        .await
+                        .map(|p| p.len())
+                        .unwrap_or(0);
+                    drop(conn);
+                    if seeded {
+                        return;
+                    }
+                    if patches >= 20 {
+                        match crate::advisories::seed_demo_advisories(&demo_db, demo_clock.as_ref())
+                            .await
+                        {
+                            Ok(done) => tracing::info!(
+                                advisories = done.inserted,
+                                links = done.linked,
+                                "demo advisories imported"
+                            ),
+                            Err(e) => tracing::warn!(error = %e, "demo advisories not imported"),
+                        }
+                        return;
+                    }
+                }
+            });
             app.run_until(shutdown_signal()).await
         }
     }
