@@ -9,13 +9,13 @@
 //! Needs root and apt; outside CI it is skipped (with a message) when
 //! either is missing. Under CI (`CI` set) it must run.
 
-use patchport::{Application, Settings};
+mod support;
+
+use patchport_core::Clock;
 use patchport_core::protocol::{JobSpec, PackageTarget, secret_digest};
-use patchport_core::{Clock, ManualClock, SystemClock};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 const PACKAGE: &str = "patchport-e2e-probe";
 const LIST: &str = "/etc/apt/sources.list.d/patchport-e2e-probe.list";
@@ -193,24 +193,12 @@ async fn the_agent_installs_an_apt_update_through_a_job() {
     );
 
     // A real portal on loopback.
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        database_url: patchport_db::testing::sqlite_url(dir.path()),
-        data_dir: dir.path().to_owned(),
-        bind: "127.0.0.1:0".parse().unwrap(),
-        public_url: "http://127.0.0.1/".parse().unwrap(),
-        site_root: dir.path().join("site"),
-        session_idle: 1800,
-        session_max: 43_200,
-        body_limit: 65_536,
-    };
-    let clock = ManualClock::new(SystemClock.now());
-    let app = Application::build(&settings, Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let db = app.state().db.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
+    let support::Portal {
+        url,
+        db,
+        clock,
+        dir,
+    } = support::portal().await;
     let token = "ppe_apt_test_token";
     let mut tx = db.begin().await.unwrap();
     let now = clock.now();

@@ -2,49 +2,16 @@
 //! report, digest-only check-ins, spooling while the portal is down, and a
 //! revoked credential.
 
-use patchport::{Application, Settings};
+mod support;
+
 use patchport_agent::client::{Client, ClientError};
 use patchport_agent::config::Config;
 use patchport_agent::runner::Runner;
+use patchport_core::Clock;
 use patchport_core::protocol::{
     AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report, secret_digest,
 };
-use patchport_core::{Clock, ManualClock, SystemClock};
-use std::sync::Arc;
-
-struct Portal {
-    url: String,
-    db: patchport_db::Db,
-    clock: ManualClock,
-    _dir: tempfile::TempDir,
-}
-
-async fn portal() -> Portal {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        database_url: patchport_db::testing::sqlite_url(dir.path()),
-        data_dir: dir.path().to_owned(),
-        bind: "127.0.0.1:0".parse().unwrap(),
-        public_url: "http://127.0.0.1/".parse().unwrap(),
-        site_root: dir.path().join("site"),
-        session_idle: 1800,
-        session_max: 43_200,
-        body_limit: 65_536,
-    };
-    let clock = ManualClock::new(SystemClock.now());
-    let app = Application::build(&settings, Arc::new(clock.clone()))
-        .await
-        .unwrap();
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let db = app.state().db.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    Portal {
-        url,
-        db,
-        clock,
-        _dir: dir,
-    }
-}
+use support::{Portal, portal};
 
 impl Portal {
     async fn token(&self) -> String {

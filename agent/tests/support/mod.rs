@@ -1,0 +1,42 @@
+//! A real portal for the agent's tests: built the way `main` builds it, on
+//! a fresh SQLite database, port 0, with a clock the test moves.
+
+#![allow(dead_code)]
+
+use patchport::{Application, Settings};
+use patchport_core::{Clock, ManualClock, SystemClock};
+use std::sync::Arc;
+
+pub struct Portal {
+    pub url: String,
+    pub db: patchport_db::Db,
+    pub clock: ManualClock,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn portal() -> Portal {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        database_url: patchport_db::testing::sqlite_url(dir.path()),
+        data_dir: dir.path().to_owned(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        public_url: "http://127.0.0.1/".parse().unwrap(),
+        site_root: dir.path().join("site"),
+        session_idle: 1800,
+        session_max: 43_200,
+        body_limit: 65_536,
+    };
+    let clock = ManualClock::new(SystemClock.now());
+    let app = Application::build(&settings, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", app.port());
+    let db = app.state().db.clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    Portal {
+        url,
+        db,
+        clock,
+        dir,
+    }
+}
