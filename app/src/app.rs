@@ -94,6 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
                     <Route path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
+                    <Route path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
                     <Route path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
                     <Route path=path!("/admin/audit") view=|| view! { <Gate admin=true><Title text="Audit trail" /><AuditTrailPage /></Gate> } />
                 </Routes>

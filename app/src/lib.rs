@@ -8,6 +8,7 @@ pub mod audit;
 pub mod errors;
 pub mod groups;
 pub mod jobs;
+pub mod patches;
 pub mod servers;
 pub mod ui;
 pub mod users;

@@ -707,7 +707,7 @@ pub fn ServerPage() -> impl IntoView {
                                                             <span class=format!("badge risk-{}", p.risk.level)>{p.risk.score}</span>
                                                             <br/><small>{p.risk.explanation.clone()}</small>
                                                         </td>
-                                                        <td>{p.package.clone()}</td>
+                                                        <td><a href=format!("/patches/{pid}")>{p.package.clone()}</a></td>
                                                         <td>{p.installed_version.clone().unwrap_or_default()}</td>
                                                         <td>{p.version.clone()}</td>
                                                         <td>

@@ -205,6 +205,8 @@ pub struct AdvisoryRow {
     pub advisory_id: String,
     /// One line.
     pub summary: String,
+    /// Full text.
+    pub details: String,
     /// critical … unknown.
     pub severity: String,
     /// CVSS vector.
@@ -229,9 +231,10 @@ pub async fn of_patch(conn: &mut Conn, patch_id: i64) -> Result<Vec<AdvisoryRow>
         Option<String>,
         Option<i64>,
         Option<i64>,
+        String,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "select a.id, a.advisory_id, a.summary, a.severity, a.cvss_vector, a.cvss_score10, a.published \
+        "select a.id, a.advisory_id, a.summary, a.severity, a.cvss_vector, a.cvss_score10, a.published, a.details \
          from patch_advisory pa join advisory a on a.id = pa.advisory_id where pa.patch_id = $1 \
          order by coalesce(a.cvss_score10, -1) desc, a.advisory_id",
     )
@@ -250,6 +253,7 @@ pub async fn of_patch(conn: &mut Conn, patch_id: i64) -> Result<Vec<AdvisoryRow>
         out.push(AdvisoryRow {
             advisory_id: r.1,
             summary: r.2,
+            details: r.7,
             severity: r.3,
             cvss_vector: r.4,
             cvss_score: r.5.map(|s| s as f64 / 10.0),
@@ -479,4 +483,116 @@ pub async fn security_patches(
     )
     .fetch_all(conn)
     .await?)
+}
+
+/// A patch in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchInfo {
+    /// Release, e.g. `debian:12`.
+    pub release: String,
+    /// Binary package.
+    pub package: String,
+    /// Source package.
+    pub source_package: Option<String>,
+    /// Target version.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+    /// apt origin or dnf repository.
+    pub origin: String,
+    /// From a security origin.
+    pub security: bool,
+    /// First seen anywhere.
+    pub first_seen: Timestamp,
+}
+
+/// One patch.
+pub async fn patch(conn: &mut Conn, patch_id: i64) -> Result<Option<PatchInfo>> {
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "select release, package, source_package, version, arch, origin, \
+         (case when security then 1 else 0 end), first_seen from patch where id = $1",
+    )
+    .bind(patch_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| PatchInfo {
+        release: r.0,
+        package: r.1,
+        source_package: r.2,
+        version: r.3,
+        arch: r.4,
+        origin: r.5,
+        security: r.6 != 0,
+        first_seen: r.7,
+    }))
+}
+
+/// A server that misses (or missed) a patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingOn {
+    /// Server id.
+    pub server_id: i64,
+    /// Host name.
+    pub hostname: String,
+    /// critical or standard.
+    pub criticality: String,
+    /// Owner's user name.
+    pub owner: Option<String>,
+    /// Version installed when it was first seen missing.
+    pub installed_version: Option<String>,
+    /// Where it stands.
+    pub state: String,
+    /// Missing since.
+    pub first_seen: Timestamp,
+}
+
+/// The servers a patch is open on (only `owner_id`'s when given), by host
+/// name.
+pub async fn servers_missing(
+    conn: &mut Conn,
+    patch_id: i64,
+    owner_id: Option<i64>,
+) -> Result<Vec<MissingOn>> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        i64,
+    );
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select s.id, s.hostname, s.criticality, a.username, sp.installed_version, sp.state, sp.first_seen \
+         from server_patch sp join server s on s.id = sp.server_id left join account a on a.id = s.owner_id \
+         where sp.patch_id = $1 and sp.state in {} and ($2 < 0 or s.owner_id = $2) \
+         order by lower(s.hostname), s.id",
+        crate::servers::OPEN_STATES
+    ))
+    .bind(patch_id)
+    .bind(owner_id.unwrap_or(-1))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MissingOn {
+            server_id: r.0,
+            hostname: r.1,
+            criticality: r.2,
+            owner: r.3,
+            installed_version: r.4,
+            state: r.5,
+            first_seen: r.6,
+        })
+        .collect())
 }

@@ -70,3 +70,32 @@ test('owners see their servers\' jobs but cannot queue any', async () => {
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('a patch page says why the patch matters and which servers miss it', async () => {
+  const page = await newPage(browser);
+  await signIn(page, 'admin', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  await page.goto('/servers');
+  await hydrated(page);
+  const href = await page.locator('#servers tr[data-server="db-02"] a').getAttribute('href');
+  // The demo imports its advisories once the simulated servers reported.
+  let patchHref = null;
+  for (let i = 0; i < 20 && !patchHref; i++) {
+    await page.goto(href);
+    await hydrated(page);
+    await page.locator('#patches').waitFor();
+    const withAdvisory = page.locator('#patches tbody tr', { hasText: 'DSA-' }).first();
+    if (await withAdvisory.count()) patchHref = await withAdvisory.locator('a').first().getAttribute('href');
+    else await page.waitForTimeout(1000);
+  }
+  assert.ok(patchHref, 'the demo server has a patch with an advisory');
+  await page.goto(patchHref);
+  await hydrated(page);
+  await page.locator('#patch-name').waitFor();
+  const advisory = page.locator('#advisories article').first();
+  assert.match(await advisory.locator('h3').innerText(), /DSA-\d+-1/);
+  assert.match(await advisory.locator('.cves a').first().getAttribute('href'), /^https:\/\/www\.cve\.org\/CVERecord\?id=CVE-/);
+  await page.locator('#missing-on tr[data-server="db-02"]').waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

@@ -264,6 +264,76 @@ async fn imported_advisories_and_kev_land_on_the_patches_that_fix_them() {
             ["DEBIAN-CVE-2024-2511", "DSA-5678-1"]
         );
 
+        // The patch page: why it matters and where it is missing; owners
+        // see only their servers, and nothing for patches they do not miss.
+        let patch_id = {
+            let mut conn = db.read().await.unwrap();
+            patchport_db::servers::patch_rows(&mut conn, web)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|p| p.package == "libssl3")
+                .unwrap()
+                .patch_id
+        };
+        let page: serde_json::Value = app
+            .post_fn(
+                "/api/patches/detail",
+                Some(&admin),
+                &[("id", &patch_id.to_string())],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["package"], "libssl3");
+        assert_eq!(page["source_package"], "openssl");
+        assert_eq!(page["advisories"][0]["id"], "DEBIAN-CVE-2024-2511");
+        assert!(
+            page["advisories"][1]["details"]
+                .as_str()
+                .unwrap()
+                .contains("bookworm")
+        );
+        assert_eq!(page["servers"].as_array().unwrap().len(), 1);
+        assert_eq!(page["servers"][0]["hostname"], "web-1");
+        let owner = app.login(support::OWNER, support::PASSWORD).await.unwrap();
+        let refused = app
+            .post_fn(
+                "/api/patches/detail",
+                Some(&owner),
+                &[("id", &patch_id.to_string())],
+            )
+            .await;
+        assert_eq!(refused.status(), 404, "the owner has no server missing it");
+        let owner_id = app.find_user(support::OWNER).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        patchport_db::servers::set_assignment(&mut tx, web, Some(owner_id), "critical")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mine: serde_json::Value = app
+            .post_fn(
+                "/api/patches/detail",
+                Some(&owner),
+                &[("id", &patch_id.to_string())],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine["servers"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            app.post_fn(
+                "/api/patches/detail",
+                None,
+                &[("id", &patch_id.to_string())]
+            )
+            .await
+            .status(),
+            401
+        );
+
         // One bad entry rejects the whole import: the good advisory beside
         // it is not stored either.
         let err = import_osv(db, clock, &[&fixtures("bad")], "test")
