@@ -9,7 +9,7 @@ base=${1:-http://127.0.0.1:3000}; rounds=${2:-3}; parallel=${3:-20}
 cookie=$(curl -s -i -X POST -d 'username=admin&password=patchport-demo&next=/' "$base/api/login" |
   sed -n 's/^set-cookie: patchport_session=\([^;]*\).*/\1/ip')
 [[ -n "$cookie" ]] || { echo "stress: could not sign in as the demo admin" >&2; exit 1; }
-pages=(/admin/audit /admin/users / /account /servers /servers/3)
+pages=(/admin/audit /admin/users / /account /servers /servers/3 /report)
 results=$(for _ in $(seq 1 "$rounds"); do
   for _ in $(seq 1 "$parallel"); do
     for p in "${pages[@]}"; do

@@ -94,6 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage />
                     <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
                     <Route path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
+                    <Route path=path!("/report") view=|| view! { <Gate admin=true><Title text="Patches missing" /><crate::report::ReportPage /></Gate> } />
                     <Route path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
                     <Route path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
                     <Route path=path!("/admin/audit") view=|| view! { <Gate admin=true><Title text="Audit trail" /><AuditTrailPage /></Gate> } />
@@ -171,6 +172,7 @@ fn Header() -> impl IntoView {
                             <A href="/">"Dashboard"</A>
                             <A href="/servers">"Servers"</A>
                             {admin.then(|| view! {
+                                <A href="/report">"Patches missing"</A>
                                 <A href="/admin/users">"Users"</A>
                                 <A href="/admin/audit">"Audit trail"</A>
                             })}
@@ -206,6 +208,7 @@ fn Dashboard() -> impl IntoView {
                             view! {
                                 <p>"You administer this portal."</p>
                                 <ul class="tiles">
+                                    <li><a href="/report"><strong>"Patches missing"</strong><span>"Which patches are missing where, how severe, since when."</span></a></li>
                                     <li><a href="/servers"><strong>"Servers"</strong><span>"Enrolled servers, their agents and missing patches; enrol new ones."</span></a></li>
                                     <li><a href="/admin/users"><strong>"Users"</strong><span>"Create admins and server owners, disable accounts, reset passwords."</span></a></li>
                                     <li><a href="/admin/audit"><strong>"Audit trail"</strong><span>"Sign-ins, failures and account changes, newest first."</span></a></li>

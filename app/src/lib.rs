@@ -9,6 +9,7 @@ pub mod errors;
 pub mod groups;
 pub mod jobs;
 pub mod patches;
+pub mod report;
 pub mod servers;
 pub mod ui;
 pub mod users;

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod audit;
 pub mod groups;
 pub mod jobs;
+pub mod report;
 pub mod servers;
 pub mod sessions;
 pub mod throttle;

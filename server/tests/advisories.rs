@@ -264,6 +264,101 @@ async fn imported_advisories_and_kev_land_on_the_patches_that_fix_them() {
             ["DEBIAN-CVE-2024-2511", "DSA-5678-1"]
         );
 
+        // The Patches Missing report by patch, filtered and sorted.
+        let report = |filter: serde_json::Value| {
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                let resp = app
+                    .post_json(
+                        "/api/admin/report/patches",
+                        Some(&admin),
+                        serde_json::json!({"filter": filter, "page": 1}),
+                    )
+                    .await;
+                let status = resp.status().as_u16();
+                let body: serde_json::Value = resp.json().await.unwrap();
+                let names: Vec<String> = body["items"]
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .map(|r| r["package"].as_str().unwrap().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (status, names, body)
+            }
+        };
+        let (status, names, body) = report(serde_json::json!({})).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            names[0], "libssl3",
+            "the known-exploited critical one first"
+        );
+        assert_eq!(body["items"][0]["severity"], "critical");
+        assert_eq!(body["items"][0]["cvss"], 9.8);
+        assert_eq!(body["items"][0]["known_exploited"], true);
+        assert_eq!(body["items"][0]["servers"], 1);
+        // db-1's openssl patch is in the report too.
+        assert_eq!(body["total"], 4);
+        assert_eq!(
+            report(serde_json::json!({"known_exploited": true})).await.1,
+            ["libssl3", "openssl"]
+        );
+        assert_eq!(
+            report(serde_json::json!({"severity": "high"})).await.1,
+            ["libssl3", "openssl"]
+        );
+        assert_eq!(
+            report(serde_json::json!({"search": "CUR"})).await.1,
+            ["curl"]
+        );
+        assert_eq!(
+            report(serde_json::json!({"criticality": "standard"}))
+                .await
+                .1,
+            ["openssl"]
+        );
+        assert_eq!(
+            report(serde_json::json!({"criticality": "critical"}))
+                .await
+                .1
+                .len(),
+            3
+        );
+        assert_eq!(
+            report(serde_json::json!({"release": "debian:11"}))
+                .await
+                .1
+                .len(),
+            0
+        );
+        assert_eq!(
+            report(serde_json::json!({"min_age_days": 30}))
+                .await
+                .1
+                .len(),
+            0
+        );
+        assert_eq!(
+            report(serde_json::json!({"min_age_days": 21}))
+                .await
+                .1
+                .len(),
+            3
+        );
+        assert_eq!(
+            report(serde_json::json!({"sort": "package", "descending": false}))
+                .await
+                .1,
+            ["bash", "curl", "libssl3", "openssl"]
+        );
+        assert_eq!(report(serde_json::json!({"sort": "password"})).await.0, 422);
+        assert_eq!(
+            report(serde_json::json!({"owner": "nobody-here"})).await.0,
+            422
+        );
+
         // The patch page: why it matters and where it is missing; owners
         // see only their servers, and nothing for patches they do not miss.
         let patch_id = {
@@ -323,6 +418,14 @@ async fn imported_advisories_and_kev_land_on_the_patches_that_fix_them() {
             .await
             .unwrap();
         assert_eq!(mine["servers"].as_array().unwrap().len(), 1);
+        let refused = app
+            .post_json(
+                "/api/admin/report/patches",
+                Some(&owner),
+                serde_json::json!({"filter": {}, "page": 1}),
+            )
+            .await;
+        assert_eq!(refused.status(), 403, "the report is for admins");
         assert_eq!(
             app.post_fn(
                 "/api/patches/detail",

@@ -1,0 +1,39 @@
+// The Patches Missing report in a real browser against the demo fleet: the
+// admin narrows it to known-exploited patches and opens one.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('the admin filters the report to known-exploited patches and opens one', async () => {
+  const page = await newPage(browser);
+  await signIn(page, 'admin', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  // The demo imports its advisories once the simulated servers reported.
+  for (let i = 0; i < 30; i++) {
+    await page.goto('/report');
+    await hydrated(page);
+    await page.locator('#report, .empty').first().waitFor();
+    if (await page.locator('#report .kev').count()) break;
+    await page.waitForTimeout(1000);
+  }
+  const all = await page.locator('#report tbody tr').count();
+  assert.ok(all > 0, 'the report lists missing patches');
+  await page.getByLabel(/known exploited/).first().check();
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#report tbody tr')];
+    return rows.length > 0 && rows.every((tr) => tr.querySelector('.kev'));
+  });
+  const first = page.locator('#report tbody tr').first();
+  const name = await first.getAttribute('data-package');
+  await first.locator('a').click();
+  await page.waitForURL(/\/patches\/\d+$/);
+  await page.locator('#patch-name').waitFor();
+  assert.match(await page.locator('#patch-name').innerText(), new RegExp(`^${name} `));
+  await page.getByText('known exploited').first().waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
