@@ -77,84 +77,92 @@ pub struct ReportPage {
 /// Rows per page.
 pub const REPORT_PER_PAGE: i64 = 50;
 
+/// Turns the page's filter into the storage query, checking every field.
+#[cfg(feature = "ssr")]
+pub async fn patch_query(
+    filter: ReportFilter,
+    conn: &mut patchport_db::Conn,
+    now: i64,
+) -> Result<patchport_db::report::PatchQuery, AppError> {
+    use patchport_db::report::{PatchQuery, PatchSort};
+    let min_severity = match filter.severity.as_str() {
+        "" => 0,
+        "critical" => 5,
+        "high" => 4,
+        "medium" => 3,
+        "low" => 2,
+        _ => {
+            return Err(AppError::invalid(
+                "severity",
+                "severity must be critical, high, medium or low",
+            ));
+        }
+    };
+    let sort = match filter.sort.as_str() {
+        "" => PatchSort::default(),
+        s => PatchSort::parse(s)
+            .ok_or_else(|| AppError::invalid("sort", format!("cannot sort by '{s}'")))?,
+    };
+    let criticality = match filter.criticality.as_str() {
+        "" => None,
+        c @ ("critical" | "standard") => Some(c.to_owned()),
+        _ => {
+            return Err(AppError::invalid(
+                "criticality",
+                "criticality must be critical or standard",
+            ));
+        }
+    };
+    let state_filter = match filter.state.as_str() {
+        "" => None,
+        s @ ("missing" | "published" | "queued" | "installing" | "failed") => Some(s.to_owned()),
+        _ => return Err(AppError::invalid("state", "unknown state")),
+    };
+    if filter
+        .min_age_days
+        .is_some_and(|d| !(0..=3650).contains(&d))
+    {
+        return Err(AppError::invalid(
+            "min_age_days",
+            "age must be 0 to 3650 days",
+        ));
+    }
+    let owner_id = match filter.owner.trim() {
+        "" => None,
+        name => Some(
+            patchport_db::accounts::find_for_login(conn, name)
+                .await?
+                .ok_or_else(|| AppError::invalid("owner", format!("no user named '{name}'")))?
+                .0
+                .id,
+        ),
+    };
+    Ok(PatchQuery {
+        search: filter.search,
+        security_only: filter.security_only,
+        known_exploited: filter.known_exploited,
+        min_severity,
+        release: (!filter.release.trim().is_empty()).then(|| filter.release.trim().to_owned()),
+        group_id: filter.group_id,
+        criticality,
+        owner_id,
+        state: state_filter,
+        older_than: filter.min_age_days.map(|d| now - d * 86_400),
+        sort,
+        descending: filter.descending || filter.sort.is_empty(),
+    })
+}
+
 /// The report by patch.
 #[server(endpoint = "admin/report/patches", input = server_fn::codec::Json)]
 pub async fn report_patches(filter: ReportFilter, page: i64) -> Result<ReportPage, AppError> {
     use crate::ssr;
-    use patchport_db::report::{PatchQuery, PatchSort};
     ssr::run(async move {
         ssr::require_admin()?;
         let state = ssr::state()?;
         let now = state.clock.now();
-        let min_severity = match filter.severity.as_str() {
-            "" => 0,
-            "critical" => 5,
-            "high" => 4,
-            "medium" => 3,
-            "low" => 2,
-            _ => {
-                return Err(AppError::invalid(
-                    "severity",
-                    "severity must be critical, high, medium or low",
-                ));
-            }
-        };
-        let sort = match filter.sort.as_str() {
-            "" => PatchSort::default(),
-            s => PatchSort::parse(s)
-                .ok_or_else(|| AppError::invalid("sort", format!("cannot sort by '{s}'")))?,
-        };
-        let criticality = match filter.criticality.as_str() {
-            "" => None,
-            c @ ("critical" | "standard") => Some(c.to_owned()),
-            _ => {
-                return Err(AppError::invalid(
-                    "criticality",
-                    "criticality must be critical or standard",
-                ));
-            }
-        };
-        let state_filter = match filter.state.as_str() {
-            "" => None,
-            s @ ("missing" | "published" | "queued" | "installing" | "failed") => {
-                Some(s.to_owned())
-            }
-            _ => return Err(AppError::invalid("state", "unknown state")),
-        };
-        if filter
-            .min_age_days
-            .is_some_and(|d| !(0..=3650).contains(&d))
-        {
-            return Err(AppError::invalid(
-                "min_age_days",
-                "age must be 0 to 3650 days",
-            ));
-        }
         let mut conn = state.db.read().await?;
-        let owner_id = match filter.owner.trim() {
-            "" => None,
-            name => Some(
-                patchport_db::accounts::find_for_login(&mut conn, name)
-                    .await?
-                    .ok_or_else(|| AppError::invalid("owner", format!("no user named '{name}'")))?
-                    .0
-                    .id,
-            ),
-        };
-        let q = PatchQuery {
-            search: filter.search,
-            security_only: filter.security_only,
-            known_exploited: filter.known_exploited,
-            min_severity,
-            release: (!filter.release.trim().is_empty()).then(|| filter.release.trim().to_owned()),
-            group_id: filter.group_id,
-            criticality,
-            owner_id,
-            state: state_filter,
-            older_than: filter.min_age_days.map(|d| now - d * 86_400),
-            sort,
-            descending: filter.descending || filter.sort.is_empty(),
-        };
+        let q = patch_query(filter, &mut conn, now).await?;
         let found = patchport_db::report::by_patch(&mut conn, &q, page, REPORT_PER_PAGE).await?;
         Ok(ReportPage {
             total: found.total,
@@ -241,6 +249,8 @@ pub fn ReportPage() -> impl IntoView {
                 <label class="check"><input type="checkbox" on:change=check(|f, on| f.security_only = on) />" security only"</label>
                 <label class="check"><input type="checkbox" on:change=check(|f, on| f.known_exploited = on) />" known exploited"</label>
             </div>
+            <p><a id="csv" href=move || format!("/export/patches.csv?{}", serde_urlencoded::to_string(filter.get()).unwrap_or_default())
+                download="patches-missing.csv">"Download CSV of this filter"</a></p>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { match rows.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),

@@ -2,6 +2,7 @@
 // admin narrows it to known-exploited patches and opens one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
 
 let browser;
@@ -27,6 +28,16 @@ test('the admin filters the report to known-exploited patches and opens one', as
     const rows = [...document.querySelectorAll('#report tbody tr')];
     return rows.length > 0 && rows.every((tr) => tr.querySelector('.kev'));
   });
+  // The CSV download holds exactly the rows on screen, for this filter.
+  const shown = await page.locator('#report tbody tr').evaluateAll((rows) => rows.map((tr) => tr.dataset.package));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#csv').click()]);
+  const text = readFileSync(await download.path(), 'utf8');
+  const lines = text.trim().split('\n');
+  assert.match(lines[0], /^package,version,arch,release,severity,cvss,known_exploited/);
+  const records = lines.slice(1).map((l) => l.split(','));
+  assert.deepEqual(records.map((r) => r[0]), shown.slice(0, records.length));
+  assert.ok(records.length >= shown.length, 'every shown row is exported');
+  assert.ok(records.every((r) => r[6] === 'yes'), 'all known exploited');
   const first = page.locator('#report tbody tr').first();
   const name = await first.getAttribute('data-package');
   await first.locator('a').click();

@@ -8,6 +8,7 @@ pub mod advisories;
 pub mod agent_api;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod middleware;
 pub mod startup;
 

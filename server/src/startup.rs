@@ -141,6 +141,7 @@ fn router(state: &AppState, settings: &Settings) -> Router {
             )));
     let ui = Router::new()
         .route("/healthz", get(healthz))
+        .route("/export/patches.csv", get(crate::export::patches_csv))
         .leptos_routes(state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

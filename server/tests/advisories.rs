@@ -353,6 +353,43 @@ async fn imported_advisories_and_kev_land_on_the_patches_that_fix_them() {
                 .1,
             ["bash", "curl", "libssl3", "openssl"]
         );
+        // The CSV has exactly the rows of the filter, in the same order.
+        let csv_of = |query: &'static str| {
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                let resp = app
+                    .get(&format!("/export/patches.csv?{query}"), Some(&admin))
+                    .await;
+                assert_eq!(resp.status(), 200);
+                assert!(
+                    resp.headers()["content-type"]
+                        .to_str()
+                        .unwrap()
+                        .starts_with("text/csv")
+                );
+                let text = resp.text().await.unwrap();
+                let mut reader = csv::Reader::from_reader(text.as_bytes());
+                assert_eq!(reader.headers().unwrap().get(0), Some("package"));
+                reader
+                    .records()
+                    .map(|r| r.unwrap().iter().map(str::to_owned).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let rows = csv_of("known_exploited=true").await;
+        assert_eq!(
+            rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+            ["libssl3", "openssl"]
+        );
+        assert_eq!(rows[0][4], "critical");
+        assert_eq!(rows[0][5], "9.8");
+        assert_eq!(rows[0][6], "yes");
+        assert_eq!(csv_of("sort=package&descending=false").await.len(), 4);
+        assert_eq!(csv_of("search=curl").await.len(), 1);
+        let bad = app
+            .get("/export/patches.csv?severity=extreme", Some(&admin))
+            .await;
+        assert_eq!(bad.status(), 422);
         assert_eq!(report(serde_json::json!({"sort": "password"})).await.0, 422);
         assert_eq!(
             report(serde_json::json!({"owner": "nobody-here"})).await.0,
@@ -426,6 +463,10 @@ async fn imported_advisories_and_kev_land_on_the_patches_that_fix_them() {
             )
             .await;
         assert_eq!(refused.status(), 403, "the report is for admins");
+        let refused = app.get("/export/patches.csv", Some(&owner)).await;
+        assert_eq!(refused.status(), 403, "and so is its export");
+        let anonymous = app.get("/export/patches.csv", None).await;
+        assert!(anonymous.status().is_redirection(), "to the sign-in page");
         assert_eq!(
             app.post_fn(
                 "/api/patches/detail",
