@@ -107,10 +107,8 @@ async fn enrol_report_and_check_in_with_digest_only_when_unchanged() {
     let c = config.clone();
     blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
 
+    let patches = portal.patches(config.server_id).await;
     let mut conn = portal.db.read().await.unwrap();
-    let patches = patchport_db::servers::patches_of(&mut conn, config.server_id)
-        .await
-        .unwrap();
     assert_eq!(
         patches,
         [(
@@ -162,28 +160,16 @@ async fn a_report_that_cannot_be_sent_is_spooled_and_delivered_once_later() {
     assert!(err.is_transient());
     let spool = state.path().join("spool/report.json");
     assert!(spool.exists(), "the report waits in the spool");
-    let mut conn = portal.db.read().await.unwrap();
-    assert!(
-        patchport_db::servers::patches_of(&mut conn, live.server_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    drop(conn);
+    assert!(portal.patches(live.server_id).await.is_empty());
 
     let c = live.clone();
     blocking(move || Runner::new(&c).unwrap().check_in(report()).unwrap()).await;
     assert!(!spool.exists(), "delivered, so the spool is empty");
-    let mut conn = portal.db.read().await.unwrap();
     assert_eq!(
-        patchport_db::servers::patches_of(&mut conn, live.server_id)
-            .await
-            .unwrap()
-            .len(),
+        portal.patches(live.server_id).await.len(),
         1,
         "delivered once"
     );
-    drop(conn);
 
     // A revoked credential is final: no retry, no spool.
     let mut tx = portal.db.begin().await.unwrap();

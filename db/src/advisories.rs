@@ -66,59 +66,47 @@ pub async fn store(conn: &mut Conn, a: &NewAdvisory<'_>, now: Timestamp) -> Resu
             .bind(a.advisory_id)
             .fetch_optional(&mut *conn)
             .await?;
+    if let Some((id, hash)) = &existing
+        && *hash == a.content_hash
+    {
+        return Ok(Stored::Unchanged(*id));
+    }
     let score10 = a.cvss_score.map(|s| (s * 10.0).round() as i64);
-    let stored = match existing {
-        Some((id, hash)) if hash == a.content_hash => return Ok(Stored::Unchanged(id)),
-        Some((id, _)) => {
-            sqlx::query(
-                "update advisory set summary = $1, details = $2, severity = $3, cvss_vector = $4, \
-                 cvss_score10 = $5, published = $6, modified = $7, withdrawn = $8, source = $9, \
-                 content_hash = $10, imported_at = $11 where id = $12",
-            )
-            .bind(a.summary)
-            .bind(a.details)
-            .bind(a.severity)
-            .bind(a.cvss_vector)
-            .bind(score10)
-            .bind(a.published)
-            .bind(a.modified)
-            .bind(a.withdrawn)
-            .bind(a.source)
-            .bind(a.content_hash)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-            for table in ["advisory_cve", "advisory_affected"] {
-                sqlx::query(&format!("delete from {table} where advisory_id = $1"))
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            Stored::Updated(id)
+    let (id,): (i64,) = sqlx::query_as(
+        "insert into advisory (advisory_id, summary, details, severity, cvss_vector, cvss_score10, \
+         published, modified, withdrawn, source, content_hash, imported_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         on conflict (advisory_id) do update set summary = excluded.summary, details = excluded.details, \
+         severity = excluded.severity, cvss_vector = excluded.cvss_vector, cvss_score10 = excluded.cvss_score10, \
+         published = excluded.published, modified = excluded.modified, withdrawn = excluded.withdrawn, \
+         source = excluded.source, content_hash = excluded.content_hash, imported_at = excluded.imported_at \
+         returning id",
+    )
+    .bind(a.advisory_id)
+    .bind(a.summary)
+    .bind(a.details)
+    .bind(a.severity)
+    .bind(a.cvss_vector)
+    .bind(score10)
+    .bind(a.published)
+    .bind(a.modified)
+    .bind(a.withdrawn)
+    .bind(a.source)
+    .bind(a.content_hash)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let stored = if existing.is_some() {
+        // Changed: its CVEs and affected packages are replaced below.
+        for table in ["advisory_cve", "advisory_affected"] {
+            sqlx::query(&format!("delete from {table} where advisory_id = $1"))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
         }
-        None => {
-            let (id,): (i64,) = sqlx::query_as(
-                "insert into advisory (advisory_id, summary, details, severity, cvss_vector, cvss_score10, \
-                 published, modified, withdrawn, source, content_hash, imported_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id",
-            )
-            .bind(a.advisory_id)
-            .bind(a.summary)
-            .bind(a.details)
-            .bind(a.severity)
-            .bind(a.cvss_vector)
-            .bind(score10)
-            .bind(a.published)
-            .bind(a.modified)
-            .bind(a.withdrawn)
-            .bind(a.source)
-            .bind(a.content_hash)
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await?;
-            Stored::Inserted(id)
-        }
+        Stored::Updated(id)
+    } else {
+        Stored::Inserted(id)
     };
     let id = stored.id();
     let mut cves = a.cves.to_vec();
@@ -189,15 +177,6 @@ pub async fn store_kev(conn: &mut Conn, e: &KevEntry<'_>) -> Result<bool> {
     Ok(done.rows_affected() > 0)
 }
 
-/// Whether a CVE is known to be exploited.
-pub async fn is_known_exploited(conn: &mut Conn, cve: &str) -> Result<bool> {
-    let row: Option<(i64,)> = sqlx::query_as("select 1 from kev where cve = $1")
-        .bind(cve)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.is_some())
-}
-
 /// An advisory as shown with a patch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdvisoryRow {
@@ -265,27 +244,6 @@ pub async fn of_patch(conn: &mut Conn, patch_id: i64) -> Result<Vec<AdvisoryRow>
                 .collect(),
             cves: cves.into_iter().map(|c| c.0).collect(),
         });
-    }
-    Ok(out)
-}
-
-/// The affected-package records of `ecosystems` for `package`:
-/// (advisory row id, ranges JSON).
-pub async fn affected_records(
-    conn: &mut Conn,
-    ecosystems: &[String],
-    package: &str,
-) -> Result<Vec<(i64, String)>> {
-    let mut out = Vec::new();
-    for ecosystem in ecosystems {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "select advisory_id, ranges from advisory_affected where ecosystem = $1 and package = $2",
-        )
-        .bind(ecosystem)
-        .bind(package)
-        .fetch_all(&mut *conn)
-        .await?;
-        out.extend(rows);
     }
     Ok(out)
 }

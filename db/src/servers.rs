@@ -568,35 +568,6 @@ pub async fn list(
     })
 }
 
-/// A server's packages, by name.
-pub async fn installed_packages(
-    conn: &mut Conn,
-    server_id: i64,
-) -> Result<Vec<(String, String, String)>> {
-    Ok(sqlx::query_as("select name, arch, version from installed_package where server_id = $1 order by name, arch")
-        .bind(server_id)
-        .fetch_all(conn)
-        .await?)
-}
-
-/// A server's patches with their states: (package, version, security, state).
-pub async fn patches_of(
-    conn: &mut Conn,
-    server_id: i64,
-) -> Result<Vec<(String, String, bool, String)>> {
-    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "select p.package, p.version, (case when p.security then 1 else 0 end), sp.state \
-         from server_patch sp join patch p on p.id = sp.patch_id where sp.server_id = $1 order by p.package, p.version",
-    )
-    .bind(server_id)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.0, r.1, r.2 != 0, r.3))
-        .collect())
-}
-
 /// Sets a server's owner (or none) and criticality.
 pub async fn set_assignment(
     conn: &mut Conn,

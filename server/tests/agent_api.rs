@@ -117,12 +117,14 @@ impl TestApp {
     /// (package, version, state) of a server's patches.
     async fn server_patches(&self, server_id: i64) -> Vec<(String, String, String)> {
         let mut conn = self.app_state.db.read().await.unwrap();
-        patchport_db::servers::patches_of(&mut conn, server_id)
+        let mut rows: Vec<_> = patchport_db::servers::patch_rows(&mut conn, server_id)
             .await
             .unwrap()
             .into_iter()
-            .map(|(p, v, _, s)| (p, v, s))
-            .collect()
+            .map(|p| (p.package, p.version, p.state))
+            .collect();
+        rows.sort();
+        rows
     }
 }
 
@@ -303,9 +305,10 @@ async fn a_report_is_reconciled_idempotently_and_unchanged_check_ins_are_cheap()
         );
         let mut conn = app.app_state.db.read().await.unwrap();
         assert_eq!(
-            patchport_db::servers::installed_packages(&mut conn, server_id)
+            patchport_db::servers::search_packages(&mut conn, server_id, "", 1, 100)
                 .await
                 .unwrap()
+                .items
                 .len(),
             3
         );
@@ -726,9 +729,12 @@ async fn the_same_update_from_two_origins_is_one_patch_and_security_wins() {
         let resp = app.check_in(&credential, &full(&r)).await;
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
         let mut conn = app.app_state.db.read().await.unwrap();
-        let patches = patchport_db::servers::patches_of(&mut conn, server_id)
+        let patches: Vec<_> = patchport_db::servers::patch_rows(&mut conn, server_id)
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.package, p.version, p.security, p.state))
+            .collect();
         assert_eq!(
             patches,
             [(

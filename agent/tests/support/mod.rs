@@ -40,3 +40,19 @@ pub async fn portal() -> Portal {
         dir,
     }
 }
+
+impl Portal {
+    /// A server's patches as (package, version, security, state), by
+    /// package and version.
+    pub async fn patches(&self, server_id: i64) -> Vec<(String, String, bool, String)> {
+        let mut conn = self.db.read().await.unwrap();
+        let mut rows: Vec<_> = patchport_db::servers::patch_rows(&mut conn, server_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.package, p.version, p.security, p.state))
+            .collect();
+        rows.sort();
+        rows
+    }
+}
