@@ -762,6 +762,27 @@ impl Affected {
             })
             .min_by(|a, b| scheme.compare(a, b))
     }
+
+    /// Whether a patch that brings this package to `version` on `release`
+    /// (as the catalog names it, `os-id:version-id`, e.g. `debian:12`)
+    /// fixes what this entry describes: the release belongs to the entry's
+    /// ecosystem, `version` is outside the affected ranges, and it is at or
+    /// past one of the fixed versions.
+    pub fn fixed_by(&self, release: &str, version: &str) -> bool {
+        let (os_id, version_id) = release.split_once(':').unwrap_or((release, ""));
+        let in_release = release_ecosystem(os_id, version_id)
+            .iter()
+            .any(|e| ecosystem_matches(&self.package.ecosystem, e));
+        let Some(scheme) = ecosystem_scheme(&self.package.ecosystem) else {
+            return false;
+        };
+        in_release
+            && !self.affects(scheme, version)
+            && self
+                .fixed_versions()
+                .iter()
+                .any(|fixed| scheme.compare(fixed, version) != Ordering::Greater)
+    }
 }
 
 /// Whether an advisory's ecosystem belongs to a release's ecosystem (as

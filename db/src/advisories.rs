@@ -260,30 +260,6 @@ pub async fn link(conn: &mut Conn, patch_id: i64, advisory_id: i64) -> Result<()
     Ok(())
 }
 
-/// Whether a patch (a release's package at a target version) fixes what an
-/// affected-package record describes: the target version is outside the
-/// affected ranges and at or past one of the record's fixed versions.
-pub fn patch_fixes(
-    affected: &patchport_core::advisory::Affected,
-    release: &str,
-    version: &str,
-) -> bool {
-    use patchport_core::advisory::{ecosystem_matches, ecosystem_scheme, release_ecosystem};
-    let (os_id, version_id) = release.split_once(':').unwrap_or((release, ""));
-    let in_release = release_ecosystem(os_id, version_id)
-        .iter()
-        .any(|e| ecosystem_matches(&affected.package.ecosystem, e));
-    let Some(scheme) = ecosystem_scheme(&affected.package.ecosystem) else {
-        return false;
-    };
-    in_release
-        && !affected.affects(scheme, version)
-        && affected
-            .fixed_versions()
-            .iter()
-            .any(|fixed| scheme.compare(fixed, version) != std::cmp::Ordering::Greater)
-}
-
 /// Links an advisory (already stored as `advisory_row`) to every patch in
 /// the catalog that fixes it; drops links its new ranges no longer
 /// support. Returns how many patches it is linked to.
@@ -308,7 +284,7 @@ pub async fn match_advisory(
         .fetch_all(&mut *conn)
         .await?;
         for (patch_id, release, version) in candidates {
-            if patch_fixes(affected, &release, &version) {
+            if affected.fixed_by(&release, &version) {
                 linked.insert(patch_id);
             }
         }
@@ -343,7 +319,7 @@ pub async fn match_patch(
             else {
                 continue;
             };
-            if patch_fixes(&affected, release, version) {
+            if affected.fixed_by(release, version) {
                 link(conn, patch_id, advisory_row).await?;
                 found += 1;
             }
