@@ -103,16 +103,7 @@ pub async fn patch_query(
         s => PatchSort::parse(s)
             .ok_or_else(|| AppError::invalid("sort", format!("cannot sort by '{s}'")))?,
     };
-    let criticality = match filter.criticality.as_str() {
-        "" => None,
-        c @ ("critical" | "standard") => Some(c.to_owned()),
-        _ => {
-            return Err(AppError::invalid(
-                "criticality",
-                "criticality must be critical or standard",
-            ));
-        }
-    };
+    let criticality = crate::servers::criticality_filter(&filter.criticality)?;
     let state_filter = match filter.state.as_str() {
         "" => None,
         s @ ("missing" | "published" | "queued" | "installing" | "failed") => Some(s.to_owned()),
@@ -129,13 +120,7 @@ pub async fn patch_query(
     }
     let owner_id = match filter.owner.trim() {
         "" => None,
-        name => Some(
-            patchport_db::accounts::find_for_login(conn, name)
-                .await?
-                .ok_or_else(|| AppError::invalid("owner", format!("no user named '{name}'")))?
-                .0
-                .id,
-        ),
+        name => Some(crate::servers::account_named(conn, name).await?),
     };
     Ok(PatchQuery {
         search: filter.search,

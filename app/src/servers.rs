@@ -111,6 +111,33 @@ pub struct ServerFilter {
     pub descending: bool,
 }
 
+/// A criticality filter as the pages send it: empty for any.
+#[cfg(feature = "ssr")]
+pub(crate) fn criticality_filter(value: &str) -> Result<Option<String>, AppError> {
+    match value {
+        "" => Ok(None),
+        c @ ("critical" | "standard") => Ok(Some(c.to_owned())),
+        _ => Err(AppError::invalid(
+            "criticality",
+            "criticality must be critical or standard",
+        )),
+    }
+}
+
+/// The id of the account named `name` (an owner typed into a form).
+#[cfg(feature = "ssr")]
+pub(crate) async fn account_named(
+    conn: &mut patchport_db::Conn,
+    name: &str,
+) -> Result<i64, AppError> {
+    let name = patchport_core::Username::parse(name)?;
+    let found = patchport_db::accounts::find_for_login(conn, name.as_str()).await?;
+    Ok(found
+        .ok_or_else(|| AppError::invalid("owner", format!("no user named '{name}'")))?
+        .0
+        .id)
+}
+
 #[cfg(feature = "ssr")]
 impl ServerFilter {
     fn query(
@@ -119,16 +146,7 @@ impl ServerFilter {
         now: i64,
     ) -> Result<patchport_db::servers::ServerQuery, AppError> {
         use patchport_db::servers::{CheckInStatus, ServerSort};
-        let criticality = match self.criticality.as_str() {
-            "" => None,
-            c @ ("critical" | "standard") => Some(c.to_owned()),
-            _ => {
-                return Err(AppError::invalid(
-                    "criticality",
-                    "criticality must be critical or standard",
-                ));
-            }
-        };
+        let criticality = criticality_filter(&self.criticality)?;
         let status = match self.status.as_str() {
             "" => None,
             s => Some(CheckInStatus::parse(s).ok_or_else(|| {
@@ -375,18 +393,7 @@ pub async fn assign_server(
         let mut tx = state.db.begin().await?;
         let owner_id = match owner.trim() {
             "" => None,
-            name => {
-                let name = patchport_core::Username::parse(name)?;
-                let found = patchport_db::accounts::find_for_login(&mut tx, name.as_str()).await?;
-                Some(
-                    found
-                        .ok_or_else(|| {
-                            AppError::invalid("owner", format!("no user named '{name}'"))
-                        })?
-                        .0
-                        .id,
-                )
-            }
+            name => Some(account_named(&mut tx, name).await?),
         };
         patchport_db::servers::set_assignment(&mut tx, server_id, owner_id, &criticality).await?;
         let detail = format!("owner '{}', {criticality}", owner.trim());
