@@ -213,6 +213,7 @@ fn Dashboard() -> impl IntoView {
                                     <li><a href="/admin/users"><strong>"Users"</strong><span>"Create admins and server owners, disable accounts, reset passwords."</span></a></li>
                                     <li><a href="/admin/audit"><strong>"Audit trail"</strong><span>"Sign-ins, failures and account changes, newest first."</span></a></li>
                                 </ul>
+                                <crate::report::MorningLook />
                             }.into_any()
                         } else {
                             view! {

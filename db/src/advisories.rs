@@ -255,6 +255,34 @@ pub async fn link(conn: &mut Conn, patch_id: i64, advisory_id: i64) -> Result<()
     )
     .bind(patch_id)
     .bind(advisory_id)
+    .execute(&mut *conn)
+    .await?;
+    refresh_patch_risk(conn, Some(patch_id)).await
+}
+
+/// Recomputes what the report keeps on a patch row from its advisories
+/// (highest severity, CVSS, known exploitation, count); `None` does it for
+/// every patch that has advisories or was flagged (after a KEV import).
+pub async fn refresh_patch_risk(conn: &mut Conn, patch_id: Option<i64>) -> Result<()> {
+    let which = if patch_id.is_some() {
+        "id = $1"
+    } else {
+        "($1 < 0) and (id in (select patch_id from patch_advisory) or known_exploited <> 0)"
+    };
+    sqlx::query(&format!(
+        "update patch set \
+           severity_rank = coalesce((select max(case a.severity when 'critical' then 5 when 'high' then 4 \
+             when 'medium' then 3 when 'low' then 2 when 'none' then 1 else 0 end) \
+             from patch_advisory pa join advisory a on a.id = pa.advisory_id where pa.patch_id = patch.id), 0), \
+           cvss10 = coalesce((select max(a.cvss_score10) from patch_advisory pa join advisory a on a.id = pa.advisory_id \
+             where pa.patch_id = patch.id), -1), \
+           known_exploited = (case when exists (select 1 from patch_advisory pa \
+             join advisory_cve c on c.advisory_id = pa.advisory_id join kev k on k.cve = c.cve \
+             where pa.patch_id = patch.id) then 1 else 0 end), \
+           advisories = (select count(*) from patch_advisory pa where pa.patch_id = patch.id) \
+         where {which}"
+    ))
+    .bind(patch_id.unwrap_or(-1))
     .execute(conn)
     .await?;
     Ok(())
@@ -268,10 +296,14 @@ pub async fn match_advisory(
     advisory_row: i64,
     advisory: &patchport_core::advisory::Advisory,
 ) -> Result<u64> {
-    sqlx::query("delete from patch_advisory where advisory_id = $1")
-        .bind(advisory_row)
-        .execute(&mut *conn)
-        .await?;
+    let unlinked: Vec<(i64,)> =
+        sqlx::query_as("delete from patch_advisory where advisory_id = $1 returning patch_id")
+            .bind(advisory_row)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (patch_id,) in unlinked {
+        refresh_patch_risk(conn, Some(patch_id)).await?;
+    }
     if advisory.is_withdrawn() {
         return Ok(0);
     }

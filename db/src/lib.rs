@@ -67,6 +67,15 @@ impl From<sqlx::Error> for StorageError {
     }
 }
 
+impl StorageError {
+    /// Whether the transaction lost a race (PostgreSQL deadlock or
+    /// serialization failure) and may simply be run again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StorageError::Database(sqlx::Error::Database(d))
+            if matches!(d.code().as_deref(), Some("40P01" | "40001")))
+    }
+}
+
 /// Result of a storage call.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -220,10 +229,14 @@ mod tests {
     }
 }
 
+/// The largest page [`limit_offset`] allows.
+pub const MAX_PAGE: i64 = 10_000;
+
 /// Converts a 1-based page number and page size to `(limit, offset)`,
-/// bounding both so a request cannot ask for everything at once.
+/// bounding both so a request cannot ask for everything at once. Pages
+/// hold at most [`MAX_PAGE`] rows (what an export batch fetches).
 pub fn limit_offset(page: i64, per_page: i64) -> (i64, i64) {
-    let per_page = per_page.clamp(1, 200);
+    let per_page = per_page.clamp(1, MAX_PAGE);
     let page = page.max(1);
     (per_page, (page - 1) * per_page)
 }

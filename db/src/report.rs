@@ -70,7 +70,7 @@ pub struct PatchQuery {
     pub owner_id: Option<i64>,
     /// Only this server-patch state.
     pub state: Option<String>,
-    /// Only patches missing for at least this long (oldest detection).
+    /// Only server-patch rows detected at or before this time.
     pub older_than: Option<Timestamp>,
     /// Sort column.
     pub sort: PatchSort,
@@ -119,7 +119,201 @@ pub fn severity_of_rank(rank: i64) -> &'static str {
     }
 }
 
+/// A bound value of a report query.
+#[derive(Debug, Clone)]
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+/// The SQL of a filter: only the conditions that are set, so the planner
+/// can use an index for each (a catch-all `($n = '' or …)` defeats that).
+#[derive(Debug, Default)]
+struct Sql {
+    /// Conditions on patch rows (alias `p`).
+    patch: Vec<String>,
+    /// Conditions on server and server-patch rows (aliases `s`, `sp`).
+    server: Vec<String>,
+    /// The server table must be joined (criticality or owner).
+    needs_server: bool,
+    /// The group asked for (its parameter), if any.
+    group: Option<String>,
+    /// The one server-patch state asked for (an open one), if any.
+    state: Option<String>,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+
+    fn of(q: &PatchQuery) -> Self {
+        let mut sql = Self::default();
+        let search = q.search.trim().to_lowercase();
+        if !search.is_empty() {
+            let n = sql.arg(Arg::Text(format!("%{}%", crate::like_escape(&search))));
+            sql.patch
+                .push(format!("lower(p.package) like {n} escape '\\'"));
+        }
+        if let Some(release) = &q.release {
+            let n = sql.arg(Arg::Text(release.clone()));
+            sql.patch.push(format!("p.release = {n}"));
+        }
+        if q.security_only {
+            sql.patch.push("(p.security or p.advisories > 0)".into());
+        }
+        if q.known_exploited {
+            sql.patch.push("p.known_exploited <> 0".into());
+        }
+        if q.min_severity > 0 {
+            let n = sql.arg(Arg::Int(q.min_severity));
+            sql.patch.push(format!("p.severity_rank >= {n}"));
+        }
+        if let Some(group) = q.group_id {
+            let n = sql.arg(Arg::Int(group));
+            sql.group = Some(n);
+        }
+        if let Some(c) = &q.criticality {
+            let n = sql.arg(Arg::Text(c.clone()));
+            sql.server.push(format!("s.criticality = {n}"));
+            sql.needs_server = true;
+        }
+        if let Some(owner) = q.owner_id {
+            let n = sql.arg(Arg::Int(owner));
+            sql.server.push(format!("s.owner_id = {n}"));
+            sql.needs_server = true;
+        }
+        if let Some(state) = &q.state {
+            // One state, on its own, so its index finds the rows; the
+            // report is about open states, so a closed one finds nothing.
+            let n = sql.arg(Arg::Text(state.clone()));
+            sql.state = Some(
+                if crate::servers::OPEN_STATES.contains(&format!("'{state}'")) {
+                    format!("sp.state = {n}")
+                } else {
+                    format!("sp.state = {n} and 1 = 0")
+                },
+            );
+        }
+        if let Some(t) = q.older_than {
+            let n = sql.arg(Arg::Int(t));
+            sql.server.push(format!("sp.first_seen <= {n}"));
+        }
+        sql
+    }
+
+    /// `and`-joined conditions, or `1 = 1`.
+    fn all(parts: &[String]) -> String {
+        if parts.is_empty() {
+            "1 = 1".into()
+        } else {
+            parts.join(" and ")
+        }
+    }
+
+    /// Open server-patch rows `sp` of the filter, joined to `p` and (when
+    /// needed) `s` and `m`: a `from … where …` without the `select`. With a
+    /// server filter the chosen servers drive the query (`cross join` fixes
+    /// SQLite's join order; PostgreSQL plans it as a plain join), reading
+    /// their rows from the covering index by server.
+    fn open_rows(&self) -> String {
+        let mut from = Vec::new();
+        let mut on = Vec::new();
+        if let Some(n) = &self.group {
+            from.push("server_group_member m");
+            on.push(format!("m.group_id = {n}"));
+        }
+        if self.needs_server {
+            if self.group.is_some() {
+                on.push("s.id = m.server_id".into());
+            }
+            from.push("server s");
+            on.push("sp.server_id = s.id".into());
+        } else if self.group.is_some() {
+            on.push("sp.server_id = m.server_id".into());
+        }
+        from.push("server_patch sp");
+        // With servers chosen, patches come last (else SQLite may pair
+        // every chosen patch with every chosen server); without, the
+        // planner may start from a few chosen patches.
+        let patch = match (self.patch.is_empty(), from.len() > 1) {
+            (true, _) => "",
+            (false, true) => {
+                on.push("p.id = sp.patch_id".into());
+                " cross join patch p"
+            }
+            (false, false) => " join patch p on p.id = sp.patch_id",
+        };
+        on.push(match &self.state {
+            Some(state) => state.clone(),
+            None => format!("sp.state in {}", crate::servers::OPEN_STATES),
+        });
+        on.extend(self.patch.iter().cloned());
+        on.extend(self.server.iter().cloned());
+        format!(
+            "from {}{patch} where {}",
+            from.join(" cross join "),
+            on.join(" and ")
+        )
+    }
+
+    /// The total of a page: the window count of its first row, or, for a
+    /// page past the end, a count of `source`.
+    async fn total(
+        &self,
+        conn: &mut Conn,
+        source: &str,
+        first_row: Option<i64>,
+        offset: i64,
+    ) -> Result<i64> {
+        match first_row {
+            Some(n) => Ok(n),
+            None if offset > 0 => {
+                let text = format!("select count(*) from ({source}) r");
+                let (n,): (i64,) = self.bind(sqlx::query_as(&text)).fetch_one(conn).await?;
+                Ok(n)
+            }
+            None => Ok(0),
+        }
+    }
+
+    fn next(&self, k: usize) -> String {
+        format!("${}", self.args.len() + k)
+    }
+
+    fn bind<'q, O>(
+        &'q self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+        for a in &self.args {
+            query = match a {
+                Arg::Int(v) => query.bind(*v),
+                Arg::Text(v) => query.bind(v.as_str()),
+            };
+        }
+        query
+    }
+}
+
+impl PatchQuery {
+    /// Whether a filter narrows the servers (or the server-patch rows), so
+    /// the counts kept on the patch rows no longer apply.
+    fn narrows_servers(&self) -> bool {
+        self.group_id.is_some()
+            || self.criticality.is_some()
+            || self.owner_id.is_some()
+            || self.state.is_some()
+            || self.older_than.is_some()
+    }
+}
+
 /// One page of the report by patch.
+///
+/// Without a server filter the counts come from the patch rows (kept by
+/// triggers), so the page costs a scan of the catalog, not of every
+/// server-patch row; with one, the matching servers' rows are aggregated.
 pub async fn by_patch(
     conn: &mut Conn,
     q: &PatchQuery,
@@ -127,54 +321,22 @@ pub async fn by_patch(
     per_page: i64,
 ) -> Result<Page<PatchRow>> {
     let (limit, offset) = limit_offset(page, per_page);
-    let open = crate::servers::OPEN_STATES;
-    // $1 search, $2 release, $3 group, $4 criticality, $5 owner, $6 state,
-    // $7 security only, $8 known exploited, $9 min severity, $10 older than
-    let inner = format!(
-        "select p.id as patch_id, p.release, p.package, p.version, p.arch, \
-           (case when p.security then 1 else 0 end) as security, \
-           count(*) as servers, min(sp.first_seen) as oldest, \
-           coalesce((select max(case a.severity when 'critical' then 5 when 'high' then 4 when 'medium' then 3 \
-               when 'low' then 2 when 'none' then 1 else 0 end) \
-             from patch_advisory pa join advisory a on a.id = pa.advisory_id where pa.patch_id = p.id), 0) as severity_rank, \
-           coalesce((select max(a.cvss_score10) from patch_advisory pa join advisory a on a.id = pa.advisory_id \
-             where pa.patch_id = p.id), -1) as cvss10, \
-           (case when exists (select 1 from patch_advisory pa join advisory_cve c on c.advisory_id = pa.advisory_id \
-             join kev k on k.cve = c.cve where pa.patch_id = p.id) then 1 else 0 end) as kev, \
-           (select count(*) from patch_advisory pa where pa.patch_id = p.id) as advisories \
-         from server_patch sp join patch p on p.id = sp.patch_id join server s on s.id = sp.server_id \
-         where sp.state in {open} \
-           and lower(p.package) like $1 escape '\\' \
-           and ($2 = '' or p.release = $2) \
-           and ($3 < 0 or exists (select 1 from server_group_member m where m.server_id = s.id and m.group_id = $3)) \
-           and ($4 = '' or s.criticality = $4) \
-           and ($5 < 0 or s.owner_id = $5) \
-           and ($6 = '' or sp.state = $6) \
-         group by p.id, p.release, p.package, p.version, p.arch, p.security"
-    );
-    let filter = "where ($7 = 0 or r.security = 1 or r.advisories > 0) and ($8 = 0 or r.kev = 1) \
-                  and r.severity_rank >= $9 and ($10 < 0 or r.oldest <= $10)";
-    let pattern = format!("%{}%", crate::like_escape(&q.search.trim().to_lowercase()));
-    macro_rules! bind_all {
-        ($query:expr) => {
-            $query
-                .bind(&pattern)
-                .bind(q.release.clone().unwrap_or_default())
-                .bind(q.group_id.unwrap_or(-1))
-                .bind(q.criticality.clone().unwrap_or_default())
-                .bind(q.owner_id.unwrap_or(-1))
-                .bind(q.state.clone().unwrap_or_default())
-                .bind(i64::from(q.security_only))
-                .bind(i64::from(q.known_exploited))
-                .bind(q.min_severity)
-                .bind(q.older_than.unwrap_or(-1))
-        };
-    }
-    let (total,): (i64,) = bind_all!(sqlx::query_as(&format!(
-        "select count(*) from ({inner}) r {filter}"
-    )))
-    .fetch_one(&mut *conn)
-    .await?;
+    let sql = Sql::of(q);
+    let source = if q.narrows_servers() {
+        format!(
+            "select p.*, x.servers, x.oldest from \
+               (select sp.patch_id, count(*) as servers, min(sp.first_seen) as oldest \
+                {} group by sp.patch_id) x \
+             join patch p on p.id = x.patch_id",
+            sql.open_rows()
+        )
+    } else {
+        format!(
+            "select p.*, p.open_servers as servers, p.oldest_open as oldest from patch p \
+             where p.open_servers > 0 and {}",
+            Sql::all(&sql.patch)
+        )
+    };
     let dir = if q.descending { "desc" } else { "asc" };
     let order = q.sort.expr().replace("{dir}", dir);
     type Row = (
@@ -190,16 +352,26 @@ pub async fn by_patch(
         i64,
         i64,
         i64,
+        i64,
     );
-    let rows: Vec<Row> = bind_all!(sqlx::query_as(&format!(
-        "select r.patch_id, r.release, r.package, r.version, r.arch, r.security, r.servers, r.oldest, \
-           r.severity_rank, r.cvss10, r.kev, r.advisories from ({inner}) r {filter} \
-         order by {order}, r.package, r.version, r.patch_id limit $11 offset $12"
-    )))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(conn)
-    .await?;
+    let text = format!(
+        "select r.id, r.release, r.package, r.version, r.arch, \
+           (case when r.security then 1 else 0 end), r.servers, r.oldest, \
+           r.severity_rank, r.cvss10, r.known_exploited, r.advisories, count(*) over () \
+         from ({source}) r \
+         order by {order}, r.package, r.version, r.id limit {} offset {}",
+        sql.next(1),
+        sql.next(2)
+    );
+    let rows: Vec<Row> = sql
+        .bind(sqlx::query_as(&text))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
+    let total = sql
+        .total(conn, &source, rows.first().map(|r| r.12), offset)
+        .await?;
     Ok(Page {
         items: rows
             .into_iter()
@@ -220,4 +392,442 @@ pub async fn by_patch(
             .collect(),
         total,
     })
+}
+
+/// Columns the report by server sorts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerSort {
+    /// Worst severity missing, then known exploited, then count.
+    #[default]
+    Severity,
+    /// Host name.
+    Hostname,
+    /// Patches missing.
+    Missing,
+    /// Known-exploited patches missing.
+    KnownExploited,
+    /// Oldest detection.
+    Oldest,
+}
+
+impl ServerSort {
+    /// Parses a column name as the UI sends it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "severity" => Self::Severity,
+            "hostname" => Self::Hostname,
+            "missing" => Self::Missing,
+            "kev" => Self::KnownExploited,
+            "oldest" => Self::Oldest,
+            _ => return None,
+        })
+    }
+
+    fn expr(self) -> &'static str {
+        match self {
+            Self::Severity => "r.worst {dir}, r.kev {dir}, r.missing {dir}",
+            Self::Hostname => "r.hostname {dir}",
+            Self::Missing => "r.missing {dir}",
+            Self::KnownExploited => "r.kev {dir}, r.worst {dir}",
+            Self::Oldest => "r.oldest {dir}",
+        }
+    }
+}
+
+/// One row of the report by server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRow {
+    /// Server id.
+    pub server_id: i64,
+    /// Host name.
+    pub hostname: String,
+    /// Release, e.g. `debian:12`.
+    pub release: String,
+    /// critical or standard.
+    pub criticality: String,
+    /// Owner's user name, or empty.
+    pub owner: String,
+    /// Patches missing (within the filter).
+    pub missing: i64,
+    /// Of those, security patches.
+    pub security: i64,
+    /// Of those, fixing a known-exploited CVE.
+    pub known_exploited: i64,
+    /// Worst severity among them.
+    pub worst: String,
+    /// Oldest detection among them.
+    pub oldest: Timestamp,
+}
+
+/// One page of the report by server: each server with what it misses
+/// within the filter.
+pub async fn by_server(
+    conn: &mut Conn,
+    q: &PatchQuery,
+    sort: ServerSort,
+    descending: bool,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<ServerRow>> {
+    let (limit, offset) = limit_offset(page, per_page);
+    // Filters on what a server is (its release, criticality, owner,
+    // groups) read the counts kept on server rows; filters on which of its
+    // rows count (patch attributes, state, age) aggregate those rows.
+    let counts_apply = q.search.trim().is_empty()
+        && !q.security_only
+        && !q.known_exploited
+        && q.min_severity == 0
+        && q.state.is_none()
+        && q.older_than.is_none();
+    let mut sql = Sql::default();
+    let source = if counts_apply {
+        let mut on = vec!["s.open_patches > 0".to_owned()];
+        let mut from = "server s".to_owned();
+        if let Some(group) = q.group_id {
+            let n = sql.arg(Arg::Int(group));
+            from.push_str(&format!(
+                " join server_group_member m on m.server_id = s.id and m.group_id = {n}"
+            ));
+        }
+        if let Some(release) = &q.release {
+            let n = sql.arg(Arg::Text(release.clone()));
+            on.push(format!("s.os_id || ':' || s.os_version = {n}"));
+        }
+        if let Some(c) = &q.criticality {
+            let n = sql.arg(Arg::Text(c.clone()));
+            on.push(format!("s.criticality = {n}"));
+        }
+        if let Some(owner) = q.owner_id {
+            let n = sql.arg(Arg::Int(owner));
+            on.push(format!("s.owner_id = {n}"));
+        }
+        format!(
+            "select s.id, s.hostname, s.os_id, s.os_version, s.criticality, s.owner_id, \
+               s.open_patches as missing, s.open_security as security, s.open_kev as kev, \
+               (case when s.open_critical > 0 then 5 when s.open_high > 0 then 4 \
+                  when s.open_medium > 0 then 3 when s.open_low > 0 then 2 else 0 end) as worst, \
+               s.oldest_open as oldest from {from} where {}",
+            on.join(" and ")
+        )
+    } else {
+        sql = Sql::of(q);
+        // The severities come from the patch rows whatever the filter.
+        if sql.patch.is_empty() {
+            sql.patch.push("1 = 1".into());
+        }
+        format!(
+            "select s.id, s.hostname, s.os_id, s.os_version, s.criticality, s.owner_id, \
+               x.missing, x.security, x.kev, x.worst, x.oldest from \
+               (select sp.server_id, count(*) as missing, \
+                  sum(case when p.security or p.advisories > 0 then 1 else 0 end) as security, \
+                  cast(sum(case when p.known_exploited <> 0 then 1 else 0 end) as bigint) as kev, \
+                  max(case when p.severity_rank >= 2 then p.severity_rank else 0 end) as worst, \
+                  min(sp.first_seen) as oldest \
+                {} group by sp.server_id) x \
+             join server s on s.id = x.server_id",
+            sql.open_rows()
+        )
+    };
+    let dir = if descending { "desc" } else { "asc" };
+    let order = sort.expr().replace("{dir}", dir);
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+    let text = format!(
+        "select r.id, r.hostname, r.os_id, r.os_version, r.criticality, coalesce(a.username, ''), \
+           r.missing, r.security, r.kev, r.worst, r.oldest, count(*) over () \
+         from ({source}) r left join account a on a.id = r.owner_id \
+         order by {order}, r.hostname, r.id limit {} offset {}",
+        sql.next(1),
+        sql.next(2)
+    );
+    let rows: Vec<Row> = sql
+        .bind(sqlx::query_as(&text))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *conn)
+        .await?;
+    let total = sql
+        .total(conn, &source, rows.first().map(|r| r.11), offset)
+        .await?;
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(|r| ServerRow {
+                server_id: r.0,
+                hostname: r.1,
+                release: format!("{}:{}", r.2, r.3),
+                criticality: r.4,
+                owner: r.5,
+                missing: r.6,
+                security: r.7,
+                known_exploited: r.8,
+                worst: severity_of_rank(r.9).to_owned(),
+                oldest: r.10,
+            })
+            .collect(),
+        total,
+    })
+}
+
+/// One server-patch row of the detailed export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailRow {
+    /// Server id (with `patch_id`, the position to continue after).
+    pub server_id: i64,
+    /// Patch id.
+    pub patch_id: i64,
+    /// Host name.
+    pub hostname: String,
+    /// critical or standard.
+    pub criticality: String,
+    /// Owner's user name, or empty.
+    pub owner: String,
+    /// Release.
+    pub release: String,
+    /// Package.
+    pub package: String,
+    /// Version installed when it was detected.
+    pub installed_version: String,
+    /// Target version.
+    pub version: String,
+    /// Architecture.
+    pub arch: String,
+    /// Highest advisory severity, or empty.
+    pub severity: String,
+    /// Highest CVSS.
+    pub cvss: Option<f64>,
+    /// Fixes a known-exploited CVE.
+    pub known_exploited: bool,
+    /// Security origin or advisory.
+    pub security: bool,
+    /// Server-patch state.
+    pub state: String,
+    /// First detection on this server.
+    pub first_seen: Timestamp,
+}
+
+/// The next `limit` server-patch rows of the filter after `(server, patch)`
+/// in key order: the export walks the index instead of counting offsets.
+pub async fn detail_after(
+    conn: &mut Conn,
+    q: &PatchQuery,
+    after: (i64, i64),
+    limit: i64,
+) -> Result<Vec<DetailRow>> {
+    let mut sql = Sql::of(q);
+    sql.needs_server = true;
+    if sql.patch.is_empty() {
+        sql.patch.push("1 = 1".into());
+    }
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        i64,
+    );
+    let (after_server, after_patch) = (sql.next(1), sql.next(2));
+    let text = format!(
+        "select sp.server_id, sp.patch_id, s.hostname, s.criticality, coalesce(a.username, ''), \
+           p.release, p.package, coalesce(sp.installed_version, ''), p.version, p.arch, \
+           p.severity_rank, p.cvss10, p.known_exploited, \
+           (case when p.security or p.advisories > 0 then 1 else 0 end), sp.state, sp.first_seen \
+         {} and s.id >= {after_server} \
+           and (sp.server_id > {after_server} or (sp.server_id = {after_server} and sp.patch_id > {after_patch})) \
+         order by s.id, sp.patch_id limit {}",
+        sql.open_rows().replacen(
+            " where ",
+            " left join account a on a.id = s.owner_id where ",
+            1
+        ),
+        sql.next(3)
+    );
+    let rows: Vec<Row> = sql
+        .bind(sqlx::query_as(&text))
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| DetailRow {
+            server_id: r.0,
+            patch_id: r.1,
+            hostname: r.2,
+            criticality: r.3,
+            owner: r.4,
+            release: r.5,
+            package: r.6,
+            installed_version: r.7,
+            version: r.8,
+            arch: r.9,
+            severity: severity_of_rank(r.10).to_owned(),
+            cvss: (r.11 >= 0).then(|| r.11 as f64 / 10.0),
+            known_exploited: r.12 != 0,
+            security: r.13 != 0,
+            state: r.14,
+            first_seen: r.15,
+        })
+        .collect())
+}
+
+/// The counts a morning look needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dashboard {
+    /// Open server-patch rows by severity: critical, high, medium, low,
+    /// other (none, unknown or no advisory).
+    pub missing_by_severity: [i64; 5],
+    /// Distinct patches open, by the same severities.
+    pub patches_by_severity: [i64; 5],
+    /// Open server-patch rows fixing a known-exploited CVE.
+    pub missing_known_exploited: i64,
+    /// Servers in all.
+    pub servers: i64,
+    /// Servers with nothing open.
+    pub servers_patched: i64,
+    /// Critical patches whose oldest detection is older than the cutoff.
+    pub critical_overdue_patches: i64,
+    /// Server-patch rows of those.
+    pub critical_overdue_rows: i64,
+}
+
+fn severity_slot(rank: i64) -> usize {
+    match rank {
+        5 => 0,
+        4 => 1,
+        3 => 2,
+        2 => 3,
+        _ => 4,
+    }
+}
+
+/// Counts for the dashboard; "overdue" means a critical patch detected
+/// before `overdue_before`.
+pub async fn dashboard(conn: &mut Conn, overdue_before: Timestamp) -> Result<Dashboard> {
+    let mut d = Dashboard::default();
+    let by_rank: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "select severity_rank, cast(sum(open_servers) as bigint), count(*), \
+           cast(sum(case when known_exploited <> 0 then open_servers else 0 end) as bigint) \
+         from patch where open_servers > 0 group by severity_rank",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (rank, rows, patches, kev) in by_rank {
+        d.missing_by_severity[severity_slot(rank)] += rows;
+        d.patches_by_severity[severity_slot(rank)] += patches;
+        d.missing_known_exploited += kev;
+    }
+    let (servers, patched): (i64, i64) = sqlx::query_as(&format!(
+        "select count(*), coalesce(sum(case when exists (select 1 from server_patch sp \
+           where sp.server_id = s.id and sp.state in {}) then 0 else 1 end), 0) from server s",
+        crate::servers::OPEN_STATES
+    ))
+    .fetch_one(&mut *conn)
+    .await?;
+    d.servers = servers;
+    d.servers_patched = patched;
+    let (n, rows): (i64, i64) = sqlx::query_as(
+        "select count(*), cast(coalesce(sum(open_servers), 0) as bigint) from patch \
+         where open_servers > 0 and severity_rank = 5 and oldest_open < $1",
+    )
+    .bind(overdue_before)
+    .fetch_one(conn)
+    .await?;
+    d.critical_overdue_patches = n;
+    d.critical_overdue_rows = rows;
+    Ok(d)
+}
+
+/// One day of the trend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// Open server-patch rows: critical, high, medium, low, other.
+    pub missing_by_severity: [i64; 5],
+    /// Servers in all.
+    pub servers: i64,
+    /// Servers with nothing open.
+    pub servers_patched: i64,
+}
+
+/// Whether today's counts for the trend are missing or older than five
+/// minutes (the day's last snapshot stands for the day).
+pub async fn snapshot_due(conn: &mut Conn, now: Timestamp) -> Result<bool> {
+    let last: Option<(i64,)> =
+        sqlx::query_as("select taken_at from report_snapshot where day = $1")
+            .bind(now.div_euclid(86_400))
+            .fetch_optional(conn)
+            .await?;
+    Ok(last.is_none_or(|(t,)| now - t >= 300))
+}
+
+/// Records counts (from [`dashboard`]) as today's point of the trend.
+pub async fn record_snapshot(conn: &mut Conn, d: &Dashboard, now: Timestamp) -> Result<()> {
+    let m = d.missing_by_severity;
+    sqlx::query(
+        "insert into report_snapshot (day, missing_critical, missing_high, missing_medium, missing_low, \
+           missing_other, servers, servers_patched, taken_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         on conflict (day) do update set missing_critical = excluded.missing_critical, \
+           missing_high = excluded.missing_high, missing_medium = excluded.missing_medium, \
+           missing_low = excluded.missing_low, missing_other = excluded.missing_other, \
+           servers = excluded.servers, servers_patched = excluded.servers_patched, taken_at = excluded.taken_at",
+    )
+    .bind(now.div_euclid(86_400))
+    .bind(m[0])
+    .bind(m[1])
+    .bind(m[2])
+    .bind(m[3])
+    .bind(m[4])
+    .bind(d.servers)
+    .bind(d.servers_patched)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The recorded days from `since_day` on, oldest first.
+pub async fn trend(conn: &mut Conn, since_day: i64) -> Result<Vec<Snapshot>> {
+    type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "select day, missing_critical, missing_high, missing_medium, missing_low, missing_other, \
+           servers, servers_patched from report_snapshot where day >= $1 order by day",
+    )
+    .bind(since_day)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Snapshot {
+            day: r.0,
+            missing_by_severity: [r.1, r.2, r.3, r.4, r.5],
+            servers: r.6,
+            servers_patched: r.7,
+        })
+        .collect())
 }

@@ -54,7 +54,7 @@ pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
 }
 
 /// What reconciling a report changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reconciled {
     /// Patches the catalog had not seen before.
     pub new_patches: u32,
@@ -67,6 +67,53 @@ pub struct Reconciled {
     /// The server has unfinished jobs (one may be due, or a reboot may now
     /// be confirmed).
     pub open_jobs: bool,
+    /// Catalog patches this report says come from a security origin while
+    /// the catalog does not count them as security yet. The caller raises
+    /// them with [`raise_security`] after committing: raising one moves the
+    /// counts of every server the patch is open on, and doing that inside a
+    /// check-in would lock other servers' rows out of order.
+    pub security_raised: Vec<i64>,
+}
+
+/// The PostgreSQL advisory lock key that serialises [`raise_security`].
+const RAISE_SECURITY_LOCK: i64 = 0x7061_7463_6873_6563; // "patchsec"
+
+/// Marks patches as security updates (see [`Reconciled::security_raised`]),
+/// in a transaction of its own. On PostgreSQL, raises run one at a time
+/// (a transaction-level advisory lock: they are rare, once per patch), and
+/// each first locks the rows of the servers whose counts move, in id order,
+/// then the patches: the order a check-in takes them in (its server, then
+/// catalog rows).
+pub async fn raise_security(conn: &mut Conn, patch_ids: &[i64]) -> Result<()> {
+    let mut ids = patch_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("select pg_advisory_xact_lock($1)")
+            .bind(RAISE_SECURITY_LOCK)
+            .execute(&mut *conn)
+            .await?;
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        sqlx::query(&format!(
+            "select s.id from server s where s.id in (select sp.server_id from server_patch sp \
+             where sp.patch_id in (select p.id from patch p where p.id in ({list}) and not p.security) \
+             and sp.state in {OPEN_STATES}) order by s.id for update"
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for id in ids {
+        sqlx::query("update patch set security = $1 where id = $2 and security = $3")
+            .bind(true)
+            .bind(id)
+            .bind(false)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Rows per multi-row insert. Small on purpose: sqlx looks up each bound
@@ -129,10 +176,8 @@ pub async fn apply_report(
             updates.insert(key, u);
         }
     }
-    // Sorted, so concurrent check-ins lock shared catalog rows in the same
-    // order: on PostgreSQL, any other order deadlocks under load.
-    let mut updates: Vec<&AvailableUpdate> = updates.into_values().collect();
-    updates.sort_by(|a, b| (&a.name, &a.version, &a.arch).cmp(&(&b.name, &b.version, &b.arch)));
+    let offered_keys: HashSet<(&str, &str, &str)> = updates.keys().copied().collect();
+    let updates: Vec<&AvailableUpdate> = updates.into_values().collect();
     let offered: HashSet<(&str, &str)> = updates
         .iter()
         .map(|u| (u.name.as_str(), u.arch.as_str()))
@@ -151,37 +196,103 @@ pub async fn apply_report(
         })
         .collect();
 
+    // The server's open patches before this report: those no longer
+    // offered close below.
+    let open: Vec<(i64, String, String, String)> = sqlx::query_as(&format!(
+        "select sp.patch_id, p.package, p.version, p.arch from server_patch sp join patch p on p.id = sp.patch_id \
+         where sp.server_id = $1 and sp.state in {OPEN_STATES}"
+    ))
+    .bind(server_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let closing: Vec<&(i64, String, String, String)> = open
+        .iter()
+        .filter(|(_, package, version, arch)| {
+            !offered_keys.contains(&(package.as_str(), version.as_str(), arch.as_str()))
+        })
+        .collect();
+
     // The catalog: one multi-row upsert per chunk, returning each row's id.
+    // It also takes the rows of patches about to close (a no-op update):
+    // the report-count triggers write to every catalog row this check-in
+    // touches, and on PostgreSQL concurrent check-ins sharing patches must
+    // lock those rows in one global order (the key order, ascending across
+    // chunks), or they deadlock.
+    struct CatalogRow<'a> {
+        package: &'a str,
+        version: &'a str,
+        arch: &'a str,
+        origin: &'a str,
+        security: bool,
+        source: Option<&'a str>,
+    }
+    let mut catalog: Vec<CatalogRow> = updates
+        .iter()
+        .map(|u| CatalogRow {
+            package: &u.name,
+            version: &u.version,
+            arch: &u.arch,
+            origin: &u.origin,
+            security: u.security,
+            source: Some(
+                sources
+                    .get(&(u.name.as_str(), u.arch.as_str()))
+                    .copied()
+                    .unwrap_or(u.name.as_str()),
+            ),
+        })
+        .chain(
+            closing
+                .iter()
+                .map(|(_, package, version, arch)| CatalogRow {
+                    package,
+                    version,
+                    arch,
+                    origin: "",
+                    security: false,
+                    source: None,
+                }),
+        )
+        .collect();
+    catalog.sort_by(|a, b| (a.package, a.version, a.arch).cmp(&(b.package, b.version, b.arch)));
     let mut ids: HashMap<(String, String, String), i64> = HashMap::new();
     let mut new_patches: Vec<(i64, String, String, String)> = Vec::new();
-    for chunk in updates.chunks(CHUNK) {
+    for chunk in catalog.chunks(CHUNK) {
         let n = chunk.len() * 8;
         let sql = format!(
             "insert into patch (release, package, version, arch, origin, security, source_package, first_seen) values {} \
              on conflict (release, package, version, arch) do update set \
-               security = (patch.security or excluded.security), \
                source_package = coalesce(patch.source_package, excluded.source_package) \
-             returning id, package, version, arch, (case when first_seen = ${} then 1 else 0 end)",
+             returning id, package, version, arch, (case when first_seen = ${} then 1 else 0 end), \
+               (case when security then 1 else 0 end)",
             crate::values_placeholders(chunk.len(), 8),
             n + 1
         );
-        let mut q = sqlx::query_as::<_, (i64, String, String, String, i64)>(&sql);
-        for u in chunk {
-            let source = sources
-                .get(&(u.name.as_str(), u.arch.as_str()))
-                .copied()
-                .unwrap_or(u.name.as_str());
+        let mut q = sqlx::query_as::<_, (i64, String, String, String, i64, i64)>(&sql);
+        for c in chunk {
             q = q
                 .bind(&release)
-                .bind(&u.name)
-                .bind(&u.version)
-                .bind(&u.arch)
-                .bind(&u.origin)
-                .bind(u.security)
-                .bind(source)
+                .bind(c.package)
+                .bind(c.version)
+                .bind(c.arch)
+                .bind(c.origin)
+                .bind(c.security)
+                .bind(c.source)
                 .bind(now);
         }
-        for (id, package, version, arch, inserted) in q.bind(now).fetch_all(&mut *conn).await? {
+        let claims: HashSet<(&str, &str, &str)> = chunk
+            .iter()
+            .filter(|c| c.security)
+            .map(|c| (c.package, c.version, c.arch))
+            .collect();
+        for (id, package, version, arch, inserted, security) in
+            q.bind(now).fetch_all(&mut *conn).await?
+        {
+            if security == 0
+                && claims.contains(&(package.as_str(), version.as_str(), arch.as_str()))
+            {
+                out.security_raised.push(id);
+            }
             out.new_patches += inserted as u32;
             if inserted != 0 {
                 new_patches.push((id, package.clone(), version.clone(), arch.clone()));
@@ -231,16 +342,7 @@ pub async fn apply_report(
         }
         out.now_missing += q.execute(&mut *conn).await?.rows_affected() as u32;
     }
-    let current: HashSet<i64> = rows.iter().map(|(id, _)| *id).collect();
-
-    let open: Vec<(i64, String, String)> = sqlx::query_as(&format!(
-        "select sp.patch_id, p.package, p.arch from server_patch sp join patch p on p.id = sp.patch_id \
-         where sp.server_id = $1 and sp.state in {OPEN_STATES}"
-    ))
-    .bind(server_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (patch_id, package, arch) in open.into_iter().filter(|(id, ..)| !current.contains(id)) {
+    for (patch_id, package, _, arch) in closing {
         // Still offered at another version: a newer patch replaced this one.
         // Not offered at all: it got installed (or the package went away).
         let state = if offered.contains(&(package.as_str(), arch.as_str())) {

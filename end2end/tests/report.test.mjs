@@ -48,3 +48,61 @@ test('the admin filters the report to known-exploited patches and opens one', as
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('the admin narrows the report to critical security patches on critical servers, opens one and exports the filter', async () => {
+  const page = await newPage(browser);
+  await signIn(page, 'admin', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  // The morning look links its critical count to the report, pre-filtered.
+  await page.locator('#morning [data-severity="critical"]').waitFor();
+  await hydrated(page);
+  await page.locator('#morning [data-severity="critical"]').click();
+  await page.waitForURL((u) => u.pathname === '/report' && u.search === '?severity=critical');
+  await hydrated(page);
+  assert.equal(await page.getByLabel('Severity').inputValue(), 'critical');
+  await page.getByLabel('Server criticality').selectOption('critical');
+  await page.getByLabel(/security only/).check();
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#report tbody tr')];
+    const csv = document.querySelector('#csv')?.getAttribute('href') ?? '';
+    return csv.includes('security_only=true') && csv.includes('criticality=critical')
+      && rows.length > 0
+      && rows.every((tr) => tr.querySelector('.sev-critical') && tr.dataset.security === 'true');
+  });
+  const shown = await page.locator('#report tbody tr').evaluateAll((rows) => rows.map((tr) => tr.dataset.package));
+
+  // The CSV by patch has exactly these rows.
+  let [download] = await Promise.all([page.waitForEvent('download'), page.locator('#csv').click()]);
+  let lines = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  let records = lines.slice(1).map((l) => l.split(','));
+  assert.deepEqual(records.map((r) => r[0]), shown);
+  assert.ok(records.every((r) => r[4] === 'critical' && r[7] === 'yes'), 'critical security patches only');
+
+  // By server, one CSV row per critical server and patch.
+  await page.locator('#view-server').click();
+  await page.locator('#report-servers tbody tr').first().waitFor();
+  [download] = await Promise.all([page.waitForEvent('download'), page.locator('#csv').click()]);
+  lines = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  assert.match(lines[0], /^hostname,criticality,owner,release,package/);
+  records = lines.slice(1).map((l) => l.split(','));
+  assert.ok(records.length >= shown.length, 'every patch is missing somewhere');
+  assert.ok(records.every((r) => r[1] === 'critical' && r[8] === 'critical' && r[11] === 'yes'), 'rows match the filter');
+  assert.deepEqual(new Set(records.map((r) => r[4])), new Set(shown), 'the same patches');
+
+  // Open the first patch: the servers missing it include critical ones,
+  // and each appears in the export for that patch.
+  await page.locator('#view-patch').click();
+  const first = page.locator('#report tbody tr').first();
+  await first.waitFor();
+  const name = await first.getAttribute('data-package');
+  await first.locator('a').click();
+  await page.waitForURL(/\/patches\/\d+$/);
+  await page.locator('#missing-on').waitFor();
+  const [, version] = (await page.locator('#patch-name').innerText()).split(' ');
+  const missingOn = await page.locator('#missing-on tbody tr').evaluateAll((rows) =>
+    rows.map((tr) => [tr.dataset.server, tr.querySelector('.badge').textContent]));
+  const exported = records.filter((r) => r[4] === name && r[6] === version).map((r) => r[0]).sort();
+  assert.deepEqual(missingOn.filter(([, c]) => c === 'critical').map(([h]) => h).sort(), exported);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

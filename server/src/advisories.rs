@@ -88,40 +88,116 @@ pub fn read_documents(path: &Path) -> Result<Vec<(String, Vec<u8>)>, ImportError
     }
     if path.extension().is_some_and(|x| x == "zip") {
         let file = std::fs::File::open(path).map_err(|e| read_err(e.to_string()))?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| read_err(e.to_string()))?;
-        let mut names: Vec<String> = zip
-            .file_names()
-            .filter(|n| n.ends_with(".json"))
-            .map(str::to_owned)
-            .collect();
-        names.sort();
-        for entry in names {
-            let file_name = format!("{name}:{entry}");
-            let mut reader = zip.by_name(&entry).map_err(|e| ImportError::Read {
-                file: file_name.clone(),
-                problem: e.to_string(),
-            })?;
-            let mut bytes = Vec::new();
-            (&mut reader)
-                .take(MAX_FILE + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| ImportError::Read {
-                    file: file_name.clone(),
-                    problem: e.to_string(),
-                })?;
-            if bytes.len() as u64 > MAX_FILE {
-                return Err(ImportError::Read {
-                    file: file_name,
-                    problem: format!("larger than {MAX_FILE} bytes"),
-                });
-            }
-            out.push((file_name, bytes));
-        }
-        return Ok(out);
+        return zip_documents(&name, file);
     }
     let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
     out.push((name, bytes));
     Ok(out)
+}
+
+/// The `.json` documents of a zip, in name order, each named `name:entry`.
+fn zip_documents(
+    name: &str,
+    reader: impl std::io::Read + std::io::Seek,
+) -> Result<Vec<(String, Vec<u8>)>, ImportError> {
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| ImportError::Read {
+        file: name.to_owned(),
+        problem: e.to_string(),
+    })?;
+    let mut names: Vec<String> = zip
+        .file_names()
+        .filter(|n| n.ends_with(".json"))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for entry in names {
+        let file_name = format!("{name}:{entry}");
+        let mut reader = zip.by_name(&entry).map_err(|e| ImportError::Read {
+            file: file_name.clone(),
+            problem: e.to_string(),
+        })?;
+        let mut bytes = Vec::new();
+        (&mut reader)
+            .take(MAX_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ImportError::Read {
+                file: file_name.clone(),
+                problem: e.to_string(),
+            })?;
+        if bytes.len() as u64 > MAX_FILE {
+            return Err(ImportError::Read {
+                file: file_name,
+                problem: format!("larger than {MAX_FILE} bytes"),
+            });
+        }
+        out.push((file_name, bytes));
+    }
+    Ok(out)
+}
+
+/// The largest download an advisory URL may send (osv.dev's biggest
+/// per-ecosystem zips are a few hundred MB).
+const MAX_DOWNLOAD: u64 = 1 << 30;
+
+/// Downloads `url` (http or https) on the blocking pool, with a timeout.
+pub async fn fetch(url: &str) -> Result<Vec<u8>, ImportError> {
+    let read_err = |problem: String| ImportError::Read {
+        file: url.to_owned(),
+        problem,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| read_err(e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(read_err("only http and https URLs can be fetched".into()));
+    }
+    let owned = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(600)))
+            .build()
+            .new_agent();
+        let mut response = agent.get(&owned).call().map_err(|e| e.to_string())?;
+        response
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOWNLOAD)
+            .read_to_vec()
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| read_err(e.to_string()))?
+    .map_err(read_err)
+}
+
+/// Imports OSV advisories from a URL: a zip of `.json` documents (as
+/// osv.dev publishes per ecosystem) or one JSON document. All or nothing.
+pub async fn import_url(
+    db: &Db,
+    clock: &dyn Clock,
+    url: &str,
+    actor: &str,
+) -> Result<Imported, ImportError> {
+    let bytes = fetch(url).await?;
+    let documents = if bytes.starts_with(b"PK\x03\x04") {
+        zip_documents(url, std::io::Cursor::new(bytes))?
+    } else {
+        vec![(url.to_owned(), bytes)]
+    };
+    if documents.is_empty() {
+        return Err(ImportError::Empty(url.to_owned()));
+    }
+    import_documents(db, clock, documents, url, actor).await
+}
+
+/// Imports the KEV catalog from a URL, all or nothing.
+pub async fn import_kev_url(
+    db: &Db,
+    clock: &dyn Clock,
+    url: &str,
+    actor: &str,
+) -> Result<(usize, usize), ImportError> {
+    let bytes = fetch(url).await?;
+    import_kev_bytes(db, clock, url, &bytes, actor).await
 }
 
 /// Imports OSV advisories from `paths`, all or nothing.
@@ -285,6 +361,7 @@ pub async fn import_kev_bytes(
         }
     }
     if changed > 0 {
+        advisories::refresh_patch_risk(&mut tx, None).await?;
         let event = audit::NewAuditEvent {
             actor_name: actor,
             action: "kev.imported",

@@ -301,16 +301,42 @@ async fn check_in(
                     "digest: does not match the report".into(),
                 ));
             }
-            let mut tx = state.db.begin().await?;
-            let done = servers::apply_report(&mut tx, server_id, &report, &digest, now).await?;
-            let job = if done.open_jobs {
-                jobs::claim(&mut tx, server_id, now).await?
-            } else {
-                None
-            };
-            patchport_db::commit(tx).await?;
-            tracing::debug!(server_id, ?done, "report reconciled");
-            Ok(answer(false, job, None))
+            // Reports of different servers update shared catalog rows (and
+            // the counts on them); PostgreSQL may end one of two crossing
+            // transactions as a deadlock, which is simply run again.
+            let mut attempt = 1;
+            loop {
+                let run = async {
+                    let mut tx = state.db.begin().await?;
+                    let done =
+                        servers::apply_report(&mut tx, server_id, &report, &digest, now).await?;
+                    let job = if done.open_jobs {
+                        jobs::claim(&mut tx, server_id, now).await?
+                    } else {
+                        None
+                    };
+                    patchport_db::commit(tx).await?;
+                    Ok::<_, patchport_db::StorageError>((done, job))
+                };
+                match run.await {
+                    Ok((done, job)) => {
+                        tracing::debug!(server_id, ?done, "report reconciled");
+                        if !done.security_raised.is_empty() {
+                            raise_security(&state, &done.security_raised).await;
+                        }
+                        return Ok(answer(false, job, None));
+                    }
+                    Err(e) if e.is_retryable() && attempt < 3 => {
+                        tracing::info!(server_id, attempt, "report lost a race; running it again");
+                        // Back off a little, with jitter, so the same two
+                        // reports do not collide again at once.
+                        let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 10..50) * attempt;
+                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         None => {
             // The hot path: one statement records the check-in and says
@@ -340,6 +366,32 @@ async fn check_in(
 /// Seconds until the agent should check in again: the usual interval, or
 /// sooner when a queued job becomes due before that (a reboot booked for
 /// 22:00 starts within about 30 s of it, not up to 5 min later).
+/// Counts patches a report first showed to come from a security origin as
+/// security, after the report committed (see
+/// `servers::Reconciled::security_raised`). Failing here does not fail the
+/// check-in: the catalog is unchanged, and the next report that claims the
+/// patch tries again.
+async fn raise_security(state: &AppState, ids: &[i64]) {
+    for attempt in 1..=3u64 {
+        let run = async {
+            let mut tx = state.db.begin().await?;
+            servers::raise_security(&mut tx, ids).await?;
+            patchport_db::commit(tx).await
+        };
+        match run.await {
+            Ok(()) => return,
+            Err(e) if e.is_retryable() && attempt < 3 => {
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 10..50) * attempt;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, ?ids, "could not mark patches as security; a later report will");
+                return;
+            }
+        }
+    }
+}
+
 fn next_check_in(now: i64, next_job_at: Option<i64>) -> u64 {
     let interval = protocol::CHECK_IN_INTERVAL;
     match next_job_at {

@@ -47,16 +47,17 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum AdvisoryCommand {
     /// Import OSV advisories from JSON files, directories of them, or zips
-    /// (as osv.dev publishes them per ecosystem). All or nothing.
+    /// (as osv.dev publishes them per ecosystem), or from http(s) URLs of
+    /// such a zip or document. All or nothing.
     Import {
-        /// Files, directories or zips.
+        /// Files, directories, zips or URLs.
         #[arg(required = true)]
-        paths: Vec<std::path::PathBuf>,
+        paths: Vec<String>,
     },
     /// Import the CISA Known Exploited Vulnerabilities catalog (JSON).
     Kev {
-        /// The catalog file (known_exploited_vulnerabilities.json).
-        path: std::path::PathBuf,
+        /// The catalog file (known_exploited_vulnerabilities.json) or its URL.
+        path: String,
     },
 }
 
@@ -188,17 +189,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = connect(&settings).await?;
             match action {
                 AdvisoryCommand::Import { paths } => {
-                    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
-                    let done =
-                        crate::advisories::import_osv(&db, clock.as_ref(), &paths, "cli").await?;
-                    println!(
-                        "{} advisories read: {} new, {} changed, {} unchanged; {} patch links made",
-                        done.read, done.inserted, done.updated, done.unchanged, done.linked
-                    );
+                    let (urls, files): (Vec<&String>, Vec<&String>) =
+                        paths.iter().partition(|p| is_url(p));
+                    let mut results = Vec::new();
+                    if !files.is_empty() {
+                        let files: Vec<&std::path::Path> = files
+                            .iter()
+                            .map(|p| std::path::Path::new(p.as_str()))
+                            .collect();
+                        results.push(
+                            crate::advisories::import_osv(&db, clock.as_ref(), &files, "cli")
+                                .await?,
+                        );
+                    }
+                    for url in urls {
+                        results.push(
+                            crate::advisories::import_url(&db, clock.as_ref(), url, "cli").await?,
+                        );
+                    }
+                    for done in results {
+                        println!(
+                            "{} advisories read: {} new, {} changed, {} unchanged; {} patch links made",
+                            done.read, done.inserted, done.updated, done.unchanged, done.linked
+                        );
+                    }
                 }
                 AdvisoryCommand::Kev { path } => {
-                    let (read, changed) =
-                        crate::advisories::import_kev(&db, clock.as_ref(), &path, "cli").await?;
+                    let (read, changed) = if is_url(&path) {
+                        crate::advisories::import_kev_url(&db, clock.as_ref(), &path, "cli").await?
+                    } else {
+                        crate::advisories::import_kev(
+                            &db,
+                            clock.as_ref(),
+                            std::path::Path::new(&path),
+                            "cli",
+                        )
+                        .await?
+                    };
                     println!(
                         "{read} known exploited vulnerabilities read, {changed} new or changed"
                     );
@@ -507,4 +534,8 @@ fn random_password() -> String {
     (0..20)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
 }

@@ -23,6 +23,15 @@ pub struct Settings {
     pub session_max: i64,
     /// Largest request body in bytes (`PATCHPORT_BODY_LIMIT_KB`).
     pub body_limit: usize,
+    /// OSV advisory sources fetched on a schedule: URLs of zips or JSON
+    /// documents (`PATCHPORT_ADVISORY_URLS`, separated by spaces or commas).
+    pub advisory_urls: Vec<String>,
+    /// The KEV catalog's URL, fetched on the same schedule
+    /// (`PATCHPORT_KEV_URL`).
+    pub kev_url: Option<String>,
+    /// Seconds between fetches (`PATCHPORT_ADVISORY_INTERVAL_HOURS`, 1–168,
+    /// default 24); the first runs at start.
+    pub advisory_interval: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -36,6 +45,9 @@ impl std::fmt::Debug for Settings {
             .field("session_idle", &self.session_idle)
             .field("session_max", &self.session_max)
             .field("body_limit", &self.body_limit)
+            .field("advisory_urls", &self.advisory_urls)
+            .field("kev_url", &self.kev_url)
+            .field("advisory_interval", &self.advisory_interval)
             .finish()
     }
 }
@@ -80,6 +92,21 @@ fn number(name: &'static str, default: i64, min: i64, max: i64) -> Result<i64, C
     Ok(n)
 }
 
+/// An http(s) URL to fetch advisories from.
+fn source_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(raw.to_owned()),
+        Ok(_) => Err(ConfigError {
+            var,
+            problem: format!("'{raw}' is not an http or https URL"),
+        }),
+        Err(e) => Err(ConfigError {
+            var,
+            problem: format!("'{raw}': {e}"),
+        }),
+    }
+}
+
 impl Settings {
     /// Reads the environment over the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -109,6 +136,20 @@ impl Settings {
             session_idle: number("PATCHPORT_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)? * 60,
             session_max: number("PATCHPORT_SESSION_MAX_HOURS", 12, 1, 24 * 30)? * 3600,
             body_limit: number("PATCHPORT_BODY_LIMIT_KB", 64, 1, 64 * 1024)? as usize * 1024,
+            advisory_urls: var("PATCHPORT_ADVISORY_URLS")
+                .map(|v| {
+                    v.split([',', ' ', '\n'])
+                        .filter(|u| !u.is_empty())
+                        .map(|u| source_url("PATCHPORT_ADVISORY_URLS", u))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            kev_url: var("PATCHPORT_KEV_URL")
+                .map(|u| source_url("PATCHPORT_KEV_URL", u.trim()))
+                .transpose()?,
+            advisory_interval: number("PATCHPORT_ADVISORY_INTERVAL_HOURS", 24, 1, 168)? as u64
+                * 3600,
         })
     }
 

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
 /// Rows fetched per batch.
-const BATCH: i64 = 2_000;
+const BATCH: i64 = 5_000;
 
 /// `GET /export/patches.csv?<filter>` (admins).
 pub async fn patches_csv(
@@ -29,6 +29,11 @@ pub async fn patches_csv(
     }
     let Ok(Query(filter)) = filter else {
         return (StatusCode::BAD_REQUEST, "unreadable filter").into_response();
+    };
+    let view = match filter.view.as_str() {
+        "" | "patch" => View::Patch,
+        "server" => View::Server,
+        _ => return (StatusCode::BAD_REQUEST, "view must be patch or server").into_response(),
     };
     let now = state.clock.now();
     let query = {
@@ -50,86 +55,238 @@ pub async fn patches_csv(
             }
         }
     };
-    let header_row = csv_bytes(&[
-        "package",
-        "version",
-        "arch",
-        "release",
-        "severity",
-        "cvss",
-        "known_exploited",
-        "security",
-        "advisories",
-        "servers",
-        "oldest_detection_utc",
-    ]);
-    // Page by page until a short page: each batch is one query.
-    let batches = stream::unfold(Some(1_i64), move |page| {
-        let state = state.clone();
-        let query = query.clone();
-        async move {
-            let page = page?;
-            let rows = async {
-                let mut conn = state.db.read().await?;
-                patchport_db::report::by_patch(&mut conn, &query, page, BATCH).await
-            }
-            .await;
-            match rows {
-                Err(e) => {
-                    tracing::error!(error = %app::errors::error_chain(&e), "export batch failed");
-                    Some((Err(std::io::Error::other("export failed")), None))
-                }
-                Ok(found) => {
-                    let next = (found.items.len() as i64 == BATCH).then_some(page + 1);
-                    let mut out = Vec::new();
-                    for r in &found.items {
-                        let yes_no = |b: bool| if b { "yes" } else { "no" };
-                        out.extend(csv_bytes(&[
-                            r.package.as_str(),
-                            r.version.as_str(),
-                            r.arch.as_str(),
-                            r.release.as_str(),
-                            r.severity.as_str(),
-                            &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
-                            yes_no(r.known_exploited),
-                            yes_no(r.security),
-                            &r.advisories.to_string(),
-                            &r.servers.to_string(),
-                            &patchport_core::clock::format_utc(r.oldest),
-                        ]));
-                    }
-                    Some((Ok::<_, std::io::Error>(out), next))
-                }
-            }
-        }
-    });
-    let body = stream::iter([Ok::<_, std::io::Error>(header_row)]);
-    let body = futures_util::StreamExt::chain(body, batches);
+    let body = csv_stream(state.db.clone(), query, view);
+    let filename = match view {
+        View::Patch => "patches-missing.csv",
+        View::Server => "patches-missing-by-server.csv",
+    };
     Response::builder()
         .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
         .header(
             header::CONTENT_DISPOSITION,
-            "attachment; filename=\"patches-missing.csv\"",
+            format!("attachment; filename=\"{filename}\""),
         )
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// What a CSV row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// One row per patch, as the report by patch shows it.
+    Patch,
+    /// One row per server and missing patch.
+    Server,
+}
+
+/// The CSV of a report query: a header, then batches of rows, each batch
+/// one short read (by-server rows continue after the last key instead of
+/// counting an offset). A failed batch ends the stream with an error, so
+/// the download is visibly cut short rather than silently truncated.
+pub fn csv_stream(
+    db: patchport_db::Db,
+    query: patchport_db::report::PatchQuery,
+    view: View,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    let header_row = match view {
+        View::Patch => csv_bytes(&[
+            "package",
+            "version",
+            "arch",
+            "release",
+            "severity",
+            "cvss",
+            "known_exploited",
+            "security",
+            "advisories",
+            "servers",
+            "oldest_detection_utc",
+        ]),
+        View::Server => csv_bytes(&[
+            "hostname",
+            "criticality",
+            "owner",
+            "release",
+            "package",
+            "installed_version",
+            "version",
+            "arch",
+            "severity",
+            "cvss",
+            "known_exploited",
+            "security",
+            "state",
+            "detected_utc",
+        ]),
+    };
+    #[derive(Clone, Copy)]
+    enum Cursor {
+        Page(i64),
+        After(i64, i64),
+    }
+    let start = match view {
+        View::Patch => Cursor::Page(1),
+        View::Server => Cursor::After(0, 0),
+    };
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let batches = stream::unfold(Some(start), move |cursor| {
+        let db = db.clone();
+        let query = query.clone();
+        async move {
+            let cursor = cursor?;
+            let batch = async {
+                let mut conn = db.read().await?;
+                let mut out = Vec::new();
+                let next = match cursor {
+                    Cursor::Page(page) => {
+                        let found =
+                            patchport_db::report::by_patch(&mut conn, &query, page, BATCH).await?;
+                        for r in &found.items {
+                            write_record(
+                                &mut out,
+                                &[
+                                    r.package.as_str(),
+                                    r.version.as_str(),
+                                    r.arch.as_str(),
+                                    r.release.as_str(),
+                                    r.severity.as_str(),
+                                    &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
+                                    yes_no(r.known_exploited),
+                                    yes_no(r.security),
+                                    &r.advisories.to_string(),
+                                    &r.servers.to_string(),
+                                    &patchport_core::clock::format_utc(r.oldest),
+                                ],
+                            );
+                        }
+                        (found.items.len() as i64 == BATCH).then_some(Cursor::Page(page + 1))
+                    }
+                    Cursor::After(server, patch) => {
+                        let rows = patchport_db::report::detail_after(
+                            &mut conn,
+                            &query,
+                            (server, patch),
+                            BATCH,
+                        )
+                        .await?;
+                        for r in &rows {
+                            write_record(
+                                &mut out,
+                                &[
+                                    r.hostname.as_str(),
+                                    r.criticality.as_str(),
+                                    r.owner.as_str(),
+                                    r.release.as_str(),
+                                    r.package.as_str(),
+                                    r.installed_version.as_str(),
+                                    r.version.as_str(),
+                                    r.arch.as_str(),
+                                    r.severity.as_str(),
+                                    &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
+                                    yes_no(r.known_exploited),
+                                    yes_no(r.security),
+                                    r.state.as_str(),
+                                    &patchport_core::clock::format_utc(r.first_seen),
+                                ],
+                            );
+                        }
+                        match rows.last() {
+                            Some(last) if rows.len() as i64 == BATCH => {
+                                Some(Cursor::After(last.server_id, last.patch_id))
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                Ok::<_, patchport_db::StorageError>((out, next))
+            }
+            .await;
+            match batch {
+                Err(e) => {
+                    tracing::error!(error = %app::errors::error_chain(&e), "export batch failed");
+                    Some((Err(std::io::Error::other("export failed")), None))
+                }
+                Ok((out, next)) => Some((Ok(out), next)),
+            }
+        }
+    });
+    futures_util::StreamExt::chain(stream::iter([Ok(header_row)]), batches)
+}
+
 /// One CSV record, quoted as needed (and with formula-looking cells
 /// defused, so a spreadsheet never runs them).
 fn csv_bytes<S: AsRef<str>>(fields: &[S]) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let safe: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            let f = f.as_ref();
-            if f.starts_with(['=', '+', '-', '@']) {
-                format!("'{f}")
-            } else {
-                f.to_owned()
+    let mut out = Vec::new();
+    write_record(&mut out, fields);
+    out
+}
+
+/// Appends one CSV record to `out`: quoted where needed, and with
+/// formula-looking cells defused, so a spreadsheet never runs them.
+fn write_record<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
+    for (i, f) in fields.iter().enumerate() {
+        let f = f.as_ref();
+        if i > 0 {
+            out.push(b',');
+        }
+        let defuse = f.starts_with(['=', '+', '-', '@']);
+        if f.contains([',', '"', '\n', '\r']) || f.starts_with(' ') || f.ends_with(' ') {
+            out.push(b'"');
+            if defuse {
+                out.push(b'\'');
             }
-        })
-        .collect();
-    let _ = writer.write_record(&safe);
-    writer.into_inner().unwrap_or_default()
+            for b in f.bytes() {
+                if b == b'"' {
+                    out.push(b'"');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        } else {
+            if defuse {
+                out.push(b'\'');
+            }
+            out.extend_from_slice(f.as_bytes());
+        }
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_quoted_where_needed_and_formulas_defused() {
+        let out = csv_bytes(&[
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "=1+1",
+            "-x,y",
+            "",
+            "line\nbreak",
+        ]);
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "plain,\"a,b\",\"say \"\"hi\"\"\",'=1+1,\"'-x,y\",,\"line\nbreak\"\n"
+        );
+        // What a CSV reader makes of it.
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(out.as_slice());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(
+            record.iter().collect::<Vec<_>>(),
+            [
+                "plain",
+                "a,b",
+                "say \"hi\"",
+                "'=1+1",
+                "'-x,y",
+                "",
+                "line\nbreak"
+            ]
+        );
+    }
 }

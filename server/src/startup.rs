@@ -27,6 +27,15 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    advisory_sources: AdvisorySources,
+}
+
+/// Where advisories are fetched from on a schedule, and how often.
+#[derive(Debug, Clone)]
+struct AdvisorySources {
+    osv: Vec<String>,
+    kev: Option<String>,
+    every: std::time::Duration,
 }
 
 impl Application {
@@ -74,6 +83,11 @@ impl Application {
             listener,
             router,
             state,
+            advisory_sources: AdvisorySources {
+                osv: settings.advisory_urls.clone(),
+                kev: settings.kev_url.clone(),
+                every: std::time::Duration::from_secs(settings.advisory_interval),
+            },
         })
     }
 
@@ -102,6 +116,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_expired_sessions(self.state.clone()));
         let job_sweeper = tokio::spawn(sweep_jobs(self.state.clone()));
+        let fetcher = (!self.advisory_sources.osv.is_empty()
+            || self.advisory_sources.kev.is_some())
+        .then(|| tokio::spawn(fetch_advisories(self.state.clone(), self.advisory_sources)));
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
         axum::serve(
             self.listener,
@@ -112,6 +129,9 @@ impl Application {
         .await?;
         sweeper.abort();
         job_sweeper.abort();
+        if let Some(f) = fetcher {
+            f.abort();
+        }
         self.state.db.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -191,7 +211,8 @@ async fn sweep_expired_sessions(state: AppState) {
 }
 
 /// Expires overdue jobs and takes back leases of silent agents every
-/// minute, so job states stay true for servers that stopped checking in.
+/// minute, so job states stay true for servers that stopped checking in;
+/// also records the dashboard's daily snapshot (every five minutes).
 async fn sweep_jobs(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
@@ -206,6 +227,65 @@ async fn sweep_jobs(state: AppState) {
             Ok(n) if n > 0 => tracing::info!(jobs = n, "overdue jobs expired or offered again"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "job sweep failed"),
+        }
+        // Counted on a read connection; only the one-row upsert writes.
+        let snapshot = async {
+            let now = state.clock.now();
+            let mut conn = state.db.read().await?;
+            if patchport_db::report::snapshot_due(&mut conn, now).await? {
+                let counts = patchport_db::report::dashboard(&mut conn, now).await?;
+                drop(conn);
+                let mut conn = state.db.write().await?;
+                patchport_db::report::record_snapshot(&mut conn, &counts, now).await?;
+            }
+            Ok::<_, patchport_db::StorageError>(())
+        };
+        if let Err(e) = snapshot.await {
+            tracing::warn!(error = %app::errors::error_chain(&e), "report snapshot failed");
+        }
+    }
+}
+
+/// Fetches and imports the configured advisory sources at start and then
+/// on the interval. Each source is imported all or nothing; a failure is
+/// logged (with the URL and the reason) and the next source still runs.
+async fn fetch_advisories(state: AppState, sources: AdvisorySources) {
+    let mut tick = tokio::time::interval(sources.every);
+    loop {
+        tick.tick().await;
+        for url in &sources.osv {
+            match crate::advisories::import_url(&state.db, state.clock.as_ref(), url, "schedule")
+                .await
+            {
+                Ok(done) => tracing::info!(
+                    url,
+                    read = done.read,
+                    new = done.inserted,
+                    changed = done.updated,
+                    "advisories fetched"
+                ),
+                Err(e) => tracing::warn!(url, error = %e, "advisories not imported"),
+            }
+        }
+        if let Some(url) = &sources.kev {
+            match crate::advisories::import_kev_url(
+                &state.db,
+                state.clock.as_ref(),
+                url,
+                "schedule",
+            )
+            .await
+            {
+                Ok((read, changed)) => {
+                    tracing::info!(
+                        url,
+                        read,
+                        changed,
+                        "known exploited vulnerabilities fetched"
+                    )
+                }
+                Err(e) => tracing::warn!(url, error = %e, "KEV catalog not imported"),
+            }
         }
     }
 }

@@ -5,11 +5,9 @@
 
 mod support;
 
-use patchport::advisories::{ImportError, import_kev, import_osv};
-use patchport_core::Clock;
-use patchport_core::protocol::{AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report};
+use patchport::advisories::{ImportError, import_kev, import_osv, import_url};
 use std::path::{Path, PathBuf};
-use support::{TestApp, for_each_backend};
+use support::{TestApp, for_each_backend, pkg, report, update};
 
 fn fixtures(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,71 +15,7 @@ fn fixtures(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn pkg(name: &str, source: &str, version: &str) -> InstalledPackage {
-    InstalledPackage {
-        name: name.into(),
-        version: version.into(),
-        arch: "amd64".into(),
-        source_name: Some(source.into()),
-        source_version: None,
-    }
-}
-
-fn update(name: &str, from: &str, to: &str) -> AvailableUpdate {
-    AvailableUpdate {
-        name: name.into(),
-        arch: "amd64".into(),
-        installed_version: Some(from.into()),
-        version: to.into(),
-        origin: "Debian-Security:12/stable-security".into(),
-        security: true,
-        advisories: vec![],
-    }
-}
-
-fn report(
-    hostname: &str,
-    packages: Vec<InstalledPackage>,
-    updates: Vec<AvailableUpdate>,
-) -> Report {
-    let mut r = Report {
-        hostname: hostname.into(),
-        os: OsInfo {
-            id: "debian".into(),
-            id_like: vec![],
-            version_id: "12".into(),
-            version_codename: Some("bookworm".into()),
-            pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
-        },
-        kernel: "6.1.0-28-amd64".into(),
-        arch: "amd64".into(),
-        boot_id: "b".into(),
-        package_format: PackageFormat::Deb,
-        packages,
-        updates,
-        reboot_required: false,
-        reboot_required_packages: vec![],
-        agent_version: "test".into(),
-    };
-    r.normalise();
-    r
-}
-
 impl TestApp {
-    /// A server that reported `r`, straight into storage.
-    async fn reported(&self, r: &Report) -> i64 {
-        let now = self.clock.now();
-        let mut tx = self.app_state.db.begin().await.unwrap();
-        let id = patchport_db::servers::create(&mut tx, &r.hostname, now)
-            .await
-            .unwrap();
-        patchport_db::servers::apply_report(&mut tx, id, r, &r.digest(), now)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        id
-    }
-
     /// The advisories of the server's patch for `package`:
     /// (advisory id, severity, CVSS score, CVEs, known exploited).
     async fn advisories_of(
@@ -539,4 +473,89 @@ async fn advisories_import_from_a_zip_as_osv_dev_publishes_them() {
         assert!(matches!(err, ImportError::Empty(_)), "{err}");
     })
     .await;
+}
+
+/// Serves `files` (path → bytes) over HTTP on loopback; other paths 404.
+async fn serve_files(files: Vec<(&'static str, Vec<u8>)>) -> String {
+    use axum::routing::get;
+    let mut router = axum::Router::new();
+    for (path, bytes) in files {
+        router = router.route(path, get(move || async move { bytes.clone() }));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+fn fixture_zip() -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for name in ["DSA-5678-1.json", "DSA-5700-1.json"] {
+        zip.start_file(name, options).unwrap();
+        let bytes = std::fs::read(fixtures("osv").join(name)).unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn advisories_are_fetched_from_urls_at_start_and_by_hand() {
+    let base = serve_files(vec![
+        ("/osv/Debian.zip", fixture_zip()),
+        (
+            "/osv/DSA-5700-1.json",
+            std::fs::read(fixtures("osv").join("DSA-5700-1.json")).unwrap(),
+        ),
+        ("/kev.json", std::fs::read(fixtures("kev.json")).unwrap()),
+        ("/broken.zip", b"PK\x03\x04 not really a zip".to_vec()),
+    ])
+    .await;
+    // The portal fetches its configured sources when it starts.
+    let app = support::spawn_fetching(
+        vec![format!("{base}/osv/Debian.zip")],
+        Some(format!("{base}/kev.json")),
+    )
+    .await;
+    let mut waited = 0;
+    while (app.count("advisory").await < 2 || app.count("kev").await == 0) && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(app.count("advisory").await, 2, "both advisories of the zip");
+    assert!(app.count("kev").await > 0, "the KEV catalog");
+
+    // By hand (what `patchport advisories import URL` calls): the same
+    // data again changes nothing; a single document works too.
+    let db = &app.app_state.db;
+    let again = import_url(db, &app.clock, &format!("{base}/osv/Debian.zip"), "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.read, again.inserted, again.updated, again.unchanged),
+        (2, 0, 0, 2)
+    );
+    let one = import_url(
+        db,
+        &app.clock,
+        &format!("{base}/osv/DSA-5700-1.json"),
+        "test",
+    )
+    .await
+    .unwrap();
+    assert_eq!((one.read, one.unchanged), (1, 1));
+
+    // A missing file, a broken zip and a non-http URL are refused with the
+    // URL named, and change nothing.
+    for (url, expect) in [
+        (format!("{base}/nothing.zip"), "404"),
+        (format!("{base}/broken.zip"), "broken.zip"),
+        ("file:///etc/passwd".to_owned(), "only http and https"),
+    ] {
+        let err = import_url(db, &app.clock, &url, "test").await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&url) && text.contains(expect), "{text}");
+    }
+    assert_eq!(app.count("advisory").await, 2);
 }

@@ -25,6 +25,9 @@ pub async fn portal() -> Portal {
         session_idle: 1800,
         session_max: 43_200,
         body_limit: 65_536,
+        advisory_urls: vec![],
+        kev_url: None,
+        advisory_interval: 24 * 3600,
     };
     let clock = ManualClock::new(SystemClock.now());
     let app = Application::build(&settings, Arc::new(clock.clone()))

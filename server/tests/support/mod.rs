@@ -5,6 +5,7 @@
 
 use app::ssr::AppState;
 use patchport::{Application, Settings};
+use patchport_core::protocol::{AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report};
 use patchport_core::{Clock, ManualClock, Role, SystemClock};
 use std::sync::Arc;
 
@@ -38,6 +39,24 @@ async fn database_urls(dir: &std::path::Path) -> Vec<String> {
 }
 
 async fn spawn(url: String, dir: tempfile::TempDir, seed: bool) -> TestApp {
+    spawn_with(url, dir, seed, vec![], None).await
+}
+
+/// A portal on SQLite that fetches advisories from `osv` and `kev` (at
+/// start, then daily).
+pub async fn spawn_fetching(osv: Vec<String>, kev: Option<String>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = patchport_db::testing::sqlite_url(dir.path());
+    spawn_with(url, dir, true, osv, kev).await
+}
+
+async fn spawn_with(
+    url: String,
+    dir: tempfile::TempDir,
+    seed: bool,
+    advisory_urls: Vec<String>,
+    kev_url: Option<String>,
+) -> TestApp {
     // Server errors show in the output of a failing test.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -54,6 +73,9 @@ async fn spawn(url: String, dir: tempfile::TempDir, seed: bool) -> TestApp {
         session_idle: 30 * 60,
         session_max: 12 * 3600,
         body_limit: 64 * 1024,
+        advisory_urls,
+        kev_url,
+        advisory_interval: 24 * 3600,
     };
     let clock = ManualClock::new(SystemClock.now());
     let application = Application::build(&settings, Arc::new(clock.clone()))
@@ -223,5 +245,78 @@ impl TestApp {
             .await
             .unwrap()
             .total
+    }
+}
+
+/// An installed Debian package built from `source`.
+pub fn pkg(name: &str, source: &str, version: &str) -> InstalledPackage {
+    InstalledPackage {
+        name: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        source_name: Some(source.into()),
+        source_version: None,
+    }
+}
+
+/// A security update of `name` from `from` to `to`.
+pub fn update(name: &str, from: &str, to: &str) -> AvailableUpdate {
+    AvailableUpdate {
+        name: name.into(),
+        arch: "amd64".into(),
+        installed_version: Some(from.into()),
+        version: to.into(),
+        origin: "Debian-Security:12/stable-security".into(),
+        security: true,
+        advisories: vec![],
+    }
+}
+
+/// A normalised Debian 12 report.
+pub fn report(
+    hostname: &str,
+    packages: Vec<InstalledPackage>,
+    updates: Vec<AvailableUpdate>,
+) -> Report {
+    let mut r = Report {
+        hostname: hostname.into(),
+        os: OsInfo {
+            id: "debian".into(),
+            id_like: vec![],
+            version_id: "12".into(),
+            version_codename: Some("bookworm".into()),
+            pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+        },
+        kernel: "6.1.0-28-amd64".into(),
+        arch: "amd64".into(),
+        boot_id: "b".into(),
+        package_format: PackageFormat::Deb,
+        packages,
+        updates,
+        reboot_required: false,
+        reboot_required_packages: vec![],
+        agent_version: "test".into(),
+    };
+    r.normalise();
+    r
+}
+
+impl TestApp {
+    /// A server that reported `r`, straight into storage.
+    pub async fn reported(&self, r: &Report) -> i64 {
+        let now = self.clock.now();
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let id = patchport_db::servers::create(&mut tx, &r.hostname, now)
+            .await
+            .unwrap();
+        let done = patchport_db::servers::apply_report(&mut tx, id, r, &r.digest(), now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = self.app_state.db.write().await.unwrap();
+        patchport_db::servers::raise_security(&mut conn, &done.security_raised)
+            .await
+            .unwrap();
+        id
     }
 }
