@@ -96,6 +96,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
                     <Route path=path!("/report") view=|| view! { <Gate admin=true><Title text="Patches missing" /><crate::report::ReportPage /></Gate> } />
                     <Route path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
+                    <Route path=path!("/rollouts") view=|| view! { <Gate admin=true><Title text="Rollouts" /><crate::rollouts::RolloutsPage /></Gate> } />
+                    <Route path=path!("/rollouts/:id") view=|| view! { <Gate admin=true><Title text="Rollout" /><crate::rollouts::RolloutPage /></Gate> } />
+                    <Route path=path!("/deployments/:id") view=|| view! { <Gate admin=true><Title text="Deployment" /><crate::rollouts::DeploymentPage /></Gate> } />
+                    <Route path=path!("/policies") view=|| view! { <Gate admin=true><Title text="Rollout policies" /><crate::rollouts::PoliciesPage /></Gate> } />
+                    <Route path=path!("/notifications") view=|| view! { <Gate admin=true><Title text="Notifications" /><crate::rollouts::NotificationsPage /></Gate> } />
                     <Route path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
                     <Route path=path!("/admin/audit") view=|| view! { <Gate admin=true><Title text="Audit trail" /><AuditTrailPage /></Gate> } />
                 </Routes>
@@ -173,6 +178,7 @@ fn Header() -> impl IntoView {
                             <A href="/servers">"Servers"</A>
                             {admin.then(|| view! {
                                 <A href="/report">"Patches missing"</A>
+                                <A href="/rollouts">"Rollouts"</A>
                                 <A href="/admin/users">"Users"</A>
                                 <A href="/admin/audit">"Audit trail"</A>
                             })}

@@ -89,6 +89,13 @@ fn job_view(j: patchport_db::jobs::JobRow) -> JobView {
 /// UTC, or empty for "now".
 #[cfg(feature = "ssr")]
 fn parse_start(text: &str, now: i64) -> Result<i64, AppError> {
+    parse_time("start_at", "start time", text, now)
+}
+
+/// Parses a `datetime-local` value in `field` (UTC); empty is `now`; a
+/// time in the past is refused.
+#[cfg(feature = "ssr")]
+pub(crate) fn parse_time(field: &str, what: &str, text: &str, now: i64) -> Result<i64, AppError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(now);
@@ -97,14 +104,14 @@ fn parse_start(text: &str, now: i64) -> Result<i64, AppError> {
         time::format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]")
             .map_err(|_| AppError::Internal)?;
     let at = time::PrimitiveDateTime::parse(text, &format)
-        .map_err(|_| AppError::invalid("start_at", "start time must look like 2026-11-21T22:00"))?
+        .map_err(|_| AppError::invalid(field, format!("{what} must look like 2026-11-21T22:00")))?
         .assume_utc()
         .unix_timestamp();
     // A minute of slack for the time it took to fill in the form.
     if at < now - 60 {
         return Err(AppError::invalid(
-            "start_at",
-            "start time is in the past (times are UTC)",
+            field,
+            format!("{what} is in the past (times are UTC)"),
         ));
     }
     Ok(at.max(now))

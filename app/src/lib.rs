@@ -10,6 +10,7 @@ pub mod groups;
 pub mod jobs;
 pub mod patches;
 pub mod report;
+pub mod rollouts;
 pub mod servers;
 pub mod ui;
 pub mod users;

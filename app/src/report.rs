@@ -66,6 +66,10 @@ pub struct ReportRow {
     pub known_exploited: bool,
     /// Advisories it fixes.
     pub advisories: i64,
+    /// Its rollout's state ("" none) and id.
+    pub rollout: String,
+    /// Its rollout.
+    pub rollout_id: Option<i64>,
 }
 
 /// A page of the report.
@@ -171,6 +175,8 @@ pub async fn report_patches(filter: ReportFilter, page: i64) -> Result<ReportPag
                     cvss: r.cvss,
                     known_exploited: r.known_exploited,
                     advisories: r.advisories,
+                    rollout: r.rollout,
+                    rollout_id: r.rollout_id,
                 })
                 .collect(),
         })
@@ -552,6 +558,7 @@ pub fn ReportPage() -> impl IntoView {
                     <button type="button" class="link" on:click=move |_| selected.set(Default::default())>"Clear"</button>
                 </span>
             </p>
+            <crate::rollouts::DeployPanel selected />
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { match rows.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
@@ -580,6 +587,7 @@ pub fn ReportPage() -> impl IntoView {
                                 <th>"Advisories"</th>
                                 {header("Servers", "servers")}
                                 {header("Missing since", "oldest")}
+                                <th>"Rollout"</th>
                             </tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|r| {
@@ -607,6 +615,10 @@ pub fn ReportPage() -> impl IntoView {
                                         <td>{r.advisories}</td>
                                         <td>{r.servers}</td>
                                         <td class="nowrap"><small>{patchport_core::clock::format_utc(r.oldest)}</small></td>
+                                        <td>{r.rollout_id.map(|id| {
+                                            let label = patchport_core::rollout::RolloutState::parse(&r.rollout).map(|s| s.label()).unwrap_or("");
+                                            view! { <a class=format!("badge rollout-{}", r.rollout) href=format!("/rollouts/{id}")>{label}</a> }
+                                        })}</td>
                                     </tr>
                                 }}).collect_view()}
                             </tbody>

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod demo;
 pub mod protocol;
 pub mod risk;
+pub mod rollout;
 pub mod version;
 
 pub use accounts::{Email, Password, Role, Username};

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod groups;
 pub mod jobs;
 pub mod report;
+pub mod rollouts;
 pub mod servers;
 pub mod sessions;
 pub mod throttle;

@@ -105,6 +105,10 @@ pub struct PatchRow {
     pub known_exploited: bool,
     /// Advisories it fixes.
     pub advisories: i64,
+    /// Its rollout's state ("" when no rollout took it).
+    pub rollout: String,
+    /// Its rollout.
+    pub rollout_id: Option<i64>,
 }
 
 /// The severity names by rank.
@@ -372,10 +376,24 @@ pub async fn by_patch(
     let total = sql
         .total(conn, &source, rows.first().map(|r| r.12), offset)
         .await?;
+    // The page's rollouts, in one query.
+    let mut rollouts: std::collections::HashMap<i64, (i64, String)> = Default::default();
+    if !rows.is_empty() {
+        let ids: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
+        let found: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
+            "select patch_id, id, state from rollout where patch_id in ({})",
+            ids.join(",")
+        ))
+        .fetch_all(&mut *conn)
+        .await?;
+        rollouts.extend(found.into_iter().map(|(p, id, s)| (p, (id, s))));
+    }
     Ok(Page {
         items: rows
             .into_iter()
             .map(|r| PatchRow {
+                rollout: rollouts.get(&r.0).map(|x| x.1.clone()).unwrap_or_default(),
+                rollout_id: rollouts.get(&r.0).map(|x| x.0),
                 patch_id: r.0,
                 release: r.1,
                 package: r.2,

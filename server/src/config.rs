@@ -32,6 +32,10 @@ pub struct Settings {
     /// Seconds between fetches (`PATCHPORT_ADVISORY_INTERVAL_HOURS`, 1–168,
     /// default 24); the first runs at start.
     pub advisory_interval: u64,
+    /// Seconds between scheduler steps: job sweeps, rollouts, the
+    /// dashboard snapshot (`PATCHPORT_SCHEDULER_SECONDS`, 5–3600, default
+    /// 60); 0 (tests only) runs no scheduler: tests step it themselves.
+    pub scheduler_interval: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -48,6 +52,7 @@ impl std::fmt::Debug for Settings {
             .field("advisory_urls", &self.advisory_urls)
             .field("kev_url", &self.kev_url)
             .field("advisory_interval", &self.advisory_interval)
+            .field("scheduler_interval", &self.scheduler_interval)
             .finish()
     }
 }
@@ -150,6 +155,7 @@ impl Settings {
                 .transpose()?,
             advisory_interval: number("PATCHPORT_ADVISORY_INTERVAL_HOURS", 24, 1, 168)? as u64
                 * 3600,
+            scheduler_interval: number("PATCHPORT_SCHEDULER_SECONDS", 60, 5, 3600)? as u64,
         })
     }
 

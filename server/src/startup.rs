@@ -28,6 +28,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     advisory_sources: AdvisorySources,
+    scheduler_interval: u64,
 }
 
 /// Where advisories are fetched from on a schedule, and how often.
@@ -88,6 +89,7 @@ impl Application {
                 kev: settings.kev_url.clone(),
                 every: std::time::Duration::from_secs(settings.advisory_interval),
             },
+            scheduler_interval: settings.scheduler_interval,
         })
     }
 
@@ -115,7 +117,12 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_expired_sessions(self.state.clone()));
-        let job_sweeper = tokio::spawn(sweep_jobs(self.state.clone()));
+        let job_sweeper = (self.scheduler_interval > 0).then(|| {
+            tokio::spawn(sweep_jobs(
+                self.state.clone(),
+                std::time::Duration::from_secs(self.scheduler_interval),
+            ))
+        });
         let fetcher = (!self.advisory_sources.osv.is_empty()
             || self.advisory_sources.kev.is_some())
         .then(|| tokio::spawn(fetch_advisories(self.state.clone(), self.advisory_sources)));
@@ -128,7 +135,9 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await?;
         sweeper.abort();
-        job_sweeper.abort();
+        if let Some(j) = job_sweeper {
+            j.abort();
+        }
         if let Some(f) = fetcher {
             f.abort();
         }
@@ -211,10 +220,12 @@ async fn sweep_expired_sessions(state: AppState) {
 }
 
 /// Expires overdue jobs and takes back leases of silent agents every
-/// minute, so job states stay true for servers that stopped checking in;
-/// also records the dashboard's daily snapshot (every five minutes).
-async fn sweep_jobs(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+/// `every` (a minute by default), so job states stay true for servers that stopped checking in;
+/// advances rollouts (tests, observations, approvals, deployment
+/// follow-ups); also records the dashboard's daily snapshot (every five
+/// minutes).
+async fn sweep_jobs(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         let swept = async {
@@ -227,6 +238,20 @@ async fn sweep_jobs(state: AppState) {
             Ok(n) if n > 0 => tracing::info!(jobs = n, "overdue jobs expired or offered again"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "job sweep failed"),
+        }
+        // The rollout scheduler: on PostgreSQL, one instance at a time.
+        let rolled = async {
+            let mut tx = state.db.begin().await?;
+            let done = patchport_db::rollouts::tick(&mut tx, state.clock.now()).await?;
+            patchport_db::commit(tx).await?;
+            Ok::<_, patchport_db::StorageError>(done)
+        };
+        match rolled.await {
+            Ok(done) if !done.skipped && done != Default::default() => {
+                tracing::info!(?done, "rollouts advanced")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "rollout step failed"),
         }
         // Counted on a read connection; only the one-row upsert writes.
         let snapshot = async {

@@ -5,9 +5,9 @@ mod support;
 
 use patchport_core::protocol::{
     AvailableUpdate, CheckInRequest, CheckInResponse, InstalledPackage, JOB_LEASE, JobOrder,
-    JobSpec, OsInfo, PackageFormat, REBOOT_GRACE, Report, secret_digest,
+    JobSpec, OsInfo, PackageFormat, REBOOT_GRACE, Report,
 };
-use support::{TestApp, for_each_backend};
+use support::{TestApp, for_each_backend, full};
 
 fn pkg(name: &str, version: &str) -> InstalledPackage {
     InstalledPackage {
@@ -59,61 +59,6 @@ fn report(packages: Vec<InstalledPackage>, updates: Vec<AvailableUpdate>) -> Rep
 }
 
 impl TestApp {
-    async fn token(&self, max_uses: i64, valid_for: i64) -> String {
-        let token = format!("ppe_test_{}", rand_suffix());
-        let mut tx = self.app_state.db.begin().await.unwrap();
-        let admin = self.find_user(support::ADMIN).await.unwrap();
-        let now = self.clock_now();
-        patchport_db::agents::create_token(
-            &mut tx,
-            &secret_digest(&token),
-            "test",
-            Some(admin),
-            now + valid_for,
-            max_uses,
-            now,
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        token
-    }
-
-    fn clock_now(&self) -> i64 {
-        use patchport_core::Clock;
-        self.clock.now()
-    }
-
-    async fn enroll(&self, token: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/agent/v1/enroll"))
-            .json(&serde_json::json!({ "token": token, "hostname": "web-1" }))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn check_in(&self, credential: &str, req: &CheckInRequest) -> reqwest::Response {
-        self.client
-            .post(self.url("/agent/v1/check-in"))
-            .bearer_auth(credential)
-            .json(req)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn enrolled(&self) -> (i64, String) {
-        let token = self.token(1, 3600).await;
-        let resp = self.enroll(&token).await;
-        assert_eq!(resp.status(), 200);
-        let body: serde_json::Value = resp.json().await.unwrap();
-        (
-            body["server_id"].as_i64().unwrap(),
-            body["credential"].as_str().unwrap().to_owned(),
-        )
-    }
-
     /// (package, version, state) of a server's patches.
     async fn server_patches(&self, server_id: i64) -> Vec<(String, String, String)> {
         let mut conn = self.app_state.db.read().await.unwrap();
@@ -179,44 +124,12 @@ impl TestApp {
         answer.jobs
     }
 
-    async fn send_result(
-        &self,
-        credential: &str,
-        job_id: i64,
-        body: serde_json::Value,
-    ) -> reqwest::Response {
-        self.client
-            .post(self.url(&format!("/agent/v1/jobs/{job_id}/result")))
-            .bearer_auth(credential)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     async fn job(&self, job_id: i64) -> patchport_db::jobs::JobRow {
         let mut conn = self.app_state.db.read().await.unwrap();
         patchport_db::jobs::get(&mut conn, job_id)
             .await
             .unwrap()
             .unwrap()
-    }
-}
-
-fn rand_suffix() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-fn full(r: &Report) -> CheckInRequest {
-    CheckInRequest {
-        digest: r.digest(),
-        report: Some(r.clone()),
     }
 }
 

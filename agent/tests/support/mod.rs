@@ -28,6 +28,7 @@ pub async fn portal() -> Portal {
         advisory_urls: vec![],
         kev_url: None,
         advisory_interval: 24 * 3600,
+        scheduler_interval: 0,
     };
     let clock = ManualClock::new(SystemClock.now());
     let app = Application::build(&settings, Arc::new(clock.clone()))

@@ -5,7 +5,9 @@
 
 use app::ssr::AppState;
 use patchport::{Application, Settings};
-use patchport_core::protocol::{AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report};
+use patchport_core::protocol::{
+    AvailableUpdate, CheckInRequest, InstalledPackage, OsInfo, PackageFormat, Report, secret_digest,
+};
 use patchport_core::{Clock, ManualClock, Role, SystemClock};
 use std::sync::Arc;
 
@@ -76,6 +78,7 @@ async fn spawn_with(
         advisory_urls,
         kev_url,
         advisory_interval: 24 * 3600,
+        scheduler_interval: 0,
     };
     let clock = ManualClock::new(SystemClock.now());
     let application = Application::build(&settings, Arc::new(clock.clone()))
@@ -318,5 +321,96 @@ impl TestApp {
             .await
             .unwrap();
         id
+    }
+}
+
+/// Agents over the real agent API.
+impl TestApp {
+    pub async fn token(&self, max_uses: i64, valid_for: i64) -> String {
+        let token = format!("ppe_test_{}", rand_suffix());
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let admin = self.find_user(ADMIN).await.unwrap();
+        let now = self.clock_now();
+        patchport_db::agents::create_token(
+            &mut tx,
+            &secret_digest(&token),
+            "test",
+            Some(admin),
+            now + valid_for,
+            max_uses,
+            now,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        token
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use patchport_core::Clock;
+        self.clock.now()
+    }
+
+    pub async fn enroll(&self, token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/agent/v1/enroll"))
+            .json(&serde_json::json!({ "token": token, "hostname": "web-1" }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn check_in(&self, credential: &str, req: &CheckInRequest) -> reqwest::Response {
+        self.client
+            .post(self.url("/agent/v1/check-in"))
+            .bearer_auth(credential)
+            .json(req)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn enrolled(&self) -> (i64, String) {
+        let token = self.token(1, 3600).await;
+        let resp = self.enroll(&token).await;
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        (
+            body["server_id"].as_i64().unwrap(),
+            body["credential"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn send_result(
+        &self,
+        credential: &str,
+        job_id: i64,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/agent/v1/jobs/{job_id}/result")))
+            .bearer_auth(credential)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A check-in carrying the whole report.
+pub fn full(r: &Report) -> CheckInRequest {
+    CheckInRequest {
+        digest: r.digest(),
+        report: Some(r.clone()),
     }
 }

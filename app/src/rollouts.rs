@@ -1,0 +1,1089 @@
+//! The rollout workflow for admins: policies, rollouts with their history
+//! and decisions, publishing and deploying selected patches, and the live
+//! status of a deployment.
+
+use crate::errors::AppError;
+use crate::ui::{FormError, Pager};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use patchport_core::clock::format_utc;
+use patchport_core::rollout::{Policy, RolloutState};
+use serde::{Deserialize, Serialize};
+
+/// A policy as edited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Asked in this order.
+    pub position: i64,
+    /// Takes new patches.
+    pub enabled: bool,
+    /// What it covers and does.
+    pub policy: Policy,
+    /// Last change.
+    pub updated_at: i64,
+    /// Who changed it.
+    pub updated_by: String,
+}
+
+/// Every policy.
+#[server(endpoint = "admin/policies/list")]
+pub async fn list_policies() -> Result<Vec<PolicyView>, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        Ok(patchport_db::rollouts::policies(&mut conn)
+            .await?
+            .into_iter()
+            .map(|p| PolicyView {
+                id: p.id,
+                name: p.name,
+                position: p.position,
+                enabled: p.enabled,
+                policy: p.policy,
+                updated_at: p.updated_at,
+                updated_by: p.updated_by,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Creates (`id` 0) or changes a policy.
+#[server(endpoint = "admin/policies/save", input = server_fn::codec::Json)]
+pub async fn save_policy(
+    id: i64,
+    name: String,
+    position: i64,
+    enabled: bool,
+    policy: Policy,
+) -> Result<i64, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "name",
+                "a policy name is 1 to 64 characters",
+            ));
+        }
+        let policy = policy
+            .validated()
+            .map_err(|e| AppError::invalid("policy", e.to_string()))?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let id = patchport_db::rollouts::save_policy(
+            &mut tx,
+            (id > 0).then_some(id),
+            &patchport_db::rollouts::PolicyInput {
+                name: &name,
+                position,
+                enabled,
+                policy: &policy,
+            },
+            me.id,
+            now,
+        )
+        .await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "policy.saved",
+            &name,
+            &serde_json::to_string(&policy).unwrap_or_default(),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// A rollout as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutView {
+    /// Id.
+    pub id: i64,
+    /// Patch id.
+    pub patch_id: i64,
+    /// Package.
+    pub package: String,
+    /// Target version.
+    pub version: String,
+    /// Release.
+    pub release: String,
+    /// Severity.
+    pub severity: String,
+    /// Known exploited.
+    pub known_exploited: bool,
+    /// Servers missing it.
+    pub servers: i64,
+    /// State.
+    pub state: RolloutState,
+    /// Policy.
+    pub policy: String,
+    /// Observation end.
+    pub observe_until: Option<i64>,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+#[cfg(feature = "ssr")]
+fn rollout_view(r: patchport_db::rollouts::RolloutRow) -> RolloutView {
+    RolloutView {
+        id: r.id,
+        patch_id: r.patch_id,
+        package: r.package,
+        version: r.version,
+        release: r.release,
+        severity: r.severity,
+        known_exploited: r.known_exploited,
+        servers: r.servers,
+        state: r.state,
+        policy: r.policy,
+        observe_until: r.observe_until,
+        updated_at: r.updated_at,
+    }
+}
+
+/// A page of rollouts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutPage {
+    /// Rollouts.
+    pub items: Vec<RolloutView>,
+    /// In all.
+    pub total: i64,
+}
+
+/// Rollouts per page.
+pub const ROLLOUTS_PER_PAGE: i64 = 50;
+
+/// Rollouts, latest change first; `state` "" for all.
+#[server(endpoint = "admin/rollouts/list")]
+pub async fn list_rollouts(state: String, page: i64) -> Result<RolloutPage, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let filter = if state.is_empty() {
+            None
+        } else {
+            Some(
+                RolloutState::parse(&state)
+                    .ok_or_else(|| AppError::invalid("state", "unknown rollout state"))?,
+            )
+        };
+        let app = ssr::state()?;
+        let mut conn = app.db.read().await?;
+        let p = patchport_db::rollouts::list(&mut conn, filter, page, ROLLOUTS_PER_PAGE).await?;
+        Ok(RolloutPage {
+            items: p.items.into_iter().map(rollout_view).collect(),
+            total: p.total,
+        })
+    })
+    .await
+}
+
+/// A decision in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    /// From.
+    pub from: Option<String>,
+    /// To.
+    pub to: String,
+    /// Who.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: i64,
+}
+
+/// A test install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestView {
+    /// Server id.
+    pub server_id: i64,
+    /// Host.
+    pub hostname: String,
+    /// Job state.
+    pub state: String,
+    /// Exit code.
+    pub exit_code: Option<i64>,
+    /// Log.
+    pub log: String,
+}
+
+/// A rollout with history and tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutDetailView {
+    /// The rollout.
+    pub rollout: RolloutView,
+    /// History.
+    pub events: Vec<EventView>,
+    /// Test installs.
+    pub tests: Vec<TestView>,
+    /// Deployments it made.
+    pub deployments: Vec<i64>,
+}
+
+/// One rollout.
+#[server(endpoint = "admin/rollouts/get")]
+pub async fn get_rollout(id: i64) -> Result<RolloutDetailView, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        let d = patchport_db::rollouts::get(&mut conn, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(RolloutDetailView {
+            rollout: rollout_view(d.rollout),
+            events: d
+                .events
+                .into_iter()
+                .map(|e| EventView {
+                    from: e.from,
+                    to: e.to,
+                    actor: e.actor,
+                    reason: e.reason,
+                    at: e.at,
+                })
+                .collect(),
+            tests: d
+                .tests
+                .into_iter()
+                .map(|t| TestView {
+                    server_id: t.server_id,
+                    hostname: t.hostname,
+                    state: t.state,
+                    exit_code: t.exit_code,
+                    log: t.log,
+                })
+                .collect(),
+            deployments: d.deployments,
+        })
+    })
+    .await
+}
+
+/// An admin's decision on a rollout: `approve`, `decline` (a reason is
+/// required) or `retest`.
+#[server(endpoint = "admin/rollouts/decide")]
+pub async fn decide_rollout(id: i64, decision: String, reason: String) -> Result<(), AppError> {
+    use crate::ssr;
+    use patchport_db::rollouts::{self, Actor};
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let reason = reason.trim();
+        if reason.chars().count() > 1000 {
+            return Err(AppError::invalid(
+                "reason",
+                "a reason is at most 1,000 characters",
+            ));
+        }
+        let now = state.clock.now();
+        let actor = Actor::Person {
+            id: me.id,
+            name: &me.username,
+        };
+        let mut tx = state.db.begin().await?;
+        match decision.as_str() {
+            "approve" => {
+                let why = if reason.is_empty() {
+                    "approved early by an admin"
+                } else {
+                    reason
+                };
+                rollouts::approve(&mut tx, id, actor, why, now).await?
+            }
+            "decline" => {
+                if reason.is_empty() {
+                    return Err(AppError::invalid("reason", "say why the patch is declined"));
+                }
+                rollouts::decline(&mut tx, id, actor, reason, now).await?
+            }
+            "retest" => rollouts::retest(&mut tx, id, actor, now).await?,
+            _ => {
+                return Err(AppError::invalid(
+                    "decision",
+                    "decision must be approve, decline or retest",
+                ));
+            }
+        }
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The publish / deploy form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRequest {
+    /// publish or deploy.
+    pub mode: String,
+    /// The selected patches.
+    pub patch_ids: Vec<i64>,
+    /// Servers chosen one by one.
+    pub server_ids: Vec<i64>,
+    /// Groups whose servers are chosen.
+    pub group_ids: Vec<i64>,
+    /// Owners whose servers are chosen.
+    pub owner_ids: Vec<i64>,
+    /// Empty for now, or `YYYY-MM-DDTHH:MM` UTC.
+    pub install_at: String,
+    /// none, after or at.
+    pub reboot: String,
+    /// With `at`: `YYYY-MM-DDTHH:MM` UTC.
+    pub reboot_at: String,
+    /// The form's one-time key: sending the same form twice makes one
+    /// deployment.
+    pub request_key: String,
+}
+
+/// Publishes or deploys the chosen patches to the chosen servers, groups
+/// and owners. Returns the deployment and what was left out; with nothing
+/// left to do it is refused, and says why.
+#[server(endpoint = "admin/deployments/create", input = server_fn::codec::Json)]
+pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentCreated, AppError> {
+    let DeploymentRequest {
+        mode,
+        patch_ids,
+        server_ids,
+        group_ids,
+        owner_ids,
+        install_at,
+        reboot,
+        reboot_at,
+        request_key,
+    } = request;
+    use crate::ssr;
+    use patchport_db::rollouts::{self, Kind, NewDeployment, Reboot};
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let kind = match mode.as_str() {
+            "publish" => Kind::Publish,
+            "deploy" => Kind::Deploy,
+            _ => return Err(AppError::invalid("mode", "choose publish or deploy")),
+        };
+        if patch_ids.is_empty() || patch_ids.len() > 1000 {
+            return Err(AppError::invalid("patch_ids", "select 1 to 1,000 patches"));
+        }
+        if server_ids.len() + group_ids.len() + owner_ids.len() == 0 {
+            return Err(AppError::invalid(
+                "targets",
+                "choose the servers, groups or owners to act on",
+            ));
+        }
+        if request_key.len() < 8
+            || request_key.len() > 64
+            || !request_key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(AppError::invalid(
+                "request_key",
+                "the form is stale: reload the page",
+            ));
+        }
+        let not_before = crate::jobs::parse_time("install_at", "install time", &install_at, now)?;
+        let reboot = match (kind, reboot.as_str()) {
+            (Kind::Publish, _) | (_, "none") => Reboot::None,
+            (_, "after") => Reboot::AfterInstall,
+            (_, "at") => {
+                if reboot_at.trim().is_empty() {
+                    return Err(AppError::invalid("reboot_at", "choose the reboot time"));
+                }
+                let at = crate::jobs::parse_time("reboot_at", "reboot time", &reboot_at, now)?;
+                if at < not_before {
+                    return Err(AppError::invalid(
+                        "reboot_at",
+                        "the reboot time is before the install time",
+                    ));
+                }
+                Reboot::At(at)
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    "reboot",
+                    "reboot must be none, after or at",
+                ));
+            }
+        };
+        let mut tx = state.db.begin().await?;
+        let servers =
+            rollouts::resolve_servers(&mut tx, &server_ids, &group_ids, &owner_ids).await?;
+        if servers.is_empty() {
+            return Err(AppError::invalid(
+                "targets",
+                "the chosen groups and owners have no servers",
+            ));
+        }
+        let done = rollouts::deploy(
+            &mut tx,
+            &NewDeployment {
+                kind,
+                patch_ids: &patch_ids,
+                server_ids: &servers,
+                not_before,
+                reboot,
+                rollout_id: None,
+                created_by: Some(me.id),
+                request_key: Some(&request_key),
+                note: "",
+            },
+            now,
+        )
+        .await?;
+        if done.created && done.targets == 0 {
+            // Dropping the transaction leaves no empty deployment behind.
+            return Err(AppError::Conflict(format!(
+                "nothing to do: {}",
+                done.skipped.join("; ")
+            )));
+        }
+        if done.created {
+            ssr::audit(
+                &mut tx,
+                Some(&me),
+                &format!("deployment.{mode}"),
+                &format!("deployment {}", done.id),
+                &format!(
+                    "{} server-patches, {} jobs, {} left out",
+                    done.targets,
+                    done.jobs,
+                    done.skipped.len()
+                ),
+                now,
+            )
+            .await?;
+        }
+        patchport_db::commit(tx).await?;
+        Ok(DeploymentCreated {
+            id: done.id,
+            created: done.created,
+            targets: done.targets,
+            jobs: done.jobs,
+            skipped: done.skipped,
+        })
+    })
+    .await
+}
+
+/// What creating a deployment did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentCreated {
+    /// Deployment id.
+    pub id: i64,
+    /// False when this form had already been sent.
+    pub created: bool,
+    /// Server-patches acted on.
+    pub targets: u32,
+    /// Install jobs queued.
+    pub jobs: u32,
+    /// Left out, with why.
+    pub skipped: Vec<String>,
+}
+
+/// A server in a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetView {
+    /// Server id.
+    pub server_id: i64,
+    /// Host.
+    pub hostname: String,
+    /// Patches.
+    pub patches: Vec<String>,
+    /// queued, installing, installed, failed, reboot pending, rebooting,
+    /// rebooted, published.
+    pub state: String,
+    /// Install log.
+    pub log: String,
+}
+
+/// A deployment's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    /// Id.
+    pub id: i64,
+    /// publish or deploy.
+    pub kind: String,
+    /// Who.
+    pub created_by: String,
+    /// Rollout behind it.
+    pub rollout_id: Option<i64>,
+    /// Install not before.
+    pub not_before: i64,
+    /// none, after, at.
+    pub reboot: String,
+    /// Reboot time.
+    pub reboot_at: Option<i64>,
+    /// Created.
+    pub created_at: i64,
+    /// Per server.
+    pub targets: Vec<TargetView>,
+    /// Something is still moving (the page keeps refreshing).
+    pub active: bool,
+}
+
+/// One deployment with every server's state.
+#[server(endpoint = "admin/deployments/get")]
+pub async fn get_deployment(id: i64) -> Result<DeploymentView, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        let d = patchport_db::rollouts::deployment(&mut conn, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let active = d.kind == "deploy"
+            && d.targets.iter().any(|t| {
+                matches!(
+                    t.state.as_str(),
+                    "queued" | "installing" | "reboot pending" | "rebooting"
+                )
+            });
+        Ok(DeploymentView {
+            id: d.id,
+            kind: d.kind,
+            created_by: d.created_by,
+            rollout_id: d.rollout_id,
+            not_before: d.not_before,
+            reboot: d.reboot,
+            reboot_at: d.reboot_at,
+            created_at: d.created_at,
+            active,
+            targets: d
+                .targets
+                .into_iter()
+                .map(|t| TargetView {
+                    server_id: t.server_id,
+                    hostname: t.hostname,
+                    patches: t.patches,
+                    state: t.state,
+                    log: t.log,
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// A recorded notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationView {
+    /// Recipient.
+    pub username: String,
+    /// Kind.
+    pub kind: String,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Link.
+    pub link: String,
+    /// When.
+    pub created_at: i64,
+}
+
+/// Notifications recorded for everyone (admins), newest first.
+#[server(endpoint = "admin/notifications/list")]
+pub async fn list_notifications(page: i64) -> Result<(Vec<NotificationView>, i64), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        let p = patchport_db::rollouts::notifications(&mut conn, None, page, 50).await?;
+        Ok((
+            p.items
+                .into_iter()
+                .map(|n| NotificationView {
+                    username: n.username,
+                    kind: n.kind,
+                    subject: n.subject,
+                    body: n.body,
+                    link: n.link,
+                    created_at: n.created_at,
+                })
+                .collect(),
+            p.total,
+        ))
+    })
+    .await
+}
+
+fn state_badge(state: RolloutState) -> impl IntoView {
+    view! { <span class=format!("badge rollout-{}", state.as_str())>{state.label()}</span> }
+}
+
+/// `/rollouts`: every rollout, filterable by state.
+#[component]
+pub fn RolloutsPage() -> impl IntoView {
+    let state = RwSignal::new(String::new());
+    let page = RwSignal::new(1i64);
+    let rollouts = Resource::new(
+        move || (state.get(), page.get()),
+        |(state, page)| list_rollouts(state, page),
+    );
+    view! {
+        <section class="card">
+            <h1>"Rollouts"</h1>
+            <p class="hint">"Each patch a policy covers goes new → testing → observing → approved, unless a test install fails or an admin declines it. "
+                <a href="/policies">"Policies"</a>" · "<a href="/notifications">"Notifications"</a></p>
+            <div class="filters">
+                <select aria-label="State" on:change=move |ev| { state.set(event_target_value(&ev)); page.set(1); }>
+                    <option value="">"Any state"</option>
+                    {RolloutState::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
+                </select>
+            </div>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match rollouts.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! { <p class="empty">"No rollouts. Patches covered by a policy appear here once a server misses them."</p> }.into_any(),
+                    Ok(p) => view! {
+                        <Pager page per_page=ROLLOUTS_PER_PAGE total=p.total />
+                        <table class="data" id="rollouts">
+                            <thead><tr><th>"Patch"</th><th>"Severity"</th><th>"State"</th><th>"Policy"</th><th>"Servers"</th><th>"Observed until"</th><th>"Changed"</th></tr></thead>
+                            <tbody>
+                                {p.items.into_iter().map(|r| view! {
+                                    <tr data-package=r.package.clone() data-state=r.state.as_str()>
+                                        <td><a href=format!("/rollouts/{}", r.id)>{format!("{} {}", r.package, r.version)}</a><small>{format!(" {}", r.release)}</small></td>
+                                        <td>{(!r.severity.is_empty()).then(|| view! { <span class=format!("badge sev-{}", r.severity)>{r.severity.clone()}</span> })}
+                                            {r.known_exploited.then(|| view! { " " <span class="badge kev">"known exploited"</span> })}</td>
+                                        <td>{state_badge(r.state)}</td>
+                                        <td>{r.policy.clone()}</td>
+                                        <td>{r.servers}</td>
+                                        <td class="nowrap"><small>{r.observe_until.map(format_utc).unwrap_or_default()}</small></td>
+                                        <td class="nowrap"><small>{format_utc(r.updated_at)}</small></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+    }
+}
+
+/// `/rollouts/:id`: state, decisions, history and test installs.
+#[component]
+pub fn RolloutPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let decide = ServerAction::<DecideRollout>::new();
+    let rollout = Resource::new(
+        move || (id(), decide.version().get()),
+        |(id, _)| get_rollout(id),
+    );
+    let reason = RwSignal::new(String::new());
+    let confirming = RwSignal::new(String::new());
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move { match rollout.await {
+                Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p></section> }.into_any(),
+                Ok(d) => {
+                    let r = d.rollout.clone();
+                    let rid = r.id;
+                    let open = !r.state.is_final();
+                    let can_retest = matches!(r.state, RolloutState::New | RolloutState::TestFailed);
+                    view! {
+                    <section class="card">
+                        <h1 id="rollout-name">{format!("{} {}", r.package, r.version)}</h1>
+                        <p>{state_badge(r.state)}" "
+                            <span>{format!("{} · policy {} · {} servers missing it", r.release, if r.policy.is_empty() { "none".to_owned() } else { r.policy.clone() }, r.servers)}</span>
+                            {r.observe_until.filter(|_| r.state == RolloutState::Observing).map(|t| view! { <span>{format!(" · observed until {}", format_utc(t))}</span> })}
+                            " · "<a href=format!("/patches/{}", r.patch_id)>"patch details"</a></p>
+                        <Show when=move || open>
+                            <div class="actions" id="decisions">
+                                <label>"Reason "<input type="text" maxlength="1000" placeholder="Why (required to decline)" prop:value=move || reason.get()
+                                    on:input=move |ev| reason.set(event_target_value(&ev)) /></label>
+                                <Show when=move || confirming.get().is_empty() fallback=move || view! {
+                                    <span class="confirm" role="alertdialog">
+                                        {move || format!("{} this patch?", if confirming.get() == "approve" { "Approve" } else { "Decline" })}
+                                        <button type="button" class="danger" on:click=move |_| {
+                                            decide.dispatch(DecideRollout { id: rid, decision: confirming.get_untracked(), reason: reason.get_untracked() });
+                                            confirming.set(String::new());
+                                        }>"Confirm"</button>
+                                        <button type="button" on:click=move |_| confirming.set(String::new())>"Cancel"</button>
+                                    </span>
+                                }>
+                                    <button type="button" class="primary" on:click=move |_| confirming.set("approve".into())>"Approve now"</button>
+                                    <button type="button" on:click=move |_| confirming.set("decline".into())>"Decline"</button>
+                                    <Show when=move || can_retest>
+                                        <button type="button" on:click=move |_| { decide.dispatch(DecideRollout { id: rid, decision: "retest".into(), reason: String::new() }); }>"Install on the test group"</button>
+                                    </Show>
+                                </Show>
+                            </div>
+                        </Show>
+                        <FormError action=decide />
+                    </section>
+                    <section class="card">
+                        <h2>"History"</h2>
+                        <table class="data" id="history">
+                            <thead><tr><th>"When"</th><th>"From"</th><th>"To"</th><th>"Who"</th><th>"Why"</th></tr></thead>
+                            <tbody>
+                                {d.events.into_iter().map(|e| view! {
+                                    <tr data-to=e.to.clone()>
+                                        <td class="nowrap"><small>{format_utc(e.at)}</small></td>
+                                        <td>{e.from.clone().unwrap_or_default()}</td>
+                                        <td>{e.to.clone()}</td>
+                                        <td>{e.actor.clone()}</td>
+                                        <td>{e.reason.clone()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                    <section class="card">
+                        <h2>"Test installs"</h2>
+                        {if d.tests.is_empty() {
+                            view! { <p class="empty">"No test installs."</p> }.into_any()
+                        } else {
+                            view! {
+                            <table class="data" id="tests">
+                                <thead><tr><th>"Server"</th><th>"Job"</th><th>"Log"</th></tr></thead>
+                                <tbody>
+                                    {d.tests.into_iter().map(|t| view! {
+                                        <tr data-server=t.hostname.clone()>
+                                            <td><a href=format!("/servers/{}", t.server_id)>{t.hostname.clone()}</a></td>
+                                            <td>{t.state.clone()}{t.exit_code.map(|c| format!(" (exit code {c})"))}</td>
+                                            <td>{(!t.log.is_empty()).then(|| view! { <details><summary>"log"</summary><pre>{t.log.clone()}</pre></details> })}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any() }}
+                        {(!d.deployments.is_empty()).then(|| view! {
+                            <p>"Deployments: "{d.deployments.iter().map(|id| view! { <a href=format!("/deployments/{id}")>{format!("#{id}")}</a>" " }).collect_view()}</p>
+                        })}
+                    </section>
+                }.into_any() }
+            }})}
+        </Transition>
+    }
+}
+
+/// `/deployments/:id`: each server's state, refreshed every two seconds
+/// while anything is still moving.
+#[component]
+pub fn DeploymentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let tick = RwSignal::new(0u32);
+    let deployment = Resource::new(move || (id(), tick.get()), |(id, _)| get_deployment(id));
+    // Poll while the deployment is active (in the browser only).
+    Effect::new(move |_| {
+        let active = deployment
+            .get()
+            .and_then(|r| r.ok())
+            .is_some_and(|d| d.active);
+        if active {
+            set_timeout(
+                move || tick.update(|t| *t += 1),
+                std::time::Duration::from_secs(2),
+            );
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move { match deployment.await {
+                Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p></section> }.into_any(),
+                Ok(d) => view! {
+                    <section class="card">
+                        <h1>{format!("Deployment #{} ({})", d.id, d.kind)}</h1>
+                        <p>{format!("by {} on {}", d.created_by, format_utc(d.created_at))}
+                            {(d.kind == "deploy").then(|| format!(" · install from {} · reboot: {}", format_utc(d.not_before), match (d.reboot.as_str(), d.reboot_at) {
+                                ("after", _) => "right after install".to_owned(),
+                                ("at", Some(t)) => format!("at {}", format_utc(t)),
+                                _ => "none (owners are asked to schedule it)".to_owned(),
+                            }))}
+                            {d.rollout_id.map(|r| view! { " · " <a href=format!("/rollouts/{r}")>"rollout"</a> })}</p>
+                        <p class="hint" id="live">{if d.active { "Updating live…" } else { "Done." }}</p>
+                        <table class="data" id="deployment">
+                            <thead><tr><th>"Server"</th><th>"Patches"</th><th>"State"</th><th>"Log"</th></tr></thead>
+                            <tbody>
+                                {d.targets.into_iter().map(|t| view! {
+                                    <tr data-server=t.hostname.clone() data-state=t.state.clone()>
+                                        <td><a href=format!("/servers/{}", t.server_id)>{t.hostname.clone()}</a></td>
+                                        <td>{t.patches.join(", ")}</td>
+                                        <td><span class=format!("badge state-{}", t.state.replace(' ', "-"))>{t.state.clone()}</span></td>
+                                        <td>{(!t.log.is_empty()).then(|| view! { <details><summary>"log"</summary><pre>{t.log.clone()}</pre></details> })}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                }.into_any(),
+            }})}
+        </Transition>
+    }
+}
+
+/// The publish / deploy form under the report, acting on its selection.
+#[component]
+pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl IntoView {
+    let groups = Resource::new(|| (), |_| crate::groups::list_groups());
+    let create = ServerAction::<CreateDeployment>::new();
+    let mode = RwSignal::new("deploy".to_owned());
+    let group = RwSignal::new(0i64);
+    let hosts = RwSignal::new(String::new());
+    let install_at = RwSignal::new(String::new());
+    let reboot = RwSignal::new("none".to_owned());
+    let reboot_at = RwSignal::new(String::new());
+    let request_key = RwSignal::new(new_key());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(done)) = create.value().get() {
+            navigate(&format!("/deployments/{}", done.id), Default::default());
+        }
+    });
+    view! {
+        <Show when=move || !selected.with(|s| s.is_empty())>
+            <section class="card" id="deploy-panel">
+                <h2>{move || format!("Publish or deploy {} selected patch(es)", selected.with(|s| s.len()))}</h2>
+                <form on:submit=move |ev| {
+                    ev.prevent_default();
+                    let ids: Vec<i64> = hosts.get_untracked().split(',').filter_map(|h| h.trim().parse().ok()).collect();
+                    create.dispatch(CreateDeployment { request: DeploymentRequest {
+                        mode: mode.get_untracked(),
+                        patch_ids: selected.get_untracked().into_iter().collect(),
+                        server_ids: ids,
+                        group_ids: (group.get_untracked() > 0).then_some(group.get_untracked()).into_iter().collect(),
+                        owner_ids: vec![],
+                        install_at: install_at.get_untracked(),
+                        reboot: reboot.get_untracked(),
+                        reboot_at: reboot_at.get_untracked(),
+                        request_key: request_key.get_untracked(),
+                    } });
+                }>
+                    <label>"Action "<select aria-label="Action" on:change=move |ev| mode.set(event_target_value(&ev))>
+                        <option value="deploy" selected=true>"Deploy (install)"</option>
+                        <option value="publish">"Publish to the self-service portal"</option>
+                    </select></label>
+                    <label>"Group "<select aria-label="Target group" on:change=move |ev| group.set(event_target_value(&ev).parse().unwrap_or(0))>
+                        <option value="0">"—"</option>
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(async move { groups.await.map(|list| list.into_iter().map(|g| view! {
+                                <option value=g.id.to_string()>{g.name}</option>
+                            }).collect_view()).unwrap_or_default() })}
+                        </Suspense>
+                    </select></label>
+                    <label>"Server ids "<input type="text" aria-label="Server ids" placeholder="e.g. 3, 7" prop:value=move || hosts.get()
+                        on:input=move |ev| hosts.set(event_target_value(&ev)) /></label>
+                    <Show when=move || mode.get() == "deploy">
+                        <label>"Install at (UTC, empty: now) "<input type="datetime-local" aria-label="Install at" prop:value=move || install_at.get()
+                            on:input=move |ev| install_at.set(event_target_value(&ev)) /></label>
+                        <label>"Reboot "<select aria-label="Reboot" on:change=move |ev| reboot.set(event_target_value(&ev))>
+                            <option value="none">"No reboot (owners are asked to schedule it)"</option>
+                            <option value="after">"Right after install"</option>
+                            <option value="at">"At a time"</option>
+                        </select></label>
+                        <Show when=move || reboot.get() == "at">
+                            <label>"Reboot at (UTC) "<input type="datetime-local" aria-label="Reboot at" prop:value=move || reboot_at.get()
+                                on:input=move |ev| reboot_at.set(event_target_value(&ev)) /></label>
+                        </Show>
+                    </Show>
+                    <button type="submit" class="primary" disabled=move || create.pending().get()>
+                        {move || if mode.get() == "deploy" { "Deploy" } else { "Publish" }}
+                    </button>
+                </form>
+                <FormError action=create />
+            </section>
+        </Show>
+    }
+}
+
+/// A one-time key for a form: a double submit reuses it. Made in the
+/// browser, where the form is sent from.
+fn new_key() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        let a = (js_sys::Math::random() * 1e15) as u64;
+        let b = (js_sys::Math::random() * 1e15) as u64;
+        format!("{a:x}-{b:x}")
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        String::new()
+    }
+}
+
+fn lines(v: &[String]) -> String {
+    v.join("\n")
+}
+
+fn split_lines(s: &str) -> Vec<String> {
+    s.lines().map(str::to_owned).collect()
+}
+
+/// `/policies`: every policy, editable, and a form for a new one.
+#[component]
+pub fn PoliciesPage() -> impl IntoView {
+    let save = ServerAction::<SavePolicy>::new();
+    let policies = Resource::new(move || save.version().get(), |_| list_policies());
+    view! {
+        <section class="card">
+            <h1>"Rollout policies"</h1>
+            <p class="hint">"The first enabled policy (lowest position) that covers a newly missing patch takes it into a rollout. Patches no policy covers wait for the manual approach in the report."</p>
+            <FormError action=save />
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match policies.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(list) => {
+                        let next = list.iter().map(|p| p.position).max().unwrap_or(0) + 1;
+                        view! {
+                        {list.into_iter().map(|p| view! { <PolicyForm save view=Some(p) position=0 /> }).collect_view()}
+                        <h2>"New policy"</h2>
+                        <PolicyForm save view=None position=next />
+                    }.into_any() }
+                }})}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn PolicyForm(
+    save: ServerAction<SavePolicy>,
+    view: Option<PolicyView>,
+    position: i64,
+) -> impl IntoView {
+    let id = view.as_ref().map(|v| v.id).unwrap_or(0);
+    let p = view.as_ref().map(|v| v.policy.clone()).unwrap_or_default();
+    let name = RwSignal::new(view.as_ref().map(|v| v.name.clone()).unwrap_or_default());
+    let position = RwSignal::new(view.as_ref().map(|v| v.position).unwrap_or(position));
+    let enabled = RwSignal::new(view.as_ref().map(|v| v.enabled).unwrap_or(true));
+    let min_severity = RwSignal::new(p.min_severity.clone());
+    let security_only = RwSignal::new(p.security_only);
+    let include = RwSignal::new(lines(&p.include));
+    let exclude = RwSignal::new(lines(&p.exclude));
+    let releases = RwSignal::new(lines(&p.releases));
+    let auto_test = RwSignal::new(p.auto_test);
+    let days = RwSignal::new(p.observation_days.to_string());
+    let auto_approve = RwSignal::new(p.auto_approve);
+    let publish_critical = RwSignal::new(p.publish_critical);
+    let deploy_standard = RwSignal::new(p.deploy_standard);
+    let changed = view.as_ref().map(|v| {
+        format!(
+            "changed {} by {}",
+            format_utc(v.updated_at),
+            if v.updated_by.is_empty() {
+                "setup"
+            } else {
+                v.updated_by.as_str()
+            }
+        )
+    });
+    let check = |label: &'static str, sig: RwSignal<bool>| {
+        view! {
+            <label class="check"><input type="checkbox" prop:checked=move || sig.get() on:change=move |ev| sig.set(event_target_checked(&ev)) />" "{label}</label>
+        }
+    };
+    view! {
+        <form class="policy" data-policy=move || name.get() on:submit=move |ev| {
+            ev.prevent_default();
+            save.dispatch(SavePolicy {
+                id,
+                name: name.get_untracked(),
+                position: position.get_untracked(),
+                enabled: enabled.get_untracked(),
+                policy: Policy {
+                    min_severity: min_severity.get_untracked(),
+                    security_only: security_only.get_untracked(),
+                    include: split_lines(&include.get_untracked()),
+                    exclude: split_lines(&exclude.get_untracked()),
+                    releases: split_lines(&releases.get_untracked()),
+                    auto_test: auto_test.get_untracked(),
+                    observation_days: days.get_untracked().trim().parse().unwrap_or(0),
+                    auto_approve: auto_approve.get_untracked(),
+                    publish_critical: publish_critical.get_untracked(),
+                    deploy_standard: deploy_standard.get_untracked(),
+                },
+            });
+        }>
+            <fieldset>
+                <legend>{move || if id > 0 { name.get() } else { "New policy".to_owned() }}</legend>
+                <label>"Name "<input type="text" required maxlength="64" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) /></label>
+                <label>"Position "<input type="number" prop:value=move || position.get().to_string() on:input=move |ev| position.set(event_target_value(&ev).parse().unwrap_or(0)) /></label>
+                {check("enabled", enabled)}
+                <h3>"Covers"</h3>
+                <label>"Minimum severity "<select on:change=move |ev| min_severity.set(event_target_value(&ev))>
+                    {[("", "any"), ("low", "low"), ("medium", "medium"), ("high", "high"), ("critical", "critical")].into_iter()
+                        .map(|(v, l)| view! { <option value=v selected=move || min_severity.get() == v>{l}</option> }).collect_view()}
+                </select></label>
+                {check("security patches only", security_only)}
+                <label>"Packages (patterns with * and ?, one per line; empty: all) "<textarea rows="2" prop:value=move || include.get() on:input=move |ev| include.set(event_target_value(&ev))></textarea></label>
+                <label>"Never these packages "<textarea rows="2" prop:value=move || exclude.get() on:input=move |ev| exclude.set(event_target_value(&ev))></textarea></label>
+                <label>"Releases (os:version, one per line; empty: all) "<textarea rows="2" prop:value=move || releases.get() on:input=move |ev| releases.set(event_target_value(&ev))></textarea></label>
+                <h3>"Does"</h3>
+                {check("install new patches on the test group automatically", auto_test)}
+                <label>"Observation period (7 to 30 days) "<input type="number" min="7" max="30" aria-label="Observation days" prop:value=move || days.get() on:input=move |ev| days.set(event_target_value(&ev)) /></label>
+                {check("approve automatically after observation (else an admin approves)", auto_approve)}
+                {check("on approval, publish to the self-service portal for critical servers", publish_critical)}
+                {check("on approval, deploy to standard servers without a forced reboot and ask owners to schedule it", deploy_standard)}
+                <p><button type="submit" class="primary">{if id > 0 { "Save policy" } else { "Add policy" }}</button>" "<small>{changed}</small></p>
+            </fieldset>
+        </form>
+    }
+}
+
+/// `/notifications`: who was told what (the mail issue sends them).
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    let page = RwSignal::new(1i64);
+    let list = Resource::new(move || page.get(), list_notifications);
+    view! {
+        <section class="card">
+            <h1>"Notifications"</h1>
+            <p class="hint">"Recorded as things happen: test installs that failed, observations waiting for approval, patches published, reboots to schedule."</p>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match list.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok((items, _)) if items.is_empty() => view! { <p class="empty">"Nothing to tell anyone yet."</p> }.into_any(),
+                    Ok((items, total)) => view! {
+                        <Pager page per_page=50 total />
+                        <table class="data" id="notifications">
+                            <thead><tr><th>"When"</th><th>"To"</th><th>"Subject"</th><th>"Message"</th></tr></thead>
+                            <tbody>
+                                {items.into_iter().map(|n| view! {
+                                    <tr data-kind=n.kind.clone()>
+                                        <td class="nowrap"><small>{format_utc(n.created_at)}</small></td>
+                                        <td>{n.username.clone()}</td>
+                                        <td>{if n.link.is_empty() { view! { <span>{n.subject.clone()}</span> }.into_any() } else { view! { <a href=n.link.clone()>{n.subject.clone()}</a> }.into_any() }}</td>
+                                        <td><small>{n.body.clone()}</small></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,60 @@
+// The manual approach in a real browser against the demo's simulated
+// servers: the admin selects two patches in the report, deploys them to a
+// group with "reboot at 22:00", and watches the deployment page change state
+// as the simulated agents install them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+// The next 22:00 UTC as a datetime-local value.
+function next2200() {
+  const now = new Date();
+  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 22, 0));
+  if (at <= now) at.setUTCDate(at.getUTCDate() + 1);
+  return at.toISOString().slice(0, 16);
+}
+
+test('the admin deploys two selected patches to a group with a reboot at 22:00 and watches it', async () => {
+  const page = await newPage(browser);
+  await signIn(page, 'admin', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  await page.goto('/report');
+  await hydrated(page);
+  await page.locator('#report tbody tr').first().waitFor();
+  // Patches missing on the web group's servers (none of them is silent).
+  await page.getByLabel('Group').first().selectOption({ label: 'web' });
+  await page.waitForFunction(() => document.querySelector('#csv')?.getAttribute('href')?.includes('group_id='));
+  const rows = page.locator('#report tbody tr');
+  await rows.first().waitFor();
+  const chosen = [await rows.nth(0).getAttribute('data-package'), await rows.nth(1).getAttribute('data-package')];
+  await rows.nth(0).locator('input[type=checkbox]').check();
+  await rows.nth(1).locator('input[type=checkbox]').check();
+  await page.locator('#deploy-panel').waitFor();
+  assert.match(await page.locator('#deploy-panel h2').innerText(), /2 selected/);
+  await page.locator('#deploy-panel').getByLabel('Target group').selectOption({ label: 'web' });
+  await page.locator('#deploy-panel').getByLabel('Reboot', { exact: true }).selectOption('at');
+  await page.locator('#deploy-panel').getByLabel('Reboot at').fill(next2200());
+  await page.locator('#deploy-panel button[type=submit]').click();
+
+  await page.waitForURL(/\/deployments\/\d+$/);
+  await page.locator('#deployment tbody tr').first().waitFor();
+  assert.match(await page.locator('main').innerText(), /reboot: at \d{4}-\d\d-\d\d 22:00:00 UTC/);
+  const targets = await page.locator('#deployment tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => ({ server: tr.dataset.server, patches: tr.children[1].textContent })));
+  assert.ok(targets.length >= 1, 'servers of the group that miss them');
+  for (const t of targets) {
+    assert.ok(chosen.some((c) => t.patches.includes(c)), `${t.server} gets a chosen patch`);
+  }
+  // The simulated agents check in every 2 s; the page follows by itself,
+  // from queued (or installing) to installed with the reboot still pending.
+  await page.waitForFunction(() => {
+    const states = [...document.querySelectorAll('#deployment tbody tr')].map((tr) => tr.dataset.state);
+    return states.length > 0 && states.every((s) => s === 'reboot pending');
+  }, null, { timeout: 60_000 });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

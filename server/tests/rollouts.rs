@@ -1,0 +1,553 @@
+//! The rollout workflow on both backends: the policy path from detection to
+//! approval with simulated agents and moved time, a failing test install, a
+//! decline, manual deployments (double submit, nothing to do), and who may
+//! decide.
+
+mod support;
+
+use patchport_core::Clock;
+use patchport_core::protocol::{CheckInResponse, JobSpec, Report};
+use patchport_db::rollouts;
+use support::{ADMIN, OWNER, PASSWORD, TestApp, for_each_backend, full, pkg, report, update};
+
+/// A simulated agent: its credential and what it reports.
+struct Agent {
+    credential: String,
+    report: Report,
+}
+
+const DAY: i64 = 86_400;
+
+impl TestApp {
+    /// One scheduler step at the test clock's time.
+    async fn tick(&self) -> rollouts::Ticked {
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let done = rollouts::tick(&mut tx, self.clock.now()).await.unwrap();
+        tx.commit().await.unwrap();
+        done
+    }
+
+    /// An enrolled server missing `updates` that reported over the agent
+    /// API, with its criticality, owned by the owner.
+    async fn server(&self, host: &str, updates: &[(&str, &str)], critical: bool) -> (i64, Agent) {
+        let (id, credential) = self.enrolled().await;
+        let r = report(
+            host,
+            updates.iter().map(|(n, _)| pkg(n, n, "1.0-1")).collect(),
+            updates.iter().map(|(n, v)| update(n, "1.0-1", v)).collect(),
+        );
+        let resp = self.check_in(&credential, &full(&r)).await;
+        assert_eq!(resp.status(), 200);
+        let owner = self.find_user(OWNER).await;
+        let mut conn = self.app_state.db.write().await.unwrap();
+        patchport_db::servers::set_assignment(
+            &mut conn,
+            id,
+            owner,
+            if critical { "critical" } else { "standard" },
+        )
+        .await
+        .unwrap();
+        (
+            id,
+            Agent {
+                credential,
+                report: r,
+            },
+        )
+    }
+
+    async fn test_group(&self, servers: &[i64]) {
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let g = patchport_db::groups::create(&mut tx, "canary", 0)
+            .await
+            .unwrap();
+        patchport_db::groups::set_test_group(&mut tx, Some(g))
+            .await
+            .unwrap();
+        for s in servers {
+            patchport_db::groups::set_server_groups(&mut tx, *s, &[g])
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    /// The simulated agent checks in, runs the first job it is handed and
+    /// reports the outcome as the real agent does: an install that worked
+    /// is followed by a report without those updates; a reboot by a check-in
+    /// with a new boot id. Returns the job's kind, or None when nothing was
+    /// due.
+    async fn agent_runs(&self, agent: &mut Agent, succeed: bool) -> Option<&'static str> {
+        let resp = self.check_in(&agent.credential, &full(&agent.report)).await;
+        assert_eq!(resp.status(), 200);
+        let answer: CheckInResponse = resp.json().await.unwrap();
+        let order = answer.jobs.into_iter().next()?;
+        let outcome = match (&order.spec, succeed) {
+            (_, false) => "failed",
+            (JobSpec::Reboot, true) => "rebooting",
+            (_, true) => "succeeded",
+        };
+        let log = if succeed {
+            "Setting up packages"
+        } else {
+            "E: Sub-process /usr/bin/dpkg returned an error code (1)"
+        };
+        let resp = self
+            .send_result(
+                &agent.credential,
+                order.id,
+                serde_json::json!({"attempt": order.attempt, "outcome": outcome,
+                    "exit_code": if succeed { 0 } else { 100 }, "log": log}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let kind = match &order.spec {
+            JobSpec::Install { packages } => {
+                if succeed {
+                    agent.report.updates.retain(|u| {
+                        !packages
+                            .iter()
+                            .any(|p| p.name == u.name && p.version == u.version)
+                    });
+                }
+                "install"
+            }
+            JobSpec::Reboot => {
+                agent.report.boot_id = format!("{}-rebooted", agent.report.boot_id);
+                "reboot"
+            }
+            JobSpec::Refresh => "refresh",
+        };
+        agent.report.normalise();
+        let resp = self.check_in(&agent.credential, &full(&agent.report)).await;
+        assert_eq!(resp.status(), 200);
+        Some(kind)
+    }
+
+    async fn rollout_of(&self, package: &str) -> rollouts::RolloutDetail {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        let (patch_id,): (i64,) = sqlx::query_as("select id from patch where package = $1")
+            .bind(package)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let id = rollouts::of_patch(&mut conn, patch_id)
+            .await
+            .unwrap()
+            .expect("a rollout");
+        rollouts::get(&mut conn, id).await.unwrap().unwrap()
+    }
+
+    async fn patch_state(&self, server: i64, package: &str) -> String {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        patchport_db::servers::patch_rows(&mut conn, server)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.package == package)
+            .map(|p| p.state)
+            .unwrap_or_default()
+    }
+
+    /// (recipient, kind, subject) of every notification, oldest first.
+    async fn told(&self) -> Vec<(String, String, String)> {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        let mut all: Vec<_> = rollouts::notifications(&mut conn, None, 1, 500)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|n| (n.username, n.kind, n.subject))
+            .collect();
+        all.reverse();
+        all
+    }
+
+    /// Sends the publish / deploy form as the browser does.
+    async fn deploy(&self, cookie: Option<&str>, form: serde_json::Value) -> reqwest::Response {
+        self.post_json(
+            "/api/admin/deployments/create",
+            cookie,
+            serde_json::json!({ "request": form }),
+        )
+        .await
+    }
+
+    async fn open_jobs(&self, server: i64) -> i64 {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(
+            "select count(*) from job where server_id = $1 and state in ('queued', 'running')",
+        )
+        .bind(server)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        n
+    }
+}
+
+#[tokio::test]
+async fn the_policy_tests_observes_approves_publishes_and_deploys() {
+    for_each_backend(|app| async move {
+        let (canary, mut canary_report) =
+            app.server("canary-1", &[("openssl", "1.0-2")], false).await;
+        let (db1, _) = app.server("db-1", &[("openssl", "1.0-2")], true).await;
+        let (web1, mut web1_report) = app.server("web-1", &[("openssl", "1.0-2")], false).await;
+        app.test_group(&[canary]).await;
+
+        // Detected and covered by the default policy: installed on the test
+        // group only.
+        let t = app.tick().await;
+        assert_eq!((t.created, t.testing), (1, 1));
+        assert_eq!(
+            app.rollout_of("openssl").await.rollout.state.as_str(),
+            "testing"
+        );
+        assert_eq!(app.open_jobs(canary).await, 1);
+        assert_eq!(app.open_jobs(web1).await, 0, "only the test group installs");
+        // The check waits for the test server's result.
+        assert_eq!(app.tick().await.observing, 0);
+        assert_eq!(
+            app.agent_runs(&mut canary_report, true).await,
+            Some("install")
+        );
+        assert_eq!(app.tick().await.observing, 1);
+        let r = app.rollout_of("openssl").await;
+        assert_eq!(r.rollout.state.as_str(), "observing");
+        assert_eq!(r.tests[0].state, "succeeded");
+        assert_eq!(r.rollout.observe_until, Some(app.clock.now() + 7 * DAY));
+
+        // Six days in, nothing happens; after seven the policy approves.
+        app.clock.advance(6 * DAY);
+        assert_eq!(app.tick().await.approved, 0);
+        app.clock.advance(DAY);
+        assert_eq!(app.tick().await.approved, 1);
+        let r = app.rollout_of("openssl").await;
+        assert_eq!(r.rollout.state.as_str(), "approved");
+        let last = r.events.last().unwrap();
+        assert_eq!(
+            (last.actor.as_str(), last.reason.as_str()),
+            ("policy", "observation ended without a decline")
+        );
+        assert_eq!(app.audit_count("rollout.approved").await, 1);
+
+        // Published for the critical server's owner; installed on the
+        // standard server without a reboot.
+        assert_eq!(app.patch_state(db1, "openssl").await, "published");
+        assert_eq!(
+            app.open_jobs(db1).await,
+            0,
+            "a critical server is not deployed to"
+        );
+        assert_eq!(app.patch_state(web1, "openssl").await, "queued");
+        assert_eq!(
+            app.agent_runs(&mut web1_report, true).await,
+            Some("install")
+        );
+        let t = app.tick().await;
+        assert_eq!(
+            (t.reboots, t.notified),
+            (0, 1),
+            "no forced reboot; the owner is told"
+        );
+        assert_eq!(
+            app.agent_runs(&mut web1_report, true).await,
+            None,
+            "no reboot job"
+        );
+        let told = app.told().await;
+        assert!(told.contains(&(
+            OWNER.into(),
+            "published".into(),
+            "1 patch(es) published for your servers".into()
+        )));
+        assert!(told.contains(&(
+            OWNER.into(),
+            "reboot_needed".into(),
+            "web-1 was patched: please schedule its reboot".into()
+        )));
+        // Told once, not on every step.
+        app.tick().await;
+        assert_eq!(app.told().await.len(), told.len());
+        assert_eq!(
+            app.tick().await,
+            rollouts::Ticked::default(),
+            "nothing left to do"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_test_install_stops_the_rollout_and_alerts_admins() {
+    for_each_backend(|app| async move {
+        let (canary, mut r) = app.server("canary-1", &[("curl", "1.0-2")], false).await;
+        let (web1, _) = app.server("web-1", &[("curl", "1.0-2")], false).await;
+        app.test_group(&[canary]).await;
+        let t = app.tick().await;
+        assert_eq!((t.created, t.testing), (1, 1), "{t:?}");
+        assert_eq!(app.agent_runs(&mut r, false).await, Some("install"));
+        let t = app.tick().await;
+        assert_eq!((t.test_failed, t.notified), (1, 1));
+        let d = app.rollout_of("curl").await;
+        assert_eq!(d.rollout.state.as_str(), "test_failed");
+        assert!(d.events.last().unwrap().reason.contains("canary-1: failed"));
+        assert!(
+            d.tests[0].log.contains("dpkg returned an error"),
+            "the log is kept"
+        );
+        assert_eq!(
+            app.told().await,
+            vec![(
+                ADMIN.into(),
+                "test_failed".into(),
+                "Test install of curl 1.0-2 failed".into()
+            )]
+        );
+        // Stopped: time passing approves nothing and deploys nowhere.
+        app.clock.advance(30 * DAY);
+        assert_eq!(app.tick().await, rollouts::Ticked::default());
+        assert_eq!(app.patch_state(web1, "curl").await, "missing");
+        assert_eq!(app.open_jobs(web1).await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_decline_during_observation_prevents_publication() {
+    for_each_backend(|app| async move {
+        let (canary, mut r) = app.server("canary-1", &[("bash", "1.0-2")], false).await;
+        let (db1, _) = app.server("db-1", &[("bash", "1.0-2")], true).await;
+        app.test_group(&[canary]).await;
+        app.tick().await;
+        app.agent_runs(&mut r, true).await;
+        app.tick().await;
+        let id = app.rollout_of("bash").await.rollout.id.to_string();
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        // A decline needs a reason.
+        let resp = app
+            .post_fn("/api/admin/rollouts/decide", Some(&admin), &[("id", &id), ("decision", "decline"), ("reason", " ")])
+            .await;
+        assert_eq!(resp.status(), 422);
+        let resp = app
+            .post_fn(
+                "/api/admin/rollouts/decide",
+                Some(&admin),
+                &[("id", &id), ("decision", "decline"), ("reason", "breaks our LDAP login")],
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        app.clock.advance(8 * DAY);
+        app.tick().await;
+        // (The session ended meanwhile.)
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let d = app.rollout_of("bash").await;
+        assert_eq!(d.rollout.state.as_str(), "declined");
+        let last = d.events.last().unwrap();
+        assert_eq!((last.actor.as_str(), last.reason.as_str()), (ADMIN, "breaks our LDAP login"));
+        assert_eq!(app.patch_state(db1, "bash").await, "missing", "never published");
+        // Approving it afterwards is refused, and so is a manual deployment.
+        let resp = app
+            .post_fn("/api/admin/rollouts/decide", Some(&admin), &[("id", &id), ("decision", "approve"), ("reason", "")])
+            .await;
+        assert_eq!(resp.status(), 409);
+        let patch = d.rollout.patch_id;
+        let resp = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "publish", "patch_ids": [patch], "server_ids": [db1], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "key-declined-1"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 409);
+        assert!(resp.text().await.unwrap().contains("declined"));
+        assert_eq!(app.patch_state(db1, "bash").await, "missing");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn manual_deployments_are_idempotent_and_say_what_they_skip() {
+    for_each_backend(|app| async move {
+        let (web1, mut web1_report) = app.server("web-1", &[("zlib", "1.0-2"), ("xz", "1.0-2")], false).await;
+        let (web2, _) = app.server("web-2", &[("zlib", "1.0-2")], false).await;
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let patches: Vec<i64> = {
+            let mut conn = app.app_state.db.read().await.unwrap();
+            sqlx::query_as::<_, (i64,)>("select id from patch order by package")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.0)
+                .collect()
+        };
+        let body = serde_json::json!({"mode": "deploy", "patch_ids": patches, "server_ids": [web1, web2], "group_ids": [],
+            "owner_ids": [], "install_at": "", "reboot": "after", "reboot_at": "", "request_key": "key-double-1"});
+        // Sent twice at once, as a double click does.
+        let (a, b) = tokio::join!(
+            app.deploy(Some(&admin), body.clone()),
+            app.deploy(Some(&admin), body.clone()),
+        );
+        let a: app::rollouts::DeploymentCreated = a.json().await.unwrap();
+        let b: app::rollouts::DeploymentCreated = b.json().await.unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.created as u8 + b.created as u8, 1, "one of them created it");
+        assert_eq!((app.open_jobs(web1).await, app.open_jobs(web2).await), (1, 1), "one job per server");
+        let first = if a.created { &a } else { &b };
+        assert_eq!(first.skipped, vec!["web-2: xz 1.0-2 is not offered to this server".to_owned()]);
+        // A new form for the same patches: nothing left to do, and it says so.
+        let again = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "deploy", "patch_ids": patches, "server_ids": [web1], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "key-double-2"}),
+            )
+            .await;
+        assert_eq!(again.status(), 409);
+        let text = again.text().await.unwrap();
+        assert!(text.contains("nothing to do"), "{text}");
+        assert!(text.contains("web-1: xz 1.0-2 is already being installed"), "{text}");
+        assert!(text.contains("web-1: zlib 1.0-2 is already being installed"), "{text}");
+        assert_eq!(app.open_jobs(web1).await, 1);
+
+        // The install, then the reboot right after it.
+        assert_eq!(app.agent_runs(&mut web1_report, true).await, Some("install"));
+        assert_eq!(app.tick().await.reboots, 1);
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let d = rollouts::deployment(&mut conn, first.id).await.unwrap().unwrap();
+        drop(conn);
+        let states: Vec<_> = d.targets.iter().map(|t| (t.hostname.as_str(), t.state.as_str())).collect();
+        assert_eq!(states, vec![("web-1", "reboot pending"), ("web-2", "queued")]);
+        assert_eq!(app.agent_runs(&mut web1_report, true).await, Some("reboot"));
+        // Installed patches can no longer be deployed: nothing harmful.
+        let late = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "publish", "patch_ids": patches, "server_ids": [web1], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "key-double-3"}),
+            )
+            .await;
+        assert_eq!(late.status(), 409);
+        let text = late.text().await.unwrap();
+        assert!(text.contains("web-1: zlib 1.0-2 is already installed"), "{text}");
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let (deployments,): (i64,) = sqlx::query_as("select count(*) from deployment")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(deployments, 1, "refused forms leave no deployment behind");
+        drop(conn);
+
+        // Bad input changes nothing.
+        for (bad, field) in [
+            (serde_json::json!({"mode": "wipe"}), "mode"),
+            (serde_json::json!({"patch_ids": []}), "patch_ids"),
+            (serde_json::json!({"server_ids": []}), "targets"),
+            (serde_json::json!({"reboot": "at", "reboot_at": ""}), "reboot_at"),
+            (serde_json::json!({"install_at": "2000-01-01T00:00"}), "install_at"),
+        ] {
+            let mut body = serde_json::json!({"mode": "deploy", "patch_ids": patches, "server_ids": [web2], "group_ids": [],
+                "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "key-bad-input"});
+            for (k, v) in bad.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let resp = app.deploy(Some(&admin), body).await;
+            assert_eq!(resp.status(), 422, "{field}");
+            assert!(resp.text().await.unwrap().contains(field), "{field}");
+        }
+        assert_eq!(app.open_jobs(web2).await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn owners_cannot_decide_deploy_or_see_rollouts() {
+    for_each_backend(|app| async move {
+        let (canary, _) = app.server("canary-1", &[("sudo", "1.0-2")], false).await;
+        app.test_group(&[canary]).await;
+        app.tick().await;
+        let id = app.rollout_of("sudo").await.rollout.id.to_string();
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        for decision in ["approve", "decline", "retest"] {
+            let resp = app
+                .post_fn("/api/admin/rollouts/decide", Some(&owner), &[("id", &id), ("decision", decision), ("reason", "x")])
+                .await;
+            assert_eq!(resp.status(), 403, "{decision}");
+        }
+        let resp = app
+            .deploy(Some(&owner),
+                serde_json::json!({"mode": "deploy", "patch_ids": [1], "server_ids": [canary], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "key-owner-1"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 403);
+        for path in ["/api/admin/rollouts/list", "/api/admin/policies/list", "/api/admin/notifications/list"] {
+            let resp = app.post_fn(path, Some(&owner), &[("state", ""), ("page", "1")]).await;
+            assert_eq!(resp.status(), 403, "{path}");
+        }
+        assert_eq!(app.rollout_of("sudo").await.rollout.state.as_str(), "testing");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn policies_are_validated_and_decide_what_is_covered() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let mut policy = serde_json::to_value(patchport_core::rollout::Policy::default()).unwrap();
+        policy["observation_days"] = 3.into();
+        let resp = app
+            .post_json("/api/admin/policies/save", Some(&admin),
+                serde_json::json!({"id": 1, "name": "Default", "position": 0, "enabled": true, "policy": policy}))
+            .await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("outside 7 to 30"));
+        // Only kernel patches, with manual approval.
+        policy["observation_days"] = 14.into();
+        policy["include"] = serde_json::json!(["linux-image-*"]);
+        policy["auto_approve"] = false.into();
+        let resp = app
+            .post_json("/api/admin/policies/save", Some(&admin),
+                serde_json::json!({"id": 1, "name": "Kernels", "position": 0, "enabled": true, "policy": policy}))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let (canary, mut r) = app
+            .server("canary-1", &[("linux-image-amd64", "1.0-2"), ("vim", "1.0-2")], false)
+            .await;
+        app.test_group(&[canary]).await;
+        assert_eq!(app.tick().await.created, 1, "vim is not covered");
+        app.agent_runs(&mut r, true).await;
+        app.tick().await;
+        let d = app.rollout_of("linux-image-amd64").await;
+        assert_eq!(d.rollout.policy, "Kernels");
+        assert_eq!(d.rollout.observe_until, Some(app.clock.now() + 14 * DAY));
+        // Manual approval: the end of observation is announced once.
+        app.clock.advance(14 * DAY);
+        let t = app.tick().await;
+        assert_eq!((t.approved, t.notified), (0, 1));
+        assert_eq!(app.tick().await.notified, 0);
+        assert_eq!(app.rollout_of("linux-image-amd64").await.rollout.state.as_str(), "observing");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn schedulers_of_several_instances_act_once() {
+    for_each_backend(|app| async move {
+        let (c1, _) = app.server("canary-1", &[("gzip", "1.0-2")], false).await;
+        let (c2, _) = app.server("canary-2", &[("gzip", "1.0-2")], false).await;
+        app.test_group(&[c1, c2]).await;
+        // Four instances step the scheduler at the same moment.
+        let (a, b, c, d) = tokio::join!(app.tick(), app.tick(), app.tick(), app.tick());
+        let all = [a, b, c, d];
+        assert_eq!(all.iter().map(|t| t.created).sum::<u32>(), 1, "{all:?}");
+        assert_eq!(all.iter().map(|t| t.testing).sum::<u32>(), 1, "{all:?}");
+        assert_eq!(
+            (app.open_jobs(c1).await, app.open_jobs(c2).await),
+            (1, 1),
+            "one test job per server"
+        );
+        let history = app.rollout_of("gzip").await.events;
+        assert_eq!(history.len(), 2, "new, then testing: {history:?}");
+    })
+    .await;
+}
