@@ -10,12 +10,14 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-// The next 22:00 UTC as a datetime-local value.
-function next2200() {
-  const now = new Date();
-  const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 22, 0));
-  if (at <= now) at.setUTCDate(at.getUTCDate() + 1);
-  return at.toISOString().slice(0, 16);
+// A Date as a datetime-local value (UTC, as the form reads it).
+const local = (d) => d.toISOString().slice(0, 16);
+
+// The next 22:00 UTC after `after`.
+function next2200(after) {
+  const at = new Date(Date.UTC(after.getUTCFullYear(), after.getUTCMonth(), after.getUTCDate(), 22, 0));
+  if (at <= after) at.setUTCDate(at.getUTCDate() + 1);
+  return at;
 }
 
 test('the admin deploys two selected patches to a group with a reboot at 22:00 and watches it', async () => {
@@ -36,8 +38,13 @@ test('the admin deploys two selected patches to a group with a reboot at 22:00 a
   await page.locator('#deploy-panel').waitFor();
   assert.match(await page.locator('#deploy-panel h2').innerText(), /2 selected/);
   await page.locator('#deploy-panel').getByLabel('Target group').selectOption({ label: 'web' });
+  // Installed from the next minute but one, so the page is seen queued
+  // first; rebooted at the next 22:00 after that.
+  const installAt = new Date(Date.now() + 120_000);
+  installAt.setUTCSeconds(0, 0);
+  await page.locator('#deploy-panel').getByLabel('Install at').fill(local(installAt));
   await page.locator('#deploy-panel').getByLabel('Reboot', { exact: true }).selectOption('at');
-  await page.locator('#deploy-panel').getByLabel('Reboot at').fill(next2200());
+  await page.locator('#deploy-panel').getByLabel('Reboot at').fill(local(next2200(installAt)));
   await page.locator('#deploy-panel button[type=submit]').click();
 
   await page.waitForURL(/\/deployments\/\d+$/);
@@ -49,12 +56,16 @@ test('the admin deploys two selected patches to a group with a reboot at 22:00 a
   for (const t of targets) {
     assert.ok(chosen.some((c) => t.patches.includes(c)), `${t.server} gets a chosen patch`);
   }
-  // The simulated agents check in every 2 s; the page follows by itself,
-  // from queued (or installing) to installed with the reboot still pending.
+  const states = () => page.locator('#deployment tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.state));
+  assert.ok((await states()).every((s) => s === 'queued'), 'queued until the install time');
+  assert.equal(await page.locator('#live').innerText(), 'Updating live…');
+  // Then the simulated agents (checking in every 2 s) install them; the
+  // page follows by itself to installed, with the reboot still pending.
   await page.waitForFunction(() => {
     const states = [...document.querySelectorAll('#deployment tbody tr')].map((tr) => tr.dataset.state);
     return states.length > 0 && states.every((s) => s === 'reboot pending');
-  }, null, { timeout: 60_000 });
+  }, null, { timeout: 240_000 });
+  assert.equal(await page.locator('#live').innerText(), 'Updating live…', 'the reboot is still to come');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
