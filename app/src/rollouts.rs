@@ -339,6 +339,12 @@ pub struct DeploymentRequest {
     pub group_ids: Vec<i64>,
     /// Owners whose servers are chosen.
     pub owner_ids: Vec<i64>,
+    /// Servers chosen by host name.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+    /// Owners chosen by user name.
+    #[serde(default)]
+    pub owners: Vec<String>,
     /// Empty for now, or `YYYY-MM-DDTHH:MM` UTC.
     pub install_at: String,
     /// none, after or at.
@@ -360,12 +366,24 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
         patch_ids,
         server_ids,
         group_ids,
-        owner_ids,
+        mut owner_ids,
+        hostnames,
+        owners,
         install_at,
         reboot,
         reboot_at,
         request_key,
     } = request;
+    let hostnames: Vec<String> = hostnames
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .collect();
+    let owners: Vec<String> = owners
+        .iter()
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
     use crate::ssr;
     use patchport_db::rollouts::{self, Kind, NewDeployment, Reboot};
     ssr::run(async move {
@@ -380,7 +398,9 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
         if patch_ids.is_empty() || patch_ids.len() > 1000 {
             return Err(AppError::invalid("patch_ids", "select 1 to 1,000 patches"));
         }
-        if server_ids.len() + group_ids.len() + owner_ids.len() == 0 {
+        if server_ids.len() + group_ids.len() + owner_ids.len() + hostnames.len() + owners.len()
+            == 0
+        {
             return Err(AppError::invalid(
                 "targets",
                 "choose the servers, groups or owners to act on",
@@ -422,6 +442,19 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
             }
         };
         let mut tx = state.db.begin().await?;
+        let mut server_ids = server_ids;
+        server_ids.extend(
+            rollouts::servers_named(&mut tx, &hostnames)
+                .await
+                .map_err(|e| AppError::invalid("hostnames", AppError::from(e).to_string()))?,
+        );
+        for name in &owners {
+            owner_ids.push(
+                crate::servers::account_named(&mut tx, name)
+                    .await
+                    .map_err(|e| AppError::invalid("owners", e.to_string()))?,
+            );
+        }
         let servers =
             rollouts::resolve_servers(&mut tx, &server_ids, &group_ids, &owner_ids).await?;
         if servers.is_empty() {
@@ -853,6 +886,7 @@ pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl 
     let mode = RwSignal::new("deploy".to_owned());
     let group = RwSignal::new(0i64);
     let hosts = RwSignal::new(String::new());
+    let owners = RwSignal::new(String::new());
     let install_at = RwSignal::new(String::new());
     let reboot = RwSignal::new("none".to_owned());
     let reboot_at = RwSignal::new(String::new());
@@ -869,11 +903,13 @@ pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl 
                 <h2>{move || format!("Publish or deploy {} selected patch(es)", selected.with(|s| s.len()))}</h2>
                 <form on:submit=move |ev| {
                     ev.prevent_default();
-                    let ids: Vec<i64> = hosts.get_untracked().split(',').filter_map(|h| h.trim().parse().ok()).collect();
+                    let split = |v: String| v.split([',', ' ']).map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect::<Vec<_>>();
                     create.dispatch(CreateDeployment { request: DeploymentRequest {
                         mode: mode.get_untracked(),
                         patch_ids: selected.get_untracked().into_iter().collect(),
-                        server_ids: ids,
+                        server_ids: vec![],
+                        hostnames: split(hosts.get_untracked()),
+                        owners: split(owners.get_untracked()),
                         group_ids: (group.get_untracked() > 0).then_some(group.get_untracked()).into_iter().collect(),
                         owner_ids: vec![],
                         install_at: install_at.get_untracked(),
@@ -894,8 +930,10 @@ pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl 
                             }).collect_view()).unwrap_or_default() })}
                         </Suspense>
                     </select></label>
-                    <label>"Server ids "<input type="text" aria-label="Server ids" placeholder="e.g. 3, 7" prop:value=move || hosts.get()
+                    <label>"Servers "<input type="text" aria-label="Servers" placeholder="host names, e.g. web-01, db-02" prop:value=move || hosts.get()
                         on:input=move |ev| hosts.set(event_target_value(&ev)) /></label>
+                    <label>"Owners' servers "<input type="text" aria-label="Owners" placeholder="user names" prop:value=move || owners.get()
+                        on:input=move |ev| owners.set(event_target_value(&ev)) /></label>
                     <Show when=move || mode.get() == "deploy">
                         <label>"Install at (UTC, empty: now) "<input type="datetime-local" aria-label="Install at" prop:value=move || install_at.get()
                             on:input=move |ev| install_at.set(event_target_value(&ev)) /></label>

@@ -1610,6 +1610,24 @@ pub async fn notifications(
     })
 }
 
+/// Server ids for host names; a name no server has is an error naming
+/// it.
+pub async fn servers_named(conn: &mut Conn, hostnames: &[String]) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(hostnames.len());
+    for name in hostnames {
+        // Host names need not be unique: every server of that name.
+        let found: Vec<(i64,)> = sqlx::query_as("select id from server where hostname = $1")
+            .bind(name)
+            .fetch_all(&mut *conn)
+            .await?;
+        if found.is_empty() {
+            return Err(StorageError::Conflict(format!("no server named {name:?}")));
+        }
+        ids.extend(found.into_iter().map(|f| f.0));
+    }
+    Ok(ids)
+}
+
 /// Servers named by id, by group and by owner, as one sorted list.
 pub async fn resolve_servers(
     conn: &mut Conn,

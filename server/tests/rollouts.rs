@@ -139,6 +139,16 @@ impl TestApp {
         rollouts::get(&mut conn, id).await.unwrap().unwrap()
     }
 
+    async fn rollout_patch_id(&self, package: &str) -> i64 {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        let (id,): (i64,) = sqlx::query_as("select id from patch where package = $1")
+            .bind(package)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        id
+    }
+
     async fn patch_state(&self, server: i64, package: &str) -> String {
         let mut conn = self.app_state.db.read().await.unwrap();
         patchport_db::servers::patch_rows(&mut conn, server)
@@ -548,6 +558,44 @@ async fn schedulers_of_several_instances_act_once() {
         );
         let history = app.rollout_of("gzip").await.events;
         assert_eq!(history.len(), 2, "new, then testing: {history:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn targets_are_named_by_host_name_and_owner() {
+    for_each_backend(|app| async move {
+        let (web1, _) = app.server("web-1", &[("zlib", "1.0-2")], false).await;
+        let (web2, _) = app.server("web-2", &[("zlib", "1.0-2")], false).await;
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let patch = app.rollout_patch_id("zlib").await;
+        let sent = std::sync::atomic::AtomicU32::new(0);
+        let form = |extra: serde_json::Value| {
+            let key = format!("key-named-{}", sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+            let mut body = serde_json::json!({"mode": "publish", "patch_ids": [patch], "server_ids": [], "group_ids": [],
+                "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": key});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            body
+        };
+        let resp = app.deploy(Some(&admin), form(serde_json::json!({"hostnames": ["web-1", "nope-9"]}))).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("no server named \\\"nope-9\\\""));
+        let resp = app.deploy(Some(&admin), form(serde_json::json!({"owners": ["nobody"]}))).await;
+        assert_eq!(resp.status(), 422);
+        assert_eq!(app.patch_state(web1, "zlib").await, "missing", "refused forms change nothing");
+        // Published for the owner's servers, then deployed to one by name.
+        let resp = app.deploy(Some(&admin), form(serde_json::json!({"owners": [OWNER]}))).await;
+        let done: app::rollouts::DeploymentCreated = resp.json().await.unwrap();
+        assert_eq!(done.targets, 2);
+        assert_eq!(app.patch_state(web2, "zlib").await, "published");
+        let resp = app
+            .deploy(Some(&admin), form(serde_json::json!({"mode": "deploy", "hostnames": [" web-1 "]})))
+            .await;
+        let done: app::rollouts::DeploymentCreated = resp.json().await.unwrap();
+        assert_eq!((done.targets, done.jobs), (1, 1));
+        assert_eq!((app.open_jobs(web1).await, app.open_jobs(web2).await), (1, 0));
     })
     .await;
 }
