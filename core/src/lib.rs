@@ -9,6 +9,7 @@ pub mod protocol;
 pub mod risk;
 pub mod rollout;
 pub mod version;
+pub mod window;
 
 pub use accounts::{Email, Password, Role, Username};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
