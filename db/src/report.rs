@@ -668,13 +668,17 @@ pub async fn detail_after(
         i64,
     );
     let (after_server, after_patch) = (sql.next(1), sql.next(2));
+    // A row-value comparison: PostgreSQL then walks the covering index in
+    // key order. With `a > x or (a = x and b > y)` it switched to a bitmap
+    // scan and a sort once the key passed the middle of the table (230 ms
+    // per batch instead of 20 at one million rows).
     let text = format!(
         "select sp.server_id, sp.patch_id, s.hostname, s.criticality, coalesce(a.username, ''), \
            p.release, p.package, coalesce(sp.installed_version, ''), p.version, p.arch, \
            p.severity_rank, p.cvss10, p.known_exploited, \
            (case when p.security or p.advisories > 0 then 1 else 0 end), sp.state, sp.first_seen \
          {} and s.id >= {after_server} \
-           and (sp.server_id > {after_server} or (sp.server_id = {after_server} and sp.patch_id > {after_patch})) \
+           and (sp.server_id, sp.patch_id) > ({after_server}, {after_patch}) \
          order by s.id, sp.patch_id limit {}",
         sql.open_rows().replacen(
             " where ",
