@@ -100,6 +100,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/rollouts/:id") view=|| view! { <Gate admin=true><Title text="Rollout" /><crate::rollouts::RolloutPage /></Gate> } />
                     <Route path=path!("/deployments/:id") view=|| view! { <Gate admin=true><Title text="Deployment" /><crate::rollouts::DeploymentPage /></Gate> } />
                     <Route path=path!("/policies") view=|| view! { <Gate admin=true><Title text="Rollout policies" /><crate::rollouts::PoliciesPage /></Gate> } />
+                    <Route path=path!("/windows") view=|| view! { <Gate admin=true><Title text="Maintenance windows" /><crate::windows::WindowsPage /></Gate> } />
                     <Route path=path!("/notifications") view=|| view! { <Gate admin=true><Title text="Notifications" /><crate::rollouts::NotificationsPage /></Gate> } />
                     <Route path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
                     <Route path=path!("/admin/audit") view=|| view! { <Gate admin=true><Title text="Audit trail" /><AuditTrailPage /></Gate> } />

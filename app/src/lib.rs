@@ -14,6 +14,7 @@ pub mod rollouts;
 pub mod servers;
 pub mod ui;
 pub mod users;
+pub mod windows;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -470,6 +470,7 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
                 patch_ids: &patch_ids,
                 server_ids: &servers,
                 not_before,
+                in_windows: false,
                 reboot,
                 rollout_id: None,
                 created_by: Some(me.id),
@@ -675,7 +676,7 @@ pub fn RolloutsPage() -> impl IntoView {
         <section class="card">
             <h1>"Rollouts"</h1>
             <p class="hint">"Each patch a policy covers goes new → testing → observing → approved, unless a test install fails or an admin declines it. "
-                <a href="/policies">"Policies"</a>" · "<a href="/notifications">"Notifications"</a></p>
+                <a href="/policies">"Policies"</a>" · "<a href="/windows">"Maintenance windows"</a>" · "<a href="/notifications">"Notifications"</a></p>
             <div class="filters">
                 <select aria-label="State" on:change=move |ev| { state.set(event_target_value(&ev)); page.set(1); }>
                     <option value="">"Any state"</option>

@@ -15,6 +15,7 @@ pub mod rollouts;
 pub mod servers;
 pub mod sessions;
 pub mod throttle;
+pub mod windows;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;

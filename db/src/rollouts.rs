@@ -739,21 +739,47 @@ pub async fn approve(
             .await?;
     let policies = policies(conn).await?;
     let policy = policy_of(&policies, policy_id);
-    for (wanted, criticality, kind) in [
-        (policy.publish_critical, "critical", Kind::Publish),
-        (policy.deploy_standard, "standard", Kind::Deploy),
-    ] {
-        if !wanted {
-            continue;
-        }
-        let servers: Vec<(i64,)> = sqlx::query_as(&format!(
+    let missing_on = |criticality: &'static str| {
+        format!(
             "select sp.server_id from server_patch sp join server s on s.id = sp.server_id \
-             where sp.patch_id = $1 and s.criticality = $2 and sp.state in {ACTIONABLE} order by sp.server_id"
-        ))
-        .bind(patch_id)
-        .bind(criticality)
-        .fetch_all(&mut *conn)
-        .await?;
+             where sp.patch_id = {patch_id} and s.criticality = '{criticality}' and sp.state in {ACTIONABLE} \
+             order by sp.server_id"
+        )
+    };
+    let mut publish: Vec<i64> = Vec::new();
+    let mut in_windows: Vec<i64> = Vec::new();
+    if policy.publish_critical {
+        let rows: Vec<(i64,)> = sqlx::query_as(&missing_on("critical"))
+            .fetch_all(&mut *conn)
+            .await?;
+        publish.extend(rows.into_iter().map(|r| r.0));
+    }
+    if policy.deploy_standard {
+        // Standard servers are patched in their next maintenance window; a
+        // server without one cannot be, so the patch is published for its
+        // owner instead.
+        let rows: Vec<(i64,)> = sqlx::query_as(&missing_on("standard"))
+            .fetch_all(&mut *conn)
+            .await?;
+        for (server_id,) in rows {
+            if crate::windows::next_for_server(conn, server_id, now)
+                .await?
+                .is_some()
+            {
+                in_windows.push(server_id);
+            } else {
+                publish.push(server_id);
+            }
+        }
+    }
+    for (kind, servers, note) in [
+        (Kind::Publish, publish, "approved by the rollout"),
+        (
+            Kind::Deploy,
+            in_windows,
+            "approved by the rollout: installed in each server's next maintenance window",
+        ),
+    ] {
         if servers.is_empty() {
             continue;
         }
@@ -762,13 +788,14 @@ pub async fn approve(
             &NewDeployment {
                 kind,
                 patch_ids: &[patch_id],
-                server_ids: &servers.iter().map(|s| s.0).collect::<Vec<_>>(),
+                server_ids: &servers,
                 not_before: now,
+                in_windows: kind == Kind::Deploy,
                 reboot: Reboot::None,
                 rollout_id: Some(rollout_id),
                 created_by: actor.id(),
                 request_key: None,
-                note: "approved by the rollout",
+                note,
             },
             now,
         )
@@ -873,6 +900,10 @@ pub struct NewDeployment<'a> {
     pub server_ids: &'a [i64],
     /// Install not before (deploy).
     pub not_before: Timestamp,
+    /// Install in each server's next maintenance window instead (not
+    /// before it opens, expiring when it closes); servers without one are
+    /// left out.
+    pub in_windows: bool,
     /// Reboot option (deploy).
     pub reboot: Reboot,
     /// The rollout that approved it.
@@ -989,6 +1020,7 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
         skipped: Vec::new(),
     };
     let mut per_server: BTreeMap<i64, Vec<(i64, PackageTarget)>> = BTreeMap::new();
+    let mut hostnames: BTreeMap<i64, String> = BTreeMap::new();
     let mut owners: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for (server_id, hostname, patch_id, package, version, arch, state, owner) in pairs {
         let why = match state.as_deref() {
@@ -1011,6 +1043,7 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
                 .or_default()
                 .push(format!("{package} {version} on {hostname}"));
         }
+        hostnames.insert(server_id, hostname.clone());
         per_server.entry(server_id).or_default().push((
             patch_id,
             PackageTarget {
@@ -1037,6 +1070,20 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
                 None
             }
             Kind::Deploy => {
+                let (not_before, not_after) = if d.in_windows {
+                    match crate::windows::next_for_server(conn, server_id, now).await? {
+                        Some(o) => (o.start.max(now), o.end),
+                        None => {
+                            out.skipped.push(format!(
+                                "{}: has no maintenance window",
+                                hostnames.get(&server_id).map(String::as_str).unwrap_or("?")
+                            ));
+                            continue;
+                        }
+                    }
+                } else {
+                    (d.not_before, d.not_before + INSTALL_WINDOW)
+                };
                 let spec = JobSpec::Install {
                     packages: items.iter().map(|(_, t)| t.clone()).collect(),
                 };
@@ -1047,8 +1094,8 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
                         &jobs::NewJob {
                             server_id,
                             spec: &spec,
-                            not_before: d.not_before,
-                            not_after: d.not_before + INSTALL_WINDOW,
+                            not_before,
+                            not_after,
                             created_by: d.created_by,
                         },
                         now,

@@ -184,6 +184,24 @@ impl TestApp {
         .await
     }
 
+    /// A daily maintenance window (UTC, 4 hours) for one server.
+    async fn window_for(&self, server: i64, start_minute: u16) {
+        let window = patchport_core::window::Window {
+            days: (1..=7).collect(),
+            start_minute,
+            duration_minutes: 240,
+            time_zone: "UTC".into(),
+        };
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let id = patchport_db::windows::create(&mut tx, &format!("w-{server}"), &window, 0)
+            .await
+            .unwrap();
+        patchport_db::windows::assign(&mut tx, id, &[], &[server])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     async fn open_jobs(&self, server: i64) -> i64 {
         let mut conn = self.app_state.db.read().await.unwrap();
         let (n,): (i64,) = sqlx::query_as(
@@ -204,7 +222,12 @@ async fn the_policy_tests_observes_approves_publishes_and_deploys() {
             app.server("canary-1", &[("openssl", "1.0-2")], false).await;
         let (db1, _) = app.server("db-1", &[("openssl", "1.0-2")], true).await;
         let (web1, mut web1_report) = app.server("web-1", &[("openssl", "1.0-2")], false).await;
+        let (web2, _) = app.server("web-2", &[("openssl", "1.0-2")], false).await;
         app.test_group(&[canary]).await;
+        // web-1 has a daily window opening three hours after this time of
+        // day; web-2 has none.
+        let opens = ((app.clock.now() + 3 * 3600) % DAY / 60) as u16;
+        app.window_for(web1, opens).await;
 
         // Detected and covered by the default policy: installed on the test
         // group only.
@@ -243,17 +266,29 @@ async fn the_policy_tests_observes_approves_publishes_and_deploys() {
         assert_eq!(app.audit_count("rollout.approved").await, 1);
 
         // Published for the critical server's owner; installed on the
-        // standard server without a reboot.
+        // standard server in its next window, without a reboot; published
+        // for the standard server that has no window.
         assert_eq!(app.patch_state(db1, "openssl").await, "published");
         assert_eq!(
             app.open_jobs(db1).await,
             0,
             "a critical server is not deployed to"
         );
+        assert_eq!(app.patch_state(web2, "openssl").await, "published");
+        assert_eq!(app.open_jobs(web2).await, 0, "no window, no deployment");
         assert_eq!(app.patch_state(web1, "openssl").await, "queued");
         assert_eq!(
             app.agent_runs(&mut web1_report, true).await,
-            Some("install")
+            None,
+            "not before its window"
+        );
+        app.clock.advance(3 * 3600 - 60);
+        assert_eq!(app.agent_runs(&mut web1_report, true).await, None);
+        app.clock.advance(60);
+        assert_eq!(
+            app.agent_runs(&mut web1_report, true).await,
+            Some("install"),
+            "as the window opens"
         );
         let t = app.tick().await;
         assert_eq!(
@@ -270,7 +305,7 @@ async fn the_policy_tests_observes_approves_publishes_and_deploys() {
         assert!(told.contains(&(
             OWNER.into(),
             "published".into(),
-            "1 patch(es) published for your servers".into()
+            "2 patch(es) published for your servers".into()
         )));
         assert!(told.contains(&(
             OWNER.into(),

@@ -1,0 +1,272 @@
+//! Maintenance windows (admins): define recurring windows in a time zone,
+//! apply them to groups and servers, and see the upcoming ones.
+
+use crate::errors::AppError;
+use crate::ui::FormError;
+use leptos::prelude::*;
+use patchport_core::clock::format_utc;
+use patchport_core::window::{Occurrence, Window};
+use serde::{Deserialize, Serialize};
+
+/// A window as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// When it recurs.
+    pub window: Window,
+    /// "Tue, Thu 22:00–02:00 Europe/Berlin (4 h)".
+    pub summary: String,
+    /// Groups it applies to.
+    pub groups: Vec<String>,
+    /// Servers it applies to directly.
+    pub servers: Vec<String>,
+    /// The next occurrences (the open one first).
+    pub upcoming: Vec<Occurrence>,
+}
+
+/// Every window, with its next occurrences.
+#[server(endpoint = "admin/windows/list")]
+pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut conn = state.db.read().await?;
+        Ok(patchport_db::windows::list(&mut conn)
+            .await?
+            .into_iter()
+            .map(|w| WindowView {
+                id: w.id,
+                name: w.name,
+                summary: w.window.describe(),
+                upcoming: w.window.upcoming(now, 5),
+                window: w.window,
+                groups: w.groups,
+                servers: w.servers,
+            })
+            .collect())
+    })
+    .await
+}
+
+/// Creates a window and applies it to groups and servers (host names).
+#[server(endpoint = "admin/windows/create", input = server_fn::codec::Json)]
+pub async fn create_window(
+    name: String,
+    window: Window,
+    group_ids: Vec<i64>,
+    hostnames: Vec<String>,
+) -> Result<i64, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "name",
+                "a window name is 1 to 64 characters",
+            ));
+        }
+        let window = window
+            .validated()
+            .map_err(|e| AppError::invalid("window", e.to_string()))?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let servers = named_servers(&mut tx, &hostnames).await?;
+        let id = patchport_db::windows::create(&mut tx, &name, &window, now).await?;
+        patchport_db::windows::assign(&mut tx, id, &group_ids, &servers).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "window.created",
+            &name,
+            &window.describe(),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(id)
+    })
+    .await
+}
+
+#[cfg(feature = "ssr")]
+async fn named_servers(
+    conn: &mut patchport_db::Conn,
+    hostnames: &[String],
+) -> Result<Vec<i64>, AppError> {
+    let names: Vec<String> = hostnames
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .collect();
+    patchport_db::rollouts::servers_named(conn, &names)
+        .await
+        .map_err(|e| AppError::invalid("hostnames", AppError::from(e).to_string()))
+}
+
+/// Applies a window to exactly these groups and servers.
+#[server(endpoint = "admin/windows/assign", input = server_fn::codec::Json)]
+pub async fn assign_window(
+    id: i64,
+    group_ids: Vec<i64>,
+    hostnames: Vec<String>,
+) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let servers = named_servers(&mut tx, &hostnames).await?;
+        patchport_db::windows::assign(&mut tx, id, &group_ids, &servers).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "window.assigned",
+            &format!("window {id}"),
+            &format!("groups {group_ids:?}, servers {}", hostnames.join(", ")),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Deletes a window.
+#[server(endpoint = "admin/windows/delete")]
+pub async fn delete_window(id: i64) -> Result<(), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let name = patchport_db::windows::delete(&mut tx, id).await?;
+        ssr::audit(&mut tx, Some(&me), "window.deleted", &name, "", now).await?;
+        patchport_db::commit(tx).await?;
+        Ok(())
+    })
+    .await
+}
+
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// `/windows`: the windows, where they apply, the upcoming ones, and a
+/// form for a new one.
+#[component]
+pub fn WindowsPage() -> impl IntoView {
+    let create = ServerAction::<CreateWindow>::new();
+    let delete = ServerAction::<DeleteWindow>::new();
+    let windows = Resource::new(
+        move || (create.version().get(), delete.version().get()),
+        |_| list_windows(),
+    );
+    let groups = Resource::new(|| (), |_| crate::groups::list_groups());
+    let name = RwSignal::new(String::new());
+    let days = RwSignal::new(std::collections::BTreeSet::<u8>::new());
+    let start = RwSignal::new("22:00".to_owned());
+    let hours = RwSignal::new("4".to_owned());
+    let zone = RwSignal::new("UTC".to_owned());
+    let group = RwSignal::new(0i64);
+    let hosts = RwSignal::new(String::new());
+    view! {
+        <section class="card">
+            <h1>"Maintenance windows"</h1>
+            <p class="hint">"Automatic deployments to standard servers run inside a server's windows (its own and its groups'). A start time that a daylight-saving change skips opens after the jump (02:30 becomes 03:30); one that happens twice opens at the first; durations are real hours."</p>
+            <FormError action=delete />
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match windows.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No maintenance windows yet: approved patches are published for standard servers instead of deployed."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data" id="windows">
+                            <thead><tr><th>"Window"</th><th>"When"</th><th>"Applies to"</th><th>"Next"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|w| {
+                                    let id = w.id;
+                                    let confirming = RwSignal::new(false);
+                                    let question = format!("Delete window {}?", w.name);
+                                    let applies = w.groups.iter().map(|g| format!("group {g}")).chain(w.servers.iter().cloned()).collect::<Vec<_>>().join(", ");
+                                    view! {
+                                        <tr data-window=w.name.clone()>
+                                            <td>{w.name.clone()}</td>
+                                            <td>{w.summary.clone()}</td>
+                                            <td>{if applies.is_empty() { "nothing yet".to_owned() } else { applies }}</td>
+                                            <td><small>{w.upcoming.iter().take(3).map(|o| format!("{} – {}", format_utc(o.start), format_utc(o.end))).collect::<Vec<_>>().join("; ")}</small></td>
+                                            <td>
+                                                <Show when=move || confirming.get() fallback=move || view! {
+                                                    <button type="button" class="small" on:click=move |_| confirming.set(true)>"Delete"</button>
+                                                }>
+                                                    <span class="confirm" role="alertdialog">
+                                                        {question.clone()}
+                                                        <button type="button" class="danger" on:click=move |_| { delete.dispatch(DeleteWindow { id }); confirming.set(false); }>"Delete"</button>
+                                                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                                    </span>
+                                                </Show>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }})}
+            </Transition>
+        </section>
+        <section class="card">
+            <h2>"New window"</h2>
+            <form id="new-window" on:submit=move |ev| {
+                ev.prevent_default();
+                let (h, m) = start.get_untracked().split_once(':').map(|(h, m)| (h.parse::<u16>().unwrap_or(99), m.parse::<u16>().unwrap_or(0))).unwrap_or((99, 0));
+                let minutes = (hours.get_untracked().trim().parse::<f64>().unwrap_or(0.0) * 60.0).round() as u32;
+                create.dispatch(CreateWindow {
+                    name: name.get_untracked(),
+                    window: Window {
+                        days: days.get_untracked().into_iter().collect(),
+                        start_minute: h * 60 + m,
+                        duration_minutes: minutes,
+                        time_zone: zone.get_untracked().trim().to_owned(),
+                    },
+                    group_ids: (group.get_untracked() > 0).then_some(group.get_untracked()).into_iter().collect(),
+                    hostnames: hosts.get_untracked().split([',', ' ']).filter(|h| !h.is_empty()).map(str::to_owned).collect(),
+                });
+            }>
+                <label>"Name "<input type="text" required maxlength="64" aria-label="Window name" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) /></label>
+                <fieldset class="days"><legend>"Days"</legend>
+                    {(1u8..=7).map(|d| view! {
+                        <label class="check"><input type="checkbox" aria-label=DAYS[usize::from(d - 1)]
+                            prop:checked=move || days.with(|s| s.contains(&d))
+                            on:change=move |ev| { let on = event_target_checked(&ev); days.update(|s| { if on { s.insert(d); } else { s.remove(&d); } }); } />
+                            {DAYS[usize::from(d - 1)]}</label>
+                    }).collect_view()}
+                </fieldset>
+                <label>"Starts "<input type="time" aria-label="Start time" prop:value=move || start.get() on:input=move |ev| start.set(event_target_value(&ev)) /></label>
+                <label>"Hours "<input type="number" min="0.25" max="168" step="0.25" aria-label="Duration in hours" prop:value=move || hours.get() on:input=move |ev| hours.set(event_target_value(&ev)) /></label>
+                <label>"Time zone "<input type="text" aria-label="Time zone" list="zones" prop:value=move || zone.get() on:input=move |ev| zone.set(event_target_value(&ev)) /></label>
+                <datalist id="zones">
+                    {["UTC", "Europe/Berlin", "Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "America/Los_Angeles", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney"]
+                        .into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
+                </datalist>
+                <label>"Group "<select aria-label="Group" on:change=move |ev| group.set(event_target_value(&ev).parse().unwrap_or(0))>
+                    <option value="0">"—"</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move { groups.await.map(|list| list.into_iter().map(|g| view! {
+                            <option value=g.id.to_string()>{g.name}</option>
+                        }).collect_view()).unwrap_or_default() })}
+                    </Suspense>
+                </select></label>
+                <label>"Servers "<input type="text" aria-label="Servers" placeholder="host names" prop:value=move || hosts.get() on:input=move |ev| hosts.set(event_target_value(&ev)) /></label>
+                <button type="submit" class="primary">"Create window"</button>
+            </form>
+            <FormError action=create />
+        </section>
+    }
+}

@@ -1,0 +1,167 @@
+//! Maintenance windows (see `patchport_core::window`), assigned to groups
+//! and servers. A server's windows are its own and its groups'.
+
+use crate::{Conn, Result, StorageError};
+use patchport_core::Timestamp;
+use patchport_core::window::{Occurrence, Window};
+
+/// A stored window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowRow {
+    /// Id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// When it recurs.
+    pub window: Window,
+    /// Groups it applies to (names).
+    pub groups: Vec<String>,
+    /// Servers it applies to directly (host names).
+    pub servers: Vec<String>,
+}
+
+fn decode(id: i64, json: &str) -> Result<Window> {
+    serde_json::from_str(json)
+        .map_err(|e| StorageError::Conflict(format!("window {id} is unreadable: {e}")))
+}
+
+/// Every window by name, with where it applies.
+pub async fn list(conn: &mut Conn) -> Result<Vec<WindowRow>> {
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("select id, name, settings from maintenance_window order by name")
+            .fetch_all(&mut *conn)
+            .await?;
+    let groups: Vec<(i64, String)> = sqlx::query_as(
+        "select wg.window_id, g.name from maintenance_window_group wg \
+         join server_group g on g.id = wg.group_id order by g.name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let servers: Vec<(i64, String)> = sqlx::query_as(
+        "select ws.window_id, s.hostname from maintenance_window_server ws \
+         join server s on s.id = ws.server_id order by s.hostname",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, name, json)| {
+            Ok(WindowRow {
+                id,
+                name,
+                window: decode(id, &json)?,
+                groups: groups
+                    .iter()
+                    .filter(|g| g.0 == id)
+                    .map(|g| g.1.clone())
+                    .collect(),
+                servers: servers
+                    .iter()
+                    .filter(|s| s.0 == id)
+                    .map(|s| s.1.clone())
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Creates a window (validated by the caller).
+pub async fn create(conn: &mut Conn, name: &str, window: &Window, now: Timestamp) -> Result<i64> {
+    let taken: Option<(i64,)> = sqlx::query_as("select id from maintenance_window where name = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if taken.is_some() {
+        return Err(StorageError::Conflict(format!(
+            "a window named {name:?} exists"
+        )));
+    }
+    let (id,): (i64,) = sqlx::query_as(
+        "insert into maintenance_window (name, settings, created_at) values ($1, $2, $3) returning id",
+    )
+    .bind(name)
+    .bind(serde_json::to_string(window).expect("a window serialises"))
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Deletes a window; returns its name.
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<String> {
+    let (name,): (String,) =
+        sqlx::query_as("delete from maintenance_window where id = $1 returning name")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+    Ok(name)
+}
+
+/// Applies a window to exactly these groups and servers.
+pub async fn assign(conn: &mut Conn, id: i64, group_ids: &[i64], server_ids: &[i64]) -> Result<()> {
+    let exists: Option<(i64,)> = sqlx::query_as("select id from maintenance_window where id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_none() {
+        return Err(StorageError::NotFound);
+    }
+    for table in ["maintenance_window_group", "maintenance_window_server"] {
+        sqlx::query(&format!("delete from {table} where window_id = $1"))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for g in group_ids {
+        sqlx::query(
+            "insert into maintenance_window_group (window_id, group_id) \
+             select $1, id from server_group where id = $2",
+        )
+        .bind(id)
+        .bind(g)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for s in server_ids {
+        sqlx::query(
+            "insert into maintenance_window_server (window_id, server_id) \
+             select $1, id from server where id = $2",
+        )
+        .bind(id)
+        .bind(s)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A server's windows: its own and its groups'.
+pub async fn of_server(conn: &mut Conn, server_id: i64) -> Result<Vec<(String, Window)>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "select w.id, w.name, w.settings from maintenance_window w where w.id in ( \
+           select window_id from maintenance_window_server where server_id = $1 \
+           union select wg.window_id from maintenance_window_group wg \
+             join server_group_member m on m.group_id = wg.group_id where m.server_id = $1) \
+         order by w.name",
+    )
+    .bind(server_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, name, json)| Ok((name, decode(id, &json)?)))
+        .collect()
+}
+
+/// The server's window open at `now`, or else its next one; None when it
+/// has no window.
+pub async fn next_for_server(
+    conn: &mut Conn,
+    server_id: i64,
+    now: Timestamp,
+) -> Result<Option<Occurrence>> {
+    Ok(of_server(conn, server_id)
+        .await?
+        .iter()
+        .filter_map(|(_, w)| w.upcoming(now, 1).into_iter().next())
+        .min_by_key(|o| o.start.max(now)))
+}
