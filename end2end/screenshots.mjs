@@ -50,5 +50,15 @@ await page.locator('#report tbody tr').first().waitFor();
 await page.locator('#report tbody tr').nth(0).locator('input[type=checkbox]').check();
 await page.locator('#report tbody tr').nth(2).locator('input[type=checkbox]').check();
 await page.screenshot({ path: `${out}/report.png` });
+// Rollouts: the demo's canary servers test new security patches (start the
+// demo with PATCHPORT_SCHEDULER_SECONDS=5 so the scheduler has run).
+await page.goto(`${BASE}/rollouts`);
+await hydrated(page);
+await page.locator('#rollouts tbody tr').first().waitFor({ timeout: 60_000 });
+await page.setViewportSize({ width: 1200, height: 720 });
+await page.screenshot({ path: `${out}/rollouts.png` });
+await page.locator('#rollouts tbody tr a').first().click();
+await page.locator('#history').waitFor();
+await page.screenshot({ path: `${out}/rollout.png`, fullPage: true });
 await browser.close();
 console.log(`screenshots written to ${out}`);

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod booking;
 pub mod errors;
 pub mod groups;
 pub mod jobs;

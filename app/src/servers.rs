@@ -742,6 +742,7 @@ pub fn ServerPage() -> impl IntoView {
             }})}
         </Transition>
         {move || (id() > 0).then(|| view! { <crate::jobs::JobsCard server_id=id() admin queue cancel changed=jobs_changed /> })}
+        {move || (id() > 0).then(|| view! { <crate::booking::RebootCard server_id=id() /> })}
         <section class="card">
             <h2>"Installed packages"</h2>
             <div class="toolbar">

@@ -165,3 +165,103 @@ pub async fn next_for_server(
         .filter_map(|(_, w)| w.upcoming(now, 1).into_iter().next())
         .min_by_key(|o| o.start.max(now)))
 }
+
+/// A reboot booked for a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booking {
+    /// The reboot job.
+    pub job_id: i64,
+    /// When it reboots.
+    pub at: Timestamp,
+    /// The end of the window it is in (the job expires then).
+    pub until: Timestamp,
+}
+
+/// The reboots waiting to run on a server (queued reboot jobs).
+pub async fn booked_reboots(conn: &mut Conn, server_id: i64) -> Result<Vec<Booking>> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "select id, not_before, not_after from job where server_id = $1 and kind = 'reboot' \
+         and state = 'queued' order by not_before",
+    )
+    .bind(server_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(job_id, at, until)| Booking { job_id, at, until })
+        .collect())
+}
+
+/// Why a booking was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookingError {
+    /// In the past.
+    #[error("that time has passed")]
+    Past,
+    /// The server has no window at all.
+    #[error("this server has no maintenance window: ask an admin to give it one")]
+    NoWindow,
+    /// Outside every window; says when the next one opens.
+    #[error("outside this server's maintenance windows; the next one is {next}")]
+    Outside {
+        /// The next window, formatted.
+        next: String,
+    },
+}
+
+/// Books (or moves) the server's reboot to `at`, which must be inside one
+/// of its maintenance windows: a queued reboot is cancelled and one reboot
+/// job queued for `at`, expiring when that window closes. The outer error
+/// is storage; the inner one says why the time was refused.
+pub async fn book_reboot(
+    conn: &mut Conn,
+    server_id: i64,
+    at: Timestamp,
+    by: i64,
+    now: Timestamp,
+) -> Result<std::result::Result<Booking, BookingError>> {
+    // A minute of slack for filling in the form.
+    if at < now - 60 {
+        return Ok(Err(BookingError::Past));
+    }
+    let at = at.max(now);
+    let windows = of_server(conn, server_id).await?;
+    if windows.is_empty() {
+        return Ok(Err(BookingError::NoWindow));
+    }
+    let Some(window) = windows.iter().find_map(|(_, w)| w.open_at(at)) else {
+        let next = windows
+            .iter()
+            .filter_map(|(_, w)| w.upcoming(at, 1).into_iter().next())
+            .min_by_key(|o| o.start)
+            .map(|o| {
+                format!(
+                    "{} to {}",
+                    patchport_core::clock::format_utc(o.start),
+                    patchport_core::clock::format_utc(o.end)
+                )
+            })
+            .unwrap_or_default();
+        return Ok(Err(BookingError::Outside { next }));
+    };
+    for b in booked_reboots(conn, server_id).await? {
+        crate::jobs::cancel(conn, b.job_id, now).await?;
+    }
+    let job_id = crate::jobs::create(
+        conn,
+        &crate::jobs::NewJob {
+            server_id,
+            spec: &patchport_core::protocol::JobSpec::Reboot,
+            not_before: at,
+            not_after: window.end,
+            created_by: Some(by),
+        },
+        now,
+    )
+    .await?;
+    Ok(Ok(Booking {
+        job_id,
+        at,
+        until: window.end,
+    }))
+}

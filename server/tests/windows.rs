@@ -71,3 +71,79 @@ async fn admins_define_windows_that_apply_to_groups_and_servers() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn owners_book_reboots_only_inside_their_servers_windows() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        let mine = app.reported(&support::report("web-1", vec![], vec![])).await;
+        let theirs = app.reported(&support::report("web-2", vec![], vec![])).await;
+        let owner_id = app.find_user(OWNER).await;
+        let mut conn = app.app_state.db.write().await.unwrap();
+        patchport_db::servers::set_assignment(&mut conn, mine, owner_id, "standard").await.unwrap();
+        drop(conn);
+        let book = |server: i64, at: String, cookie: String| {
+            let app = &app;
+            async move {
+                let server = server.to_string();
+                app.post_fn("/api/servers/book_reboot", Some(&cookie), &[("server_id", &server), ("at", &at)])
+                    .await
+            }
+        };
+        // What a datetime-local field sends (read as UTC).
+        let local = |t: i64| patchport_core::clock::format_utc(t)[..16].replace(' ', "T");
+        let now = app.clock_now();
+        // Without a window nothing can be booked.
+        let resp = book(mine, local(now + 3600), owner.clone()).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("no maintenance window"));
+
+        // A daily UTC window from the next full hour + 2 h, for 2 hours.
+        let opens = (now / 3600 + 2) * 3600;
+        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
+            "duration_minutes": 120, "time_zone": "UTC"});
+        let resp = app
+            .post_json("/api/admin/windows/create", Some(&admin),
+                serde_json::json!({"name": "nightly", "window": window, "group_ids": [], "hostnames": ["web-1", "web-2"]}))
+            .await;
+        assert_eq!(resp.status(), 200);
+
+        // Outside the window, in the past, or another owner's server: refused.
+        let resp = book(mine, local(opens - 600), owner.clone()).await;
+        assert_eq!(resp.status(), 422);
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("outside this server's maintenance windows"), "{text}");
+        let resp = book(mine, local(now - 3600), owner.clone()).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("past"));
+        assert_eq!(book(theirs, local(opens + 600), owner.clone()).await.status(), 404);
+        let mut conn = app.app_state.db.read().await.unwrap();
+        assert!(patchport_db::windows::booked_reboots(&mut conn, mine).await.unwrap().is_empty(), "nothing booked");
+        drop(conn);
+
+        // Inside: booked; moved to another time in the window: one booking.
+        let resp = book(mine, local(opens + 600), owner.clone()).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let resp = book(mine, local(opens + 3600), owner.clone()).await;
+        assert_eq!(resp.status(), 200);
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let booked = patchport_db::windows::booked_reboots(&mut conn, mine).await.unwrap();
+        drop(conn);
+        assert_eq!(booked.len(), 1, "moved, not doubled");
+        assert_eq!((booked[0].at, booked[0].until), (opens + 3600, opens + 7200));
+        let resp = app.post_fn("/api/servers/reboot_plan", Some(&owner), &[("server_id", &mine.to_string())]).await;
+        let plan: app::booking::RebootPlanView = resp.json().await.unwrap();
+        assert_eq!(plan.booked, Some((opens + 3600, opens + 7200)));
+        assert_eq!(plan.upcoming[0].start, opens);
+        assert_eq!(app.audit_count("reboot.booked").await, 2);
+
+        // Cancelled by its owner; a second cancel says nothing is booked.
+        let id = mine.to_string();
+        assert_eq!(app.post_fn("/api/servers/cancel_reboot", Some(&owner), &[("server_id", &id)]).await.status(), 200);
+        assert_eq!(app.post_fn("/api/servers/cancel_reboot", Some(&owner), &[("server_id", &id)]).await.status(), 409);
+        let other = theirs.to_string();
+        assert_eq!(app.post_fn("/api/servers/cancel_reboot", Some(&owner), &[("server_id", &other)]).await.status(), 404);
+    })
+    .await;
+}
