@@ -41,6 +41,19 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Checks a display name typed into a form (groups, policies,
+    /// windows): trimmed, 1 to 64 characters, no control characters.
+    pub fn named(field: &str, what: &str, name: &str) -> Result<String, AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                field,
+                format!("{what} name is 1 to 64 characters"),
+            ));
+        }
+        Ok(name.to_owned())
+    }
+
     /// Input error on one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         AppError::Invalid {

@@ -48,17 +48,11 @@ pub async fn create_group(name: String) -> Result<i64, AppError> {
     ssr::run(async move {
         let me = ssr::require_admin()?;
         let state = ssr::state()?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "name",
-                "a group name is 1 to 64 characters",
-            ));
-        }
+        let name = AppError::named("name", "a group", &name)?;
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
-        let id = patchport_db::groups::create(&mut tx, name, now).await?;
-        ssr::audit(&mut tx, Some(&me), "group.created", name, "", now).await?;
+        let id = patchport_db::groups::create(&mut tx, &name, now).await?;
+        ssr::audit(&mut tx, Some(&me), "group.created", &name, "", now).await?;
         patchport_db::commit(tx).await?;
         Ok(id)
     })
@@ -170,7 +164,6 @@ pub fn GroupsCard(
                             <tbody>
                                 {list.into_iter().map(|g| {
                                     let id = g.id;
-                                    let confirming = RwSignal::new(false);
                                     let question = format!("Delete group {}? Its {} servers stay.", g.name, g.members);
                                     view! {
                                         <tr data-group=g.name.clone()>
@@ -185,15 +178,7 @@ pub fn GroupsCard(
                                                 view! { <button type="button" class="small" on:click=move |_| { set_test.dispatch(SetTestGroup { id }); }>"Make test group"</button> }.into_any()
                                             }}</td>
                                             <td>
-                                                <Show when=move || confirming.get() fallback=move || view! {
-                                                    <button type="button" class="small" on:click=move |_| confirming.set(true)>"Delete"</button>
-                                                }>
-                                                    <span class="confirm" role="alertdialog">
-                                                        {question.clone()}
-                                                        <button type="button" class="danger" on:click=move |_| { delete.dispatch(DeleteGroup { id }); confirming.set(false); }>"Delete"</button>
-                                                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                                                    </span>
-                                                </Show>
+                                                <crate::ui::ConfirmDelete question=question.clone() on_confirm=Callback::new(move |_| { delete.dispatch(DeleteGroup { id }); }) />
                                             </td>
                                         </tr>
                                     }

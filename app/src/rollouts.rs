@@ -67,13 +67,7 @@ pub async fn save_policy(
     ssr::run(async move {
         let me = ssr::require_admin()?;
         let state = ssr::state()?;
-        let name = name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "name",
-                "a policy name is 1 to 64 characters",
-            ));
-        }
+        let name = AppError::named("name", "a policy", &name)?;
         let policy = policy
             .validated()
             .map_err(|e| AppError::invalid("policy", e.to_string()))?;

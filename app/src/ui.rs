@@ -43,3 +43,21 @@ pub fn Pager(page: RwSignal<i64>, per_page: i64, total: i64) -> impl IntoView {
         </nav>
     }
 }
+
+/// A "Delete" button that asks `question` first, with Delete and Cancel;
+/// `on_confirm` runs only on Delete.
+#[component]
+pub fn ConfirmDelete(question: String, on_confirm: Callback<()>) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    view! {
+        <Show when=move || confirming.get() fallback=move || view! {
+            <button type="button" class="small" on:click=move |_| confirming.set(true)>"Delete"</button>
+        }>
+            <span class="confirm" role="alertdialog">
+                {question.clone()}
+                <button type="button" class="danger" on:click=move |_| { on_confirm.run(()); confirming.set(false); }>"Delete"</button>
+                <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+            </span>
+        </Show>
+    }
+}

@@ -65,13 +65,7 @@ pub async fn create_window(
     ssr::run(async move {
         let me = ssr::require_admin()?;
         let state = ssr::state()?;
-        let name = name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "name",
-                "a window name is 1 to 64 characters",
-            ));
-        }
+        let name = AppError::named("name", "a window", &name)?;
         let window = window
             .validated()
             .map_err(|e| AppError::invalid("window", e.to_string()))?;
@@ -192,7 +186,6 @@ pub fn WindowsPage() -> impl IntoView {
                             <tbody>
                                 {list.into_iter().map(|w| {
                                     let id = w.id;
-                                    let confirming = RwSignal::new(false);
                                     let question = format!("Delete window {}?", w.name);
                                     let applies = w.groups.iter().map(|g| format!("group {g}")).chain(w.servers.iter().cloned()).collect::<Vec<_>>().join(", ");
                                     view! {
@@ -202,15 +195,7 @@ pub fn WindowsPage() -> impl IntoView {
                                             <td>{if applies.is_empty() { "nothing yet".to_owned() } else { applies }}</td>
                                             <td><small>{w.upcoming.iter().take(3).map(|o| format!("{} – {}", format_utc(o.start), format_utc(o.end))).collect::<Vec<_>>().join("; ")}</small></td>
                                             <td>
-                                                <Show when=move || confirming.get() fallback=move || view! {
-                                                    <button type="button" class="small" on:click=move |_| confirming.set(true)>"Delete"</button>
-                                                }>
-                                                    <span class="confirm" role="alertdialog">
-                                                        {question.clone()}
-                                                        <button type="button" class="danger" on:click=move |_| { delete.dispatch(DeleteWindow { id }); confirming.set(false); }>"Delete"</button>
-                                                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                                                    </span>
-                                                </Show>
+                                                <crate::ui::ConfirmDelete question=question.clone() on_confirm=Callback::new(move |_| { delete.dispatch(DeleteWindow { id }); }) />
                                             </td>
                                         </tr>
                                     }
