@@ -689,7 +689,8 @@ async fn notify_admins(
     Ok(done.rows_affected() as u32)
 }
 
-async fn notify(
+/// Records a notification for one account.
+pub(crate) async fn notify(
     conn: &mut Conn,
     account_id: i64,
     kind: &str,

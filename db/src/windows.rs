@@ -259,6 +259,27 @@ pub async fn book_reboot(
         now,
     )
     .await?;
+    let (hostname, owner): (String, Option<i64>) =
+        sqlx::query_as("select hostname, owner_id from server where id = $1")
+            .bind(server_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if let Some(owner) = owner {
+        let when = patchport_core::clock::format_utc(at);
+        crate::rollouts::notify(
+            conn,
+            owner,
+            "reboot_booked",
+            &format!("Reboot of {hostname} booked for {when}"),
+            &format!(
+                "{hostname} will reboot at {when}, inside its maintenance window (closes {}).",
+                patchport_core::clock::format_utc(window.end)
+            ),
+            &format!("/servers/{server_id}"),
+            now,
+        )
+        .await?;
+    }
     Ok(Ok(Booking {
         job_id,
         at,

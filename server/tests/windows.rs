@@ -137,6 +137,13 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
         assert_eq!(plan.booked, Some((opens + 3600, opens + 7200)));
         assert_eq!(plan.upcoming[0].start, opens);
         assert_eq!(app.audit_count("reboot.booked").await, 2);
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let told = patchport_db::rollouts::notifications(&mut conn, owner_id, 1, 10)
+            .await
+            .unwrap();
+        drop(conn);
+        assert_eq!(told.total, 2, "the owner is told of each booking");
+        assert!(told.items[0].subject.starts_with("Reboot of web-1 booked for "));
 
         // Cancelled by its owner; a second cancel says nothing is booked.
         let id = mine.to_string();
