@@ -291,12 +291,7 @@ async fn event(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let (package, version): (String, String) = sqlx::query_as(
-        "select p.package, p.version from rollout r join patch p on p.id = r.patch_id where r.id = $1",
-    )
-    .bind(rollout_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (package, version) = patch_of(conn, rollout_id).await?;
     crate::audit::record(
         conn,
         &crate::audit::NewAuditEvent {
@@ -475,17 +470,18 @@ async fn start_testing(
         .await?;
         out.testing += 1;
     }
+    let policies = if untestable.is_empty() {
+        Vec::new()
+    } else {
+        policies(conn).await?
+    };
     for rollout_id in untestable {
-        let policy: (Option<i64>,) = sqlx::query_as("select policy_id from rollout where id = $1")
-            .bind(rollout_id)
-            .fetch_one(&mut *conn)
-            .await?;
-        let policies = policies(conn).await?;
-        let days = policy_of(&policies, policy.0).observation_seconds();
-        let (state,): (String,) = sqlx::query_as("select state from rollout where id = $1")
-            .bind(rollout_id)
-            .fetch_one(&mut *conn)
-            .await?;
+        let (policy, state): (Option<i64>, String) =
+            sqlx::query_as("select policy_id, state from rollout where id = $1")
+                .bind(rollout_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let days = policy_of(&policies, policy).observation_seconds();
         // A retried test with nothing left to test passes; a new one skips.
         let t = if state == "new" {
             Transition::SkipTest

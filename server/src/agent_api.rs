@@ -328,10 +328,7 @@ async fn check_in(
                     }
                     Err(e) if e.is_retryable() && attempt < 3 => {
                         tracing::info!(server_id, attempt, "report lost a race; running it again");
-                        // Back off a little, with jitter, so the same two
-                        // reports do not collide again at once.
-                        let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 10..50) * attempt;
-                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                        back_off(attempt).await;
                         attempt += 1;
                     }
                     Err(e) => return Err(e.into()),
@@ -366,6 +363,14 @@ async fn check_in(
 /// Seconds until the agent should check in again: the usual interval, or
 /// sooner when a queued job becomes due before that (a reboot booked for
 /// 22:00 starts within about 30 s of it, not up to 5 min later).
+/// Waits a little before running a transaction that lost a race again,
+/// longer each attempt and with jitter, so the same two do not collide
+/// again at once.
+async fn back_off(attempt: u64) {
+    let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 10..50) * attempt;
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+}
+
 /// Counts patches a report first showed to come from a security origin as
 /// security, after the report committed (see
 /// `servers::Reconciled::security_raised`). Failing here does not fail the
@@ -380,10 +385,7 @@ async fn raise_security(state: &AppState, ids: &[i64]) {
         };
         match run.await {
             Ok(()) => return,
-            Err(e) if e.is_retryable() && attempt < 3 => {
-                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 10..50) * attempt;
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            }
+            Err(e) if e.is_retryable() && attempt < 3 => back_off(attempt).await,
             Err(e) => {
                 tracing::warn!(error = %e, ?ids, "could not mark patches as security; a later report will");
                 return;

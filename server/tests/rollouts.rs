@@ -126,12 +126,8 @@ impl TestApp {
     }
 
     async fn rollout_of(&self, package: &str) -> rollouts::RolloutDetail {
+        let patch_id = self.rollout_patch_id(package).await;
         let mut conn = self.app_state.db.read().await.unwrap();
-        let (patch_id,): (i64,) = sqlx::query_as("select id from patch where package = $1")
-            .bind(package)
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
         let id = rollouts::of_patch(&mut conn, patch_id)
             .await
             .unwrap()
