@@ -36,6 +36,12 @@ if $want_tests; then
     say "installing end-to-end test packages"
     (cd end2end && npm ci --no-audit --no-fund)
   fi
+  # A real SMTP server for the mail tests (server/tests/fixtures/smtp_sink.py).
+  if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+    say "installing aiosmtpd from Debian for the mail tests"
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-aiosmtpd \
+      || { echo "could not install python3-aiosmtpd: install Debian's 'python3-aiosmtpd' package" >&2; exit 1; }
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Chromium from Debian for the end-to-end tests"
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \

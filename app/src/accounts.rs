@@ -311,12 +311,16 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next").unwrap_or_else(|| "/".to_owned()));
     let signed_out = move || query.with(|q| q.get("signed_out").is_some());
+    let password_set = move || query.with(|q| q.get("password_set").is_some());
     let setup = Resource::new(|| (), |_| setup_open());
     view! {
         <section class="card narrow">
             <h1>"Sign in to Patchport"</h1>
             <Show when=signed_out>
                 <p class="ok" role="status">"You have signed out."</p>
+            </Show>
+            <Show when=password_set>
+                <p class="ok" role="status">"Your password is set. Sign in with it."</p>
             </Show>
             <ActionForm action=auth.login attr:class="stack">
                 <input type="hidden" name="next" value=next />
@@ -333,6 +337,7 @@ pub fn LoginPage() -> impl IntoView {
                     {move || if auth.login.pending().get() { "Signing in…" } else { "Sign in" }}
                 </button>
             </ActionForm>
+            <p class="hint"><a href="/forgot">"Forgot your password?"</a></p>
             <Transition fallback=|| ()>
                 {move || {
                     Suspend::new(async move { setup.await.ok().filter(|open| *open).map(|_| view! {
@@ -402,6 +407,7 @@ pub fn AccountPage() -> impl IntoView {
                 {move || change.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
                 <button type="submit" class="primary">"Change password"</button>
             </ActionForm>
+            <crate::mail::MailPreferences />
         </section>
     }
 }

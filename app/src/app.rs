@@ -92,6 +92,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/setup") view=SetupPage />
                     <Route path=path!("/account") view=AccountPage />
+                    <Route path=path!("/forgot") view=crate::mail::ForgotPage />
+                    <Route path=path!("/reset/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="reset" /> } />
+                    <Route path=path!("/invite/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="invite" /> } />
+                    <Route path=path!("/outbox") view=|| view! { <Gate admin=true><Title text="Outbox" /><crate::mail::OutboxPage /></Gate> } />
                     <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
                     <Route path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
                     <Route path=path!("/report") view=|| view! { <Gate admin=true><Title text="Patches missing" /><crate::report::ReportPage /></Gate> } />
@@ -219,6 +223,7 @@ fn Dashboard() -> impl IntoView {
                                     <li><a href="/servers"><strong>"Servers"</strong><span>"Enrolled servers, their agents and missing patches; enrol new ones."</span></a></li>
                                     <li><a href="/admin/users"><strong>"Users"</strong><span>"Create admins and server owners, disable accounts, reset passwords."</span></a></li>
                                     <li><a href="/admin/audit"><strong>"Audit trail"</strong><span>"Sign-ins, failures and account changes, newest first."</span></a></li>
+                                    <li><a href="/outbox"><strong>"Outbox"</strong><span>"Every mail the portal sends: queued, sent, given up; resend."</span></a></li>
                                 </ul>
                                 <crate::report::MorningLook />
                             }.into_any()

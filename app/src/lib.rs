@@ -9,6 +9,7 @@ pub mod booking;
 pub mod errors;
 pub mod groups;
 pub mod jobs;
+pub mod mail;
 pub mod patches;
 pub mod report;
 pub mod rollouts;
@@ -29,6 +30,9 @@ pub const PUBLIC_SERVER_FNS: &[&str] = &[
     "/api/logout",
     "/api/setup_open",
     "/api/setup_admin",
+    "/api/request_password_reset",
+    "/api/account_link",
+    "/api/use_account_link",
 ];
 
 /// Entry point of the WASM bundle: attaches to the server-rendered page.

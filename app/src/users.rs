@@ -111,7 +111,9 @@ pub async fn list_users(filter: UserFilter, page: i64) -> Result<UserPage, AppEr
     .await
 }
 
-/// Creates an account with an initial password.
+/// Creates an account with an initial password, or, with the password
+/// left empty, with none and an invitation mailed to its address (a
+/// one-time link to choose the password, valid for 7 days).
 #[server(endpoint = "admin/users/create")]
 pub async fn create_user(
     username: String,
@@ -138,8 +140,19 @@ pub async fn create_user(
                 "display name must be at most 100 characters",
             ));
         }
-        let pw = patchport_core::Password::parse(&password)?;
-        let hash = passwords::hash(&pw).await?;
+        let invite = password.is_empty();
+        let hash = if invite {
+            if email.is_none() {
+                return Err(AppError::invalid(
+                    "password",
+                    "Give an initial password, or a mail address to send an invitation to.",
+                ));
+            }
+            // No password works until the invitation is accepted.
+            NO_PASSWORD.to_owned()
+        } else {
+            passwords::hash(&patchport_core::Password::parse(&password)?).await?
+        };
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
         let new = accounts::NewAccount {
@@ -155,15 +168,27 @@ pub async fn create_user(
             Some(&me),
             "user.created",
             &created.username,
-            &format!("role {role}"),
+            &format!(
+                "role {role}{}",
+                if invite { ", invited by mail" } else { "" }
+            ),
             now,
         )
         .await?;
+        if invite {
+            crate::mail::send_account_link(&mut tx, &created, accounts::TokenPurpose::Invite, now)
+                .await?;
+        }
         patchport_db::commit(tx).await?;
         Ok(UserRow::from(created))
     })
     .await
 }
+
+/// The password hash of an invited account: not a PHC string, so no
+/// password matches it.
+#[cfg(feature = "ssr")]
+const NO_PASSWORD: &str = "!invited";
 
 /// Loads the target account for a change, refusing changes to oneself and
 /// changes that would leave no enabled admin.
@@ -394,7 +419,8 @@ pub fn UsersPage() -> impl IntoView {
                         <option value="admin">"Admin (runs the portal)"</option>
                     </select>
                 </label>
-                <label>"Initial password" <input type="password" name="password" required minlength="10" autocomplete="new-password" /></label>
+                <label>"Initial password" <input type="password" name="password" minlength="10" autocomplete="new-password" />
+                    <small>"Leave empty to mail an invitation instead: the new user chooses their own password."</small></label>
                 <button type="submit" class="primary">"Create user"</button>
             </ActionForm>
             <FormError action=create />

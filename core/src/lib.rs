@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod advisory;
 pub mod clock;
 pub mod demo;
+pub mod mail;
 pub mod protocol;
 pub mod risk;
 pub mod rollout;

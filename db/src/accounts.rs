@@ -265,3 +265,118 @@ pub async fn set_password_hash(conn: &mut Conn, id: i64, hash: &str, now: Timest
     )
     .await
 }
+
+/// What a one-time account link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// A new account chooses its first password.
+    Invite,
+    /// A forgotten password is replaced.
+    Reset,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Invite => "invite",
+            TokenPurpose::Reset => "reset",
+        }
+    }
+}
+
+/// Stores a one-time link's token by its digest (the token itself is only
+/// ever in the mail). Earlier unused links of the same purpose for the
+/// account stop working.
+pub async fn create_token(
+    conn: &mut Conn,
+    account_id: i64,
+    purpose: TokenPurpose,
+    token_digest: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "update account_token set used_at = $1 \
+         where account_id = $2 and purpose = $3 and used_at is null",
+    )
+    .bind(now)
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into account_token (account_id, purpose, token_hash, expires_at, created_at) \
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(account_id)
+    .bind(purpose.as_str())
+    .bind(token_digest)
+    .bind(expires_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The enabled account a link is valid for (unused, unexpired), without
+/// using it.
+pub async fn token_account(
+    conn: &mut Conn,
+    purpose: TokenPurpose,
+    token_digest: &str,
+    now: Timestamp,
+) -> Result<Option<Account>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "select t.account_id from account_token t join account a on a.id = t.account_id \
+         where t.token_hash = $1 and t.purpose = $2 and t.used_at is null and t.expires_at > $3 \
+         and not a.disabled",
+    )
+    .bind(token_digest)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some((id,)) => get(conn, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Uses a link: marks it used and returns its account, or None when it is
+/// unknown, used, expired or its account disabled. Only one caller can
+/// win a link.
+pub async fn use_token(
+    conn: &mut Conn,
+    purpose: TokenPurpose,
+    token_digest: &str,
+    now: Timestamp,
+) -> Result<Option<Account>> {
+    let Some(account) = token_account(conn, purpose, token_digest, now).await? else {
+        return Ok(None);
+    };
+    let won = sqlx::query(
+        "update account_token set used_at = $1 \
+         where token_hash = $2 and purpose = $3 and used_at is null and expires_at > $1",
+    )
+    .bind(now)
+    .bind(token_digest)
+    .bind(purpose.as_str())
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(won.then_some(account))
+}
+
+/// The enabled account with this user name or address (address matched
+/// without regard to case), for a password reset request.
+pub async fn find_by_name_or_email(conn: &mut Conn, who: &str) -> Result<Option<Account>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "select {COLUMNS} from account where not disabled \
+         and (username = lower($1) or lower(email) = lower($1)) order by id limit 1"
+    ))
+    .bind(who.trim())
+    .fetch_optional(conn)
+    .await?;
+    row.map(from_row).transpose()
+}

@@ -10,6 +10,7 @@ pub mod agents;
 pub mod audit;
 pub mod groups;
 pub mod jobs;
+pub mod mail;
 pub mod report;
 pub mod rollouts;
 pub mod servers;

@@ -188,7 +188,8 @@ pub struct Ticked {
 
 /// One scheduler step at `now`: takes newly covered patches into rollouts,
 /// starts test installs, checks them, ends observations, approves by
-/// policy, and follows up deployments (reboots, owners to tell). Run it in
+/// policy, and follows up deployments (reboots, owners to tell) and booked
+/// reboots (reminders, outcomes). Run it in
 /// a transaction; it is safe to run from several instances at once.
 pub async fn tick(conn: &mut Conn, now: Timestamp) -> Result<Ticked> {
     let mut out = Ticked::default();
@@ -208,6 +209,7 @@ pub async fn tick(conn: &mut Conn, now: Timestamp) -> Result<Ticked> {
     check_tests(conn, &policies, now, &mut out).await?;
     end_observations(conn, &policies, now, &mut out).await?;
     follow_deployments(conn, now, &mut out).await?;
+    out.notified += crate::mail::follow_bookings(conn, now).await?;
     Ok(out)
 }
 
@@ -567,16 +569,13 @@ async fn check_tests(
                 )
                 .await?;
                 let (package, version) = patch_of(conn, rollout_id).await?;
-                out.notified += notify_admins(
-                    conn,
-                    "test_failed",
-                    &format!("Test install of {package} {version} failed"),
-                    &format!(
+                out.notified += crate::mail::notify_admins(
+conn,
+&crate::mail::Notice { kind: "test_failed", subject: &format!("Test install of {package} {version} failed"), body: &format!(
                         "The rollout of {package} {version} stopped: {reason}. The logs are on the rollout page."
-                    ),
-                    &format!("/rollouts/{rollout_id}"),
-                    now,
-                )
+                    ), link: &format!("/rollouts/{rollout_id}") },
+now,
+)
                 .await?;
                 out.test_failed += 1;
             }
@@ -641,16 +640,13 @@ async fn end_observations(
             out.approved += 1;
         } else if noted == 0 {
             let (package, version) = patch_of(conn, rollout_id).await?;
-            out.notified += notify_admins(
-                conn,
-                "observation_ended",
-                &format!("{package} {version} awaits approval"),
-                &format!(
+            out.notified += crate::mail::notify_admins(
+conn,
+&crate::mail::Notice { kind: "observation_ended", subject: &format!("{package} {version} awaits approval"), body: &format!(
                     "The observation of {package} {version} ended. The policy asks an admin to approve or decline it."
-                ),
-                &format!("/rollouts/{rollout_id}"),
-                now,
-            )
+                ), link: &format!("/rollouts/{rollout_id}") },
+now,
+)
             .await?;
             sqlx::query("update rollout set observation_noted = $1 where id = $2")
                 .bind(true)
@@ -659,54 +655,6 @@ async fn end_observations(
                 .await?;
         }
     }
-    Ok(())
-}
-
-/// Records a notification for every enabled admin; returns how many.
-async fn notify_admins(
-    conn: &mut Conn,
-    kind: &str,
-    subject: &str,
-    body: &str,
-    link: &str,
-    now: Timestamp,
-) -> Result<u32> {
-    let done = sqlx::query(
-        "insert into notification (account_id, kind, subject, body, link, created_at) \
-         select id, $1, $2, $3, $4, $5 from account where role = 'admin' and not disabled",
-    )
-    .bind(kind)
-    .bind(subject)
-    .bind(body)
-    .bind(link)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() as u32)
-}
-
-/// Records a notification for one account.
-pub(crate) async fn notify(
-    conn: &mut Conn,
-    account_id: i64,
-    kind: &str,
-    subject: &str,
-    body: &str,
-    link: &str,
-    now: Timestamp,
-) -> Result<()> {
-    sqlx::query(
-        "insert into notification (account_id, kind, subject, body, link, created_at) \
-         values ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(account_id)
-    .bind(kind)
-    .bind(subject)
-    .bind(body)
-    .bind(link)
-    .bind(now)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 
@@ -1116,18 +1064,15 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
     }
     if d.kind == Kind::Publish {
         for (owner, items) in owners {
-            notify(
-                conn,
-                owner,
-                "published",
-                &format!("{} patch(es) published for your servers", items.len()),
-                &format!(
+            crate::mail::notify(
+conn,
+owner,
+&crate::mail::Notice { kind: "published", subject: &format!("{} patch(es) published for your servers", items.len()), body: &format!(
                     "These patches are ready for you to install from the self-service portal:\n{}",
                     items.join("\n")
-                ),
-                "/",
-                now,
-            )
+                ), link: "/" },
+now,
+)
             .await?;
         }
     }
@@ -1165,18 +1110,15 @@ async fn follow_deployments(conn: &mut Conn, now: Timestamp, out: &mut Ticked) -
                 .fetch_all(&mut *conn)
                 .await?;
                 let list: Vec<String> = packages.iter().map(|(p, v)| format!("{p} {v}")).collect();
-                notify(
-                    conn,
-                    owner,
-                    "reboot_needed",
-                    &format!("{hostname} was patched: please schedule its reboot"),
-                    &format!(
+                crate::mail::notify(
+conn,
+owner,
+&crate::mail::Notice { kind: "reboot_needed", subject: &format!("{hostname} was patched: please schedule its reboot"), body: &format!(
                         "Installed on {hostname} without a reboot: {}. Please schedule a reboot in one of its maintenance windows.",
                         list.join(", ")
-                    ),
-                    &format!("/servers/{server_id}"),
-                    now,
-                )
+                    ), link: &format!("/servers/{server_id}") },
+now,
+)
                 .await?;
                 out.notified += 1;
             }

@@ -259,6 +259,7 @@ pub async fn book_reboot(
         now,
     )
     .await?;
+    crate::mail::record_booking(conn, job_id, server_id, at, now).await?;
     let (hostname, owner): (String, Option<i64>) =
         sqlx::query_as("select hostname, owner_id from server where id = $1")
             .bind(server_id)
@@ -266,16 +267,18 @@ pub async fn book_reboot(
             .await?;
     if let Some(owner) = owner {
         let when = patchport_core::clock::format_utc(at);
-        crate::rollouts::notify(
+        crate::mail::notify(
             conn,
             owner,
-            "reboot_booked",
-            &format!("Reboot of {hostname} booked for {when}"),
-            &format!(
-                "{hostname} will reboot at {when}, inside its maintenance window (closes {}).",
-                patchport_core::clock::format_utc(window.end)
-            ),
-            &format!("/servers/{server_id}"),
+            &crate::mail::Notice {
+                kind: "reboot_booked",
+                subject: &format!("Reboot of {hostname} booked for {when}"),
+                body: &format!(
+                    "{hostname} will reboot at {when}, inside its maintenance window (closes {}).",
+                    patchport_core::clock::format_utc(window.end)
+                ),
+                link: &format!("/servers/{server_id}"),
+            },
             now,
         )
         .await?;

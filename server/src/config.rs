@@ -36,6 +36,131 @@ pub struct Settings {
     /// dashboard snapshot (`PATCHPORT_SCHEDULER_SECONDS`, 5–3600, default
     /// 60); 0 (tests only) runs no scheduler: tests step it themselves.
     pub scheduler_interval: u64,
+    /// Where mail goes and how often the outbox worker runs.
+    pub mail: MailSettings,
+}
+
+/// Mail delivery settings.
+#[derive(Clone)]
+pub struct MailSettings {
+    /// How mail leaves the portal.
+    pub transport: MailTransport,
+    /// The sender, `Name <address>` (`PATCHPORT_MAIL_FROM`).
+    pub from: String,
+    /// Seconds between outbox worker passes (`PATCHPORT_MAIL_SECONDS`,
+    /// 1–3600, default 10); 0 (tests only) runs no worker.
+    pub interval: u64,
+    /// Seconds one SMTP conversation may take (`SMTP_TIMEOUT_SECONDS`,
+    /// 1–300, default 30).
+    pub timeout: u64,
+}
+
+/// How mail leaves the portal.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// An SMTP server, as a lettre URL: `smtp://host:587?tls=required`,
+    /// `smtps://host:465`, or plain `smtp://host:25`; credentials in the
+    /// user part.
+    Smtp(String),
+    /// No SMTP configured: each mail is written to a `.eml` file here (and
+    /// stays visible in the outbox).
+    Files(PathBuf),
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transport = match &self.transport {
+            MailTransport::Smtp(url) => format!("smtp {}", redact_url(url)),
+            MailTransport::Files(dir) => format!("files in {}", dir.display()),
+        };
+        f.debug_struct("MailSettings")
+            .field("transport", &transport)
+            .field("from", &self.from)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl MailSettings {
+    /// Mail written to files in `dir`, no worker: what tests start from.
+    pub fn files(dir: PathBuf) -> Self {
+        Self {
+            transport: MailTransport::Files(dir),
+            from: "Patchport <patchport@localhost>".into(),
+            interval: 0,
+            timeout: 30,
+        }
+    }
+
+    fn from_env(data_dir: &std::path::Path, public_url: &url::Url) -> Result<Self, ConfigError> {
+        let transport = if let Some(raw) = var("SMTP_URL") {
+            MailTransport::Smtp(smtp_url("SMTP_URL", raw.trim())?)
+        } else if let Some(host) = var("SMTP_HOST") {
+            let tls = var("SMTP_TLS").unwrap_or_else(|| "required".into());
+            let (scheme, query, port) = match tls.trim() {
+                "required" | "starttls" => ("smtp", "?tls=required", 587),
+                "wrapped" | "smtps" => ("smtps", "", 465),
+                "none" => ("smtp", "", 25),
+                other => {
+                    return Err(ConfigError {
+                        var: "SMTP_TLS",
+                        problem: format!("'{other}' is not one of required, wrapped, none"),
+                    });
+                }
+            };
+            let port = number("SMTP_PORT", port, 1, 65535)?;
+            let mut url = url::Url::parse(&format!("{scheme}://{}:{port}{query}", host.trim()))
+                .map_err(|e| ConfigError {
+                    var: "SMTP_HOST",
+                    problem: format!("'{host}': {e}"),
+                })?;
+            if let Some(user) = var("SMTP_USERNAME") {
+                let _ = url.set_username(&user);
+                let _ = url.set_password(var("SMTP_PASSWORD").as_deref());
+            }
+            MailTransport::Smtp(smtp_url("SMTP_HOST", url.as_str())?)
+        } else {
+            MailTransport::Files(
+                var("PATCHPORT_MAIL_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("mail")),
+            )
+        };
+        let from = var("PATCHPORT_MAIL_FROM").unwrap_or_else(|| {
+            let host = match public_url.host() {
+                Some(url::Host::Domain(d)) if d.contains('.') => d.to_owned(),
+                _ => "localhost".into(),
+            };
+            format!("Patchport <patchport@{host}>")
+        });
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError {
+                var: "PATCHPORT_MAIL_FROM",
+                problem: format!(
+                    "'{from}' is not an address like 'Patchport <patchport@example.org>'"
+                ),
+            });
+        }
+        Ok(Self {
+            transport,
+            from,
+            interval: number("PATCHPORT_MAIL_SECONDS", 10, 1, 3600)? as u64,
+            timeout: number("SMTP_TIMEOUT_SECONDS", 30, 1, 300)? as u64,
+        })
+    }
+}
+
+/// An SMTP URL lettre understands.
+fn smtp_url(var: &'static str, raw: &str) -> Result<String, ConfigError> {
+    use lettre::AsyncSmtpTransport;
+    use lettre::Tokio1Executor;
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(raw)
+        .map(|_| raw.to_owned())
+        .map_err(|e| ConfigError {
+            var,
+            problem: format!("'{}': {e}", redact_url(raw)),
+        })
 }
 
 impl std::fmt::Debug for Settings {
@@ -53,6 +178,7 @@ impl std::fmt::Debug for Settings {
             .field("kev_url", &self.kev_url)
             .field("advisory_interval", &self.advisory_interval)
             .field("scheduler_interval", &self.scheduler_interval)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -130,6 +256,7 @@ impl Settings {
         })?;
         let database_url = var("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("patchport.db").display()));
+        let mail = MailSettings::from_env(&data_dir, &public_url)?;
         Ok(Self {
             database_url,
             data_dir,
@@ -156,6 +283,7 @@ impl Settings {
             advisory_interval: number("PATCHPORT_ADVISORY_INTERVAL_HOURS", 24, 1, 168)? as u64
                 * 3600,
             scheduler_interval: number("PATCHPORT_SCHEDULER_SECONDS", 60, 5, 3600)? as u64,
+            mail,
         })
     }
 

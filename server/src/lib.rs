@@ -9,6 +9,7 @@ pub mod agent_api;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod mail;
 pub mod middleware;
 pub mod startup;
 

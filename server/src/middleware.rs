@@ -13,8 +13,10 @@ use tower_sessions::Session;
 fn is_public_path(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/setup" | "/healthz" | "/favicon.ico" | "/robots.txt"
+        "/login" | "/setup" | "/forgot" | "/healthz" | "/favicon.ico" | "/robots.txt"
     ) || is_static(path)
+        || path.starts_with("/reset/")
+        || path.starts_with("/invite/")
 }
 
 fn is_static(path: &str) -> bool {

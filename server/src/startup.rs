@@ -29,6 +29,8 @@ pub struct Application {
     state: AppState,
     advisory_sources: AdvisorySources,
     scheduler_interval: u64,
+    mailer: Arc<crate::mail::Mailer>,
+    mail_interval: u64,
 }
 
 /// Where advisories are fetched from on a schedule, and how often.
@@ -68,6 +70,10 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
+        let mailer = Arc::new(crate::mail::Mailer::new(
+            &settings.mail,
+            &settings.public_url,
+        )?);
         let state = AppState {
             db,
             clock,
@@ -78,6 +84,7 @@ impl Application {
             },
             setup_code: Arc::new(Mutex::new(setup_code)),
             leptos_options,
+            mail_to: mailer.describe().into(),
         };
         let router = router(&state, settings);
         Ok(Self {
@@ -90,6 +97,8 @@ impl Application {
                 every: std::time::Duration::from_secs(settings.advisory_interval),
             },
             scheduler_interval: settings.scheduler_interval,
+            mailer,
+            mail_interval: settings.mail.interval,
         })
     }
 
@@ -104,6 +113,11 @@ impl Application {
     /// The application state (tests use it to reach the database).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The mail sender (tests run its passes themselves).
+    pub fn mailer(&self) -> Arc<crate::mail::Mailer> {
+        self.mailer.clone()
     }
 
     /// The one-time setup code, while no admin exists.
@@ -123,6 +137,14 @@ impl Application {
                 std::time::Duration::from_secs(self.scheduler_interval),
             ))
         });
+        let mail_worker = (self.mail_interval > 0).then(|| {
+            tokio::spawn(crate::mail::run_worker(
+                self.state.db.clone(),
+                self.state.clock.clone(),
+                self.mailer.clone(),
+                std::time::Duration::from_secs(self.mail_interval),
+            ))
+        });
         let fetcher = (!self.advisory_sources.osv.is_empty()
             || self.advisory_sources.kev.is_some())
         .then(|| tokio::spawn(fetch_advisories(self.state.clone(), self.advisory_sources)));
@@ -137,6 +159,9 @@ impl Application {
         sweeper.abort();
         if let Some(j) = job_sweeper {
             j.abort();
+        }
+        if let Some(m) = mail_worker {
+            m.abort();
         }
         if let Some(f) = fetcher {
             f.abort();

@@ -6,125 +6,12 @@
 mod support;
 
 use patchport_core::Clock;
-use patchport_core::protocol::{CheckInResponse, JobSpec, Report};
 use patchport_db::rollouts;
-use support::{ADMIN, OWNER, PASSWORD, TestApp, for_each_backend, full, pkg, report, update};
-
-/// A simulated agent: its credential and what it reports.
-struct Agent {
-    credential: String,
-    report: Report,
-}
+use support::{ADMIN, OWNER, PASSWORD, TestApp, for_each_backend};
 
 const DAY: i64 = 86_400;
 
 impl TestApp {
-    /// One scheduler step at the test clock's time.
-    async fn tick(&self) -> rollouts::Ticked {
-        let mut tx = self.app_state.db.begin().await.unwrap();
-        let done = rollouts::tick(&mut tx, self.clock.now()).await.unwrap();
-        tx.commit().await.unwrap();
-        done
-    }
-
-    /// An enrolled server missing `updates` that reported over the agent
-    /// API, with its criticality, owned by the owner.
-    async fn server(&self, host: &str, updates: &[(&str, &str)], critical: bool) -> (i64, Agent) {
-        let (id, credential) = self.enrolled().await;
-        let r = report(
-            host,
-            updates.iter().map(|(n, _)| pkg(n, n, "1.0-1")).collect(),
-            updates.iter().map(|(n, v)| update(n, "1.0-1", v)).collect(),
-        );
-        let resp = self.check_in(&credential, &full(&r)).await;
-        assert_eq!(resp.status(), 200);
-        let owner = self.find_user(OWNER).await;
-        let mut conn = self.app_state.db.write().await.unwrap();
-        patchport_db::servers::set_assignment(
-            &mut conn,
-            id,
-            owner,
-            if critical { "critical" } else { "standard" },
-        )
-        .await
-        .unwrap();
-        (
-            id,
-            Agent {
-                credential,
-                report: r,
-            },
-        )
-    }
-
-    async fn test_group(&self, servers: &[i64]) {
-        let mut tx = self.app_state.db.begin().await.unwrap();
-        let g = patchport_db::groups::create(&mut tx, "canary", 0)
-            .await
-            .unwrap();
-        patchport_db::groups::set_test_group(&mut tx, Some(g))
-            .await
-            .unwrap();
-        for s in servers {
-            patchport_db::groups::set_server_groups(&mut tx, *s, &[g])
-                .await
-                .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-
-    /// The simulated agent checks in, runs the first job it is handed and
-    /// reports the outcome as the real agent does: an install that worked
-    /// is followed by a report without those updates; a reboot by a check-in
-    /// with a new boot id. Returns the job's kind, or None when nothing was
-    /// due.
-    async fn agent_runs(&self, agent: &mut Agent, succeed: bool) -> Option<&'static str> {
-        let resp = self.check_in(&agent.credential, &full(&agent.report)).await;
-        assert_eq!(resp.status(), 200);
-        let answer: CheckInResponse = resp.json().await.unwrap();
-        let order = answer.jobs.into_iter().next()?;
-        let outcome = match (&order.spec, succeed) {
-            (_, false) => "failed",
-            (JobSpec::Reboot, true) => "rebooting",
-            (_, true) => "succeeded",
-        };
-        let log = if succeed {
-            "Setting up packages"
-        } else {
-            "E: Sub-process /usr/bin/dpkg returned an error code (1)"
-        };
-        let resp = self
-            .send_result(
-                &agent.credential,
-                order.id,
-                serde_json::json!({"attempt": order.attempt, "outcome": outcome,
-                    "exit_code": if succeed { 0 } else { 100 }, "log": log}),
-            )
-            .await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        let kind = match &order.spec {
-            JobSpec::Install { packages } => {
-                if succeed {
-                    agent.report.updates.retain(|u| {
-                        !packages
-                            .iter()
-                            .any(|p| p.name == u.name && p.version == u.version)
-                    });
-                }
-                "install"
-            }
-            JobSpec::Reboot => {
-                agent.report.boot_id = format!("{}-rebooted", agent.report.boot_id);
-                "reboot"
-            }
-            JobSpec::Refresh => "refresh",
-        };
-        agent.report.normalise();
-        let resp = self.check_in(&agent.credential, &full(&agent.report)).await;
-        assert_eq!(resp.status(), 200);
-        Some(kind)
-    }
-
     async fn rollout_of(&self, package: &str) -> rollouts::RolloutDetail {
         let patch_id = self.rollout_patch_id(package).await;
         let mut conn = self.app_state.db.read().await.unwrap();

@@ -29,6 +29,7 @@ pub async fn portal() -> Portal {
         kev_url: None,
         advisory_interval: 24 * 3600,
         scheduler_interval: 0,
+        mail: patchport::config::MailSettings::files(dir.path().join("mail")),
     };
     let clock = ManualClock::new(SystemClock.now());
     let app = Application::build(&settings, Arc::new(clock.clone()))

@@ -49,6 +49,8 @@ pub struct AppState {
     pub setup_code: Arc<Mutex<Option<String>>>,
     /// Leptos's own settings (site root, output name).
     pub leptos_options: LeptosOptions,
+    /// Where mail goes, in words, for the outbox page.
+    pub mail_to: Arc<str>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -6,7 +6,8 @@
 use app::ssr::AppState;
 use patchport::{Application, Settings};
 use patchport_core::protocol::{
-    AvailableUpdate, CheckInRequest, InstalledPackage, OsInfo, PackageFormat, Report, secret_digest,
+    AvailableUpdate, CheckInRequest, CheckInResponse, InstalledPackage, JobSpec, OsInfo,
+    PackageFormat, Report, secret_digest,
 };
 use patchport_core::{Clock, ManualClock, Role, SystemClock};
 use std::sync::Arc;
@@ -21,7 +22,11 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub app_state: AppState,
     pub setup_code: Option<String>,
-    _dir: tempfile::TempDir,
+    pub settings: Settings,
+    pub mailer: Arc<patchport::mail::Mailer>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 /// Every database URL to test on: SQLite always, PostgreSQL when configured
@@ -44,6 +49,29 @@ async fn spawn(url: String, dir: tempfile::TempDir, seed: bool) -> TestApp {
     spawn_with(url, dir, seed, vec![], None).await
 }
 
+/// A portal with settings changed by `customise`, once per backend.
+pub async fn for_each_backend_with<C, F, Fut>(customise: C, test: F)
+where
+    C: Fn(&mut Settings),
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let probe = tempfile::tempdir().unwrap();
+    for url in database_urls(probe.path()).await {
+        eprintln!("backend: {}", url.split(':').next().unwrap_or_default());
+        let dir = tempfile::tempdir().unwrap();
+        let url = if url.starts_with("sqlite:") {
+            patchport_db::testing::sqlite_url(dir.path())
+        } else {
+            url
+        };
+        let mut settings = test_settings(url, dir.path(), vec![], None);
+        customise(&mut settings);
+        let clock = ManualClock::new(SystemClock.now());
+        test(start(settings, clock, Arc::new(dir), true).await).await;
+    }
+}
+
 /// A portal on SQLite that fetches advisories from `osv` and `kev` (at
 /// start, then daily).
 pub async fn spawn_fetching(osv: Vec<String>, kev: Option<String>) -> TestApp {
@@ -60,18 +88,23 @@ async fn spawn_with(
     kev_url: Option<String>,
 ) -> TestApp {
     // Server errors show in the output of a failing test.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            std::env::var("PATCHPORT_LOG").unwrap_or_else(|_| "warn,patchport=info".into()),
-        )
-        .with_test_writer()
-        .try_init();
-    let settings = Settings {
+    let settings = test_settings(url, dir.path(), advisory_urls, kev_url);
+    let clock = ManualClock::new(SystemClock.now());
+    start(settings, clock, Arc::new(dir), seed).await
+}
+
+fn test_settings(
+    url: String,
+    dir: &std::path::Path,
+    advisory_urls: Vec<String>,
+    kev_url: Option<String>,
+) -> Settings {
+    Settings {
         database_url: url,
-        data_dir: dir.path().to_owned(),
+        data_dir: dir.to_owned(),
         bind: "127.0.0.1:0".parse().unwrap(),
         public_url: "http://127.0.0.1/".parse().unwrap(),
-        site_root: dir.path().join("site"),
+        site_root: dir.join("site"),
         session_idle: 30 * 60,
         session_max: 12 * 3600,
         body_limit: 64 * 1024,
@@ -79,8 +112,24 @@ async fn spawn_with(
         kev_url,
         advisory_interval: 24 * 3600,
         scheduler_interval: 0,
-    };
-    let clock = ManualClock::new(SystemClock.now());
+        mail: patchport::config::MailSettings::files(dir.join("mail")),
+    }
+}
+
+/// Builds and serves a portal; seeds the admin and owner accounts.
+async fn start(
+    settings: Settings,
+    clock: ManualClock,
+    dir: Arc<tempfile::TempDir>,
+    seed: bool,
+) -> TestApp {
+    // Server errors show in the output of a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            std::env::var("PATCHPORT_LOG").unwrap_or_else(|_| "warn,patchport=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let application = Application::build(&settings, Arc::new(clock.clone()))
         .await
         .expect("build app");
@@ -94,7 +143,15 @@ async fn spawn_with(
         }
     }
     let setup_code = application.setup_code();
-    tokio::spawn(application.run_until(std::future::pending()));
+    let mailer = application.mailer();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Stops only when asked (`restart`): a dropped sender (the test kept
+    // only some fields of its TestApp) leaves it serving.
+    let serving = tokio::spawn(application.run_until(async {
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await
+        }
+    }));
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder()
@@ -104,6 +161,10 @@ async fn spawn_with(
         clock,
         app_state,
         setup_code,
+        settings,
+        mailer,
+        stop: Some(stop),
+        serving: Some(serving),
         _dir: dir,
     }
 }
@@ -155,6 +216,31 @@ pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
 }
 
 impl TestApp {
+    /// Stops this portal (as a shutdown would) and starts a new one on the
+    /// same database, settings and clock.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            serving.await.unwrap().unwrap();
+        }
+        start(
+            self.settings.clone(),
+            self.clock.clone(),
+            self._dir.clone(),
+            false,
+        )
+        .await
+    }
+
+    /// Runs one pass of the mail worker now.
+    pub async fn deliver_mail(&self) -> patchport::mail::Delivery {
+        patchport::mail::deliver_due(&self.app_state.db, &self.clock, &self.mailer)
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -412,5 +498,126 @@ pub fn full(r: &Report) -> CheckInRequest {
     CheckInRequest {
         digest: r.digest(),
         report: Some(r.clone()),
+    }
+}
+
+/// A simulated agent: its credential and what it reports.
+pub struct Agent {
+    pub credential: String,
+    pub report: Report,
+}
+
+impl TestApp {
+    /// One scheduler step at the test clock's time.
+    pub async fn tick(&self) -> patchport_db::rollouts::Ticked {
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let done = patchport_db::rollouts::tick(&mut tx, self.clock.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        done
+    }
+
+    /// An enrolled server missing `updates` that reported over the agent
+    /// API, with its criticality, owned by the owner.
+    pub async fn server(
+        &self,
+        host: &str,
+        updates: &[(&str, &str)],
+        critical: bool,
+    ) -> (i64, Agent) {
+        let (id, credential) = self.enrolled().await;
+        let r = report(
+            host,
+            updates.iter().map(|(n, _)| pkg(n, n, "1.0-1")).collect(),
+            updates.iter().map(|(n, v)| update(n, "1.0-1", v)).collect(),
+        );
+        let resp = self.check_in(&credential, &full(&r)).await;
+        assert_eq!(resp.status(), 200);
+        let owner = self.find_user(OWNER).await;
+        let mut conn = self.app_state.db.write().await.unwrap();
+        patchport_db::servers::set_assignment(
+            &mut conn,
+            id,
+            owner,
+            if critical { "critical" } else { "standard" },
+        )
+        .await
+        .unwrap();
+        (
+            id,
+            Agent {
+                credential,
+                report: r,
+            },
+        )
+    }
+
+    pub async fn test_group(&self, servers: &[i64]) {
+        let mut tx = self.app_state.db.begin().await.unwrap();
+        let g = patchport_db::groups::create(&mut tx, "canary", 0)
+            .await
+            .unwrap();
+        patchport_db::groups::set_test_group(&mut tx, Some(g))
+            .await
+            .unwrap();
+        for s in servers {
+            patchport_db::groups::set_server_groups(&mut tx, *s, &[g])
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    /// The simulated agent checks in, runs the first job it is handed and
+    /// reports the outcome as the real agent does: an install that worked
+    /// is followed by a report without those updates; a reboot by a check-in
+    /// with a new boot id. Returns the job's kind, or None when nothing was
+    /// due.
+    pub async fn agent_runs(&self, agent: &mut Agent, succeed: bool) -> Option<&'static str> {
+        let resp = self.check_in(&agent.credential, &full(&agent.report)).await;
+        assert_eq!(resp.status(), 200);
+        let answer: CheckInResponse = resp.json().await.unwrap();
+        let order = answer.jobs.into_iter().next()?;
+        let outcome = match (&order.spec, succeed) {
+            (_, false) => "failed",
+            (JobSpec::Reboot, true) => "rebooting",
+            (_, true) => "succeeded",
+        };
+        let log = if succeed {
+            "Setting up packages"
+        } else {
+            "E: Sub-process /usr/bin/dpkg returned an error code (1)"
+        };
+        let resp = self
+            .send_result(
+                &agent.credential,
+                order.id,
+                serde_json::json!({"attempt": order.attempt, "outcome": outcome,
+                    "exit_code": if succeed { 0 } else { 100 }, "log": log}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let kind = match &order.spec {
+            JobSpec::Install { packages } => {
+                if succeed {
+                    agent.report.updates.retain(|u| {
+                        !packages
+                            .iter()
+                            .any(|p| p.name == u.name && p.version == u.version)
+                    });
+                }
+                "install"
+            }
+            JobSpec::Reboot => {
+                agent.report.boot_id = format!("{}-rebooted", agent.report.boot_id);
+                "reboot"
+            }
+            JobSpec::Refresh => "refresh",
+        };
+        agent.report.normalise();
+        let resp = self.check_in(&agent.credential, &full(&agent.report)).await;
+        assert_eq!(resp.status(), 200);
+        Some(kind)
     }
 }

@@ -1,0 +1,498 @@
+//! The mail outbox. A notification and its mail are written with the
+//! connection (so in the transaction) of whatever caused them; the portal's
+//! worker claims due mail, sends it and records the outcome here. Nothing is
+//! deleted: sent and dead mail stay for the outbox page.
+
+use crate::{Conn, Page, Result, StorageError, limit_offset};
+use patchport_core::Timestamp;
+
+/// What to tell someone.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    /// Kind (see `patchport_core::mail::KINDS`).
+    pub kind: &'a str,
+    /// Subject line.
+    pub subject: &'a str,
+    /// What happened, in a sentence or two.
+    pub body: &'a str,
+    /// Path in the portal to act on it ("/servers/3").
+    pub link: &'a str,
+}
+
+/// The mail queued for an account, unless it has no address, is disabled
+/// or switched this kind off. `$1` account filter, `$2`..`$5` the notice,
+/// `$6` now.
+const QUEUE_FOR: &str = "insert into mail \
+     (account_id, recipient, kind, subject, body, link, next_attempt_at, created_at) \
+     select a.id, a.email, $2, $3, $4, $5, $6, $6 from account a \
+     where {who} and not a.disabled and a.email is not null and a.email <> '' \
+     and not exists (select 1 from mail_opt_out o where o.account_id = a.id and o.kind = $2)";
+
+/// Records a notification for one account and queues its mail.
+pub async fn notify(
+    conn: &mut Conn,
+    account_id: i64,
+    notice: &Notice<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "insert into notification (account_id, kind, subject, body, link, created_at) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(account_id)
+    .bind(notice.kind)
+    .bind(notice.subject)
+    .bind(notice.body)
+    .bind(notice.link)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    queue_for(conn, "a.id = $1", account_id, notice, now).await?;
+    Ok(())
+}
+
+/// Records a notification for every enabled admin and queues their mail;
+/// returns how many were told.
+pub async fn notify_admins(conn: &mut Conn, notice: &Notice<'_>, now: Timestamp) -> Result<u32> {
+    let done = sqlx::query(
+        "insert into notification (account_id, kind, subject, body, link, created_at) \
+         select id, $1, $2, $3, $4, $5 from account where role = 'admin' and not disabled",
+    )
+    .bind(notice.kind)
+    .bind(notice.subject)
+    .bind(notice.body)
+    .bind(notice.link)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    queue_for(conn, "a.role = 'admin' and $1 = $1", 0, notice, now).await?;
+    Ok(done.rows_affected() as u32)
+}
+
+async fn queue_for(
+    conn: &mut Conn,
+    who: &str,
+    account_id: i64,
+    notice: &Notice<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(&QUEUE_FOR.replace("{who}", who))
+        .bind(account_id)
+        .bind(notice.kind)
+        .bind(notice.subject)
+        .bind(notice.body)
+        .bind(notice.link)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Queues a mail whose link carries a secret (invitation, password reset)
+/// to an account's address, whatever its preferences. The link is hidden
+/// on the outbox page and removed once the mail is sent. Returns the mail's
+/// id, or None when the account has no address.
+pub async fn queue_secret(
+    conn: &mut Conn,
+    account_id: i64,
+    notice: &Notice<'_>,
+    now: Timestamp,
+) -> Result<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "insert into mail (account_id, recipient, kind, subject, body, link, secret_link, \
+         next_attempt_at, created_at) \
+         select id, email, $2, $3, $4, $5, true, $6, $6 from account \
+         where id = $1 and email is not null and email <> '' returning id",
+    )
+    .bind(account_id)
+    .bind(notice.kind)
+    .bind(notice.subject)
+    .bind(notice.body)
+    .bind(notice.link)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// A mail in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// Id.
+    pub id: i64,
+    /// Address it goes to.
+    pub recipient: String,
+    /// Kind.
+    pub kind: String,
+    /// Subject.
+    pub subject: String,
+    /// Text.
+    pub body: String,
+    /// Path under the public URL; empty once a secret link was sent.
+    pub link: String,
+    /// Whether the link holds a secret.
+    pub secret_link: bool,
+    /// queued, sent or dead.
+    pub state: String,
+    /// Tries so far.
+    pub attempts: i64,
+    /// When the next try may start (queued mail).
+    pub next_attempt_at: Timestamp,
+    /// Why the last try failed.
+    pub last_error: String,
+    /// Queued at.
+    pub created_at: Timestamp,
+    /// Sent at.
+    pub sent_at: Option<Timestamp>,
+}
+
+type MailTuple = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+);
+
+const MAIL_COLUMNS: &str = "id, recipient, kind, subject, body, link, \
+     case when secret_link then 1 else 0 end, state, attempts, next_attempt_at, last_error, \
+     created_at, sent_at";
+
+fn mail(r: MailTuple) -> Mail {
+    Mail {
+        id: r.0,
+        recipient: r.1,
+        kind: r.2,
+        subject: r.3,
+        body: r.4,
+        link: r.5,
+        secret_link: r.6 != 0,
+        state: r.7,
+        attempts: r.8,
+        next_attempt_at: r.9,
+        last_error: r.10,
+        created_at: r.11,
+        sent_at: r.12,
+    }
+}
+
+/// Claims up to `limit` due mails for `lease` seconds: their next attempt
+/// moves past the lease and their attempt count goes up, so another worker
+/// (or this one after a crash) takes them only once the lease ends. A mail
+/// another worker claimed first is skipped.
+pub async fn claim_due(
+    conn: &mut Conn,
+    now: Timestamp,
+    lease: i64,
+    limit: i64,
+) -> Result<Vec<Mail>> {
+    let due: Vec<MailTuple> = sqlx::query_as(&format!(
+        "select {MAIL_COLUMNS} from mail where state = 'queued' and next_attempt_at <= $1 \
+         order by next_attempt_at, id limit $2"
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for row in due {
+        let mut m = mail(row);
+        let won = sqlx::query(
+            "update mail set attempts = attempts + 1, next_attempt_at = $1 \
+             where id = $2 and state = 'queued' and next_attempt_at = $3",
+        )
+        .bind(now + lease)
+        .bind(m.id)
+        .bind(m.next_attempt_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if won {
+            m.attempts += 1;
+            m.next_attempt_at = now + lease;
+            claimed.push(m);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Records a delivery; a secret link is removed from the stored mail.
+pub async fn mark_sent(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "update mail set state = 'sent', sent_at = $1, last_error = '', \
+         link = case when secret_link then '' else link end where id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed try: it is tried again at `retry_at`, or, with None,
+/// given up (dead letter).
+pub async fn mark_failed(
+    conn: &mut Conn,
+    id: i64,
+    error: &str,
+    retry_at: Option<Timestamp>,
+) -> Result<()> {
+    sqlx::query(
+        "update mail set state = $1, next_attempt_at = $2, last_error = $3 \
+         where id = $4 and state = 'queued'",
+    )
+    .bind(if retry_at.is_some() { "queued" } else { "dead" })
+    .bind(retry_at.unwrap_or(0))
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which mails to list.
+#[derive(Debug, Clone, Default)]
+pub struct MailFilter {
+    /// queued, sent or dead; None for all.
+    pub state: Option<String>,
+    /// Only mails to this account.
+    pub account_id: Option<i64>,
+}
+
+/// The outbox, newest first.
+pub async fn list(
+    conn: &mut Conn,
+    filter: &MailFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<Mail>> {
+    let (limit, offset) = limit_offset(page, per_page);
+    let state = filter.state.clone().unwrap_or_default();
+    let account = filter.account_id.unwrap_or(-1);
+    let filter_sql = "($1 = '' or state = $1) and ($2 < 0 or account_id = $2)";
+    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from mail where {filter_sql}"))
+        .bind(&state)
+        .bind(account)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows: Vec<MailTuple> = sqlx::query_as(&format!(
+        "select {MAIL_COLUMNS} from mail where {filter_sql} order by id desc limit $3 offset $4"
+    ))
+    .bind(&state)
+    .bind(account)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await?;
+    Ok(Page {
+        items: rows.into_iter().map(mail).collect(),
+        total,
+    })
+}
+
+/// How many mails are in each state: (queued, sent, dead).
+pub async fn counts(conn: &mut Conn) -> Result<(i64, i64, i64)> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select state, count(*) from mail group by state")
+            .fetch_all(conn)
+            .await?;
+    let of = |s: &str| {
+        rows.iter()
+            .find(|r| r.0 == s)
+            .map(|r| r.1)
+            .unwrap_or_default()
+    };
+    Ok((of("queued"), of("sent"), of("dead")))
+}
+
+/// Queues a sent or dead mail again, now, with a fresh count of tries.
+/// Refused (Conflict) for a mail still queued, and for one whose secret
+/// link was removed when it was sent: a new link must be asked for.
+pub async fn resend(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
+    let (state, secret, link): (String, i64, String) = sqlx::query_as(
+        "select state, case when secret_link then 1 else 0 end, link from mail where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound)?;
+    if state == "queued" {
+        return Err(StorageError::Conflict("this mail is still queued".into()));
+    }
+    if secret != 0 && link.is_empty() {
+        return Err(StorageError::Conflict(
+            "its one-time link was sent and removed: send a new invitation or reset instead".into(),
+        ));
+    }
+    sqlx::query(
+        "update mail set state = 'queued', attempts = 0, next_attempt_at = $1, last_error = '', \
+         sent_at = null where id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The kinds an account switched off.
+pub async fn opt_outs(conn: &mut Conn, account_id: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("select kind from mail_opt_out where account_id = $1 order by kind")
+            .bind(account_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Replaces the kinds an account switched off. Unknown kinds, and kinds
+/// that cannot be switched off, are refused (Conflict) and change nothing.
+pub async fn set_opt_outs(conn: &mut Conn, account_id: i64, kinds: &[String]) -> Result<()> {
+    if let Some(bad) = kinds
+        .iter()
+        .find(|k| !patchport_core::mail::kind(k).is_some_and(|k| k.optional()))
+    {
+        return Err(StorageError::Conflict(format!(
+            "'{bad}' is not a kind of mail that can be switched off"
+        )));
+    }
+    sqlx::query("delete from mail_opt_out where account_id = $1")
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    for kind in kinds {
+        sqlx::query("insert into mail_opt_out (account_id, kind) values ($1, $2)")
+            .bind(account_id)
+            .bind(kind)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One step of the reboot-booking follow-up: reminders 24 hours and 1 hour
+/// before a booked reboot (each once, and only while it is still booked),
+/// and the outcome once its job ends: done (a new boot id was seen),
+/// failed, or missed (the window closed first). A booking cancelled or
+/// moved ends without a mail. Returns how many mails were queued.
+pub async fn follow_bookings(conn: &mut Conn, now: Timestamp) -> Result<u32> {
+    // (job, server, host, owner, at, job state, reminded day, reminded hour)
+    type Open = (i64, i64, String, Option<i64>, i64, String, i64, i64);
+    let rows: Vec<Open> = sqlx::query_as(
+        "select b.job_id, b.server_id, s.hostname, s.owner_id, b.at, j.state, \
+         case when b.reminded_day then 1 else 0 end, case when b.reminded_hour then 1 else 0 end \
+         from reboot_booking b join job j on j.id = b.job_id join server s on s.id = b.server_id \
+         where not b.outcome_told and (j.state not in ('queued', 'running', 'rebooting') \
+         or (not b.reminded_hour and b.at - $1 <= 3600) \
+         or (not b.reminded_day and b.at - $1 <= 86400)) order by b.at, b.job_id",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut queued = 0;
+    for (job_id, server_id, host, owner, at, state, day, hour) in rows {
+        let when = patchport_core::clock::format_utc(at);
+        let link = format!("/servers/{server_id}");
+        let (column, subject, body) = match state.as_str() {
+            "succeeded" => (
+                "outcome_told",
+                format!("{host} rebooted"),
+                format!("{host} rebooted as booked and came back with a new boot id."),
+            ),
+            "failed" => (
+                "outcome_told",
+                format!("Reboot of {host} failed"),
+                format!("The reboot of {host} booked for {when} failed; see the server's jobs."),
+            ),
+            "expired" => (
+                "outcome_told",
+                format!("Reboot of {host} was missed"),
+                format!(
+                    "{host} did not reboot in its window (booked for {when}): \
+                     the agent did not pick the job up in time. Please book again."
+                ),
+            ),
+            "queued" if hour == 0 && at - now <= 3600 => (
+                "reminded_hour",
+                format!("{host} reboots in an hour"),
+                format!("Reminder: {host} reboots at {when}."),
+            ),
+            "queued" if day == 0 && at - now > 3600 => (
+                "reminded_day",
+                format!("{host} reboots tomorrow"),
+                format!("Reminder: {host} reboots at {when}, within 24 hours."),
+            ),
+            // Running now, or cancelled / moved (told nothing).
+            "cancelled" => ("outcome_told", String::new(), String::new()),
+            _ => continue,
+        };
+        if !subject.is_empty()
+            && let Some(owner) = owner
+        {
+            let kind = if column == "outcome_told" {
+                "reboot_outcome"
+            } else {
+                "reboot_reminder"
+            };
+            notify(
+                conn,
+                owner,
+                &Notice {
+                    kind,
+                    subject: &subject,
+                    body: &body,
+                    link: &link,
+                },
+                now,
+            )
+            .await?;
+            queued += 1;
+        }
+        // An hour's reminder makes the day's one pointless.
+        let also = if column == "reminded_hour" {
+            ", reminded_day = true"
+        } else {
+            ""
+        };
+        sqlx::query(&format!(
+            "update reboot_booking set {column} = true{also} where job_id = $1"
+        ))
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(queued)
+}
+
+/// Records a booked reboot for reminders; a booking made less than a day
+/// (an hour) ahead gets no day (hour) reminder: its booking mail said it.
+pub async fn record_booking(
+    conn: &mut Conn,
+    job_id: i64,
+    server_id: i64,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "insert into reboot_booking (job_id, server_id, at, reminded_day, reminded_hour, created_at) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(job_id)
+    .bind(server_id)
+    .bind(at)
+    .bind(at - now <= 86400)
+    .bind(at - now <= 3600)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
