@@ -180,7 +180,7 @@ fn Header() -> impl IntoView {
                     view! {
                         <nav class="main">
                             <A href="/">"Dashboard"</A>
-                            <A href="/servers">"Servers"</A>
+                            <A href="/servers">{if admin { "Servers" } else { "My servers" }}</A>
                             {admin.then(|| view! {
                                 <A href="/report">"Patches missing"</A>
                                 <A href="/rollouts">"Rollouts"</A>
@@ -229,8 +229,11 @@ fn Dashboard() -> impl IntoView {
                             }.into_any()
                         } else {
                             view! {
-                                <p>"You are a server owner."</p>
-                                <p><a href="/servers">"Your servers"</a></p>
+                                <p>"You look after servers. Install the patches your administrators published for them, and book their reboots inside their maintenance windows."</p>
+                                <ul class="tiles">
+                                    <li><a href="/servers"><strong>"My servers"</strong><span>"Status, patches published for you, reboots needed and booked, the next window."</span></a></li>
+                                    <li><a href="/account"><strong>"Mail"</strong><span>"Choose which mails you get."</span></a></li>
+                                </ul>
                             }.into_any()
                         }}
                     </section>

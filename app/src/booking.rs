@@ -145,6 +145,8 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                             {p.upcoming.iter().map(|o| view! { <li>{format!("{} – {}", format_utc(o.start), format_utc(o.end))}</li> }).collect_view()}
                         </ul>
                         {p.booked.is_some().then(|| view! {
+                            <a class="button" id="booking-ics" href=format!("/servers/{server_id}/reboot.ics") download="">"Add to my calendar (.ics)"</a>
+                            " "
                             <button type="button" on:click=move |_| { cancel.dispatch(CancelReboot { server_id }); }>"Cancel the booked reboot"</button>
                         })}
                     }.into_any(),

@@ -92,6 +92,58 @@ fn parse_start(text: &str, now: i64) -> Result<i64, AppError> {
     parse_time("start_at", "start time", text, now)
 }
 
+/// The install job for `patch_ids` on a server, each at its exact version;
+/// every patch must be known there and in one of `states`.
+#[cfg(feature = "ssr")]
+async fn install_spec(
+    tx: &mut patchport_db::Conn,
+    server_id: i64,
+    patch_ids: &[i64],
+    states: &[&str],
+) -> Result<patchport_core::protocol::JobSpec, AppError> {
+    use patchport_core::protocol::{JobSpec, MAX_JOB_PACKAGES, PackageTarget};
+    if patch_ids.is_empty() || patch_ids.len() > MAX_JOB_PACKAGES {
+        return Err(AppError::invalid(
+            "patch_ids",
+            format!("choose 1 to {MAX_JOB_PACKAGES} patches to install"),
+        ));
+    }
+    let open = patchport_db::servers::patch_rows(tx, server_id).await?;
+    let mut packages = Vec::new();
+    for id in patch_ids {
+        let Some(p) = open.iter().find(|p| p.patch_id == *id) else {
+            return Err(AppError::invalid(
+                "patch_ids",
+                format!("patch {id} is not known on this server"),
+            ));
+        };
+        if !states.contains(&p.state.as_str()) {
+            return Err(AppError::invalid(
+                "patch_ids",
+                format!(
+                    "{} {} is {} on this server: {}",
+                    p.package,
+                    p.version,
+                    p.state,
+                    if p.state == "missing" {
+                        "it is not published for you to install"
+                    } else {
+                        "nothing to install"
+                    }
+                ),
+            ));
+        }
+        packages.push(PackageTarget {
+            name: p.package.clone(),
+            version: p.version.clone(),
+            arch: p.arch.clone(),
+        });
+    }
+    packages.sort();
+    packages.dedup();
+    Ok(JobSpec::Install { packages })
+}
+
 /// Parses a `datetime-local` value in `field` (UTC); empty is `now`; a
 /// time in the past is refused.
 #[cfg(feature = "ssr")]
@@ -130,7 +182,7 @@ pub async fn queue_job(
     window_hours: i64,
 ) -> Result<i64, AppError> {
     use crate::ssr;
-    use patchport_core::protocol::{JobSpec, MAX_JOB_PACKAGES, PackageTarget};
+    use patchport_core::protocol::JobSpec;
     ssr::run(async move {
         let me = ssr::require_admin()?;
         let state = ssr::state()?;
@@ -148,39 +200,13 @@ pub async fn queue_job(
             .ok_or(AppError::NotFound)?;
         let spec = match kind.as_str() {
             "install" => {
-                if patch_ids.is_empty() || patch_ids.len() > MAX_JOB_PACKAGES {
-                    return Err(AppError::invalid(
-                        "patch_ids",
-                        format!("choose 1 to {MAX_JOB_PACKAGES} patches to install"),
-                    ));
-                }
-                let open = patchport_db::servers::patch_rows(&mut tx, server_id).await?;
-                let mut packages = Vec::new();
-                for id in &patch_ids {
-                    let Some(p) = open.iter().find(|p| p.patch_id == *id) else {
-                        return Err(AppError::invalid(
-                            "patch_ids",
-                            format!("patch {id} is not known on this server"),
-                        ));
-                    };
-                    if !matches!(p.state.as_str(), "missing" | "published" | "failed") {
-                        return Err(AppError::invalid(
-                            "patch_ids",
-                            format!(
-                                "{} {} is {} on this server: nothing to install",
-                                p.package, p.version, p.state
-                            ),
-                        ));
-                    }
-                    packages.push(PackageTarget {
-                        name: p.package.clone(),
-                        version: p.version.clone(),
-                        arch: p.arch.clone(),
-                    });
-                }
-                packages.sort();
-                packages.dedup();
-                JobSpec::Install { packages }
+                install_spec(
+                    &mut tx,
+                    server_id,
+                    &patch_ids,
+                    &["missing", "published", "failed"],
+                )
+                .await?
             }
             "reboot" => JobSpec::Reboot,
             "refresh" => JobSpec::Refresh,
@@ -227,6 +253,99 @@ pub async fn queue_job(
         .await?;
         patchport_db::commit(tx).await?;
         Ok(id)
+    })
+    .await
+}
+
+/// An install queued through [`install_patches`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallQueued {
+    /// The job.
+    pub job_id: i64,
+    /// It may start from…
+    pub starts_at: i64,
+    /// …until (it expires if the agent has not started it).
+    pub until: i64,
+}
+
+/// How long an install started "now" or "at" a time may wait for the agent.
+pub const INSTALL_START_HOURS: i64 = 4;
+
+/// Installs patches on a server: its owner those published for it, admins
+/// any that are missing, published or failed. `when` is `now`, `window`
+/// (the server's next maintenance window, open until it closes) or `at`
+/// (`at`, UTC, `YYYY-MM-DDTHH:MM`).
+#[server(endpoint = "servers/install", input = server_fn::codec::Json)]
+pub async fn install_patches(
+    server_id: i64,
+    patch_ids: Vec<i64>,
+    when: String,
+    at: String,
+) -> Result<InstallQueued, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::user()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let admin = me.role == patchport_core::Role::Admin;
+        let mut tx = state.db.begin().await?;
+        let server = crate::servers::visible_server(&mut tx, &me, server_id).await?;
+        let (starts_at, until) = match when.as_str() {
+            "now" => (now, now + INSTALL_START_HOURS * 3600),
+            "at" => {
+                let at = parse_time("at", "the install time", &at, now)?;
+                (at, at + INSTALL_START_HOURS * 3600)
+            }
+            "window" => {
+                let next = patchport_db::windows::next_for_server(&mut tx, server_id, now)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::invalid(
+                            "when",
+                            "this server has no maintenance window: install now or at a time",
+                        )
+                    })?;
+                (next.start.max(now), next.end)
+            }
+            _ => {
+                return Err(AppError::invalid("when", "when must be now, window or at"));
+            }
+        };
+        let states: &[&str] = if admin {
+            &["missing", "published", "failed"]
+        } else {
+            &["published"]
+        };
+        let spec = install_spec(&mut tx, server_id, &patch_ids, states).await?;
+        spec.validate()
+            .map_err(|e| AppError::invalid("patch_ids", e.to_string()))?;
+        let job = patchport_db::jobs::NewJob {
+            server_id,
+            spec: &spec,
+            not_before: starts_at,
+            not_after: until,
+            created_by: Some(me.id),
+        };
+        let job_id = patchport_db::jobs::create(&mut tx, &job, now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "job.queued",
+            &server.row.hostname,
+            &format!(
+                "job {job_id}: install {} patch(es) from {}",
+                patch_ids.len(),
+                patchport_core::clock::format_utc(starts_at)
+            ),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok(InstallQueued {
+            job_id,
+            starts_at,
+            until,
+        })
     })
     .await
 }

@@ -33,6 +33,14 @@ pub struct ServerRow {
     pub agent_active: bool,
     /// Groups: (id, name).
     pub groups: Vec<(i64, String)>,
+    /// Patches published for the owner to install.
+    pub published: i64,
+    /// The maintenance window open now or next: (start, end).
+    pub next_window: Option<(i64, i64)>,
+    /// That window is open now.
+    pub window_open: bool,
+    /// When its booked reboot is.
+    pub booked_reboot: Option<i64>,
 }
 
 #[cfg(feature = "ssr")]
@@ -53,6 +61,10 @@ impl ServerRow {
             missing: s.missing,
             missing_security: s.missing_security,
             agent_active: s.agent_active,
+            published: s.published,
+            next_window: None,
+            window_open: false,
+            booked_reboot: None,
         }
     }
 }
@@ -191,13 +203,22 @@ pub async fn list_servers(filter: ServerFilter, page: i64) -> Result<ServerPage,
         let q = filter.query(&me, now)?;
         let mut conn = state.db.read().await?;
         let found = patchport_db::servers::list(&mut conn, &q, page, PER_PAGE).await?;
+        let mut items = Vec::with_capacity(found.items.len());
+        for s in found.items {
+            let mut row = ServerRow::from_db(s, now);
+            row.next_window = patchport_db::windows::next_for_server(&mut conn, row.id, now)
+                .await?
+                .map(|o| (o.start, o.end));
+            row.window_open = row.next_window.is_some_and(|(start, _)| start <= now);
+            row.booked_reboot = patchport_db::windows::booked_reboots(&mut conn, row.id)
+                .await?
+                .first()
+                .map(|b| b.at);
+            items.push(row);
+        }
         Ok(ServerPage {
             total: found.total,
-            items: found
-                .items
-                .into_iter()
-                .map(|s| ServerRow::from_db(s, now))
-                .collect(),
+            items,
         })
     })
     .await
@@ -490,7 +511,7 @@ pub struct PackagePage {
 /// Loads a server the caller may see: any for admins, their own for
 /// owners. Others get "not found", so owners cannot probe for ids.
 #[cfg(feature = "ssr")]
-pub(crate) async fn visible_server(
+pub async fn visible_server(
     conn: &mut patchport_db::Conn,
     me: &crate::accounts::UserView,
     id: i64,
@@ -608,6 +629,7 @@ pub fn ServerPage() -> impl IntoView {
     let cancel = ServerAction::<crate::jobs::CancelJob>::new();
     let rotate = ServerAction::<RotateCredential>::new();
     let jobs_changed = RwSignal::new(0_u64);
+    let installing = ServerAction::<crate::jobs::InstallPatches>::new();
     let detail = Resource::new(
         move || {
             (
@@ -616,6 +638,7 @@ pub fn ServerPage() -> impl IntoView {
                 cancel.version().get(),
                 jobs_changed.get(),
                 rotate.version().get(),
+                installing.version().get(),
             )
         },
         |(i, ..)| server_detail(i),
@@ -627,17 +650,24 @@ pub fn ServerPage() -> impl IntoView {
         move || (id(), search.get(), page.get()),
         |(i, s, p)| server_packages(i, s, p),
     );
+    let when = RwSignal::new("now".to_owned());
+    let install_at = RwSignal::new(String::new());
     let install = move |_| {
         let chosen: Vec<i64> = selected.get_untracked().into_iter().collect();
-        queue.dispatch(crate::jobs::QueueJob {
+        installing.dispatch(crate::jobs::InstallPatches {
             server_id: id(),
-            kind: "install".into(),
             patch_ids: chosen,
-            start_at: String::new(),
-            window_hours: 24,
+            when: when.get_untracked(),
+            at: install_at.get_untracked(),
         });
-        selected.set(Default::default());
     };
+    // A queued install clears the selection and shows in the jobs card.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = installing.value().get() {
+            selected.set(Default::default());
+            jobs_changed.update(|n| *n += 1);
+        }
+    });
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match detail.await {
@@ -679,37 +709,61 @@ pub fn ServerPage() -> impl IntoView {
                             {if open.is_empty() {
                                 view! { <p class="empty">"Nothing missing: the package manager offers no updates."</p> }.into_any()
                             } else {
-                                let installable: Vec<i64> = open.iter().filter(|p| p.installable()).map(|p| p.patch_id).collect();
+                                // Owners install what was published for them;
+                                // admins anything not installed or underway.
+                                let selectable = move |p: &PatchView| if admin { p.installable() } else { p.state == "published" };
+                                let installable = open.iter().filter(|p| selectable(p)).count();
+                                let hint = if admin {
+                                    format!("Installs exactly these versions with the server's package manager; {installable} can be installed.")
+                                } else if installable == 0 {
+                                    "Nothing is published for you to install yet: your administrators publish patches once they have been tested.".to_owned()
+                                } else {
+                                    format!("{installable} patch(es) were published for you to install: choose them, then when.")
+                                };
                                 view! {
-                                    {admin.then(|| view! {
-                                        <div class="toolbar">
-                                            <button type="button" class="primary" id="install-selected"
-                                                disabled=move || selected.with(|s| s.is_empty())
-                                                on:click=install>
-                                                {move || format!("Install selected ({})", selected.with(|s| s.len()))}
-                                            </button>
-                                            <span class="hint">{format!("Installs exactly these versions with the server's package manager; {} can be installed now.", installable.len())}</span>
-                                        </div>
+                                    <div class="toolbar" id="install-toolbar">
+                                        <button type="button" class="primary" id="install-selected"
+                                            disabled=move || selected.with(|s| s.is_empty()) || installing.pending().get()
+                                            on:click=install>
+                                            {move || format!("Install selected ({})", selected.with(|s| s.len()))}
+                                        </button>
+                                        <label class="inline">
+                                            <select name="when" aria-label="When to install" on:change=move |ev| when.set(event_target_value(&ev))>
+                                                <option value="now" selected=true>"now"</option>
+                                                <option value="window">"in the next maintenance window"</option>
+                                                <option value="at">"at a time (UTC)…"</option>
+                                            </select>
+                                        </label>
+                                        <Show when=move || when.get() == "at">
+                                            <input type="datetime-local" name="install_at" aria-label="Install at (UTC)"
+                                                prop:value=install_at on:input=move |ev| install_at.set(event_target_value(&ev)) />
+                                        </Show>
+                                        <span class="hint">{hint}</span>
+                                    </div>
+                                    <FormError action=installing />
+                                    {move || installing.value().get().and_then(Result::ok).map(|q| view! {
+                                        <p class="ok" role="status" id="install-queued">{format!(
+                                            "Install queued as job {}: it starts from {} (until {}). Its progress shows under Jobs.",
+                                            q.job_id, patchport_core::clock::format_utc(q.starts_at), patchport_core::clock::format_utc(q.until)
+                                        )}</p>
                                     })}
                                     <table class="data" id="patches">
                                         <thead><tr>
-                                            {admin.then(|| view! { <th></th> })}
+                                            <th></th>
                                             <th>"Risk"</th><th>"Package"</th><th>"Installed"</th><th>"Update to"</th><th>"Advisories"</th><th>"Missing since"</th><th>"State"</th>
                                         </tr></thead>
                                         <tbody>
                                             {open.into_iter().map(|p| {
                                                 let pid = p.patch_id;
-                                                let can = p.installable();
+                                                let can = selectable(&p);
                                                 view! {
-                                                    <tr data-package=p.package.clone()>
-                                                        {admin.then(|| view! {
-                                                            <td><input type="checkbox" aria-label=format!("Select {}", p.package) disabled=!can
-                                                                prop:checked=move || selected.with(|s| s.contains(&pid))
-                                                                on:change=move |ev| {
-                                                                    let on = event_target_checked(&ev);
-                                                                    selected.update(|s| { if on { s.insert(pid); } else { s.remove(&pid); } });
-                                                                } /></td>
-                                                        })}
+                                                    <tr data-package=p.package.clone() data-state=p.state.clone()>
+                                                        <td><input type="checkbox" aria-label=format!("Select {}", p.package) disabled=!can
+                                                            prop:checked=move || selected.with(|s| s.contains(&pid))
+                                                            on:change=move |ev| {
+                                                                let on = event_target_checked(&ev);
+                                                                selected.update(|s| { if on { s.insert(pid); } else { s.remove(&pid); } });
+                                                            } /></td>
                                                         <td class="risk" title=p.risk.explanation.clone()>
                                                             <span class=format!("badge risk-{}", p.risk.level)>{p.risk.score}</span>
                                                             <br/><small>{p.risk.explanation.clone()}</small>
@@ -863,7 +917,7 @@ pub fn ServersPage() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h1>"Servers"</h1>
+            <h1>{if admin { "Servers" } else { "My servers" }}</h1>
             <div class="toolbar filters" id="server-filters">
                 <input type="search" placeholder="Search host name" aria-label="Search servers"
                     prop:value=move || filter.with(|f| f.search.clone())
@@ -939,7 +993,7 @@ pub fn ServersPage() -> impl IntoView {
                                 <SortHeader label="Last seen" column="last_seen" filter page />
                                 <SortHeader label="Missing" column="missing" filter page />
                                 <SortHeader label="Security" column="security" filter page />
-                                <th>"Reboot"</th><th>"Agent"</th>
+                                <th>"Published"</th><th>"Reboot"</th><th>"Next window"</th><th>"Agent"</th>
                             </tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|s| {
@@ -968,7 +1022,19 @@ pub fn ServersPage() -> impl IntoView {
                                             </td>
                                             <td>{s.missing}</td>
                                             <td class:warn=move || { s.missing_security > 0 }>{s.missing_security}</td>
-                                            <td>{if s.reboot_required { "required" } else { "" }}</td>
+                                            <td class="published" class:warn=move || { s.published > 0 }>
+                                                {(s.published > 0).then(|| view! { <a href=format!("/servers/{id}")>{format!("{} to install", s.published)}</a> })}
+                                            </td>
+                                            <td class="reboot">{match (s.booked_reboot, s.reboot_required) {
+                                                (Some(at), _) => format!("booked {}", patchport_core::clock::format_utc(at)),
+                                                (None, true) => "required: book it".to_owned(),
+                                                (None, false) => String::new(),
+                                            }}</td>
+                                            <td class="nowrap"><small>{match s.next_window {
+                                                Some((_, end)) if s.window_open => format!("open until {}", patchport_core::clock::format_utc(end)),
+                                                Some((start, _)) => patchport_core::clock::format_utc(start),
+                                                None => "none".to_owned(),
+                                            }}</small></td>
                                             <td>
                                                 {if !s.agent_active {
                                                     view! { <span class="badge">"revoked"</span> }.into_any()

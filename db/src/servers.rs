@@ -441,6 +441,8 @@ pub struct ServerRow {
     pub agent_active: bool,
     /// Groups: (id, name), by name.
     pub groups: Vec<(i64, String)>,
+    /// Patches published for the owner to install.
+    pub published: i64,
 }
 
 /// How a server's last check-in reads (see [`ServerQuery::status`]).
@@ -630,6 +632,7 @@ pub async fn list(
         i64,
         i64,
         i64,
+        i64,
     );
     let direction = if q.descending { "desc" } else { "asc" };
     let rows: Vec<Row> = bind_filter!(sqlx::query_as(&format!(
@@ -638,7 +641,8 @@ pub async fn list(
            (select count(*) from server_patch sp where sp.server_id = s.id and sp.state in {OPEN_STATES}) as missing, \
            (select count(*) from server_patch sp join patch p on p.id = sp.patch_id \
               where sp.server_id = s.id and sp.state in {OPEN_STATES} and p.security) as missing_security, \
-           (case when c.revoked_at is null and c.server_id is not null then 1 else 0 end) \
+           (case when c.revoked_at is null and c.server_id is not null then 1 else 0 end), \
+           (select count(*) from server_patch sp where sp.server_id = s.id and sp.state = 'published') \
          from server s left join account a on a.id = s.owner_id left join agent_credential c on c.server_id = s.id \
          {filter} order by {} {direction}, lower(s.hostname), s.id limit $11 offset $12",
         q.sort.expr()
@@ -664,6 +668,7 @@ pub async fn list(
                 missing: r.7,
                 missing_security: r.8,
                 agent_active: r.9 != 0,
+                published: r.10,
             })
             .collect(),
         total,

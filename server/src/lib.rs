@@ -6,6 +6,7 @@
 
 pub mod advisories;
 pub mod agent_api;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod export;

@@ -85,6 +85,7 @@ impl Application {
             setup_code: Arc::new(Mutex::new(setup_code)),
             leptos_options,
             mail_to: mailer.describe().into(),
+            public_url: settings.public_url.as_str().into(),
         };
         let router = router(&state, settings);
         Ok(Self {
@@ -196,6 +197,7 @@ fn router(state: &AppState, settings: &Settings) -> Router {
     let ui = Router::new()
         .route("/healthz", get(healthz))
         .route("/export/patches.csv", get(crate::export::patches_csv))
+        .route("/servers/{id}/reboot.ics", get(crate::calendar::reboot_ics))
         .leptos_routes(state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

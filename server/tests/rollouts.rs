@@ -32,17 +32,6 @@ impl TestApp {
         id
     }
 
-    async fn patch_state(&self, server: i64, package: &str) -> String {
-        let mut conn = self.app_state.db.read().await.unwrap();
-        patchport_db::servers::patch_rows(&mut conn, server)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|p| p.package == package)
-            .map(|p| p.state)
-            .unwrap_or_default()
-    }
-
     /// (recipient, kind, subject) of every notification, oldest first.
     async fn told(&self) -> Vec<(String, String, String)> {
         let mut conn = self.app_state.db.read().await.unwrap();
@@ -55,16 +44,6 @@ impl TestApp {
             .collect();
         all.reverse();
         all
-    }
-
-    /// Sends the publish / deploy form as the browser does.
-    async fn deploy(&self, cookie: Option<&str>, form: serde_json::Value) -> reqwest::Response {
-        self.post_json(
-            "/api/admin/deployments/create",
-            cookie,
-            serde_json::json!({ "request": form }),
-        )
-        .await
     }
 
     /// A daily maintenance window (UTC, 4 hours) for one server.

@@ -51,6 +51,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Where mail goes, in words, for the outbox page.
     pub mail_to: Arc<str>,
+    /// The configured public URL, for links that leave the portal (mail,
+    /// calendar entries); never taken from a request's Host.
+    pub public_url: Arc<str>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

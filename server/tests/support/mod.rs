@@ -569,6 +569,28 @@ impl TestApp {
         tx.commit().await.unwrap();
     }
 
+    /// The state of `package`'s patch on a server.
+    pub async fn patch_state(&self, server: i64, package: &str) -> String {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        patchport_db::servers::patch_rows(&mut conn, server)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.package == package)
+            .map(|p| p.state)
+            .unwrap_or_default()
+    }
+
+    /// Sends the publish / deploy form as the browser does.
+    pub async fn deploy(&self, cookie: Option<&str>, form: serde_json::Value) -> reqwest::Response {
+        self.post_json(
+            "/api/admin/deployments/create",
+            cookie,
+            serde_json::json!({ "request": form }),
+        )
+        .await
+    }
+
     /// The simulated agent checks in, runs the first job it is handed and
     /// reports the outcome as the real agent does: an install that worked
     /// is followed by a report without those updates; a reboot by a check-in

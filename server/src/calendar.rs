@@ -1,0 +1,88 @@
+//! A booked reboot as a calendar entry (`.ics`), for the server's owner
+//! (and admins) to put into their own calendar.
+
+use app::accounts::UserView;
+use app::ssr::AppState;
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use icalendar::{Calendar, Component, Event, EventLike};
+use patchport_core::clock::format_utc;
+
+/// How long the calendar entry lasts: the reboot itself is quicker, but
+/// services take a while to settle.
+const ENTRY_MINUTES: i64 = 30;
+
+/// `GET /servers/{id}/reboot.ics`: the server's booked reboot. Others'
+/// servers and servers without a booking are "not found".
+pub async fn reboot_ics(
+    State(state): State<AppState>,
+    user: Option<Extension<UserView>>,
+    Path(id): Path<i64>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    };
+    match entry(&state, &user, id).await {
+        Ok(Some((name, body))) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/calendar; charset=utf-8".to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no reboot is booked for this server").into_response(),
+        Err(e) => (
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            e.to_string(),
+        )
+            .into_response(),
+    }
+}
+
+async fn entry(
+    state: &AppState,
+    user: &UserView,
+    id: i64,
+) -> Result<Option<(String, String)>, app::errors::AppError> {
+    let mut conn = state.db.read().await?;
+    let server = app::servers::visible_server(&mut conn, user, id).await?;
+    let Some(booking) = patchport_db::windows::booked_reboots(&mut conn, id)
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let host = server.row.hostname;
+    let at = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
+    let domain = url::Url::parse(&state.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "patchport".into());
+    let link = format!("{}/servers/{id}", state.public_url.trim_end_matches('/'));
+    let event = Event::new()
+        .uid(&format!("reboot-{}@{domain}", booking.job_id))
+        .summary(&format!("Reboot of {host}"))
+        .description(&format!(
+            "Patchport reboots {host} at {} (UTC), inside its maintenance window, which closes at {}. \
+             Change or cancel the booking: {link}",
+            format_utc(booking.at),
+            format_utc(booking.until)
+        ))
+        .url(&link)
+        .starts(at(booking.at))
+        .ends(at(booking.at + ENTRY_MINUTES * 60))
+        .timestamp(at(state.clock.now()))
+        .done();
+    let calendar = Calendar::new().name("Patchport").push(event).done();
+    Ok(Some((format!("reboot-{host}.ics"), calendar.to_string())))
+}

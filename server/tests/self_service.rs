@@ -1,0 +1,140 @@
+//! The owner's side on both backends: "My servers" shows what was
+//! published, the next window and the booked reboot; owners install what
+//! was published for their servers (now, in the next window, at a time)
+//! and nothing else; a booked reboot downloads as a calendar entry.
+
+mod support;
+
+use support::{ADMIN, OWNER, PASSWORD, for_each_backend};
+
+#[tokio::test]
+async fn owners_install_published_patches_and_take_their_booking_home() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        let (web, mut agent) = app
+            .server("web-1", &[("openssl", "3.0.2-1"), ("curl", "8.5-1")], false)
+            .await;
+        patchport::cli::add_user(
+            &app.app_state.db,
+            &app.clock,
+            "other-owner",
+            "",
+            None,
+            patchport_core::Role::Owner,
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+        let other = app.login("other-owner", PASSWORD).await.unwrap();
+        let patch = |name: &'static str| {
+            let app = &app;
+            async move {
+                let mut conn = app.app_state.db.read().await.unwrap();
+                patchport_db::servers::patch_rows(&mut conn, web)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|p| p.package == name)
+                    .unwrap()
+                    .patch_id
+            }
+        };
+        let (openssl, curl) = (patch("openssl").await, patch("curl").await);
+        let resp = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "publish", "patch_ids": [openssl], "server_ids": [web], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "publish-1"}))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+
+        let list = |cookie: String| {
+            let app = &app;
+            async move {
+                let resp = app
+                    .post_json("/api/servers/list", Some(&cookie),
+                        serde_json::json!({"filter": {"search": "", "status": "", "criticality": "", "group_id": null,
+                            "reboot": "", "missing_only": false, "sort": "", "descending": false}, "page": 1}))
+                    .await;
+                assert_eq!(resp.status(), 200);
+                resp.json::<app::servers::ServerPage>().await.unwrap()
+            }
+        };
+        let mine = list(owner.clone()).await;
+        assert_eq!(mine.items.len(), 1);
+        assert_eq!((mine.items[0].published, mine.items[0].missing), (1, 2));
+        assert_eq!((mine.items[0].next_window, mine.items[0].booked_reboot), (None, None));
+        assert!(list(other.clone()).await.items.is_empty(), "owners see only their servers");
+
+        let install = |cookie: String, patches: Vec<i64>, when: &'static str, at: String| {
+            let app = &app;
+            async move {
+                app.post_json("/api/servers/install", Some(&cookie),
+                    serde_json::json!({"server_id": web, "patch_ids": patches, "when": when, "at": at}))
+                    .await
+            }
+        };
+        // Refused, changing nothing: a patch not published, another
+        // owner's server, no window to install in, a time in the past.
+        let resp = install(owner.clone(), vec![curl], "now", String::new()).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("not published for you"));
+        assert_eq!(install(other.clone(), vec![openssl], "now", String::new()).await.status(), 404);
+        let resp = install(owner.clone(), vec![openssl], "window", String::new()).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("no maintenance window"));
+        let past = patchport_core::clock::format_utc(app.clock_now() - 7200)[..16].replace(' ', "T");
+        assert_eq!(install(owner.clone(), vec![openssl], "at", past).await.status(), 422);
+        assert_eq!(install(owner.clone(), vec![openssl], "tomorrow", String::new()).await.status(), 422);
+        assert_eq!(app.patch_state(web, "openssl").await, "published");
+
+        // Installed now: the job runs on the agent and the patch is installed.
+        let resp = install(owner.clone(), vec![openssl], "now", String::new()).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let queued: app::jobs::InstallQueued = resp.json().await.unwrap();
+        assert_eq!(queued.until - queued.starts_at, app::jobs::INSTALL_START_HOURS * 3600);
+        assert_eq!(install(owner.clone(), vec![openssl], "now", String::new()).await.status(), 422, "already underway");
+        assert_eq!(app.agent_runs(&mut agent, true).await, Some("install"));
+        assert_eq!(app.patch_state(web, "openssl").await, "installed");
+        assert_eq!(app.patch_state(web, "curl").await, "missing");
+        // Admins may install what was not published.
+        assert_eq!(install(admin.clone(), vec![curl], "now", String::new()).await.status(), 200);
+
+        // A window, a booking, and the booking as a calendar entry.
+        let now = app.clock_now();
+        let opens = (now / 3600 + 3) * 3600;
+        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
+            "duration_minutes": 120, "time_zone": "UTC"});
+        let resp = app
+            .post_json("/api/admin/windows/create", Some(&admin),
+                serde_json::json!({"name": "daily", "window": window, "hostnames": ["web-1"], "group_ids": []}))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let ics = format!("/servers/{web}/reboot.ics");
+        assert_eq!(app.get(&ics, Some(&owner)).await.status(), 404, "nothing booked yet");
+        let at = opens + 600;
+        let local = patchport_core::clock::format_utc(at)[..16].replace(' ', "T");
+        let resp = app
+            .post_fn("/api/servers/book_reboot", Some(&owner), &[("server_id", &web.to_string()), ("at", &local)])
+            .await;
+        assert_eq!(resp.status(), 200);
+        let resp = app.get(&ics, Some(&owner)).await;
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+        let body = resp.text().await.unwrap();
+        let stamp = chrono::DateTime::from_timestamp(at, 0).unwrap().format("%Y%m%dT%H%M%SZ").to_string();
+        for line in ["BEGIN:VCALENDAR", "BEGIN:VEVENT", "SUMMARY:Reboot of web-1", &format!("DTSTART:{stamp}")] {
+            assert!(body.contains(line), "{line} in {body}");
+        }
+        assert!(body.contains("http://127.0.0.1/servers/"), "links come from the public URL: {body}");
+        assert_eq!(app.get(&ics, Some(&other)).await.status(), 404, "another owner's server");
+        assert_ne!(app.get(&ics, None).await.status(), 200);
+
+        let mine = list(owner.clone()).await;
+        assert_eq!(mine.items[0].booked_reboot, Some(at));
+        assert_eq!(mine.items[0].next_window, Some((opens, opens + 7200)));
+        assert!(!mine.items[0].window_open);
+        assert_eq!(mine.items[0].published, 0);
+    })
+    .await;
+}
