@@ -18,6 +18,10 @@ pub struct RebootPlanView {
     pub upcoming: Vec<Occurrence>,
     /// The booked reboot: when, and when its window closes.
     pub booked: Option<(i64, i64)>,
+    /// The server was patched and must reboot by then.
+    pub deadline: Option<i64>,
+    /// How many more times the booking may be moved (with a deadline).
+    pub deferrals_left: Option<i64>,
 }
 
 /// The server's windows and booked reboot (its owner and admins).
@@ -41,7 +45,12 @@ pub async fn reboot_plan(server_id: i64) -> Result<RebootPlanView, AppError> {
             .await?
             .first()
             .map(|b| (b.at, b.until));
+        let duty = patchport_db::windows::obligation(&mut conn, server_id).await?;
+        let rules = patchport_db::windows::rules(&mut conn).await?;
         Ok(RebootPlanView {
+            deadline: duty.map(|d| d.deadline_at),
+            // The first booking is free; each later one is a deferral.
+            deferrals_left: duty.map(|d| (rules.max_deferrals + 1 - d.bookings.max(1)).max(0)),
             windows: windows
                 .into_iter()
                 .map(|(name, w)| (name, w.describe()))
@@ -141,6 +150,17 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                             Some((at, until)) => format!("Reboot booked for {} (window closes {}).", format_utc(at), format_utc(until)),
                             None => "No reboot booked.".to_owned(),
                         }}</p>
+                        {p.deadline.map(|d| view! {
+                            <p id="reboot-deadline" class="warn">{format!(
+                                "Patched: it must reboot by {}.{}",
+                                format_utc(d),
+                                match (p.booked.is_some(), p.deferrals_left) {
+                                    (true, Some(0)) => " The booking can no longer be moved.".to_owned(),
+                                    (true, Some(n)) => format!(" The booking can be moved {n} more time(s)."),
+                                    _ => String::new(),
+                                }
+                            )}</p>
+                        })}
                         <ul class="upcoming">
                             {p.upcoming.iter().map(|o| view! { <li>{format!("{} – {}", format_utc(o.start), format_utc(o.end))}</li> }).collect_view()}
                         </ul>
@@ -158,6 +178,105 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
             </form>
             <FormError action=book />
             <FormError action=cancel />
+        </section>
+    }
+}
+
+/// The admins' reboot rules: deadlines by severity and deferrals allowed.
+#[server(endpoint = "admin/reboot_rules")]
+pub async fn reboot_rules() -> Result<patchport_core::deadline::RebootRules, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let mut conn = state.db.read().await?;
+        Ok(patchport_db::windows::rules(&mut conn).await?)
+    })
+    .await
+}
+
+/// Saves the reboot rules (admins). Open deadlines stay as they are.
+#[server(endpoint = "admin/reboot_rules/save", input = server_fn::codec::Json)]
+pub async fn save_reboot_rules(
+    rules: patchport_core::deadline::RebootRules,
+) -> Result<String, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let state = ssr::state()?;
+        let rules = rules
+            .validated()
+            .map_err(|(field, why)| AppError::invalid(field, why))?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        patchport_db::windows::save_rules(&mut tx, &rules, now).await?;
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "reboot_rules.saved",
+            "reboot rules",
+            &format!(
+                "critical {} d, high {} d, medium {} d, other {} d, {} deferrals",
+                rules.critical_days,
+                rules.high_days,
+                rules.medium_days,
+                rules.low_days,
+                rules.max_deferrals
+            ),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        Ok("Saved. New deadlines follow these rules; open ones keep theirs.".to_owned())
+    })
+    .await
+}
+
+/// The reboot rules card on the windows page (admins).
+#[component]
+pub fn RebootRulesCard() -> impl IntoView {
+    let save = ServerAction::<SaveRebootRules>::new();
+    let current = Resource::new(move || save.version().get(), |_| reboot_rules());
+    view! {
+        <section class="card" id="reboot-rules">
+            <h2>"Reboot deadlines"</h2>
+            <p class="hint">"When a server is patched without a reboot, its owner must book one within these days (by the worst severity installed). Admins are mailed when a deadline passes. Owners may move a booking this many times."</p>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match current.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(r) => {
+                        let fields = [
+                            ("critical_days", "Critical (days)", r.critical_days),
+                            ("high_days", "High (days)", r.high_days),
+                            ("medium_days", "Medium (days)", r.medium_days),
+                            ("low_days", "Other (days)", r.low_days),
+                            ("max_deferrals", "Moves allowed", r.max_deferrals),
+                        ];
+                        let values: Vec<RwSignal<String>> = fields.iter().map(|f| RwSignal::new(f.2.to_string())).collect();
+                        let submit = {
+                            let values = values.clone();
+                            move |ev: leptos::ev::SubmitEvent| {
+                                ev.prevent_default();
+                                let n = |i: usize| values[i].get_untracked().trim().parse::<i64>().unwrap_or(-1);
+                                save.dispatch(SaveRebootRules { rules: patchport_core::deadline::RebootRules {
+                                    critical_days: n(0), high_days: n(1), medium_days: n(2), low_days: n(3), max_deferrals: n(4),
+                                } });
+                            }
+                        };
+                        view! {
+                            <form class="inline" on:submit=submit>
+                                {fields.into_iter().zip(values).map(|((name, label, _), v)| view! {
+                                    <label>{label} " " <input type="number" name=name min="0" max="90" class="narrow"
+                                        prop:value=move || v.get() on:input=move |ev| v.set(event_target_value(&ev)) /></label>
+                                }).collect_view()}
+                                <button type="submit" class="primary">"Save"</button>
+                            </form>
+                        }.into_any()
+                    }
+                }})}
+            </Transition>
+            <FormError action=save />
+            {move || save.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
         </section>
     }
 }

@@ -253,5 +253,6 @@ pub fn WindowsPage() -> impl IntoView {
             </form>
             <FormError action=create />
         </section>
+        <crate::booking::RebootRulesCard />
     }
 }

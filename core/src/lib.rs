@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod advisory;
 pub mod clock;
+pub mod deadline;
 pub mod demo;
 pub mod mail;
 pub mod protocol;

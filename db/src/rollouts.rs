@@ -189,7 +189,7 @@ pub struct Ticked {
 /// One scheduler step at `now`: takes newly covered patches into rollouts,
 /// starts test installs, checks them, ends observations, approves by
 /// policy, and follows up deployments (reboots, owners to tell) and booked
-/// reboots (reminders, outcomes). Run it in
+/// reboots (reminders, outcomes, deadlines). Run it in
 /// a transaction; it is safe to run from several instances at once.
 pub async fn tick(conn: &mut Conn, now: Timestamp) -> Result<Ticked> {
     let mut out = Ticked::default();
@@ -210,6 +210,7 @@ pub async fn tick(conn: &mut Conn, now: Timestamp) -> Result<Ticked> {
     end_observations(conn, &policies, now, &mut out).await?;
     follow_deployments(conn, now, &mut out).await?;
     out.notified += crate::mail::follow_bookings(conn, now).await?;
+    out.notified += crate::windows::follow_obligations(conn, now).await?;
     Ok(out)
 }
 
@@ -569,14 +570,15 @@ async fn check_tests(
                 )
                 .await?;
                 let (package, version) = patch_of(conn, rollout_id).await?;
-                out.notified += crate::mail::notify_admins(
-conn,
-&crate::mail::Notice { kind: "test_failed", subject: &format!("Test install of {package} {version} failed"), body: &format!(
+                let notice = crate::mail::Notice {
+                    kind: "test_failed",
+                    subject: &format!("Test install of {package} {version} failed"),
+                    body: &format!(
                         "The rollout of {package} {version} stopped: {reason}. The logs are on the rollout page."
-                    ), link: &format!("/rollouts/{rollout_id}") },
-now,
-)
-                .await?;
+                    ),
+                    link: &format!("/rollouts/{rollout_id}"),
+                };
+                out.notified += crate::mail::notify_admins(conn, &notice, now).await?;
                 out.test_failed += 1;
             }
             Some(t) => {
@@ -640,14 +642,15 @@ async fn end_observations(
             out.approved += 1;
         } else if noted == 0 {
             let (package, version) = patch_of(conn, rollout_id).await?;
-            out.notified += crate::mail::notify_admins(
-conn,
-&crate::mail::Notice { kind: "observation_ended", subject: &format!("{package} {version} awaits approval"), body: &format!(
+            let notice = crate::mail::Notice {
+                kind: "observation_ended",
+                subject: &format!("{package} {version} awaits approval"),
+                body: &format!(
                     "The observation of {package} {version} ended. The policy asks an admin to approve or decline it."
-                ), link: &format!("/rollouts/{rollout_id}") },
-now,
-)
-            .await?;
+                ),
+                link: &format!("/rollouts/{rollout_id}"),
+            };
+            out.notified += crate::mail::notify_admins(conn, &notice, now).await?;
             sqlx::query("update rollout set observation_noted = $1 where id = $2")
                 .bind(true)
                 .bind(rollout_id)
@@ -1064,16 +1067,16 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
     }
     if d.kind == Kind::Publish {
         for (owner, items) in owners {
-            crate::mail::notify(
-conn,
-owner,
-&crate::mail::Notice { kind: "published", subject: &format!("{} patch(es) published for your servers", items.len()), body: &format!(
+            let notice = crate::mail::Notice {
+                kind: "published",
+                subject: &format!("{} patch(es) published for your servers", items.len()),
+                body: &format!(
                     "These patches are ready for you to install from the self-service portal:\n{}",
                     items.join("\n")
-                ), link: "/" },
-now,
-)
-            .await?;
+                ),
+                link: "/servers",
+            };
+            crate::mail::notify(conn, owner, &notice, now).await?;
         }
     }
     Ok(out)
@@ -1110,16 +1113,29 @@ async fn follow_deployments(conn: &mut Conn, now: Timestamp, out: &mut Ticked) -
                 .fetch_all(&mut *conn)
                 .await?;
                 let list: Vec<String> = packages.iter().map(|(p, v)| format!("{p} {v}")).collect();
-                crate::mail::notify(
-conn,
-owner,
-&crate::mail::Notice { kind: "reboot_needed", subject: &format!("{hostname} was patched: please schedule its reboot"), body: &format!(
-                        "Installed on {hostname} without a reboot: {}. Please schedule a reboot in one of its maintenance windows.",
-                        list.join(", ")
-                    ), link: &format!("/servers/{server_id}") },
-now,
-)
+                let (rank,): (i64,) = sqlx::query_as(
+                    "select coalesce(max(p.severity_rank), 0) from deployment_target t \
+                     join patch p on p.id = t.patch_id where t.deployment_id = $1 and t.server_id = $2",
+                )
+                .bind(deployment_id)
+                .bind(server_id)
+                .fetch_one(&mut *conn)
                 .await?;
+                let deadline = crate::windows::oblige_reboot(conn, server_id, rank, now).await?;
+                let subject = format!("{hostname} was patched: please schedule its reboot");
+                let body = format!(
+                    "Installed on {hostname} without a reboot: {}. Please book a reboot in one of its \
+                     maintenance windows before {}.",
+                    list.join(", "),
+                    patchport_core::clock::format_utc(deadline)
+                );
+                let notice = crate::mail::Notice {
+                    kind: "reboot_needed",
+                    subject: &subject,
+                    body: &body,
+                    link: &format!("/servers/{server_id}"),
+                };
+                crate::mail::notify(conn, owner, &notice, now).await?;
                 out.notified += 1;
             }
             sqlx::query(

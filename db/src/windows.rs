@@ -3,6 +3,7 @@
 
 use crate::{Conn, Result, StorageError};
 use patchport_core::Timestamp;
+use patchport_core::deadline::RebootRules;
 use patchport_core::window::{Occurrence, Window};
 
 /// A stored window.
@@ -207,6 +208,20 @@ pub enum BookingError {
         /// The next window, formatted.
         next: String,
     },
+    /// Later than the reboot's deadline.
+    #[error("this server must reboot by {deadline}: choose a time before that")]
+    AfterDeadline {
+        /// The deadline, formatted.
+        deadline: String,
+    },
+    /// Moved too often.
+    #[error(
+        "this reboot was already moved {deferrals} time(s), the most allowed: ask an admin to move it"
+    )]
+    TooManyDeferrals {
+        /// How often it was moved.
+        deferrals: i64,
+    },
 }
 
 /// Books (or moves) the server's reboot to `at`, which must be inside one
@@ -244,6 +259,23 @@ pub async fn book_reboot(
             .unwrap_or_default();
         return Ok(Err(BookingError::Outside { next }));
     };
+    if let Some(duty) = obligation(conn, server_id).await? {
+        if at > duty.deadline_at {
+            return Ok(Err(BookingError::AfterDeadline {
+                deadline: patchport_core::clock::format_utc(duty.deadline_at),
+            }));
+        }
+        let rules = rules(conn).await?;
+        if duty.bookings > rules.max_deferrals {
+            return Ok(Err(BookingError::TooManyDeferrals {
+                deferrals: duty.bookings - 1,
+            }));
+        }
+        sqlx::query("update reboot_obligation set bookings = bookings + 1 where server_id = $1")
+            .bind(server_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     for b in booked_reboots(conn, server_id).await? {
         crate::jobs::cancel(conn, b.job_id, now).await?;
     }
@@ -288,4 +320,148 @@ pub async fn book_reboot(
         at,
         until: window.end,
     }))
+}
+
+/// The admins' reboot rules (the defaults until they save their own).
+pub async fn rules(conn: &mut Conn) -> Result<RebootRules> {
+    let row: Option<(String,)> = sqlx::query_as("select settings from reboot_rules where id = 1")
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some((json,)) => serde_json::from_str(&json)
+            .map_err(|e| StorageError::Conflict(format!("the reboot rules are unreadable: {e}"))),
+        None => Ok(RebootRules::default()),
+    }
+}
+
+/// Saves validated reboot rules. Open obligations keep their deadlines.
+pub async fn save_rules(conn: &mut Conn, rules: &RebootRules, now: Timestamp) -> Result<()> {
+    let json = serde_json::to_string(rules).map_err(|e| StorageError::Conflict(e.to_string()))?;
+    let updated =
+        sqlx::query("update reboot_rules set settings = $1, updated_at = $2 where id = 1")
+            .bind(&json)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    if updated == 0 {
+        sqlx::query("insert into reboot_rules (id, settings, updated_at) values (1, $1, $2)")
+            .bind(&json)
+            .bind(now)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A patched server's open obligation to reboot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Obligation {
+    /// Since when.
+    pub since: Timestamp,
+    /// The worst severity rank installed.
+    pub severity_rank: i64,
+    /// Reboot by then.
+    pub deadline_at: Timestamp,
+    /// Bookings made so far (each after the first is a deferral).
+    pub bookings: i64,
+    /// Admins were told the deadline passed.
+    pub escalated: bool,
+}
+
+/// The server's open obligation to reboot, if any.
+pub async fn obligation(conn: &mut Conn, server_id: i64) -> Result<Option<Obligation>> {
+    let row: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "select since, severity_rank, deadline_at, bookings, \
+         case when escalated then 1 else 0 end from reboot_obligation where server_id = $1",
+    )
+    .bind(server_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Obligation {
+        since: r.0,
+        severity_rank: r.1,
+        deadline_at: r.2,
+        bookings: r.3,
+        escalated: r.4 != 0,
+    }))
+}
+
+/// Records that a server was patched without a reboot: it must reboot
+/// within the rules' days for `severity_rank`. An open obligation keeps
+/// the earlier deadline and its bookings.
+pub async fn oblige_reboot(
+    conn: &mut Conn,
+    server_id: i64,
+    severity_rank: i64,
+    now: Timestamp,
+) -> Result<Timestamp> {
+    let deadline = now + rules(conn).await?.days_for(severity_rank) * 86_400;
+    if let Some(open) = obligation(conn, server_id).await? {
+        let deadline = open.deadline_at.min(deadline);
+        sqlx::query(
+            "update reboot_obligation set deadline_at = $1, severity_rank = $2 where server_id = $3",
+        )
+        .bind(deadline)
+        .bind(open.severity_rank.max(severity_rank))
+        .bind(server_id)
+        .execute(conn)
+        .await?;
+        return Ok(deadline);
+    }
+    sqlx::query(
+        "insert into reboot_obligation (server_id, since, severity_rank, deadline_at) \
+         values ($1, $2, $3, $4)",
+    )
+    .bind(server_id)
+    .bind(now)
+    .bind(severity_rank)
+    .bind(deadline)
+    .execute(conn)
+    .await?;
+    Ok(deadline)
+}
+
+/// Scheduler step: obligations whose server rebooted since are closed;
+/// those whose deadline passed are told to the admins, once. Returns how
+/// many admin notifications were recorded.
+pub async fn follow_obligations(conn: &mut Conn, now: Timestamp) -> Result<u32> {
+    sqlx::query(
+        "delete from reboot_obligation where exists (select 1 from job j \
+         where j.server_id = reboot_obligation.server_id and j.kind = 'reboot' \
+         and j.state = 'succeeded' and j.finished_at >= reboot_obligation.since)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let missed: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+        "select o.server_id, s.hostname, o.since, o.deadline_at, o.bookings \
+         from reboot_obligation o join server s on s.id = o.server_id \
+         where not o.escalated and o.deadline_at <= $1 order by o.deadline_at, o.server_id",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut told = 0;
+    for (server_id, host, since, deadline, bookings) in missed {
+        let subject = format!("{host} missed its reboot deadline");
+        let body = format!(
+            "{host} was patched on {} and should have rebooted by {}. Its owner booked {bookings} time(s). \
+             Reboot it, or talk to its owner.",
+            patchport_core::clock::format_utc(since),
+            patchport_core::clock::format_utc(deadline)
+        );
+        let notice = crate::mail::Notice {
+            kind: "deadline_missed",
+            subject: &subject,
+            body: &body,
+            link: &format!("/servers/{server_id}"),
+        };
+        told += crate::mail::notify_admins(conn, &notice, now).await?;
+        sqlx::query("update reboot_obligation set escalated = $1 where server_id = $2")
+            .bind(true)
+            .bind(server_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(told)
 }

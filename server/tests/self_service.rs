@@ -138,3 +138,106 @@ async fn owners_install_published_patches_and_take_their_booking_home() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reboot_deadlines_limit_deferrals_and_alert_admins_once() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        // Rules: bad values are refused by field; then 2 days, one move.
+        let rules = |r: serde_json::Value| {
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                app.post_json("/api/admin/reboot_rules/save", Some(&admin), serde_json::json!({"rules": r}))
+                    .await
+            }
+        };
+        let resp = rules(serde_json::json!({"critical_days": 1, "high_days": 2, "medium_days": 3, "low_days": 91, "max_deferrals": 1})).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("low_days"));
+        let resp = rules(serde_json::json!({"critical_days": 1, "high_days": 2, "medium_days": 3, "low_days": 2, "max_deferrals": 1})).await;
+        assert_eq!(resp.status(), 200);
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        assert_eq!(
+            app.post_json("/api/admin/reboot_rules/save", Some(&owner),
+                serde_json::json!({"rules": {"critical_days": 1, "high_days": 1, "medium_days": 1, "low_days": 1, "max_deferrals": 9}}))
+                .await.status(),
+            403
+        );
+
+        // Two servers patched without a reboot, each with an hourly-ish
+        // daily window (all day, every day).
+        let (lazy, mut lazy_agent) = app.server("lazy-1", &[("zlib", "1.3-2")], false).await;
+        let (keen, mut keen_agent) = app.server("keen-1", &[("zlib", "1.3-2")], false).await;
+        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": 0, "duration_minutes": 1439, "time_zone": "UTC"});
+        let resp = app
+            .post_json("/api/admin/windows/create", Some(&admin),
+                serde_json::json!({"name": "all day", "window": window, "hostnames": ["lazy-1", "keen-1"], "group_ids": []}))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let zlib = {
+            let mut conn = app.app_state.db.read().await.unwrap();
+            patchport_db::servers::patch_rows(&mut conn, lazy).await.unwrap()[0].patch_id
+        };
+        let resp = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "deploy", "patch_ids": [zlib], "server_ids": [lazy, keen], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "deadline-1"}))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(app.agent_runs(&mut lazy_agent, true).await, Some("install"));
+        assert_eq!(app.agent_runs(&mut keen_agent, true).await, Some("install"));
+        let patched_at = app.clock_now();
+        app.tick().await;
+        let plan = |server: i64, cookie: String| {
+            let app = &app;
+            async move {
+                let resp = app.post_fn("/api/servers/reboot_plan", Some(&cookie), &[("server_id", &server.to_string())]).await;
+                resp.json::<app::booking::RebootPlanView>().await.unwrap()
+            }
+        };
+        let deadline = plan(lazy, owner.clone()).await.deadline.expect("a deadline");
+        assert_eq!(deadline, patched_at + 2 * 86_400, "an unrated patch gets the 'other' days");
+
+        let local = |t: i64| patchport_core::clock::format_utc(t)[..16].replace(' ', "T");
+        let book = |server: i64, at: i64| {
+            let (app, owner) = (&app, owner.clone());
+            async move {
+                app.post_fn("/api/servers/book_reboot", Some(&owner), &[("server_id", &server.to_string()), ("at", &local(at))])
+                    .await
+            }
+        };
+        // After the deadline: refused. Booked, moved once, then no more.
+        let resp = book(lazy, deadline + 3600).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("must reboot by"));
+        let first = (patched_at / 3600 + 2) * 3600;
+        assert_eq!(book(lazy, first).await.status(), 200);
+        assert_eq!(plan(lazy, owner.clone()).await.deferrals_left, Some(1));
+        assert_eq!(book(lazy, first + 3600).await.status(), 200);
+        assert_eq!(plan(lazy, owner.clone()).await.deferrals_left, Some(0));
+        let resp = book(lazy, first + 7200).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("already moved 1 time"));
+        // Cancelling and booking again is a move too.
+        assert_eq!(app.post_fn("/api/servers/cancel_reboot", Some(&owner), &[("server_id", &lazy.to_string())]).await.status(), 200);
+        assert_eq!(book(lazy, first + 7200).await.status(), 422);
+
+        // keen-1 reboots in time; lazy-1's agent is off, so its reboot is missed.
+        assert_eq!(book(keen, first).await.status(), 200);
+        app.clock.advance(first + 60 - app.clock_now());
+        assert_eq!(app.agent_runs(&mut keen_agent, true).await, Some("reboot"));
+        app.tick().await;
+        app.clock.advance(deadline + 60 - app.clock_now());
+        app.tick().await;
+        app.tick().await;
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let alerts: Vec<(String,)> = sqlx::query_as("select subject from notification where kind = 'deadline_missed'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(alerts, vec![("lazy-1 missed its reboot deadline".to_owned(),)], "one alert, only for lazy-1");
+        assert!(patchport_db::windows::obligation(&mut conn, keen).await.unwrap().is_none(), "keen-1's reboot closed it");
+        drop(conn);
+    })
+    .await;
+}
