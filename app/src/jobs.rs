@@ -457,7 +457,8 @@ pub fn JobsCard(
     admin: bool,
     queue: ServerAction<QueueJob>,
     cancel: ServerAction<CancelJob>,
-    /// Bumped when a job changed state, so the page reloads patch states.
+    /// Bumped when a job changed state, so the page reloads patch states;
+    /// the page bumps it when it queued a job, so the card reloads.
     changed: RwSignal<u64>,
 ) -> impl IntoView {
     let page = RwSignal::new(1_i64);
@@ -471,6 +472,8 @@ pub fn JobsCard(
                 tick.get(),
                 queue.version().get(),
                 cancel.version().get(),
+                // Also bumped by the page when it queued an install.
+                changed.get(),
             )
         },
         move |(p, ..)| list_jobs(server_id, p),

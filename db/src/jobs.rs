@@ -310,7 +310,52 @@ pub async fn record_result(
         )
         .await?;
     }
+    if kind == "install" {
+        tell_install_outcome(conn, server_id, &decode_packages(&packages), target, now).await?;
+    }
     Ok(Recorded::Applied)
+}
+
+/// Tells the server's owner (if it has one) that an install finished or
+/// failed, in the transaction that recorded it.
+async fn tell_install_outcome(
+    conn: &mut Conn,
+    server_id: i64,
+    packages: &[PackageTarget],
+    state: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let (host, owner): (String, Option<i64>) =
+        sqlx::query_as("select hostname, owner_id from server where id = $1")
+            .bind(server_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    let list = packages
+        .iter()
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (subject, body) = if state == "succeeded" {
+        (
+            format!("Install on {host} finished"),
+            format!("Installed on {host}: {list}. A reboot may be needed; the server page says."),
+        )
+    } else {
+        (
+            format!("Install on {host} failed"),
+            format!("The install of {list} on {host} failed. The log is on the server page."),
+        )
+    };
+    let notice = crate::mail::Notice {
+        kind: "install_done",
+        subject: &subject,
+        body: &body,
+        link: &format!("/servers/{server_id}"),
+    };
+    crate::mail::notify(conn, owner, &notice, now).await
 }
 
 /// Marks the server's reboot jobs done when a report carries a boot id other

@@ -50,7 +50,7 @@ test('admin signs in, creates an owner, signs out; the owner is refused on an ad
   const ownerPage = await newPage(browser);
   await signIn(ownerPage, owner, 'e2e-owner-password');
   await ownerPage.waitForURL((u) => u.pathname === '/');
-  await ownerPage.getByText('You are a server owner.').waitFor();
+  await ownerPage.getByText('You look after servers.').waitFor();
   assert.equal(await ownerPage.locator('nav.main >> text=Users').count(), 0, 'owners get no admin links');
   const resp = await ownerPage.goto('/admin/users');
   assert.equal(resp.status(), 403);

@@ -52,7 +52,7 @@ test('an admin installs two patches on a simulated server and watches the job fi
   await page.context().close();
 });
 
-test('owners see their servers\' jobs but cannot queue any', async () => {
+test('owners see their servers\' jobs and may install only what was published for them', async () => {
   const page = await newPage(browser);
   await signIn(page, 'owner', DEMO_PASSWORD);
   await page.waitForURL((u) => u.pathname === '/');
@@ -62,8 +62,12 @@ test('owners see their servers\' jobs but cannot queue any', async () => {
   await page.waitForURL(/\/servers\/\d+$/);
   await hydrated(page);
   await page.locator('#patches').waitFor();
-  assert.equal(await page.locator('#install-selected').count(), 0);
-  assert.equal(await page.locator('#patches input[type=checkbox]').count(), 0);
+  // Only published patches can be chosen; nothing is chosen yet.
+  assert.equal(await page.locator('#install-selected').isDisabled(), true);
+  assert.equal(
+    await page.locator('#patches input[type=checkbox]:not([disabled])').count(),
+    await page.locator('#patches tbody tr[data-state="published"]').count(),
+  );
   assert.equal(await page.getByRole('button', { name: 'Reboot…' }).count(), 0);
   await page.getByText('No jobs have run on this server yet.').waitFor();
   assert.equal(await page.locator('#servers tr[data-server="web-03"]').count(), 0);

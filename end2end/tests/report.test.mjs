@@ -40,7 +40,7 @@ test('the admin filters the report to known-exploited patches and opens one', as
   assert.ok(records.every((r) => r[6] === 'yes'), 'all known exploited');
   const first = page.locator('#report tbody tr').first();
   const name = await first.getAttribute('data-package');
-  await first.locator('a').click();
+  await first.locator('a[href^="/patches/"]').click();
   await page.waitForURL(/\/patches\/\d+$/);
   await page.locator('#patch-name').waitFor();
   assert.match(await page.locator('#patch-name').innerText(), new RegExp(`^${name} `));
@@ -95,7 +95,7 @@ test('the admin narrows the report to critical security patches on critical serv
   const first = page.locator('#report tbody tr').first();
   await first.waitFor();
   const name = await first.getAttribute('data-package');
-  await first.locator('a').click();
+  await first.locator('a[href^="/patches/"]').click();
   await page.waitForURL(/\/patches\/\d+$/);
   await page.locator('#missing-on').waitFor();
   const [, version] = (await page.locator('#patch-name').innerText()).split(' ');

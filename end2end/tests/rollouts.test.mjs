@@ -30,6 +30,8 @@ test('the admin deploys two selected patches to a group with a reboot at 22:00 a
   // Patches missing on the web group's servers (none of them is silent).
   await page.getByLabel('Group').first().selectOption({ label: 'web' });
   await page.waitForFunction(() => document.querySelector('#csv')?.getAttribute('href')?.includes('group_id='));
+  // The link changes before the filtered rows arrive: wait for the fetch.
+  await page.waitForLoadState('networkidle');
   const rows = page.locator('#report tbody tr');
   await rows.first().waitFor();
   const chosen = [await rows.nth(0).getAttribute('data-package'), await rows.nth(1).getAttribute('data-package')];

@@ -50,9 +50,9 @@ struct SendError {
     message: String,
 }
 
-#[derive(Template)]
-#[template(path = "mail.txt")]
-struct TextMail<'a> {
+/// What both templates show.
+struct Parts<'a> {
+    subject: &'a str,
     body: &'a str,
     action: &'a str,
     url: &'a str,
@@ -62,15 +62,15 @@ struct TextMail<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "mail.txt")]
+struct TextMail<'a> {
+    m: &'a Parts<'a>,
+}
+
+#[derive(Template)]
 #[template(path = "mail.html")]
 struct HtmlMail<'a> {
-    subject: &'a str,
-    body: &'a str,
-    action: &'a str,
-    url: &'a str,
-    portal: &'a str,
-    preferences: &'a str,
-    optional: bool,
+    m: &'a Parts<'a>,
 }
 
 impl Mailer {
@@ -131,17 +131,7 @@ impl Mailer {
         };
         let portal = self.absolute("/");
         let preferences = self.absolute("/account");
-        let text = TextMail {
-            body: &mail.body,
-            action,
-            url: &url,
-            portal: &portal,
-            preferences: &preferences,
-            optional,
-        }
-        .render()
-        .map_err(|e| permanent(format!("template: {e}")))?;
-        let html = HtmlMail {
+        let parts = Parts {
             subject: &mail.subject,
             body: &mail.body,
             action,
@@ -149,9 +139,10 @@ impl Mailer {
             portal: &portal,
             preferences: &preferences,
             optional,
-        }
-        .render()
-        .map_err(|e| permanent(format!("template: {e}")))?;
+        };
+        let template = |e: askama::Error| permanent(format!("template: {e}"));
+        let text = TextMail { m: &parts }.render().map_err(template)?;
+        let html = HtmlMail { m: &parts }.render().map_err(template)?;
         let to: Mailbox = mail
             .recipient
             .parse()

@@ -206,11 +206,18 @@ async fn a_failed_test_install_stops_the_rollout_and_alerts_admins() {
         );
         assert_eq!(
             app.told().await,
-            vec![(
-                ADMIN.into(),
-                "test_failed".into(),
-                "Test install of curl 1.0-2 failed".into()
-            )]
+            vec![
+                (
+                    OWNER.into(),
+                    "install_done".into(),
+                    "Install on canary-1 failed".into()
+                ),
+                (
+                    ADMIN.into(),
+                    "test_failed".into(),
+                    "Test install of curl 1.0-2 failed".into()
+                )
+            ]
         );
         // Stopped: time passing approves nothing and deploys nowhere.
         app.clock.advance(30 * DAY);

@@ -96,6 +96,24 @@ async fn owners_install_published_patches_and_take_their_booking_home() {
         assert_eq!(install(owner.clone(), vec![openssl], "now", String::new()).await.status(), 422, "already underway");
         assert_eq!(app.agent_runs(&mut agent, true).await, Some("install"));
         assert_eq!(app.patch_state(web, "openssl").await, "installed");
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let (told,): (i64,) = sqlx::query_as(
+            "select count(*) from mail where kind = 'install_done' and subject = 'Install on web-1 finished'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        drop(conn);
+        assert_eq!(told, 0, "the owner has no mail address, so no mail");
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let (noted,): (i64,) = sqlx::query_as(
+            "select count(*) from notification where kind = 'install_done' and subject = 'Install on web-1 finished'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        drop(conn);
+        assert_eq!(noted, 1, "the owner is told the install finished");
         assert_eq!(app.patch_state(web, "curl").await, "missing");
         // Admins may install what was not published.
         assert_eq!(install(admin.clone(), vec![curl], "now", String::new()).await.status(), 200);

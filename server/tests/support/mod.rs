@@ -45,10 +45,6 @@ async fn database_urls(dir: &std::path::Path) -> Vec<String> {
     urls
 }
 
-async fn spawn(url: String, dir: tempfile::TempDir, seed: bool) -> TestApp {
-    spawn_with(url, dir, seed, vec![], None).await
-}
-
 /// A portal with settings changed by `customise`, once per backend.
 pub async fn for_each_backend_with<C, F, Fut>(customise: C, test: F)
 where
@@ -56,20 +52,7 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let probe = tempfile::tempdir().unwrap();
-    for url in database_urls(probe.path()).await {
-        eprintln!("backend: {}", url.split(':').next().unwrap_or_default());
-        let dir = tempfile::tempdir().unwrap();
-        let url = if url.starts_with("sqlite:") {
-            patchport_db::testing::sqlite_url(dir.path())
-        } else {
-            url
-        };
-        let mut settings = test_settings(url, dir.path(), vec![], None);
-        customise(&mut settings);
-        let clock = ManualClock::new(SystemClock.now());
-        test(start(settings, clock, Arc::new(dir), true).await).await;
-    }
+    each_backend(customise, test, true).await
 }
 
 /// A portal on SQLite that fetches advisories from `osv` and `kev` (at
@@ -77,20 +60,9 @@ where
 pub async fn spawn_fetching(osv: Vec<String>, kev: Option<String>) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = patchport_db::testing::sqlite_url(dir.path());
-    spawn_with(url, dir, true, osv, kev).await
-}
-
-async fn spawn_with(
-    url: String,
-    dir: tempfile::TempDir,
-    seed: bool,
-    advisory_urls: Vec<String>,
-    kev_url: Option<String>,
-) -> TestApp {
-    // Server errors show in the output of a failing test.
-    let settings = test_settings(url, dir.path(), advisory_urls, kev_url);
+    let settings = test_settings(url, dir.path(), osv, kev);
     let clock = ManualClock::new(SystemClock.now());
-    start(settings, clock, Arc::new(dir), seed).await
+    start(settings, clock, Arc::new(dir), true).await
 }
 
 fn test_settings(
@@ -192,6 +164,17 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    each_backend(|_| {}, test, seed).await
+}
+
+/// Runs `test` once per backend on a fresh database, with settings
+/// changed by `customise`.
+async fn each_backend<C, F, Fut>(customise: C, test: F, seed: bool)
+where
+    C: Fn(&mut Settings),
+    F: Fn(TestApp) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let probe = tempfile::tempdir().unwrap();
     for url in database_urls(probe.path()).await {
         eprintln!("backend: {}", url.split(':').next().unwrap_or_default());
@@ -202,7 +185,10 @@ where
         } else {
             url
         };
-        test(spawn(url, dir, seed).await).await;
+        let mut settings = test_settings(url, dir.path(), vec![], None);
+        customise(&mut settings);
+        let clock = ManualClock::new(SystemClock.now());
+        test(start(settings, clock, Arc::new(dir), seed).await).await;
     }
 }
 

@@ -1,0 +1,120 @@
+// The owner's side in a real browser against the demo's simulated servers,
+// with mail going to a real SMTP server (aiosmtpd, started by
+// scripts/e2e.sh): an admin publishes a patch for web-01 and gives it a
+// maintenance window open now; the owner installs the patch from the
+// server page, books the reboot two minutes ahead, gets the booking mail,
+// and, once the simulated server comes back with a new boot id, the
+// "rebooted" mail. (Reminders 24 h and 1 h ahead need moved time; the
+// integration tests in server/tests/mail.rs cover them.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+
+const MAIL_DIR = process.env.PATCHPORT_E2E_MAIL_DIR;
+const OWNER_MAIL = 'owner@demo.patchport.invalid';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+// A Date as a datetime-local value (UTC, as the form reads it).
+const local = (d) => d.toISOString().slice(0, 16);
+
+// The mails the SMTP server accepted for `to`, oldest first.
+function mailsTo(to) {
+  return fs.readdirSync(MAIL_DIR).filter((f) => f.endsWith('.json')).sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(MAIL_DIR, f), 'utf8')))
+    .filter((m) => m.to.includes(to))
+    .map((m) => ({ ...m, subject: (m.data.match(/^Subject: (.*)$/m) ?? [])[1]?.trim() ?? '' }));
+}
+
+async function mailArrives(to, subject, timeout) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const found = mailsTo(to).find((m) => subject.test(m.subject));
+    if (found) return found;
+    if (Date.now() > until) {
+      assert.fail(`no mail to ${to} matching ${subject}; got: ${mailsTo(to).map((m) => m.subject).join(' | ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+// Calls a server function from the signed-in page (same origin, its cookie).
+async function call(page, endpoint, body) {
+  return page.evaluate(async ([endpoint, body]) => {
+    const resp = await fetch(`/api/${endpoint}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: resp.status, body: await resp.json().catch(() => null) };
+  }, [endpoint, body]);
+}
+
+test('an owner installs a published patch, books the reboot and gets the mails', { skip: !MAIL_DIR && 'PATCHPORT_E2E_MAIL_DIR is not set' }, async () => {
+  // The admin: publish one of web-01's missing patches, open a window now.
+  const admin = await newPage(browser);
+  await signIn(admin, 'admin', DEMO_PASSWORD);
+  await admin.waitForURL((u) => u.pathname === '/');
+  const servers = await call(admin, 'servers/list', { filter: { search: 'web-01' }, page: 1 });
+  const web01 = servers.body.items.find((s) => s.hostname === 'web-01');
+  assert.ok(web01, 'web-01 exists');
+  const detail = await admin.evaluate(async (id) =>
+    (await fetch('/api/servers/detail', { method: 'POST', body: new URLSearchParams({ id }) })).json(), String(web01.id));
+  const missing = detail.patches.find((p) => p.state === 'missing');
+  assert.ok(missing, 'web-01 misses a patch');
+  const published = await call(admin, 'admin/deployments/create', { request: {
+    mode: 'publish', patch_ids: [missing.patch_id], server_ids: [web01.id], group_ids: [], owner_ids: [],
+    hostnames: [], owners: [], install_at: '', reboot: 'none', reboot_at: '', request_key: `e2e-publish-${Date.now()}`,
+  } });
+  assert.equal(published.status, 200, JSON.stringify(published.body));
+  const now = new Date();
+  const window = await call(admin, 'admin/windows/create', {
+    name: `e2e now ${now.getTime()}`,
+    window: { days: [1, 2, 3, 4, 5, 6, 7], start_minute: (now.getUTCHours() * 60 + now.getUTCMinutes() + 1440 - 10) % 1440,
+      duration_minutes: 180, time_zone: 'UTC' },
+    group_ids: [], hostnames: ['web-01'],
+  });
+  assert.equal(window.status, 200, JSON.stringify(window.body));
+  await admin.context().close();
+  await mailArrives(OWNER_MAIL, /published for your servers/, 30_000);
+
+  // The owner: My servers → web-01 → install the published patch now.
+  const page = await newPage(browser);
+  await signIn(page, 'owner', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  await page.goto('/servers');
+  await hydrated(page);
+  assert.equal(await page.locator('h1').innerText(), 'My servers');
+  const row = page.locator('#servers tr[data-server="web-01"]');
+  assert.match(await row.locator('td.published').innerText(), /\d+ to install/);
+  await row.locator('a').first().click();
+  await page.waitForURL(/\/servers\/\d+$/);
+  await hydrated(page);
+  const patch = page.locator(`#patches tbody tr[data-package="${missing.package}"]`);
+  assert.equal(await patch.getAttribute('data-state'), 'published');
+  await patch.locator('input[type=checkbox]').check();
+  await page.locator('#install-selected').click();
+  await page.locator('#install-queued').waitFor();
+  await page.locator('#jobs tbody tr[data-state="succeeded"]').first().waitFor({ timeout: 60_000 });
+
+  // Book the reboot two minutes ahead, inside the window.
+  const at = new Date(Date.now() + 120_000);
+  at.setUTCSeconds(0, 0);
+  await page.locator('#reboot-booking').getByLabel('Reboot at').fill(local(at));
+  await page.locator('#reboot-booking button[type=submit]').click();
+  await page.locator('#booked').filter({ hasText: 'Reboot booked for' }).waitFor();
+  assert.equal(await page.locator('#booking-ics').getAttribute('href'), `/servers/${web01.id}/reboot.ics`);
+  const booked = await mailArrives(OWNER_MAIL, /^Reboot of web-01 booked for /, 30_000);
+  assert.match(booked.data, /servers\//, 'the mail links to the server');
+
+  // The simulated server reboots at the booked time and comes back with a
+  // new boot id; the scheduler (every minute) then mails the outcome.
+  await mailArrives(OWNER_MAIL, /^web-01 rebooted$/, 240_000);
+  assert.equal(mailsTo(OWNER_MAIL).filter((m) => /booked for/.test(m.subject)).length, 1, 'one booking mail');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
