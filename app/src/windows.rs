@@ -53,6 +53,101 @@ pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
     .await
 }
 
+/// Two weeks of windows from this week's Monday (UTC), for the calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarView {
+    /// Monday 00:00 UTC of this week.
+    pub start: i64,
+    /// Today 00:00 UTC.
+    pub today: i64,
+    /// Per day (14), its windows' openings by time.
+    pub days: Vec<Vec<Slot>>,
+}
+
+/// A window opening in the calendar: (window name, opens, closes).
+pub type Slot = (String, i64, i64);
+
+/// Days the calendar shows.
+pub const CALENDAR_DAYS: i64 = 14;
+
+/// The windows' occurrences over two weeks from this week's Monday, each on
+/// the (UTC) day it opens.
+#[server(endpoint = "admin/windows/calendar")]
+pub async fn window_calendar() -> Result<CalendarView, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        ssr::require_admin()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let today = now.div_euclid(86_400) * 86_400;
+        // 1970-01-01 was a Thursday: three days after a Monday.
+        let start = today - ((now.div_euclid(86_400) + 3).rem_euclid(7)) * 86_400;
+        let end = start + CALENDAR_DAYS * 86_400;
+        let mut conn = state.db.read().await?;
+        let mut days = vec![Vec::new(); CALENDAR_DAYS as usize];
+        for w in patchport_db::windows::list(&mut conn).await? {
+            // At most a few occurrences a day, over two weeks.
+            for o in w.window.upcoming(start, 64) {
+                if o.start >= end {
+                    break;
+                }
+                if o.start >= start {
+                    days[((o.start - start) / 86_400) as usize].push((
+                        w.name.clone(),
+                        o.start,
+                        o.end,
+                    ));
+                }
+            }
+        }
+        for day in &mut days {
+            day.sort_by_key(|(name, opens, _)| (*opens, name.clone()));
+        }
+        Ok(CalendarView { start, today, days })
+    })
+    .await
+}
+
+/// The calendar: two weeks of windows, Monday first, times in UTC.
+#[component]
+fn CalendarCard(version: Signal<(usize, usize)>) -> impl IntoView {
+    let calendar = Resource::new(move || version.get(), |_| window_calendar());
+    let hm = |t: i64| format_utc(t)[11..16].to_owned();
+    view! {
+        <section class="card">
+            <h2>"Calendar (UTC)"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move { match calendar.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(c) => {
+                        let weeks: Vec<Vec<(i64, Vec<Slot>)>> = c.days.chunks(7).enumerate()
+                            .map(|(w, days)| days.iter().enumerate().map(|(d, list)| (c.start + ((w * 7 + d) as i64) * 86_400, list.clone())).collect())
+                            .collect();
+                        let today = c.today;
+                        view! {
+                            <table class="calendar" id="window-calendar">
+                                <thead><tr>{["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map(|d| view! { <th>{d}</th> }).collect_view()}</tr></thead>
+                                <tbody>
+                                    {weeks.into_iter().map(|week| view! {
+                                        <tr>{week.into_iter().map(|(day, list)| view! {
+                                            <td class:today=day == today class:past=day < today data-day=format_utc(day)[..10].to_owned()>
+                                                <span class="date">{format_utc(day)[5..10].to_owned()}</span>
+                                                {list.into_iter().map(|(name, opens, closes)| view! {
+                                                    <span class="slot" title=format!("{name}: {} – {}", format_utc(opens), format_utc(closes))>{format!("{} {}–{}", name, hm(opens), hm(closes))}</span>
+                                                }).collect_view()}
+                                            </td>
+                                        }).collect_view()}</tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }
+                }})}
+            </Transition>
+        </section>
+    }
+}
+
 /// Creates a window and applies it to groups and servers (host names).
 #[server(endpoint = "admin/windows/create", input = server_fn::codec::Json)]
 pub async fn create_window(
@@ -206,6 +301,7 @@ pub fn WindowsPage() -> impl IntoView {
                 }})}
             </Transition>
         </section>
+        <CalendarCard version=Signal::derive(move || (create.version().get(), delete.version().get())) />
         <section class="card">
             <h2>"New window"</h2>
             <form id="new-window" on:submit=move |ev| {

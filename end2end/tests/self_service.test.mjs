@@ -1,7 +1,7 @@
 // The owner's side in a real browser against the demo's simulated servers,
 // with mail going to a real SMTP server (aiosmtpd, started by
 // scripts/e2e.sh): an admin publishes a patch for web-01 and gives it a
-// maintenance window open now; the owner installs the patch from the
+// maintenance window open now (seen on the windows page's calendar); the owner installs the patch from the
 // server page, books the reboot two minutes ahead, gets the booking mail,
 // and, once the simulated server comes back with a new boot id, the
 // "rebooted" mail. (Reminders 24 h and 1 h ahead need moved time; the
@@ -79,6 +79,13 @@ test('an owner installs a published patch, books the reboot and gets the mails',
     group_ids: [], hostnames: ['web-01'],
   });
   assert.equal(window.status, 200, JSON.stringify(window.body));
+  // The windows page's calendar shows it today (and on the other 13 days).
+  await admin.goto('/windows');
+  await hydrated(admin);
+  const today = admin.locator('#window-calendar td.today');
+  await today.locator('.slot', { hasText: `e2e now ${now.getTime()}` }).waitFor();
+  assert.equal(await admin.locator('#window-calendar td').count(), 14);
+  assert.deepEqual(admin.errors, []);
   await admin.context().close();
   await mailArrives(OWNER_MAIL, /published for your servers/, 30_000);
 

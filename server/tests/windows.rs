@@ -154,3 +154,37 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_calendar_shows_two_weeks_of_windows_from_monday() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        for (name, days, start) in [("daily", vec![1, 2, 3, 4, 5, 6, 7], 60), ("tue-thu", vec![2, 4], 22 * 60)] {
+            let window = serde_json::json!({"days": days, "start_minute": start, "duration_minutes": 120, "time_zone": "UTC"});
+            let resp = app
+                .post_json("/api/admin/windows/create", Some(&admin),
+                    serde_json::json!({"name": name, "window": window, "group_ids": [], "hostnames": []}))
+                .await;
+            assert_eq!(resp.status(), 200);
+        }
+        let resp = app.post_fn("/api/admin/windows/calendar", Some(&admin), &[]).await;
+        assert_eq!(resp.status(), 200);
+        let c: app::windows::CalendarView = resp.json().await.unwrap();
+        assert_eq!(c.days.len(), 14);
+        // Starts on a Monday at midnight UTC, this week.
+        assert_eq!(c.start % 86_400, 0);
+        // 1970-01-05 was a Monday.
+        assert_eq!((c.start / 86_400 - 4) % 7, 0, "a Monday");
+        assert!(c.start <= c.today && c.today < c.start + 7 * 86_400);
+        for (i, day) in c.days.iter().enumerate() {
+            let midnight = c.start + i as i64 * 86_400;
+            let names: Vec<&str> = day.iter().map(|(n, _, _)| n.as_str()).collect();
+            let expected: &[&str] = if i % 7 == 1 || i % 7 == 3 { &["daily", "tue-thu"] } else { &["daily"] };
+            assert_eq!(names, expected, "day {i}");
+            assert_eq!((day[0].1, day[0].2), (midnight + 3600, midnight + 3 * 3600));
+        }
+        assert_eq!(app.post_fn("/api/admin/windows/calendar", Some(&owner), &[]).await.status(), 403);
+    })
+    .await;
+}
