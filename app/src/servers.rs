@@ -203,19 +203,20 @@ pub async fn list_servers(filter: ServerFilter, page: i64) -> Result<ServerPage,
         let q = filter.query(&me, now)?;
         let mut conn = state.db.read().await?;
         let found = patchport_db::servers::list(&mut conn, &q, page, PER_PAGE).await?;
-        let mut items = Vec::with_capacity(found.items.len());
-        for s in found.items {
-            let mut row = ServerRow::from_db(s, now);
-            row.next_window = patchport_db::windows::next_for_server(&mut conn, row.id, now)
-                .await?
-                .map(|o| (o.start, o.end));
-            row.window_open = row.next_window.is_some_and(|(start, _)| start <= now);
-            row.booked_reboot = patchport_db::windows::booked_reboots(&mut conn, row.id)
-                .await?
-                .first()
-                .map(|b| b.at);
-            items.push(row);
-        }
+        let ids: Vec<i64> = found.items.iter().map(|s| s.id).collect();
+        let windows = patchport_db::windows::next_for_servers(&mut conn, &ids, now).await?;
+        let bookings = patchport_db::windows::first_bookings(&mut conn, &ids).await?;
+        let items = found
+            .items
+            .into_iter()
+            .map(|s| {
+                let mut row = ServerRow::from_db(s, now);
+                row.next_window = windows.get(&row.id).map(|o| (o.start, o.end));
+                row.window_open = row.next_window.is_some_and(|(start, _)| start <= now);
+                row.booked_reboot = bookings.get(&row.id).copied();
+                row
+            })
+            .collect();
         Ok(ServerPage {
             total: found.total,
             items,

@@ -325,11 +325,7 @@ async fn tell_install_outcome(
     state: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let (host, owner): (String, Option<i64>) =
-        sqlx::query_as("select hostname, owner_id from server where id = $1")
-            .bind(server_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (host, owner) = crate::servers::host_and_owner(conn, server_id).await?;
     let Some(owner) = owner else {
         return Ok(());
     };

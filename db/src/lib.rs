@@ -329,6 +329,12 @@ pub fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// Ids as the inside of an SQL `in (…)` list; being numbers, they need no
+/// quoting.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// `($1, $2), ($3, $4), …` for a multi-row insert. `sqlx::QueryBuilder`
 /// writes `?` placeholders under `sqlx::Any`, which PostgreSQL rejects.
 pub fn values_placeholders(rows: usize, columns: usize) -> String {

@@ -19,14 +19,10 @@ pub struct Notice<'a> {
     pub link: &'a str,
 }
 
-/// The mail queued for an account, unless it has no address, is disabled
-/// or switched this kind off. `$1` account filter, `$2`..`$5` the notice,
-/// `$6` now.
-const QUEUE_FOR: &str = "insert into mail \
-     (account_id, recipient, kind, subject, body, link, next_attempt_at, created_at) \
-     select a.id, a.email, $2, $3, $4, $5, $6, $6 from account a \
-     where {who} and not a.disabled and a.email is not null and a.email <> '' \
-     and not exists (select 1 from mail_opt_out o where o.account_id = a.id and o.kind = $2)";
+/// The accounts a notice goes to, as `account a`: the account `$1`, or
+/// every enabled admin when `$1` is null. (A disabled account still gets
+/// its notifications, for when it is enabled again, but no mail.)
+const RECIPIENTS: &str = "(a.id = $1 or ($1 is null and a.role = 'admin' and not a.disabled))";
 
 /// Records a notification for one account and queues its mail.
 pub async fn notify(
@@ -35,57 +31,47 @@ pub async fn notify(
     notice: &Notice<'_>,
     now: Timestamp,
 ) -> Result<()> {
-    sqlx::query(
-        "insert into notification (account_id, kind, subject, body, link, created_at) \
-         values ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(account_id)
-    .bind(notice.kind)
-    .bind(notice.subject)
-    .bind(notice.body)
-    .bind(notice.link)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    queue_for(conn, "a.id = $1", account_id, notice, now).await?;
-    Ok(())
+    tell(conn, Some(account_id), notice, now).await.map(drop)
 }
 
 /// Records a notification for every enabled admin and queues their mail;
 /// returns how many were told.
 pub async fn notify_admins(conn: &mut Conn, notice: &Notice<'_>, now: Timestamp) -> Result<u32> {
-    let done = sqlx::query(
-        "insert into notification (account_id, kind, subject, body, link, created_at) \
-         select id, $1, $2, $3, $4, $5 from account where role = 'admin' and not disabled",
-    )
-    .bind(notice.kind)
-    .bind(notice.subject)
-    .bind(notice.body)
-    .bind(notice.link)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    queue_for(conn, "a.role = 'admin' and $1 = $1", 0, notice, now).await?;
-    Ok(done.rows_affected() as u32)
+    tell(conn, None, notice, now).await
 }
 
-async fn queue_for(
+/// Records the notification for the recipients (see `RECIPIENTS`) and
+/// queues the mail of those with an address who did not switch this kind
+/// off; returns how many were notified.
+async fn tell(
     conn: &mut Conn,
-    who: &str,
-    account_id: i64,
+    account_id: Option<i64>,
     notice: &Notice<'_>,
     now: Timestamp,
-) -> Result<()> {
-    sqlx::query(&QUEUE_FOR.replace("{who}", who))
-        .bind(account_id)
-        .bind(notice.kind)
-        .bind(notice.subject)
-        .bind(notice.body)
-        .bind(notice.link)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
+) -> Result<u32> {
+    let notification = format!(
+        "insert into notification (account_id, kind, subject, body, link, created_at) \
+         select a.id, $2, $3, $4, $5, $6 from account a where {RECIPIENTS}"
+    );
+    let mail = format!(
+        "insert into mail \
+         (account_id, recipient, kind, subject, body, link, next_attempt_at, created_at) \
+         select a.id, a.email, $2, $3, $4, $5, $6, $6 from account a \
+         where {RECIPIENTS} and not a.disabled and a.email is not null and a.email <> '' \
+         and not exists (select 1 from mail_opt_out o where o.account_id = a.id and o.kind = $2)"
+    );
+    let bound = |sql| {
+        sqlx::query(sql)
+            .bind(account_id)
+            .bind(notice.kind)
+            .bind(notice.subject)
+            .bind(notice.body)
+            .bind(notice.link)
+            .bind(now)
+    };
+    let told = bound(&notification).execute(&mut *conn).await?;
+    bound(&mail).execute(conn).await?;
+    Ok(told.rows_affected() as u32)
 }
 
 /// Queues a mail whose link carries a secret (invitation, password reset)

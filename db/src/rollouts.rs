@@ -6,7 +6,7 @@
 //! instance; on PostgreSQL only the instance holding a transaction-level
 //! advisory lock does the work, so two instances never act twice.
 
-use crate::{Conn, Page, Result, StorageError, jobs, limit_offset};
+use crate::{Conn, Page, Result, StorageError, id_list, jobs, limit_offset};
 use patchport_core::Timestamp;
 use patchport_core::protocol::{JobSpec, PackageTarget};
 use patchport_core::rollout::{
@@ -1080,10 +1080,6 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
         }
     }
     Ok(out)
-}
-
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Deployments whose installs finished: queue the reboot it asked for, or

@@ -33,6 +33,16 @@ pub struct Touched {
     pub next_job_at: Option<Timestamp>,
 }
 
+/// A server's host name and owner (if it has one).
+pub async fn host_and_owner(conn: &mut Conn, server_id: i64) -> Result<(String, Option<i64>)> {
+    Ok(
+        sqlx::query_as("select hostname, owner_id from server where id = $1")
+            .bind(server_id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
 /// Records a check-in that brought no new report, in one statement, and
 /// returns what the check-in needs to decide on; `None` if the server does
 /// not exist.
@@ -96,7 +106,7 @@ pub async fn raise_security(conn: &mut Conn, patch_ids: &[i64]) -> Result<()> {
             .bind(RAISE_SECURITY_LOCK)
             .execute(&mut *conn)
             .await?;
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let list = crate::id_list(&ids);
         sqlx::query(&format!(
             "select s.id from server s where s.id in (select sp.server_id from server_patch sp \
              where sp.patch_id in (select p.id from patch p where p.id in ({list}) and not p.security) \

@@ -5,6 +5,7 @@ use crate::{Conn, Result, StorageError};
 use patchport_core::Timestamp;
 use patchport_core::deadline::RebootRules;
 use patchport_core::window::{Occurrence, Window};
+use std::collections::HashMap;
 
 /// A stored window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,11 +161,42 @@ pub async fn next_for_server(
     server_id: i64,
     now: Timestamp,
 ) -> Result<Option<Occurrence>> {
-    Ok(of_server(conn, server_id)
+    Ok(next_for_servers(conn, &[server_id], now)
         .await?
-        .iter()
-        .filter_map(|(_, w)| w.upcoming(now, 1).into_iter().next())
-        .min_by_key(|o| o.start.max(now)))
+        .remove(&server_id))
+}
+
+/// For each of the servers that has a window, the one open at `now` or else
+/// its next one (the first by name when two tie), in one query.
+pub async fn next_for_servers(
+    conn: &mut Conn,
+    server_ids: &[i64],
+    now: Timestamp,
+) -> Result<HashMap<i64, Occurrence>> {
+    let mut next: HashMap<i64, Occurrence> = HashMap::new();
+    if server_ids.is_empty() {
+        return Ok(next);
+    }
+    let ids = crate::id_list(server_ids);
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
+        "select a.server_id, w.id, w.settings from ( \
+           select server_id, window_id from maintenance_window_server where server_id in ({ids}) \
+           union select m.server_id, wg.window_id from maintenance_window_group wg \
+             join server_group_member m on m.group_id = wg.group_id where m.server_id in ({ids})) a \
+         join maintenance_window w on w.id = a.window_id order by w.name"
+    ))
+    .fetch_all(conn)
+    .await?;
+    for (server_id, id, json) in rows {
+        let Some(o) = decode(id, &json)?.upcoming(now, 1).into_iter().next() else {
+            continue;
+        };
+        let best = next.entry(server_id).or_insert(o);
+        if o.start.max(now) < best.start.max(now) {
+            *best = o;
+        }
+    }
+    Ok(next)
 }
 
 /// A reboot booked for a server.
@@ -191,6 +223,24 @@ pub async fn booked_reboots(conn: &mut Conn, server_id: i64) -> Result<Vec<Booki
         .into_iter()
         .map(|(job_id, at, until)| Booking { job_id, at, until })
         .collect())
+}
+
+/// For each of the servers with a reboot booked, when the first one is.
+pub async fn first_bookings(
+    conn: &mut Conn,
+    server_ids: &[i64],
+) -> Result<HashMap<i64, Timestamp>> {
+    if server_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "select server_id, min(not_before) from job where server_id in ({}) \
+         and kind = 'reboot' and state = 'queued' group by server_id",
+        crate::id_list(server_ids)
+    ))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Why a booking was refused.
@@ -292,11 +342,7 @@ pub async fn book_reboot(
     )
     .await?;
     crate::mail::record_booking(conn, job_id, server_id, at, now).await?;
-    let (hostname, owner): (String, Option<i64>) =
-        sqlx::query_as("select hostname, owner_id from server where id = $1")
-            .bind(server_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (hostname, owner) = crate::servers::host_and_owner(conn, server_id).await?;
     if let Some(owner) = owner {
         let when = patchport_core::clock::format_utc(at);
         crate::mail::notify(

@@ -1,9 +1,9 @@
 //! A booked reboot as a calendar entry (`.ics`), for the server's owner
 //! (and admins) to put into their own calendar.
 
+use crate::middleware::{SignedIn, error_response};
 use app::accounts::UserView;
 use app::ssr::AppState;
-use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,12 +18,9 @@ const ENTRY_MINUTES: i64 = 30;
 /// servers and servers without a booking are "not found".
 pub async fn reboot_ics(
     State(state): State<AppState>,
-    user: Option<Extension<UserView>>,
+    SignedIn(user): SignedIn,
     Path(id): Path<i64>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
-    };
     match entry(&state, &user, id).await {
         Ok(Some((name, body))) => (
             [
@@ -40,11 +37,7 @@ pub async fn reboot_ics(
         )
             .into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no reboot is booked for this server").into_response(),
-        Err(e) => (
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            e.to_string(),
-        )
-            .into_response(),
+        Err(e) => error_response(&e),
     }
 }
 

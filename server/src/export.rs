@@ -2,10 +2,9 @@
 //! current filter, streamed in batches so a large report never sits in
 //! memory whole.
 
-use app::accounts::UserView;
+use crate::middleware::{SignedIn, error_response};
 use app::report::ReportFilter;
 use app::ssr::AppState;
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -18,12 +17,9 @@ const BATCH: i64 = 5_000;
 /// `GET /export/patches.csv?<filter>` (admins).
 pub async fn patches_csv(
     State(state): State<AppState>,
-    user: Option<Extension<UserView>>,
+    SignedIn(user): SignedIn,
     filter: Result<Query<ReportFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
-    };
     if user.role != patchport_core::Role::Admin {
         return (StatusCode::FORBIDDEN, "administrators only").into_response();
     }
@@ -46,13 +42,7 @@ pub async fn patches_csv(
         };
         match app::report::patch_query(filter, &mut conn, now).await {
             Ok(q) => q,
-            Err(e) => {
-                return (
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                    e.to_string(),
-                )
-                    .into_response();
-            }
+            Err(e) => return error_response(&e),
         }
     };
     let body = csv_stream(state.db.clone(), query, view);

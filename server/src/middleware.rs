@@ -180,3 +180,33 @@ fn unauthorized_server_fn() -> Response {
         .body(Body::from(body))
         .unwrap_or_else(|_| StatusCode::UNAUTHORIZED.into_response())
 }
+
+/// The signed-in user of a plain axum route (one outside the server
+/// functions); without one the route answers 401.
+pub struct SignedIn(pub app::accounts::UserView);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<app::accounts::UserView>()
+            .cloned()
+            .map(SignedIn)
+            .ok_or_else(|| (StatusCode::UNAUTHORIZED, "sign in first").into_response())
+    }
+}
+
+/// An application error as the plain routes answer it: its status and
+/// message.
+pub fn error_response(e: &app::errors::AppError) -> Response {
+    (
+        StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        e.to_string(),
+    )
+        .into_response()
+}
