@@ -119,6 +119,7 @@ fn CalendarCard(version: Signal<(usize, usize)>) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { match calendar.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(c) if c.days.iter().all(Vec::is_empty) => view! { <p class="empty" id="window-calendar">"No window opens in these two weeks: create one below."</p> }.into_any(),
                     Ok(c) => {
                         let weeks: Vec<Vec<(i64, Vec<Slot>)>> = c.days.chunks(7).enumerate()
                             .map(|(w, days)| days.iter().enumerate().map(|(d, list)| (c.start + ((w * 7 + d) as i64) * 86_400, list.clone())).collect())
