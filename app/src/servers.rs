@@ -1031,7 +1031,7 @@ pub fn ServersPage() -> impl IntoView {
                                                 (None, true) => "required: book it".to_owned(),
                                                 (None, false) => String::new(),
                                             }}</td>
-                                            <td class="nowrap"><small>{match s.next_window {
+                                            <td class="nowrap window"><small>{match s.next_window {
                                                 Some((_, end)) if s.window_open => format!("open until {}", patchport_core::clock::format_utc(end)),
                                                 Some((start, _)) => patchport_core::clock::format_utc(start),
                                                 None => "none".to_owned(),

@@ -98,6 +98,9 @@ test('an owner installs a published patch, books the reboot and gets the mails',
   assert.equal(await page.locator('h1').innerText(), 'My servers');
   const row = page.locator('#servers tr[data-server="web-01"]');
   assert.match(await row.locator('td.published').innerText(), /\d+ to install/);
+  // The demo's database servers have a nightly window; web-02 has none.
+  assert.match(await page.locator('#servers tr[data-server="db-01"] td.window').innerText(), /^(open until )?\d{4}-\d\d-\d\d \d\d:\d\d/);
+  assert.equal(await page.locator('#servers tr[data-server="web-02"] td.window').innerText(), 'none');
   await row.locator('a').first().click();
   await page.waitForURL(/\/servers\/\d+$/);
   await hydrated(page);

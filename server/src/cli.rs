@@ -375,6 +375,22 @@ pub async fn seed_demo_fleet(
         group_ids.insert(name, id);
     }
     patchport_db::groups::set_test_group(&mut tx, group_ids.get("canary").copied()).await?;
+    // A nightly window for the database servers (critical, published to
+    // their owner), so the owner can book reboots and install "in the
+    // window" from the start; the web servers stay without one.
+    if patchport_db::windows::list(&mut tx).await?.is_empty()
+        && let Some(&database) = group_ids.get("database")
+    {
+        let nightly = patchport_core::window::Window {
+            days: (1..=7).collect(),
+            start_minute: 21 * 60,
+            duration_minutes: 8 * 60,
+            time_zone: "Europe/Berlin".to_owned(),
+        }
+        .validated()?;
+        let id = patchport_db::windows::create(&mut tx, "Database nights", &nightly, now).await?;
+        patchport_db::windows::assign(&mut tx, id, &[database], &[]).await?;
+    }
     let mut fleet = DemoFleet {
         url: url.to_owned(),
         agents: Vec::new(),
