@@ -50,6 +50,13 @@ await page.locator('#report tbody tr').first().waitFor();
 await page.locator('#report tbody tr').nth(0).locator('input[type=checkbox]').check();
 await page.locator('#report tbody tr').nth(2).locator('input[type=checkbox]').check();
 await page.screenshot({ path: `${out}/report.png` });
+// The demo's nightly window for the database servers, on the calendar.
+await page.goto(`${BASE}/windows`);
+await hydrated(page);
+await page.locator('table#window-calendar').waitFor();
+await page.setViewportSize({ width: 1200, height: 900 });
+await page.screenshot({ path: `${out}/windows.png` });
+await page.setViewportSize({ width: 1200, height: 720 });
 // Rollouts: the demo's canary servers test new security patches (start the
 // demo with PATCHPORT_SCHEDULER_SECONDS=5 so the scheduler has run).
 await page.goto(`${BASE}/rollouts`);
@@ -60,5 +67,14 @@ await page.screenshot({ path: `${out}/rollouts.png` });
 await page.locator('#rollouts tbody tr a').first().click();
 await page.locator('#history').waitFor();
 await page.screenshot({ path: `${out}/rollout.png`, fullPage: true });
+// The owner's side: their servers with what is published and the next window.
+const owner = await newPage(browser);
+await owner.setViewportSize({ width: 1200, height: 720 });
+await signIn(owner, 'owner', 'patchport-demo');
+await owner.waitForURL((u) => u.pathname === '/');
+await owner.goto(`${BASE}/servers`);
+await hydrated(owner);
+await owner.locator('#servers tr[data-server="db-01"]').waitFor();
+await owner.screenshot({ path: `${out}/my-servers.png` });
 await browser.close();
 console.log(`screenshots written to ${out}`);
