@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use patchport_core::Clock;
 use patchport_db::Db;
 use std::net::SocketAddr;
@@ -183,8 +183,19 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The app's routes, walked once per process. `generate_route_list` runs
+/// the app with resource loading suppressed for the whole process
+/// (leptos_server's global `SuppressResourceLoad`): a page that another
+/// portal in the same process renders meanwhile keeps a resource pending
+/// for ever (leptos-rs/leptos#4773). Only the tests start several portals
+/// in one process, where it showed as a rare hanging page.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: &AppState, settings: &Settings) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let sessions =
         SessionManagerLayer::new(SqlSessionStore::new(state.db.clone(), state.clock.clone()))
             .with_name("patchport_session")
