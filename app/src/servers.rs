@@ -984,12 +984,12 @@ pub fn ServersPage() -> impl IntoView {
                     }.into_any(),
                     Ok(p) => view! {
                         <Pager page per_page=PER_PAGE total=p.total />
-                        <table class="data" id="servers">
+                        <div class="table-scroll"><table class="data" id="servers">
                             <thead><tr>
                                 <SortHeader label="Host" column="hostname" filter page />
                                 <SortHeader label="OS" column="os" filter page />
                                 <th>"Groups"</th>
-                                <SortHeader label="Owner" column="owner" filter page />
+                                {admin.then(|| view! { <SortHeader label="Owner" column="owner" filter page /> })}
                                 <SortHeader label="Criticality" column="criticality" filter page />
                                 <SortHeader label="Last seen" column="last_seen" filter page />
                                 <SortHeader label="Missing" column="missing" filter page />
@@ -1011,8 +1011,8 @@ pub fn ServersPage() -> impl IntoView {
                                             {if admin {
                                                 view! { <AssignCells id owner=s.owner.clone().unwrap_or_default() criticality=s.criticality.clone() assign /> }.into_any()
                                             } else {
+                                                // An owner's list holds only their servers: no owner column.
                                                 view! {
-                                                    <td>{s.owner.clone().unwrap_or_else(|| "—".into())}</td>
                                                     <td><span class=format!("badge crit-{}", s.criticality)>{s.criticality.clone()}</span></td>
                                                 }.into_any()
                                             }}
@@ -1031,7 +1031,7 @@ pub fn ServersPage() -> impl IntoView {
                                                 (None, true) => "required: book it".to_owned(),
                                                 (None, false) => String::new(),
                                             }}</td>
-                                            <td class="nowrap window"><small>{match s.next_window {
+                                            <td class="window"><small>{match s.next_window {
                                                 Some((_, end)) if s.window_open => format!("open until {}", patchport_core::clock::format_utc(end)),
                                                 Some((start, _)) => patchport_core::clock::format_utc(start),
                                                 None => "none".to_owned(),
@@ -1049,7 +1049,7 @@ pub fn ServersPage() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>

@@ -133,8 +133,9 @@ fn CalendarCard(version: Signal<(usize, usize)>) -> impl IntoView {
                                         <tr>{week.into_iter().map(|(day, list)| view! {
                                             <td class:today=day == today class:past=day < today data-day=format_utc(day)[..10].to_owned()>
                                                 <span class="date">{format_utc(day)[5..10].to_owned()}</span>
-                                                {list.into_iter().map(|(name, opens, closes)| view! {
-                                                    <span class="slot" title=format!("{name}: {} – {}", format_utc(opens), format_utc(closes))>{format!("{} {}–{}", name, hm(opens), hm(closes))}</span>
+                                                {list.into_iter().map(|(name, opens, closes)| {
+                                                    let title = format!("{name}: {} – {}", format_utc(opens), format_utc(closes));
+                                                    view! { <span class="slot" title=title><b>{format!("{}–{}", hm(opens), hm(closes))}</b>" "{name}</span> }
                                                 }).collect_view()}
                                             </td>
                                         }).collect_view()}</tr>
