@@ -137,20 +137,33 @@ pub async fn assign(conn: &mut Conn, id: i64, group_ids: &[i64], server_ids: &[i
     Ok(())
 }
 
-/// A server's windows: its own and its groups'.
+/// A server's windows: its own and its groups', by name.
 pub async fn of_server(conn: &mut Conn, server_id: i64) -> Result<Vec<(String, Window)>> {
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "select w.id, w.name, w.settings from maintenance_window w where w.id in ( \
-           select window_id from maintenance_window_server where server_id = $1 \
-           union select wg.window_id from maintenance_window_group wg \
-             join server_group_member m on m.group_id = wg.group_id where m.server_id = $1) \
-         order by w.name",
-    )
-    .bind(server_id)
+    Ok(of_servers(conn, &[server_id])
+        .await?
+        .into_iter()
+        .map(|(_, name, window)| (name, window))
+        .collect())
+}
+
+/// The windows of each of the servers (their own and their groups'), as
+/// (server, window name, window), by name, in one query.
+async fn of_servers(conn: &mut Conn, server_ids: &[i64]) -> Result<Vec<(i64, String, Window)>> {
+    if server_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = crate::id_list(server_ids);
+    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(&format!(
+        "select a.server_id, w.id, w.name, w.settings from ( \
+           select server_id, window_id from maintenance_window_server where server_id in ({ids}) \
+           union select m.server_id, wg.window_id from maintenance_window_group wg \
+             join server_group_member m on m.group_id = wg.group_id where m.server_id in ({ids})) a \
+         join maintenance_window w on w.id = a.window_id order by w.name, a.server_id"
+    ))
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|(id, name, json)| Ok((name, decode(id, &json)?)))
+        .map(|(server_id, id, name, json)| Ok((server_id, name, decode(id, &json)?)))
         .collect()
 }
 
@@ -174,21 +187,8 @@ pub async fn next_for_servers(
     now: Timestamp,
 ) -> Result<HashMap<i64, Occurrence>> {
     let mut next: HashMap<i64, Occurrence> = HashMap::new();
-    if server_ids.is_empty() {
-        return Ok(next);
-    }
-    let ids = crate::id_list(server_ids);
-    let rows: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
-        "select a.server_id, w.id, w.settings from ( \
-           select server_id, window_id from maintenance_window_server where server_id in ({ids}) \
-           union select m.server_id, wg.window_id from maintenance_window_group wg \
-             join server_group_member m on m.group_id = wg.group_id where m.server_id in ({ids})) a \
-         join maintenance_window w on w.id = a.window_id order by w.name"
-    ))
-    .fetch_all(conn)
-    .await?;
-    for (server_id, id, json) in rows {
-        let Some(o) = decode(id, &json)?.upcoming(now, 1).into_iter().next() else {
+    for (server_id, _, window) in of_servers(conn, server_ids).await? {
+        let Some(o) = window.upcoming(now, 1).into_iter().next() else {
             continue;
         };
         let best = next.entry(server_id).or_insert(o);
