@@ -209,13 +209,7 @@ pub async fn setup_admin(
             ));
         }
         let name = patchport_core::Username::parse(&username)?;
-        let pw = patchport_core::Password::parse(&password)?;
-        if password != password_repeat {
-            return Err(AppError::invalid(
-                "password_repeat",
-                "The passwords do not match.",
-            ));
-        }
+        let pw = passwords::chosen(&password, &password_repeat, "The passwords do not match.")?;
         let hash = passwords::hash(&pw).await?;
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
@@ -263,13 +257,11 @@ pub async fn change_password(
         let state = ssr::state()?;
         let me = ssr::user()?;
         let session = ssr::session()?;
-        let pw = patchport_core::Password::parse(&password)?;
-        if password != password_repeat {
-            return Err(AppError::invalid(
-                "password_repeat",
-                "The new passwords do not match.",
-            ));
-        }
+        let pw = passwords::chosen(
+            &password,
+            &password_repeat,
+            "The new passwords do not match.",
+        )?;
         let mut conn = state.db.read().await?;
         let phc = accounts::password_hash(&mut conn, me.id).await?;
         drop(conn);

@@ -409,13 +409,7 @@ pub async fn use_account_link(
     ssr::run(async move {
         let state = ssr::state()?;
         let purpose = self::purpose(&purpose)?;
-        let pw = patchport_core::Password::parse(&password)?;
-        if password != password_repeat {
-            return Err(AppError::invalid(
-                "password_repeat",
-                "The passwords do not match.",
-            ));
-        }
+        let pw = passwords::chosen(&password, &password_repeat, "The passwords do not match.")?;
         let hash = passwords::hash(&pw).await?;
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;

@@ -13,6 +13,20 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// A new password from a form: it meets the rules and the repeat field
+/// agrees (else `mismatch`, on `password_repeat`).
+pub fn chosen(
+    password: &str,
+    repeat: &str,
+    mismatch: &str,
+) -> Result<patchport_core::Password, AppError> {
+    let pw = patchport_core::Password::parse(password)?;
+    if password != repeat {
+        return Err(AppError::invalid("password_repeat", mismatch));
+    }
+    Ok(pw)
+}
+
 /// Hashes a password into a PHC string.
 pub async fn hash(password: &patchport_core::Password) -> Result<String, AppError> {
     let secret = password.expose().to_owned();
