@@ -93,11 +93,21 @@ pub fn report(index: usize, shape: Shape, seed: u64) -> Report {
         // The same update is security or not on every server (it is one
         // catalog entry), as in a real archive.
         let security = Rng::new(seed ^ (i as u64 + 1)).below(100) < shape.security_percent;
+        // As apt reports it: the source is the installed one's, and the
+        // update adds the same `+deb12uN` to the binary and the source
+        // version. N depends on the source only, so that all binaries of a
+        // source move to one source version, as one upload makes them.
+        let source_name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
+        let suffix = format!("+deb12u{}", 1 + stable_hash(&source_name) % 4);
+        let source_version = format!(
+            "{}{suffix}",
+            p.source_version.as_deref().unwrap_or(&p.version)
+        );
         updates.push(AvailableUpdate {
             name: p.name.clone(),
             arch: p.arch.clone(),
             installed_version: Some(p.version.clone()),
-            version: format!("{}+deb12u{}", p.version, 1 + i % 4),
+            version: format!("{}{suffix}", p.version),
             origin: if security {
                 "Debian-Security:12/stable-security"
             } else {
@@ -106,6 +116,8 @@ pub fn report(index: usize, shape: Shape, seed: u64) -> Report {
             .into(),
             security,
             advisories: vec![],
+            source_name: Some(source_name),
+            source_version: Some(source_version),
         });
     }
     let mut report = Report {
@@ -129,6 +141,138 @@ pub fn report(index: usize, shape: Shape, seed: u64) -> Report {
     };
     report.normalise();
     report
+}
+
+/// What AlmaLinux publishes fixes for: each package of one release with its
+/// fixed versions, oldest first. Built from the real advisory corpus so
+/// that a simulated AlmaLinux fleet misses the updates real servers miss.
+#[derive(Debug, Clone, Default)]
+pub struct RpmCatalog {
+    /// (package, fixed versions in rpm order), by name.
+    pub packages: Vec<(String, Vec<String>)>,
+}
+
+impl RpmCatalog {
+    /// Reads every OSV record in `dir` (recursively) and keeps the fixed
+    /// versions of `ecosystem`'s packages that have at least two.
+    pub fn from_osv_dir(dir: &std::path::Path, ecosystem: &str) -> Result<Self, String> {
+        let mut fixes: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(path) = stack.pop() {
+            let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if meta.is_dir() {
+                for entry in
+                    std::fs::read_dir(&path).map_err(|e| format!("{}: {e}", path.display()))?
+                {
+                    stack.push(entry.map_err(|e| e.to_string())?.path());
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let advisory = patchport_core::advisory::parse_osv(&bytes)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            for a in advisory
+                .affected
+                .iter()
+                .filter(|a| a.package.ecosystem == ecosystem)
+            {
+                fixes
+                    .entry(a.package.name.clone())
+                    .or_default()
+                    .extend(a.fixed_versions());
+            }
+        }
+        let packages = fixes
+            .into_iter()
+            .filter_map(|(name, mut versions)| {
+                versions.sort_by(|a, b| patchport_core::version::compare_rpm(a, b));
+                versions.dedup();
+                (versions.len() >= 2).then_some((name, versions))
+            })
+            .collect();
+        Ok(Self { packages })
+    }
+}
+
+/// A simulated AlmaLinux 9 server: it has `shape.updates` packages of the
+/// catalog installed at one of their older fixed versions (servers differ)
+/// and is offered the newest; the rest of its inventory is filler.
+pub fn report_rpm(index: usize, shape: Shape, seed: u64, catalog: &RpmCatalog) -> Report {
+    let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0x1000_0000_01B3));
+    let mut packages = Vec::with_capacity(shape.packages);
+    let mut updates = Vec::with_capacity(shape.updates);
+    let pool = (shape.updates * 3).min(catalog.packages.len()).max(1) as u64;
+    let mut taken = std::collections::HashSet::new();
+    while updates.len() < shape.updates.min(catalog.packages.len()) {
+        let i = rng.below(pool) as usize;
+        if !taken.insert(i) {
+            continue;
+        }
+        let (name, versions) = &catalog.packages[i];
+        let installed = &versions[rng.below(versions.len() as u64 - 1) as usize];
+        let target = &versions[versions.len() - 1];
+        packages.push(InstalledPackage {
+            name: name.clone(),
+            version: installed.clone(),
+            arch: "x86_64".into(),
+            source_name: None,
+            source_version: None,
+        });
+        updates.push(AvailableUpdate {
+            name: name.clone(),
+            arch: "x86_64".into(),
+            installed_version: Some(installed.clone()),
+            version: target.clone(),
+            origin: "baseos".into(),
+            security: Rng::new(seed ^ (i as u64 + 1)).below(100) < shape.security_percent,
+            advisories: vec![],
+            source_name: None,
+            source_version: None,
+        });
+    }
+    let mut n = 0;
+    while packages.len() < shape.packages {
+        n += 1;
+        packages.push(InstalledPackage {
+            name: format!("simrpm{n}"),
+            version: format!("{}.{}-{}.el9", 1 + n % 7, n % 13, 1 + n % 3),
+            arch: "x86_64".into(),
+            source_name: None,
+            source_version: None,
+        });
+    }
+    let mut report = Report {
+        hostname: format!("alma-{index:05}"),
+        os: OsInfo {
+            id: "almalinux".into(),
+            id_like: vec!["rhel".into(), "centos".into(), "fedora".into()],
+            version_id: "9.4".into(),
+            version_codename: None,
+            pretty_name: "AlmaLinux 9.4 (Seafoam Ocelot)".into(),
+        },
+        kernel: "5.14.0-427.13.1.el9_4.x86_64".into(),
+        arch: "x86_64".into(),
+        boot_id: format!("{:016x}-{index:05}", seed),
+        package_format: PackageFormat::Rpm,
+        packages,
+        updates,
+        reboot_required: false,
+        reboot_required_packages: vec![],
+        agent_version: concat!("fleet-", env!("CARGO_PKG_VERSION")).into(),
+    };
+    report.normalise();
+    report
+}
+
+/// FNV-1a, a hash that is the same in every process and on every run (the
+/// standard library's is seeded at random).
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// One virtual agent: its credential and its current report.
@@ -237,6 +381,8 @@ pub fn play(agent: &mut VirtualAgent, job: &JobOrder, boots: &mut Rng) -> JobRes
                         for p in agent.report.packages.iter_mut() {
                             if p.name == update.name && p.arch == update.arch {
                                 p.version = update.version.clone();
+                                p.source_name = update.source_name.clone();
+                                p.source_version = update.source_version.clone();
                             }
                         }
                         log.push_str(&format!(
@@ -331,6 +477,50 @@ mod tests {
     }
 
     #[test]
+    fn updates_carry_the_source_of_the_installed_package() {
+        // Enough updates to reach the real packages of the seed, where
+        // binary and source differ (binNMUs, other names).
+        let shape = Shape {
+            packages: 1_500,
+            updates: 400,
+            security_percent: 35,
+        };
+        let r = report(3, shape, 42);
+        assert_eq!(r.package_format, PackageFormat::Deb);
+        let mut source_versions = std::collections::HashMap::new();
+        let mut differing = 0;
+        for u in &r.updates {
+            let p = r
+                .packages
+                .iter()
+                .find(|p| p.name == u.name && p.arch == u.arch)
+                .expect("an update of an installed package");
+            let (Some(name), Some(version)) = (&u.source_name, &u.source_version) else {
+                panic!("update of {} without source fields", u.name);
+            };
+            assert_eq!(Some(name), p.source_name.as_ref(), "{}", u.name);
+            let installed = p.source_version.as_deref().expect("installed source");
+            let suffix = u.version.strip_prefix(p.version.as_str()).expect("suffix");
+            assert_eq!(
+                version,
+                &format!("{installed}{suffix}"),
+                "{}: the source version moves as the binary one",
+                u.name
+            );
+            if name != &u.name || version != &u.version {
+                differing += 1;
+            }
+            let first = source_versions.entry(name.clone()).or_insert(version);
+            assert_eq!(
+                *first, version,
+                "all binaries of {name} update to one source version"
+            );
+        }
+        assert!(differing > 0, "some sources differ from their binaries");
+        assert_eq!(r.validate(), Ok(()));
+    }
+
+    #[test]
     fn played_jobs_change_the_simulated_server_as_the_real_one_would() {
         use patchport_core::protocol::PackageTarget;
         let mut agent = VirtualAgent {
@@ -361,6 +551,8 @@ mod tests {
             .find(|p| p.name == update.name)
             .unwrap();
         assert_eq!(installed.version, update.version);
+        assert_eq!(installed.source_version, update.source_version);
+        assert!(installed.source_version.is_some());
         assert_ne!(agent.report.digest(), before);
         // The same install again: the version is no longer offered.
         let again = play(&mut agent, &install, &mut boots);

@@ -3,11 +3,11 @@
 //! `apt-get update`: both sides read the same package lists, whatever their
 //! age.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 
 use patchport_agent::scan::{self, apt, collect::find_program};
-use patchport_core::protocol::PackageFormat;
+use patchport_core::protocol::{AvailableUpdate, PackageFormat};
 
 #[test]
 fn collect_on_debian_matches_apt_list_upgradable() {
@@ -96,6 +96,45 @@ fn collect_on_debian_matches_apt_list_upgradable() {
             update.arch
         );
     }
+    // Every update carries the source apt-cache gives for its exact
+    // version, read here independently of the agent's parser.
+    let shown = apt_cache_sources(&report.updates);
+    for update in &report.updates {
+        let key = (
+            update.name.clone(),
+            update.arch.clone(),
+            update.version.clone(),
+        );
+        let expected = shown.get(&key).cloned();
+        assert!(
+            expected.is_some(),
+            "apt-cache shows {}:{}={}",
+            update.name,
+            update.arch,
+            update.version
+        );
+        assert_eq!(
+            (update.source_name.clone(), update.source_version.clone()),
+            (
+                expected.clone().map(|(name, _)| name),
+                expected.map(|(_, version)| version)
+            ),
+            "source of {}:{} {}",
+            update.name,
+            update.arch,
+            update.version
+        );
+    }
+    eprintln!(
+        "{} updates from another source name or version",
+        report
+            .updates
+            .iter()
+            .filter(|u| u.source_name.as_deref() != Some(u.name.as_str())
+                || u.source_version.as_deref() != Some(u.version.as_str()))
+            .count()
+    );
+
     eprintln!(
         "scanned {} packages, {} updates ({} security) on {} {}",
         report.packages.len(),
@@ -104,4 +143,56 @@ fn collect_on_debian_matches_apt_list_upgradable() {
         report.os.id,
         report.os.version_id
     );
+}
+
+type VersionKey = (String, String, String);
+
+/// (source name, source version) of each update's exact version, by
+/// (name, architecture, version), from one `apt-cache show` run: the
+/// `Source:` field when there is one (`NAME` or `NAME (VERSION)`), else the
+/// binary's own name and version.
+fn apt_cache_sources(updates: &[AvailableUpdate]) -> HashMap<VersionKey, (String, String)> {
+    if updates.is_empty() {
+        return HashMap::new();
+    }
+    let output = Command::new("apt-cache")
+        .arg("show")
+        .arg("--")
+        .args(
+            updates
+                .iter()
+                .map(|u| format!("{}:{}={}", u.name, u.arch, u.version)),
+        )
+        .env("LC_ALL", "C")
+        .output()
+        .expect("apt-cache runs");
+    assert!(
+        output.status.success(),
+        "apt-cache show failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let mut sources = HashMap::new();
+    for stanza in text.split("\n\n").filter(|s| !s.trim().is_empty()) {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+                .map(str::to_owned)
+        };
+        let (package, arch, version) = (
+            field("Package").expect("Package"),
+            field("Architecture").expect("Architecture"),
+            field("Version").expect("Version"),
+        );
+        let source = match field("Source") {
+            None => (package.clone(), version.clone()),
+            Some(source) => match source.split_once(" (") {
+                Some((name, rest)) => (name.to_owned(), rest.trim_end_matches(')').to_owned()),
+                None => (source, version.clone()),
+            },
+        };
+        sources.insert((package, arch, version), source);
+    }
+    sources
 }

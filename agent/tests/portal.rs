@@ -63,6 +63,8 @@ fn report() -> Report {
             origin: "Debian-Security:12/stable-security".into(),
             security: true,
             advisories: vec![],
+            source_name: None,
+            source_version: None,
         }],
         reboot_required: false,
         reboot_required_packages: vec![],

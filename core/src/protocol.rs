@@ -87,6 +87,18 @@ pub struct AvailableUpdate {
     /// Advisory ids the package manager links to it (dnf updateinfo).
     #[serde(default)]
     pub advisories: Vec<String>,
+    /// Source package name of the offered version, when the package manager
+    /// says (apt: the candidate's `Source:` field, defaulting to the package
+    /// name). Debian and Ubuntu advisories name source packages.
+    #[serde(default)]
+    pub source_name: Option<String>,
+    /// Source package version of the offered version, when the package
+    /// manager says (apt: the version in the candidate's `Source:` field,
+    /// defaulting to the candidate's own version). It differs from
+    /// [`version`](Self::version) for binNMUs (`+b1`), epochs only on the
+    /// binary, and kernel metapackages; advisories give source versions.
+    #[serde(default)]
+    pub source_version: Option<String>,
 }
 
 /// Everything an agent reports about its server.
@@ -221,6 +233,18 @@ impl Report {
                 false,
             )?;
             check_text(|| format!("updates[{i}].origin"), &u.origin, 256, false)?;
+            check_text(
+                || format!("updates[{i}].source_name"),
+                u.source_name.as_deref().unwrap_or(""),
+                256,
+                false,
+            )?;
+            check_text(
+                || format!("updates[{i}].source_version"),
+                u.source_version.as_deref().unwrap_or(""),
+                256,
+                false,
+            )?;
             if u.advisories.len() > 100 {
                 return Err(ReportError {
                     field: format!("updates[{i}].advisories"),
@@ -539,6 +563,39 @@ mod tests {
         }
     }
 
+    fn update() -> AvailableUpdate {
+        AvailableUpdate {
+            name: "zlib1g".into(),
+            arch: "amd64".into(),
+            installed_version: Some("1:1.2.13.dfsg-1".into()),
+            version: "1:1.2.13.dfsg-1+b1".into(),
+            origin: "Debian:12.8/stable".into(),
+            security: false,
+            advisories: vec![],
+            source_name: Some("zlib".into()),
+            source_version: Some("1:1.2.13.dfsg-1".into()),
+        }
+    }
+
+    #[test]
+    fn updates_from_older_agents_have_no_source() {
+        let json = serde_json::json!({
+            "name": "zlib1g",
+            "arch": "amd64",
+            "installed_version": "1:1.2.13.dfsg-1",
+            "version": "1:1.2.13.dfsg-1+b1",
+            "origin": "Debian:12.8/stable",
+            "security": false
+        });
+        let old: AvailableUpdate = serde_json::from_value(json).expect("parses");
+        assert_eq!((old.source_name, old.source_version), (None, None));
+        let mut r = report();
+        r.updates = vec![update()];
+        assert_eq!(r.validate(), Ok(()));
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<Report>(&json).unwrap(), r);
+    }
+
     #[test]
     fn digest_ignores_order_and_notices_changes() {
         let a = report();
@@ -575,6 +632,14 @@ mod tests {
             }),
             ("packages", |r| {
                 r.packages = vec![r.packages[0].clone(); MAX_PACKAGES + 1]
+            }),
+            ("updates[1].source_name", |r| {
+                r.updates = vec![update(), update()];
+                r.updates[1].source_name = Some("zlib\u{0}".into());
+            }),
+            ("updates[0].source_version", |r| {
+                r.updates = vec![update()];
+                r.updates[0].source_version = Some("1".repeat(257));
             }),
         ];
         for (field, breaker) in cases {

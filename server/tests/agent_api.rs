@@ -33,6 +33,8 @@ fn update(name: &str, from: &str, to: &str, security: bool) -> AvailableUpdate {
         .into(),
         security,
         advisories: vec![],
+        source_name: None,
+        source_version: None,
     }
 }
 

@@ -58,6 +58,20 @@ struct Args {
     /// Allow plain HTTP to a portal that is not on this machine.
     #[arg(long)]
     allow_http: bool,
+    /// Release of the simulated servers: `debian` (Debian 12, apt) or
+    /// `almalinux` (AlmaLinux 9, dnf; needs --catalog).
+    #[arg(long, default_value = "debian")]
+    os: String,
+    /// For `--os almalinux`: a directory of AlmaLinux OSV advisories (e.g. a
+    /// checkout of AlmaLinux/osv-database); the servers have older fixed
+    /// versions of their packages installed and are offered the newest.
+    #[arg(long, value_name = "DIR")]
+    catalog: Option<std::path::PathBuf>,
+    /// After the benchmark, keep checking in for this many seconds: every
+    /// other check-in sends a changed report (a write), the others only
+    /// the digest. Prints latency percentiles and every failure.
+    #[arg(long, default_value_t = 0)]
+    load_seconds: u64,
 }
 
 /// Runs `work(i)` for i in 0..n on `threads` threads; returns the failures.
@@ -184,12 +198,35 @@ fn main() -> std::process::ExitCode {
         args.agents, args.packages, args.updates, args.concurrency
     );
 
+    let catalog = match (args.os.as_str(), &args.catalog) {
+        ("debian", _) => None,
+        ("almalinux", Some(dir)) => match fleet::RpmCatalog::from_osv_dir(dir, "AlmaLinux:9") {
+            Ok(c) => {
+                println!(
+                    "catalog: {} AlmaLinux 9 packages with fixes",
+                    c.packages.len()
+                );
+                Some(c)
+            }
+            Err(e) => {
+                eprintln!("patchport-fleet: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        (os, _) => {
+            eprintln!("patchport-fleet: --os {os}: expected debian, or almalinux with --catalog");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let report_of = |i: usize| match &catalog {
+        Some(c) => fleet::report_rpm(i, shape, args.seed, c),
+        None => fleet::report(i, shape, args.seed),
+    };
     let slots: Vec<std::sync::Mutex<Option<VirtualAgent>>> =
         (0..args.agents).map(|_| Default::default()).collect();
     let started = Instant::now();
     let failed = parallel(args.agents, args.concurrency, |i| {
-        let agent = fleet::enroll(&client, &token, fleet::report(i, shape, args.seed))
-            .map_err(|e| e.to_string())?;
+        let agent = fleet::enroll(&client, &token, report_of(i)).map_err(|e| e.to_string())?;
         *slots[i].lock().map_err(|e| e.to_string())? = Some(agent);
         Ok(())
     });
@@ -245,5 +282,83 @@ fn main() -> std::process::ExitCode {
         eprintln!("first failure: {first}");
         return std::process::ExitCode::FAILURE;
     }
+    if args.load_seconds > 0 && !load(&client, enrolled, args.concurrency, args.load_seconds) {
+        return std::process::ExitCode::FAILURE;
+    }
     std::process::ExitCode::SUCCESS
+}
+
+/// Checks in for `seconds`: every other check-in sends a changed report
+/// (the server's reboot flag flips, so the portal writes), the others the
+/// digest only. Prints the latencies and every failure; false if any.
+fn load(client: &Client, agents: Vec<VirtualAgent>, threads: usize, seconds: u64) -> bool {
+    let agents: Vec<std::sync::Mutex<VirtualAgent>> =
+        agents.into_iter().map(std::sync::Mutex::new).collect();
+    let next = AtomicUsize::new(0);
+    let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
+    let latencies = std::sync::Mutex::new(Vec::new());
+    let failures = std::sync::Mutex::new(Vec::new());
+    println!("load: {seconds} s of check-ins on {threads} connections, half of them writing");
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                while Instant::now() < deadline {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Ok(mut agent) = agents[i % agents.len()].lock() else {
+                        continue;
+                    };
+                    let writes = i.is_multiple_of(2);
+                    if writes {
+                        agent.report.reboot_required = !agent.report.reboot_required;
+                    }
+                    let encoded = fleet::encode(&agent);
+                    let started = Instant::now();
+                    let result = if writes {
+                        fleet::send_full(client, &agent, &encoded)
+                    } else {
+                        fleet::send_digest(client, &agent, &encoded).map(|_| ())
+                    };
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    let now = unix_now();
+                    match result {
+                        Ok(()) => latencies.lock().map(|mut l| l.push(ms)).unwrap_or(()),
+                        Err(e) => failures
+                            .lock()
+                            .map(|mut f| f.push(format!("{now}: {}: {e}", agent.report.hostname)))
+                            .unwrap_or(()),
+                    }
+                }
+            });
+        }
+    });
+    let mut latencies = latencies.into_inner().unwrap_or_default();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let failures = failures.into_inner().unwrap_or_default();
+    println!(
+        "load: {} check-ins, {} failed; latency ms p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1}",
+        latencies.len() + failures.len(),
+        failures.len(),
+        at(0.5),
+        at(0.95),
+        at(0.99),
+        latencies.last().copied().unwrap_or(0.0)
+    );
+    for f in &failures {
+        eprintln!("failed: {f}");
+    }
+    failures.is_empty()
+}
+
+/// Seconds since the Unix epoch, to line failures up with other logs.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

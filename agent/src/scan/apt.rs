@@ -6,7 +6,9 @@
 //! reads the package lists apt's daily timer keeps fresh; the agent never
 //! runs `apt-get update` itself).
 
-use patchport_core::protocol::AvailableUpdate;
+use std::collections::HashMap;
+
+use patchport_core::protocol::{AvailableUpdate, PackageTarget};
 
 use super::ScanError;
 
@@ -182,6 +184,8 @@ fn parse_inst(rest: &str) -> Result<AvailableUpdate, String> {
         origin: origin.to_owned(),
         security: security_origin.is_some(),
         advisories: Vec::new(),
+        source_name: None,
+        source_version: None,
     })
 }
 
@@ -227,6 +231,254 @@ fn parse_summary(line: &str) -> Option<Summary> {
         changed,
         installed: installed?,
     })
+}
+
+/// `apt-cache` arguments before the versions to show: `--` ends the
+/// options, so that no argument can be read as one (the versions are
+/// checked too, see [`show_args`]). apt-cache has accepted `--` for as
+/// long as it has had its own command-line parser.
+pub const SHOW_ARGS: [&str; 2] = ["show", "--"];
+
+/// Most versions asked of one `apt-cache show` run. An argument is at most
+/// 546 bytes (the lengths [`PackageTarget::validate`] allows), so a run
+/// stays far below Linux's 2 MiB limit on arguments while a real server's
+/// updates (hundreds at most) take one run.
+pub const SHOW_CHUNK: usize = 1_000;
+
+/// What apt-cache prints last, exiting with 100, when it found none of the
+/// versions asked for; finding only some of them is exit code 0.
+pub const SHOW_NOTHING_FOUND: &str = "E: No packages found";
+
+const SHOW: &str = "apt-cache show output";
+
+/// A binary package version: (name, architecture, version).
+pub type VersionKey = (String, String, String);
+
+/// The source package one binary package version is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Source package name.
+    pub name: String,
+    /// Source package version.
+    pub version: String,
+}
+
+/// The `apt-cache show` arguments, after [`SHOW_ARGS`], that ask for the
+/// exact version each update offers: `NAME:ARCH=VERSION` (apt-cache takes
+/// `:all` too). Asking for the candidate instead (`--no-all-versions`)
+/// could name another version than the simulation chose, since its options
+/// (phased updates) change which version is the candidate.
+///
+/// Updates whose name, version or architecture has a character dpkg does
+/// not allow (which apt would not have printed) are not asked for and keep
+/// no source: [`PackageTarget::validate`] guarantees that an argument
+/// starts with a letter or digit and holds no space or shell-like
+/// character, so it is always exactly one version.
+pub fn show_args(updates: &[AvailableUpdate]) -> Vec<String> {
+    updates
+        .iter()
+        .filter(|u| {
+            PackageTarget {
+                name: u.name.clone(),
+                version: u.version.clone(),
+                arch: u.arch.clone(),
+            }
+            .validate()
+            .is_ok()
+        })
+        .map(|u| format!("{}:{}={}", u.name, u.arch, u.version))
+        .collect()
+}
+
+/// Parses `apt-cache show` output (deb822 stanzas, one per version) into
+/// the source of each version shown, keyed by (`Package`, `Architecture`,
+/// `Version`).
+///
+/// Of each stanza only those three fields and `Source` are read; `Source`
+/// is absent when the source package has the binary's name and version,
+/// `NAME` when only the name differs, and `NAME (VERSION)` when the version
+/// differs too (binNMUs such as `+b1`, an epoch on the binary only, kernel
+/// metapackages), as dpkg's `${source:Package}` and `${source:Version}`
+/// read it. The rest of deb822 that this output uses is checked, not
+/// interpreted: `Field: value` lines, indented continuation lines, blank
+/// lines between stanzas. A line of another shape, a stanza without one of
+/// the three fields or with one of the four twice, and two stanzas of the
+/// same version that disagree on the source are errors naming the line.
+/// (A deb822 crate would parse more than these four fields need, and the
+/// agent keeps its dependencies few; see its `Cargo.toml`.)
+pub fn parse_show(text: &str) -> Result<HashMap<VersionKey, Source>, ScanError> {
+    let mut sources = HashMap::new();
+    let mut stanza: Option<Stanza> = None;
+    // Whether the last field line was one of the four we read: those are
+    // single-line fields, so a continuation line after one is an error.
+    let mut read_field = false;
+    for (index, line) in text.lines().enumerate() {
+        let error = |message: String| ScanError::parse(SHOW, index, line, message);
+        if line.trim().is_empty() {
+            if let Some(done) = stanza.take() {
+                done.finish(&mut sources)?;
+            }
+            read_field = false;
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            if stanza.is_none() {
+                return Err(error("continuation line outside a field".into()));
+            }
+            if read_field {
+                return Err(error("a single-line field continues".into()));
+            }
+            continue;
+        }
+        let (field, value) = line
+            .split_once(':')
+            .filter(|(field, _)| !field.is_empty() && !field.contains(char::is_whitespace))
+            .ok_or_else(|| error("expected `Field: value`".into()))?;
+        let value = value.trim();
+        let current = stanza.get_or_insert_with(|| Stanza::new(index, line));
+        let slot = match field {
+            "Package" => &mut current.package,
+            "Architecture" => &mut current.architecture,
+            "Version" => &mut current.version,
+            "Source" => &mut current.source,
+            _ => {
+                read_field = false;
+                continue;
+            }
+        };
+        if slot.is_some() {
+            return Err(error(format!("second {field} field in one stanza")));
+        }
+        if value.is_empty() || (field != "Source" && value.contains(char::is_whitespace)) {
+            return Err(error(format!("{field} is empty or holds a space")));
+        }
+        *slot = Some((index, line, value));
+        read_field = true;
+    }
+    if let Some(done) = stanza {
+        done.finish(&mut sources)?;
+    }
+    Ok(sources)
+}
+
+/// The fields [`parse_show`] reads from one stanza: each with its line's
+/// index and text, for errors, and its value.
+struct Stanza<'a> {
+    start: (usize, &'a str),
+    package: Option<(usize, &'a str, &'a str)>,
+    architecture: Option<(usize, &'a str, &'a str)>,
+    version: Option<(usize, &'a str, &'a str)>,
+    source: Option<(usize, &'a str, &'a str)>,
+}
+
+impl<'a> Stanza<'a> {
+    fn new(index: usize, line: &'a str) -> Self {
+        Stanza {
+            start: (index, line),
+            package: None,
+            architecture: None,
+            version: None,
+            source: None,
+        }
+    }
+
+    /// Checks the stanza and adds its version's source to `sources`.
+    fn finish(self, sources: &mut HashMap<VersionKey, Source>) -> Result<(), ScanError> {
+        let (start, first) = self.start;
+        let required = |field: Option<(usize, &'a str, &'a str)>, name: &str| {
+            field.map(|(_, _, value)| value).ok_or_else(|| {
+                ScanError::parse(SHOW, start, first, format!("stanza without a {name} field"))
+            })
+        };
+        let package = required(self.package, "Package")?;
+        let architecture = required(self.architecture, "Architecture")?;
+        let version = required(self.version, "Version")?;
+        let source = match self.source {
+            None => Source {
+                name: package.to_owned(),
+                version: version.to_owned(),
+            },
+            Some((index, line, value)) => parse_source_field(value, version)
+                .map_err(|message| ScanError::parse(SHOW, index, line, message))?,
+        };
+        let key = (
+            package.to_owned(),
+            architecture.to_owned(),
+            version.to_owned(),
+        );
+        match sources.get(&key) {
+            Some(known) if *known != source => Err(ScanError::parse(
+                SHOW,
+                start,
+                first,
+                format!(
+                    "{package}:{architecture} {version} shown twice, from {} {} and from {} {}",
+                    known.name, known.version, source.name, source.version
+                ),
+            )),
+            _ => {
+                sources.insert(key, source);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads a `Source` value, `NAME` or `NAME (VERSION)`; without a version
+/// the source's is the binary's `version`.
+fn parse_source_field(value: &str, version: &str) -> Result<Source, String> {
+    let (name, source_version) = match value.split_once(' ') {
+        None => (value, version),
+        Some((name, rest)) => {
+            let inner = rest
+                .strip_prefix('(')
+                .and_then(|rest| rest.strip_suffix(')'))
+                .ok_or_else(|| format!("expected `NAME (VERSION)`, found `{value}`"))?;
+            if inner.is_empty() || inner.contains([' ', '(', ')']) {
+                return Err(format!("bad source version `{inner}`"));
+            }
+            (name, inner)
+        }
+    };
+    if name.is_empty() || name.contains(['(', ')']) {
+        return Err(format!("bad source name `{name}`"));
+    }
+    Ok(Source {
+        name: name.to_owned(),
+        version: source_version.to_owned(),
+    })
+}
+
+/// Gives each update the source of its version, from [`parse_show`], and
+/// returns how many were not found.
+///
+/// An update apt-cache printed nothing for keeps no source fields, as in
+/// reports from agents that predate them, rather than failing the scan:
+/// the update itself is known (the simulation listed it), which is what
+/// matters most. That happens when the package lists change between the
+/// simulation and the lookup (apt's daily timer ran `apt-get update` in
+/// between) or for an update [`show_args`] did not ask about; the next scan
+/// fills them in.
+pub fn add_sources(
+    updates: &mut [AvailableUpdate],
+    sources: &HashMap<VersionKey, Source>,
+) -> usize {
+    let mut missing = 0;
+    for update in updates {
+        let key = (
+            update.name.clone(),
+            update.arch.clone(),
+            update.version.clone(),
+        );
+        match sources.get(&key) {
+            Some(source) => {
+                update.source_name = Some(source.name.clone());
+                update.source_version = Some(source.version.clone());
+            }
+            None => missing += 1,
+        }
+    }
+    missing
 }
 
 /// Parses `apt list --upgradable` output into (name, architecture, new
@@ -290,6 +542,8 @@ mod tests {
             origin: origin.into(),
             security,
             advisories: vec![],
+            source_name: None,
+            source_version: None,
         }
     }
 
@@ -738,6 +992,299 @@ mod tests {
                 (Ok(got), Ok(count)) => assert_eq!(got.len(), *count, "case {name:?}"),
                 (Err(err), Err(message)) => assert_eq!(err.to_string(), *message, "case {name:?}"),
                 (got, _) => panic!("case {name:?}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    fn source(name: &str, version: &str) -> Source {
+        Source {
+            name: name.into(),
+            version: version.into(),
+        }
+    }
+
+    fn key(name: &str, arch: &str, version: &str) -> VersionKey {
+        (name.into(), arch.into(), version.into())
+    }
+
+    #[test]
+    fn real_apt_cache_show_output_gives_each_versions_source() {
+        // Captured on this Debian 12 machine; fixtures/README.md says how.
+        let text = include_str!("../../tests/fixtures/apt-cache-show-bookworm.txt");
+        let sources = parse_show(text).expect("captured apt-cache output parses");
+        let expected: HashMap<VersionKey, Source> = [
+            (
+                key("bash", "amd64", "5.2.15-2+b8"),
+                source("bash", "5.2.15-2"),
+            ),
+            (
+                key("bash", "amd64", "5.2.15-2+b13"),
+                source("bash", "5.2.15-2"),
+            ),
+            (
+                key("cpp", "amd64", "4:12.2.0-3"),
+                source("gcc-defaults", "1.203"),
+            ),
+            (
+                key("dmsetup", "amd64", "2:1.02.185-2"),
+                source("lvm2", "2.03.16-2"),
+            ),
+            (
+                key("amqp-tools", "amd64", "0.11.0-1+deb12u3"),
+                source("librabbitmq", "0.11.0-1+deb12u3"),
+            ),
+            (
+                key("libcap2", "amd64", "1:2.66-4+deb12u3+b1"),
+                source("libcap2", "1:2.66-4+deb12u3"),
+            ),
+            (
+                key("e2fsprogs", "amd64", "1.47.0-2+b2"),
+                source("e2fsprogs", "1.47.0-2"),
+            ),
+            (
+                key("libssl3", "amd64", "3.0.22-1~deb12u2"),
+                source("openssl", "3.0.22-1~deb12u2"),
+            ),
+            (
+                key("login", "amd64", "1:4.13+dfsg1-1+deb12u2"),
+                source("shadow", "1:4.13+dfsg1-1+deb12u2"),
+            ),
+            (
+                key("tzdata", "all", "2026f-0+deb12u1"),
+                source("tzdata", "2026f-0+deb12u1"),
+            ),
+            (
+                key("linux-image-amd64", "amd64", "6.1.192-3"),
+                source("linux-signed-amd64", "6.1.192+3"),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        for (k, want) in &expected {
+            assert_eq!(sources.get(k), Some(want), "source of {k:?}");
+        }
+        assert_eq!(
+            sources.len(),
+            expected.len(),
+            "one entry per stanza; nothing for the version that does not exist"
+        );
+    }
+
+    #[test]
+    fn sources_are_asked_for_and_matched_by_exact_version() {
+        // Both real captures from this machine, on different days: six of
+        // the simulation's 109 offered versions were still current when
+        // apt-cache ran, the others were not asked for.
+        let simulation = include_str!("../../tests/fixtures/apt-get-dist-upgrade-bookworm.txt");
+        let shown = include_str!("../../tests/fixtures/apt-cache-show-bookworm.txt");
+        let mut updates = parse_simulation(simulation).expect("captured simulation parses");
+        let args = show_args(&updates);
+        assert_eq!(args.len(), updates.len(), "every real update is asked for");
+        for arg in ["bash:amd64=5.2.15-2+b13", "tzdata:all=2026f-0+deb12u1"] {
+            assert!(args.iter().any(|a| a == arg), "{arg} asked for");
+        }
+        let missing = add_sources(&mut updates, &parse_show(shown).expect("parses"));
+        assert_eq!(missing, 103);
+        let with_source: Vec<(&str, &str, &str)> = updates
+            .iter()
+            .filter_map(|u| {
+                Some((
+                    u.name.as_str(),
+                    u.source_name.as_deref()?,
+                    u.source_version.as_deref()?,
+                ))
+            })
+            .collect();
+        assert_eq!(
+            with_source,
+            vec![
+                ("bash", "bash", "5.2.15-2"),
+                ("login", "shadow", "1:4.13+dfsg1-1+deb12u2"),
+                ("e2fsprogs", "e2fsprogs", "1.47.0-2"),
+                ("libssl3", "openssl", "3.0.22-1~deb12u2"),
+                ("libcap2", "libcap2", "1:2.66-4+deb12u3"),
+                ("tzdata", "tzdata", "2026f-0+deb12u1"),
+            ]
+        );
+        assert!(
+            updates
+                .iter()
+                .all(|u| u.source_name.is_some() == u.source_version.is_some()),
+            "both source fields or neither"
+        );
+    }
+
+    #[test]
+    fn only_well_formed_versions_are_asked_for() {
+        let ok = update("libc6", "i386", Some("1"), "2.36-9+deb12u7", "x", true);
+        let mut dash = ok.clone();
+        dash.name = "-o=Dir::Etc=/tmp".into();
+        let mut space = ok.clone();
+        space.version = "1 2".into();
+        let mut shell = ok.clone();
+        shell.arch = "$(id)".into();
+        assert_eq!(
+            show_args(&[ok, dash, space, shell]),
+            vec!["libc6:i386=2.36-9+deb12u7".to_owned()]
+        );
+    }
+
+    #[test]
+    fn show_stanzas_of_every_shape() {
+        type Case = (&'static str, &'static str, Vec<(VersionKey, Source)>);
+        let cases: &[Case] = &[
+            ("empty output: nothing found", "", vec![]),
+            (
+                "no Source: the binary's name and version",
+                "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n\n",
+                vec![(
+                    key("tzdata", "all", "2024a-0+deb12u1"),
+                    source("tzdata", "2024a-0+deb12u1"),
+                )],
+            ),
+            (
+                "Source NAME: the binary's version, epoch included",
+                "Package: login\nSource: shadow\nVersion: 1:4.13-1\nArchitecture: amd64\n",
+                vec![(
+                    key("login", "amd64", "1:4.13-1"),
+                    source("shadow", "1:4.13-1"),
+                )],
+            ),
+            (
+                "Source NAME (VERSION), fields in any order, continuations, no final blank line",
+                "Architecture: amd64\nDescription: x\n more\n .\nSource: linux-signed-amd64 (6.1.90+1)\nPackage: linux-image-amd64\nVersion: 6.1.90-1",
+                vec![(
+                    key("linux-image-amd64", "amd64", "6.1.90-1"),
+                    source("linux-signed-amd64", "6.1.90+1"),
+                )],
+            ),
+            (
+                "two stanzas, extra blank lines, value without a space after the colon",
+                "\nPackage:a\nVersion: 1\nArchitecture: amd64\n\n\nPackage: b\nVersion: 2+b1\nArchitecture: i386\nSource: a (2)\n\n",
+                vec![
+                    (key("a", "amd64", "1"), source("a", "1")),
+                    (key("b", "i386", "2+b1"), source("a", "2")),
+                ],
+            ),
+            (
+                "the same version twice (asked twice), same source",
+                "Package: a\nVersion: 1\nArchitecture: all\n\nPackage: a\nVersion: 1\nArchitecture: all\n",
+                vec![(key("a", "all", "1"), source("a", "1"))],
+            ),
+        ];
+        for (name, text, expected) in cases {
+            match parse_show(text) {
+                Ok(got) => assert_eq!(
+                    got,
+                    expected.iter().cloned().collect::<HashMap<_, _>>(),
+                    "case {name:?}"
+                ),
+                Err(err) => panic!("case {name:?}: unexpected error {err}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_show_output_is_an_error_naming_the_line() {
+        let good = "Package: a\nVersion: 1\nArchitecture: all\n\n";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "no colon",
+                "Package: b\nWARNING: x\nnot a field\n",
+                "line 7: expected `Field: value`",
+            ),
+            (
+                "empty field name",
+                ": value\n",
+                "line 5: expected `Field: value`",
+            ),
+            (
+                "space in the field name",
+                "Package name: b\n",
+                "line 5: expected `Field: value`",
+            ),
+            (
+                "continuation before any field",
+                " orphan\nPackage: b\n",
+                "line 5: continuation line outside a field",
+            ),
+            (
+                "continuation of a field we read",
+                "Package: b\nVersion: 1\n 2\nArchitecture: all\n",
+                "line 7: a single-line field continues",
+            ),
+            (
+                "no Version",
+                "Package: b\nArchitecture: all\n",
+                "line 5: stanza without a Version field",
+            ),
+            (
+                "no Package",
+                "Version: 1\nArchitecture: all\n",
+                "line 5: stanza without a Package field",
+            ),
+            (
+                "no Architecture",
+                "Package: b\nVersion: 1\n",
+                "line 5: stanza without a Architecture field",
+            ),
+            (
+                "field twice",
+                "Package: b\nVersion: 1\nVersion: 2\nArchitecture: all\n",
+                "line 7: second Version field in one stanza",
+            ),
+            (
+                "empty value",
+                "Package: b\nVersion:\nArchitecture: all\n",
+                "line 6: Version is empty or holds a space",
+            ),
+            (
+                "version with a space",
+                "Package: b\nVersion: 1 2\nArchitecture: all\n",
+                "line 6: Version is empty or holds a space",
+            ),
+            (
+                "source version not in parentheses",
+                "Package: b\nSource: a 2\nVersion: 1\nArchitecture: all\n",
+                "line 6: expected `NAME (VERSION)`, found `a 2`",
+            ),
+            (
+                "unclosed source version",
+                "Package: b\nSource: a (2\nVersion: 1\nArchitecture: all\n",
+                "line 6: expected `NAME (VERSION)`",
+            ),
+            (
+                "empty source version",
+                "Package: b\nSource: a ()\nVersion: 1\nArchitecture: all\n",
+                "line 6: bad source version ``",
+            ),
+            (
+                "extra words in the source",
+                "Package: b\nSource: a (2) (3)\nVersion: 1\nArchitecture: all\n",
+                "line 6: bad source version `2) (3`",
+            ),
+            (
+                "source name is a parenthesis",
+                "Package: b\nSource: (2)\nVersion: 1\nArchitecture: all\n",
+                "line 6: bad source name `(2)`",
+            ),
+            (
+                "the same version from two sources",
+                "Package: a\nSource: c\nVersion: 1\nArchitecture: all\n",
+                "line 5: a:all 1 shown twice, from a 1 and from c 1",
+            ),
+        ];
+        for (name, bad, expected) in cases {
+            let text = format!("{good}{bad}\n{good}");
+            match parse_show(&text) {
+                Ok(got) => panic!("case {name:?}: expected an error, got {got:?}"),
+                Err(err) => {
+                    let message = err.to_string();
+                    assert!(
+                        message.starts_with(&format!("apt-cache show output, {expected}")),
+                        "case {name:?}: got {message:?}, expected {expected:?}"
+                    );
+                }
             }
         }
     }

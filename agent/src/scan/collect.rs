@@ -1,5 +1,6 @@
 //! Running the tools for real and assembling the report.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -101,7 +102,8 @@ fn collect_deb() -> Result<PackageState, ScanError> {
             message: "no installed packages listed".into(),
         });
     }
-    let updates = apt::parse_simulation(&run("apt-get", &apt::SIMULATE_ARGS, &[0])?.stdout)?;
+    let mut updates = apt::parse_simulation(&run("apt-get", &apt::SIMULATE_ARGS, &[0])?.stdout)?;
+    add_apt_sources(&mut updates)?;
     let (reboot_required, reboot_required_packages) = reboot::read_reboot_required(
         Path::new(reboot::REBOOT_REQUIRED),
         Path::new(reboot::REBOOT_REQUIRED_PKGS),
@@ -114,6 +116,41 @@ fn collect_deb() -> Result<PackageState, ScanError> {
         reboot_required,
         reboot_required_packages,
     })
+}
+
+/// Fills in the source package of each update's offered version, with one
+/// `apt-cache show` run per [`apt::SHOW_CHUNK`] updates. Updates apt-cache
+/// prints nothing for keep no source (see [`apt::add_sources`]).
+fn add_apt_sources(updates: &mut [AvailableUpdate]) -> Result<(), ScanError> {
+    let wanted = apt::show_args(updates);
+    let mut sources = HashMap::new();
+    for chunk in wanted.chunks(apt::SHOW_CHUNK) {
+        let args: Vec<&str> = apt::SHOW_ARGS
+            .into_iter()
+            .chain(chunk.iter().map(String::as_str))
+            .collect();
+        let shown = match run("apt-cache", &args, &[0]) {
+            Ok(output) => output.stdout,
+            // Finding none of the versions is an error to apt-cache, but
+            // just the case of every lookup failing to us.
+            Err(ScanError::Command { stderr_tail, .. })
+                if stderr_tail.ends_with(apt::SHOW_NOTHING_FOUND) =>
+            {
+                String::new()
+            }
+            Err(err) => return Err(err),
+        };
+        sources.extend(apt::parse_show(&shown)?);
+    }
+    let missing = apt::add_sources(updates, &sources);
+    if missing > 0 {
+        tracing::warn!(
+            missing,
+            updates = updates.len(),
+            "apt-cache show printed nothing for some offered versions; they are reported without their source package"
+        );
+    }
+    Ok(())
 }
 
 fn collect_rpm() -> Result<PackageState, ScanError> {
@@ -453,6 +490,47 @@ mod tests {
         let out = run_with_timeout("sh", &["-c", script], &[0], Duration::from_secs(60))
             .expect("finishes");
         assert_eq!(out.stdout.lines().count(), 20000);
+    }
+
+    #[test]
+    fn apt_cache_lookups_that_find_nothing_leave_the_source_empty() {
+        if find_program("apt-cache").is_none() || find_program("dpkg-query").is_none() {
+            eprintln!("SKIPPED apt_cache_lookups_that_find_nothing_leave_the_source_empty: no apt");
+            return;
+        }
+        let installed = run(
+            "dpkg-query",
+            &["-W", "-f", "${Version}\t${Architecture}", "dpkg"],
+            &[0],
+        )
+        .expect("dpkg-query runs")
+        .stdout;
+        let (version, arch) = installed.split_once('\t').expect("version and arch");
+        let update = |version: &str| AvailableUpdate {
+            name: "dpkg".into(),
+            arch: arch.into(),
+            installed_version: None,
+            version: version.into(),
+            origin: String::new(),
+            security: false,
+            advisories: vec![],
+            source_name: None,
+            source_version: None,
+        };
+        let absent = "0.0.0-patchport";
+        // apt-cache fails (exit code 100) when it finds none of them.
+        let mut none = vec![update(absent)];
+        add_apt_sources(&mut none).expect("finding nothing is not an error");
+        assert_eq!(
+            (&none[0].source_name, &none[0].source_version),
+            (&None, &None)
+        );
+        // And succeeds, silently skipping the other, when it finds some.
+        let mut some = vec![update(absent), update(version)];
+        add_apt_sources(&mut some).expect("finding some is not an error");
+        assert_eq!(some[0].source_name, None);
+        assert_eq!(some[1].source_name.as_deref(), Some("dpkg"));
+        assert!(some[1].source_version.is_some());
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use std::cmp::Ordering;
 
 use patchport_core::protocol::{AvailableUpdate, InstalledPackage};
+use patchport_core::version::compare_rpm;
 
 use super::ScanError;
-use super::rpm::compare_evr;
 
 /// Arguments to `dnf` that list available upgrades. `-q` leaves out the
 /// "Last metadata expiration check" chatter. dnf exits with 100 when there
@@ -205,7 +205,13 @@ fn is_security(kind: &str) -> bool {
 /// architecture at a version no newer than the update's: installing the
 /// newest version brings every fix released before it, so an older
 /// advisory counts too. The update is a security update when any of its
-/// advisories is.
+/// advisories is. Versions are ordered by
+/// [`compare_rpm`], the order the portal uses.
+///
+/// The source fields stay `None`: neither `dnf check-update` nor
+/// `dnf updateinfo` names the offered version's source rpm (it would take a
+/// `dnf repoquery` per scan), and rpm-family advisories name binary
+/// packages, so the portal compares the binary versions.
 pub fn merge(
     check_update: &[CheckUpdateEntry],
     updateinfo: &[UpdateinfoEntry],
@@ -217,7 +223,7 @@ pub fn merge(
             let installed_version = installed
                 .iter()
                 .filter(|p| &p.name == name && &p.arch == arch)
-                .max_by(|a, b| compare_evr(&a.version, &b.version))
+                .max_by(|a, b| compare_rpm(&a.version, &b.version))
                 .map(|p| p.version.clone());
             let mut security = false;
             let mut advisories: Vec<String> = Vec::new();
@@ -229,7 +235,7 @@ pub fn merge(
                 };
                 if adv_name == name
                     && adv_arch == arch
-                    && compare_evr(adv_evr, version) != Ordering::Greater
+                    && compare_rpm(adv_evr, version) != Ordering::Greater
                 {
                     security |= is_security(kind);
                     advisories.push(advisory.clone());
@@ -245,6 +251,8 @@ pub fn merge(
                 origin: repo.clone(),
                 security,
                 advisories,
+                source_name: None,
+                source_version: None,
             }
         })
         .collect()
@@ -281,6 +289,8 @@ mod tests {
             origin: repo.into(),
             security,
             advisories: advisories.iter().map(|a| a.to_string()).collect(),
+            source_name: None,
+            source_version: None,
         }
     }
 
@@ -608,6 +618,69 @@ mod tests {
         for (nevra, expected) in cases {
             assert_eq!(parse_nevra(nevra), *expected, "{nevra}");
         }
+    }
+
+    #[test]
+    fn installed_version_is_the_newest_in_rpm_order() {
+        let check_update = vec![entry("kernel", "x86_64", "5.14.0-503.11.1.el9_5", "baseos")];
+        let kernels = |versions: &[&str]| -> Vec<InstalledPackage> {
+            versions
+                .iter()
+                .map(|version| InstalledPackage {
+                    name: "kernel".into(),
+                    version: (*version).into(),
+                    arch: "x86_64".into(),
+                    source_name: None,
+                    source_version: None,
+                })
+                .collect()
+        };
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "newest of several, not the first or last",
+                &[
+                    "5.14.0-362.24.1.el9_3",
+                    "5.14.0-427.13.1.el9_4",
+                    "5.14.0-70.13.1.el9_0",
+                ],
+                "5.14.0-427.13.1.el9_4",
+            ),
+            (
+                "numbers compare as numbers",
+                &["5.14.0-99.el9", "5.14.0-100.el9"],
+                "5.14.0-100.el9",
+            ),
+            (
+                "the epoch comes first",
+                &["1:5.14.0-1.el9", "5.14.0-503.el9"],
+                "1:5.14.0-1.el9",
+            ),
+            ("a pre-release is older", &["1.0-1", "1.0-1~rc1"], "1.0-1"),
+            // The agent's old comparison called these equal (rpm's
+            // dependency matching), so the answer hung on the list's order;
+            // core orders a missing release before any release.
+            ("no release is older", &["1.0", "1.0-5"], "1.0-5"),
+            (
+                "no release is older, other order",
+                &["1.0-5", "1.0"],
+                "1.0-5",
+            ),
+            (
+                "no release among several releases",
+                &["1.0-3", "1.0", "1.0-5", "1.0-4"],
+                "1.0-5",
+            ),
+        ];
+        for (name, installed, newest) in cases {
+            let merged = merge(&check_update, &[], &kernels(installed));
+            assert_eq!(
+                merged[0].installed_version.as_deref(),
+                Some(*newest),
+                "case {name:?}"
+            );
+        }
+        assert_eq!(compare_rpm("1.0", "1.0-5"), Ordering::Less);
+        assert_eq!(compare_rpm("1.0-5", "1.0"), Ordering::Greater);
     }
 
     #[test]

@@ -1,7 +1,6 @@
-//! Installed packages on rpm systems, from `rpm -qa`, and rpm's version
-//! ordering.
-
-use std::cmp::Ordering;
+//! Installed packages on rpm systems, from `rpm -qa`. rpm's version
+//! ordering is [`patchport_core::version::compare_rpm`], shared with the
+//! portal.
 
 use patchport_core::protocol::InstalledPackage;
 
@@ -106,122 +105,6 @@ fn parse_source_rpm(file: &str) -> Result<(String, String), String> {
         _ => Err(format!(
             "source rpm `{file}` is not NAME-VERSION-RELEASE.src.rpm"
         )),
-    }
-}
-
-/// Compares two `[EPOCH:]VERSION[-RELEASE]` strings the way rpm does: epoch
-/// first (missing is 0), then version, then release, each with
-/// [`compare_versions`]. A release missing on either side is not compared,
-/// as in rpm, so `1.0` matches every `1.0-R`.
-pub fn compare_evr(a: &str, b: &str) -> Ordering {
-    let (a_epoch, a_version, a_release) = split_evr(a);
-    let (b_epoch, b_version, b_release) = split_evr(b);
-    a_epoch
-        .cmp(&b_epoch)
-        .then_with(|| compare_versions(a_version, b_version))
-        .then_with(|| match (a_release, b_release) {
-            (Some(a), Some(b)) => compare_versions(a, b),
-            _ => Ordering::Equal,
-        })
-}
-
-fn split_evr(evr: &str) -> (u64, &str, Option<&str>) {
-    let (epoch, rest) = match evr.split_once(':') {
-        // An epoch that is not a number cannot come from rpm; treating it as
-        // 0 keeps the comparison total.
-        Some((epoch, rest)) => (epoch.parse().unwrap_or(0), rest),
-        None => (0, evr),
-    };
-    match rest.rsplit_once('-') {
-        Some((version, release)) => (epoch, version, Some(release)),
-        None => (epoch, rest, None),
-    }
-}
-
-/// rpm's `rpmvercmp`: compares alternating runs of digits and letters,
-/// digits numerically and above letters; other characters only separate,
-/// except `~` (sorts before anything, even the end: pre-releases) and `^`
-/// (sorts after the end but before anything else: post-release snapshots).
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    if a == b {
-        return Ordering::Equal;
-    }
-    let (mut one, mut two) = (a.as_bytes(), b.as_bytes());
-    let is_separator = |c: &u8| !c.is_ascii_alphanumeric() && *c != b'~' && *c != b'^';
-    loop {
-        while one.first().is_some_and(is_separator) {
-            one = &one[1..];
-        }
-        while two.first().is_some_and(is_separator) {
-            two = &two[1..];
-        }
-        match (one.first(), two.first()) {
-            (Some(b'~'), Some(b'~')) => {
-                one = &one[1..];
-                two = &two[1..];
-                continue;
-            }
-            (Some(b'~'), _) => return Ordering::Less,
-            (_, Some(b'~')) => return Ordering::Greater,
-            _ => {}
-        }
-        match (one.first(), two.first()) {
-            (Some(b'^'), Some(b'^')) => {
-                one = &one[1..];
-                two = &two[1..];
-                continue;
-            }
-            (None, Some(b'^')) => return Ordering::Less,
-            (Some(b'^'), None) => return Ordering::Greater,
-            (_, Some(b'^')) => return Ordering::Greater,
-            (Some(b'^'), _) => return Ordering::Less,
-            _ => {}
-        }
-        let (Some(first), Some(_)) = (one.first(), two.first()) else {
-            break;
-        };
-        let numeric = first.is_ascii_digit();
-        let take = |s: &[u8]| -> usize {
-            s.iter()
-                .take_while(|c| {
-                    if numeric {
-                        c.is_ascii_digit()
-                    } else {
-                        c.is_ascii_alphabetic()
-                    }
-                })
-                .count()
-        };
-        let (len_one, len_two) = (take(one), take(two));
-        let (seg_one, seg_two) = (&one[..len_one], &two[..len_two]);
-        one = &one[len_one..];
-        two = &two[len_two..];
-        if seg_two.is_empty() {
-            // Different kinds of segment: numbers are newer than letters.
-            return if numeric {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
-        }
-        let order = if numeric {
-            let strip = |s: &[u8]| -> usize { s.iter().take_while(|c| **c == b'0').count() };
-            let (seg_one, seg_two) = (&seg_one[strip(seg_one)..], &seg_two[strip(seg_two)..]);
-            seg_one
-                .len()
-                .cmp(&seg_two.len())
-                .then_with(|| seg_one.cmp(seg_two))
-        } else {
-            seg_one.cmp(seg_two)
-        };
-        if order != Ordering::Equal {
-            return order;
-        }
-    }
-    match (one.is_empty(), two.is_empty()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, _) => Ordering::Greater,
     }
 }
 
@@ -403,64 +286,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    #[test]
-    fn version_ordering_follows_rpmvercmp() {
-        use Ordering::*;
-        // Cases from rpm's own test suite (tests/rpmvercmp.at).
-        let cases: &[(&str, &str, Ordering)] = &[
-            ("1.0", "1.0", Equal),
-            ("1.0", "2.0", Less),
-            ("2.0.1", "2.0", Greater),
-            ("2.0.1a", "2.0.1", Greater),
-            ("5.5p1", "5.5p2", Less),
-            ("5.5p10", "5.5p1", Greater),
-            ("10xyz", "10.1xyz", Less),
-            ("xyz10", "xyz10.1", Less),
-            ("xyz.4", "8", Less),
-            ("1b.fc17", "1.fc17", Less),
-            ("1.0a", "1.0", Greater),
-            ("2_0", "2_0", Equal),
-            ("2.0", "2_0", Equal),
-            ("a", "a", Equal),
-            ("a+", "a_", Equal),
-            ("+", "_", Equal),
-            ("1.0~rc1", "1.0", Less),
-            ("1.0~rc1", "1.0~rc2", Less),
-            ("1.0~rc1~git123", "1.0~rc1", Less),
-            ("1.0^", "1.0", Greater),
-            ("1.0^git1", "1.0", Greater),
-            ("1.0^git1", "1.01", Less),
-            ("1.0^20160101", "1.0.1", Less),
-            ("1.0^20160101^git1", "1.0^20160101", Greater),
-            ("1.0~rc1^git1", "1.0~rc1", Greater),
-            ("1.0^git1~pre", "1.0^git1", Less),
-            ("0010", "10", Equal),
-        ];
-        for (a, b, expected) in cases {
-            assert_eq!(compare_versions(a, b), *expected, "{a} vs {b}");
-            assert_eq!(
-                compare_versions(b, a),
-                expected.reverse(),
-                "{b} vs {a} (reversed)"
-            );
-        }
-    }
-
-    #[test]
-    fn evr_ordering() {
-        use Ordering::*;
-        let cases: &[(&str, &str, Ordering)] = &[
-            ("1:1.0-1", "2.0-1", Greater),
-            ("0:2.0-1", "2.0-1", Equal),
-            ("3.0.7-27.el9", "3.0.7-25.el9", Greater),
-            ("5.14.0-427.13.1.el9_4", "5.14.0-362.24.1.el9_3", Greater),
-            ("1.0", "1.0-5", Equal),
-        ];
-        for (a, b, expected) in cases {
-            assert_eq!(compare_evr(a, b), *expected, "{a} vs {b}");
         }
     }
 }

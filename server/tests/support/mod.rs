@@ -344,6 +344,8 @@ pub fn update(name: &str, from: &str, to: &str) -> AvailableUpdate {
         origin: "Debian-Security:12/stable-security".into(),
         security: true,
         advisories: vec![],
+        source_name: None,
+        source_version: None,
     }
 }
 
