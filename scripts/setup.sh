@@ -42,6 +42,13 @@ if $want_tests; then
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-aiosmtpd \
       || { echo "could not install python3-aiosmtpd: install Debian's 'python3-aiosmtpd' package" >&2; exit 1; }
   fi
+  # rpm's own version comparison for the advisory ground truth
+  # (scripts/ground_truth.py); dpkg's comes with Debian.
+  if ! /usr/bin/python3 -c 'import rpm' 2>/dev/null; then
+    say "installing python3-rpm from Debian for the advisory ground truth"
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-rpm \
+      || { echo "could not install python3-rpm: install Debian's 'python3-rpm' package" >&2; exit 1; }
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Chromium from Debian for the end-to-end tests"
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \

@@ -18,6 +18,9 @@ else
   echo "[test] PATCHPORT_TEST_POSTGRES is not set: integration tests run on SQLite only"
 fi
 
+# The ground truth's expected answers follow from dpkg's and rpm's own
+# version comparison (checked independently of the Rust code).
+/usr/bin/python3 scripts/ground_truth.py --check core/tests/fixtures/ground_truth.json
 cargo test --workspace
 cargo leptos build
 cargo build -p patchport-agent --bins

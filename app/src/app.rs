@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/forgot") view=crate::mail::ForgotPage />
                     <Route path=path!("/reset/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="reset" /> } />
                     <Route path=path!("/invite/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="invite" /> } />
+                    <Route path=path!("/advisories") view=|| view! { <Gate admin=true><Title text="Advisories" /><crate::advisories::AdvisoriesPage /></Gate> } />
                     <Route path=path!("/outbox") view=|| view! { <Gate admin=true><Title text="Outbox" /><crate::mail::OutboxPage /></Gate> } />
                     <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
                     <Route path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
@@ -184,6 +185,7 @@ fn Header() -> impl IntoView {
                             {admin.then(|| view! {
                                 <A href="/report">"Patches missing"</A>
                                 <A href="/rollouts">"Rollouts"</A>
+                                <A href="/advisories">"Advisories"</A>
                                 <A href="/admin/users">"Users"</A>
                                 <A href="/admin/audit">"Audit trail"</A>
                             })}
@@ -223,6 +225,7 @@ fn Dashboard() -> impl IntoView {
                                     <li><a href="/servers"><strong>"Servers"</strong><span>"Enrolled servers, their agents and missing patches; enrol new ones."</span></a></li>
                                     <li><a href="/admin/users"><strong>"Users"</strong><span>"Create admins and server owners, disable accounts, reset passwords."</span></a></li>
                                     <li><a href="/admin/audit"><strong>"Audit trail"</strong><span>"Sign-ins, failures and account changes, newest first."</span></a></li>
+                                    <li><a href="/advisories"><strong>"Advisories"</strong><span>"Imported security advisories and known exploited CVEs; each import's progress and outcome."</span></a></li>
                                     <li><a href="/outbox"><strong>"Outbox"</strong><span>"Every mail the portal sends: queued, sent, given up; resend."</span></a></li>
                                 </ul>
                                 <crate::report::MorningLook />

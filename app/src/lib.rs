@@ -3,6 +3,7 @@
 //! the WASM bundle that makes the server-rendered pages interactive.
 
 pub mod accounts;
+pub mod advisories;
 pub mod app;
 pub mod audit;
 pub mod booking;

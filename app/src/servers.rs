@@ -478,9 +478,12 @@ pub struct PatchView {
     pub state: String,
     /// Missing since.
     pub first_seen: i64,
-    /// Advisories it fixes.
+    /// Advisories it fixes on this server, the most severe first (the
+    /// first few; the patch page lists them all).
     pub advisories: Vec<String>,
-    /// CVEs it fixes.
+    /// How many advisories it fixes on this server.
+    pub advisory_count: i64,
+    /// CVEs it fixes on this server.
     pub cves: Vec<String>,
     /// Some CVE is known exploited.
     pub known_exploited: bool,
@@ -543,10 +546,12 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
             .into_iter()
             .map(|p| {
                 let summary = summaries.remove(&p.patch_id).unwrap_or_default();
+                // What the update fixes on *this* server, from the version
+                // it has installed.
                 let risk = patchport_core::risk::assess(&patchport_core::risk::RiskInput {
                     cvss: summary.cvss,
                     severity: summary.severity.clone(),
-                    security: p.security || !summary.advisories.is_empty(),
+                    security: p.security || summary.security,
                     known_exploited: summary.known_exploited,
                     age_days: (now - p.first_seen).max(0) / 86_400,
                     critical_server: critical,
@@ -557,10 +562,11 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
                     installed_version: p.installed_version,
                     version: p.version,
                     arch: p.arch,
-                    security: p.security,
+                    security: p.security || summary.security,
                     state: p.state,
                     first_seen: p.first_seen,
                     advisories: summary.advisories,
+                    advisory_count: summary.advisory_count,
                     cves: summary.cves,
                     known_exploited: summary.known_exploited,
                     risk,
@@ -676,6 +682,7 @@ pub fn ServerPage() -> impl IntoView {
                 Ok(d) => {
                     let open: Vec<PatchView> = d.patches.iter().filter(|p| p.is_open()).cloned().collect();
                     let closed = d.patches.len() - open.len();
+                    let server_id = d.row.id;
                     view! {
                         <section class="card">
                             <p><a href="/servers">"‹ Servers"</a></p>
@@ -769,17 +776,27 @@ pub fn ServerPage() -> impl IntoView {
                                                             <span class=format!("badge risk-{}", p.risk.level)>{p.risk.score}</span>
                                                             <br/><small>{p.risk.explanation.clone()}</small>
                                                         </td>
-                                                        <td><a href=format!("/patches/{pid}")>{p.package.clone()}</a></td>
+                                                        <td><a href=format!("/patches/{pid}?server={server_id}")>{p.package.clone()}</a></td>
                                                         <td>{p.installed_version.clone().unwrap_or_default()}</td>
                                                         <td>{p.version.clone()}</td>
-                                                        <td>
+                                                        <td class="advisories">
                                                             {if p.advisories.is_empty() {
                                                                 view! { <span class:warn=p.security>{if p.security { "security update" } else { "" }}</span> }.into_any()
                                                             } else {
-                                                                view! { <span>{p.advisories.join(", ")}</span> }.into_any()
+                                                                let more = p.advisory_count - p.advisories.len() as i64;
+                                                                view! {
+                                                                    <span>{p.advisories.join(", ")}</span>
+                                                                    {(more > 0).then(|| view! {
+                                                                        " " <a href=format!("/patches/{pid}?server={server_id}")>{format!("and {more} more")}</a>
+                                                                    })}
+                                                                }.into_any()
                                                             }}
                                                             {p.known_exploited.then(|| view! { " " <span class="badge kev">"known exploited"</span> })}
-                                                            {(!p.cves.is_empty()).then(|| view! { <br/><small>{p.cves.join(" ")}</small> })}
+                                                            {(!p.cves.is_empty()).then(|| {
+                                                                let shown: Vec<String> = p.cves.iter().take(6).cloned().collect();
+                                                                let rest = p.cves.len().saturating_sub(shown.len());
+                                                                view! { <br/><small>{shown.join(" ")}{(rest > 0).then(|| format!(" (+{rest} CVEs)"))}</small> }
+                                                            })}
                                                         </td>
                                                         <td class="nowrap"><small>{patchport_core::clock::format_utc(p.first_seen)}</small></td>
                                                         <td><span class=format!("badge patch-{}", p.state)>{p.state.clone()}</span></td>

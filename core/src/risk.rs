@@ -42,21 +42,25 @@ fn severity_points(severity: &str, security: bool) -> f64 {
         "high" => 80.0,
         "medium" => 55.0,
         "low" => 30.0,
-        "none" => 5.0,
+        "negligible" | "none" => 5.0,
         // A security update without a rated advisory still matters.
         _ if security => 50.0,
         _ => 10.0,
     }
 }
 
-/// The score: severity (CVSS × 10, or points for the qualitative level)
-/// plus 20 when known exploited, plus 10 on a critical server, plus 5 after
+/// The score: severity (CVSS × 10 or the points for the qualitative level,
+/// whichever is higher) plus 20 when known exploited, plus 10 on a critical server, plus 5 after
 /// 30 days and 10 after 90 days missing; at most 100.
 pub fn assess(input: &RiskInput) -> Risk {
+    // The rating counts as much as the CVSS score: a distribution that
+    // rates a flaw higher than its CVSS base score knows its build.
+    let points = severity_points(&input.severity, input.security);
     let base = match input.cvss {
-        Some(score) => (score.clamp(0.0, 10.0)) * 10.0,
-        None => severity_points(&input.severity, input.security),
+        Some(score) => (score.clamp(0.0, 10.0) * 10.0).max(points),
+        None => points,
     };
+    let rated_higher = input.cvss.is_some_and(|score| points > score * 10.0);
     let exploited = if input.known_exploited { 20.0 } else { 0.0 };
     let critical = if input.critical_server { 10.0 } else { 0.0 };
     let age = match input.age_days {
@@ -75,6 +79,9 @@ pub fn assess(input: &RiskInput) -> Risk {
     };
     let mut reasons = Vec::new();
     match input.cvss {
+        Some(score) if rated_higher => {
+            reasons.push(format!("{} severity, CVSS {score:.1}", input.severity))
+        }
         Some(score) => reasons.push(format!("CVSS {score:.1}")),
         None if !input.severity.is_empty() && input.severity != "unknown" => {
             reasons.push(format!("{} severity", input.severity))
@@ -192,5 +199,33 @@ mod tests {
         let plain = of("", false);
         assert_eq!((plain.score, plain.level.as_str()), (10, "low"));
         assert!(plain.explanation.contains("not a security update"));
+    }
+
+    #[test]
+    fn a_rating_above_the_cvss_score_counts() {
+        // Ubuntu rates Looney Tunables high; its CVSS base score is 7.8.
+        let risk = assess(&RiskInput {
+            cvss: Some(7.8),
+            severity: "high".into(),
+            security: true,
+            known_exploited: true,
+            ..Default::default()
+        });
+        assert_eq!(risk.score, 100);
+        assert_eq!(
+            risk.explanation,
+            "critical: high severity, CVSS 7.8, known exploited, new today"
+        );
+        // A CVSS score above the rating counts as itself.
+        let risk = assess(&RiskInput {
+            cvss: Some(9.1),
+            severity: "high".into(),
+            security: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            (risk.score, risk.explanation.as_str()),
+            (91, "critical: CVSS 9.1, new today")
+        );
     }
 }

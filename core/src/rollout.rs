@@ -234,7 +234,7 @@ pub struct PatchFacts<'a> {
     pub package: &'a str,
     /// `os:version`.
     pub release: &'a str,
-    /// 0 unknown, 1 none, 2 low … 5 critical.
+    /// 0 unknown, 1 negligible, 2 low … 5 critical.
     pub severity_rank: i64,
     /// From a security origin or fixing an advisory.
     pub security: bool,
@@ -247,7 +247,7 @@ pub fn severity_rank(name: &str) -> i64 {
         "high" => 4,
         "medium" => 3,
         "low" => 2,
-        "none" => 1,
+        "negligible" | "none" => 1,
         _ => 0,
     }
 }

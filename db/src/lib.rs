@@ -181,9 +181,16 @@ impl Db {
         Ok(self.read.acquire().await?)
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a deferred transaction that reads first
+    /// fails at its first write, without waiting, if another process (an
+    /// advisory import from the command line) wrote in between; an
+    /// immediate one waits for the lock (the busy timeout) instead.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(self.write.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        })
     }
 
     /// A write connection outside a transaction, for a single statement

@@ -118,7 +118,7 @@ pub fn severity_of_rank(rank: i64) -> &'static str {
         4 => "high",
         3 => "medium",
         2 => "low",
-        1 => "none",
+        1 => "negligible",
         _ => "",
     }
 }
@@ -136,6 +136,9 @@ enum Arg {
 struct Sql {
     /// Conditions on patch rows (alias `p`).
     patch: Vec<String>,
+    /// Conditions on what the patch fixes from the installed version
+    /// (`patch_from` rows, alias `f`).
+    from: Vec<String>,
     /// Conditions on server and server-patch rows (aliases `s`, `sp`).
     server: Vec<String>,
     /// The server table must be joined (criticality or owner).
@@ -166,14 +169,14 @@ impl Sql {
             sql.patch.push(format!("p.release = {n}"));
         }
         if q.security_only {
-            sql.patch.push("(p.security or p.advisories > 0)".into());
+            sql.from.push("f.security".into());
         }
         if q.known_exploited {
-            sql.patch.push("p.known_exploited <> 0".into());
+            sql.from.push("f.known_exploited".into());
         }
         if q.min_severity > 0 {
             let n = sql.arg(Arg::Int(q.min_severity));
-            sql.patch.push(format!("p.severity_rank >= {n}"));
+            sql.from.push(format!("f.severity_rank >= {n}"));
         }
         if let Some(group) = q.group_id {
             let n = sql.arg(Arg::Int(group));
@@ -208,20 +211,14 @@ impl Sql {
         sql
     }
 
-    /// `and`-joined conditions, or `1 = 1`.
-    fn all(parts: &[String]) -> String {
-        if parts.is_empty() {
-            "1 = 1".into()
-        } else {
-            parts.join(" and ")
-        }
-    }
-
-    /// Open server-patch rows `sp` of the filter, joined to `p` and (when
-    /// needed) `s` and `m`: a `from … where …` without the `select`. With a
-    /// server filter the chosen servers drive the query (`cross join` fixes
-    /// SQLite's join order; PostgreSQL plans it as a plain join), reading
-    /// their rows from the covering index by server.
+    /// Open server-patch rows `sp` of the filter, joined to what each
+    /// fixes on its server (`f`), to `p` when patch attributes filter, and
+    /// (when needed) to `s` and `m`: a `from … where …` without the
+    /// `select`. With a server filter the chosen servers drive the query
+    /// (`cross join` fixes SQLite's join order; PostgreSQL plans it as a
+    /// plain join), reading their rows from the covering index by server.
+    /// Without one, the versions that meet the filter drive it, reading
+    /// their rows from the index by version.
     fn open_rows(&self) -> String {
         let mut from = Vec::new();
         let mut on = Vec::new();
@@ -238,29 +235,33 @@ impl Sql {
         } else if self.group.is_some() {
             on.push("sp.server_id = m.server_id".into());
         }
-        from.push("server_patch sp");
+        let servers_drive = !from.is_empty();
+        if servers_drive {
+            from.push("server_patch sp");
+            from.push("patch_from f");
+        } else {
+            from.push("patch_from f");
+            from.push("server_patch sp");
+        }
+        on.push("f.id = sp.from_id".into());
         // With servers chosen, patches come last (else SQLite may pair
-        // every chosen patch with every chosen server); without, the
-        // planner may start from a few chosen patches.
-        let patch = match (self.patch.is_empty(), from.len() > 1) {
-            (true, _) => "",
-            (false, true) => {
-                on.push("p.id = sp.patch_id".into());
-                " cross join patch p"
-            }
-            (false, false) => " join patch p on p.id = sp.patch_id",
-        };
+        // every chosen patch with every chosen server).
+        if !self.patch.is_empty() {
+            from.push("patch p");
+            on.push("p.id = f.patch_id".into());
+        }
         on.push(match &self.state {
             Some(state) => state.clone(),
             None => format!("sp.state in {}", crate::servers::OPEN_STATES),
         });
         on.extend(self.patch.iter().cloned());
+        on.extend(self.from.iter().cloned());
         on.extend(self.server.iter().cloned());
-        format!(
-            "from {}{patch} where {}",
-            from.join(" cross join "),
-            on.join(" and ")
-        )
+        // Without chosen servers the planner picks the order (a comma
+        // join): from the versions that meet a filter, or from the rows of
+        // one state.
+        let joiner = if servers_drive { " cross join " } else { ", " };
+        format!("from {} where {}", from.join(joiner), on.join(" and "))
     }
 
     /// The total of a page: the window count of its first row, or, for a
@@ -326,21 +327,39 @@ pub async fn by_patch(
 ) -> Result<Page<PatchRow>> {
     let (limit, offset) = limit_offset(page, per_page);
     let sql = Sql::of(q);
-    let source = if q.narrows_servers() {
+    // What the patch fixes differs per installed version; a row shows the
+    // worst it fixes on the servers counted, and counts only the servers
+    // on which it meets the filter.
+    const FIXES: &str = "max(f.severity_rank) as severity_rank, max(f.cvss10) as cvss10, \
+        max(case when f.known_exploited then 1 else 0 end) as known_exploited, \
+        max(f.advisories) as advisories, max(case when f.security then 1 else 0 end) as security";
+    let aggregated = if q.narrows_servers() {
         format!(
-            "select p.*, x.servers, x.oldest from \
-               (select sp.patch_id, count(*) as servers, min(sp.first_seen) as oldest \
-                {} group by sp.patch_id) x \
-             join patch p on p.id = x.patch_id",
+            "select sp.patch_id, count(*) as servers, min(sp.first_seen) as oldest, {FIXES} \
+             {} group by sp.patch_id",
             sql.open_rows()
         )
     } else {
+        // The counts kept on the version rows: no server-patch row is read.
+        let patch_join = if sql.patch.is_empty() {
+            ""
+        } else {
+            " join patch p on p.id = f.patch_id"
+        };
+        let mut on = vec!["f.open_servers > 0".to_owned()];
+        on.extend(sql.patch.iter().cloned());
+        on.extend(sql.from.iter().cloned());
         format!(
-            "select p.*, p.open_servers as servers, p.oldest_open as oldest from patch p \
-             where p.open_servers > 0 and {}",
-            Sql::all(&sql.patch)
+            "select f.patch_id, cast(sum(f.open_servers) as bigint) as servers, min(f.oldest_open) as oldest, \
+               {FIXES} from patch_from f{patch_join} where {} group by f.patch_id",
+            on.join(" and ")
         )
     };
+    let source = format!(
+        "select p.id, p.release, p.package, p.version, p.arch, x.security, x.servers, x.oldest, \
+           x.severity_rank, x.cvss10, x.known_exploited, x.advisories \
+         from ({aggregated}) x join patch p on p.id = x.patch_id"
+    );
     let dir = if q.descending { "desc" } else { "asc" };
     let order = q.sort.expr().replace("{dir}", dir);
     type Row = (
@@ -360,7 +379,7 @@ pub async fn by_patch(
     );
     let text = format!(
         "select r.id, r.release, r.package, r.version, r.arch, \
-           (case when r.security then 1 else 0 end), r.servers, r.oldest, \
+           r.security, r.servers, r.oldest, \
            r.severity_rank, r.cvss10, r.known_exploited, r.advisories, count(*) over () \
          from ({source}) r \
          order by {order}, r.package, r.version, r.id limit {} offset {}",
@@ -529,17 +548,13 @@ pub async fn by_server(
         )
     } else {
         sql = Sql::of(q);
-        // The severities come from the patch rows whatever the filter.
-        if sql.patch.is_empty() {
-            sql.patch.push("1 = 1".into());
-        }
         format!(
             "select s.id, s.hostname, s.os_id, s.os_version, s.criticality, s.owner_id, \
                x.missing, x.security, x.kev, x.worst, x.oldest from \
                (select sp.server_id, count(*) as missing, \
-                  sum(case when p.security or p.advisories > 0 then 1 else 0 end) as security, \
-                  cast(sum(case when p.known_exploited <> 0 then 1 else 0 end) as bigint) as kev, \
-                  max(case when p.severity_rank >= 2 then p.severity_rank else 0 end) as worst, \
+                  cast(sum(case when f.security then 1 else 0 end) as bigint) as security, \
+                  cast(sum(case when f.known_exploited then 1 else 0 end) as bigint) as kev, \
+                  max(case when f.severity_rank >= 2 then f.severity_rank else 0 end) as worst, \
                   min(sp.first_seen) as oldest \
                 {} group by sp.server_id) x \
              join server s on s.id = x.server_id",
@@ -646,6 +661,7 @@ pub async fn detail_after(
 ) -> Result<Vec<DetailRow>> {
     let mut sql = Sql::of(q);
     sql.needs_server = true;
+    // The package and versions come from the patch rows whatever the filter.
     if sql.patch.is_empty() {
         sql.patch.push("1 = 1".into());
     }
@@ -675,8 +691,8 @@ pub async fn detail_after(
     let text = format!(
         "select sp.server_id, sp.patch_id, s.hostname, s.criticality, coalesce(a.username, ''), \
            p.release, p.package, coalesce(sp.installed_version, ''), p.version, p.arch, \
-           p.severity_rank, p.cvss10, p.known_exploited, \
-           (case when p.security or p.advisories > 0 then 1 else 0 end), sp.state, sp.first_seen \
+           f.severity_rank, f.cvss10, (case when f.known_exploited then 1 else 0 end), \
+           (case when f.security then 1 else 0 end), sp.state, sp.first_seen \
          {} and s.id >= {after_server} \
            and (sp.server_id, sp.patch_id) > ({after_server}, {after_patch}) \
          order by s.id, sp.patch_id limit {}",
@@ -751,29 +767,38 @@ fn severity_slot(rank: i64) -> usize {
 /// before `overdue_before`.
 pub async fn dashboard(conn: &mut Conn, overdue_before: Timestamp) -> Result<Dashboard> {
     let mut d = Dashboard::default();
-    let by_rank: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "select severity_rank, cast(sum(open_servers) as bigint), count(*), \
-           cast(sum(case when known_exploited <> 0 then open_servers else 0 end) as bigint) \
-         from patch where open_servers > 0 group by severity_rank",
+    // Rows count by what the patch fixes on each server; a patch counts
+    // once, by the worst it fixes anywhere.
+    let by_rank: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "select severity_rank, cast(sum(open_servers) as bigint), \
+           cast(sum(case when known_exploited then open_servers else 0 end) as bigint) \
+         from patch_from where open_servers > 0 group by severity_rank",
     )
     .fetch_all(&mut *conn)
     .await?;
-    for (rank, rows, patches, kev) in by_rank {
+    for (rank, rows, kev) in by_rank {
         d.missing_by_severity[severity_slot(rank)] += rows;
-        d.patches_by_severity[severity_slot(rank)] += patches;
         d.missing_known_exploited += kev;
     }
-    let (servers, patched): (i64, i64) = sqlx::query_as(&format!(
-        "select count(*), coalesce(sum(case when exists (select 1 from server_patch sp \
-           where sp.server_id = s.id and sp.state in {}) then 0 else 1 end), 0) from server s",
-        crate::servers::OPEN_STATES
-    ))
+    let patches: Vec<(i64, i64)> = sqlx::query_as(
+        "select worst, count(*) from (select patch_id, max(severity_rank) as worst from patch_from \
+         where open_servers > 0 group by patch_id) w group by worst",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (rank, n) in patches {
+        d.patches_by_severity[severity_slot(rank)] += n;
+    }
+    let (servers, patched): (i64, i64) = sqlx::query_as(
+        "select count(*), cast(coalesce(sum(case when open_patches = 0 then 1 else 0 end), 0) as bigint) \
+         from server",
+    )
     .fetch_one(&mut *conn)
     .await?;
     d.servers = servers;
     d.servers_patched = patched;
     let (n, rows): (i64, i64) = sqlx::query_as(
-        "select count(*), cast(coalesce(sum(open_servers), 0) as bigint) from patch \
+        "select count(distinct patch_id), cast(coalesce(sum(open_servers), 0) as bigint) from patch_from \
          where open_servers > 0 and severity_rank = 5 and oldest_open < $1",
     )
     .bind(overdue_before)

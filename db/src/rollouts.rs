@@ -226,9 +226,11 @@ async fn discover(
         return Ok(());
     }
     let candidates: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "select p.id, p.package, p.release, p.severity_rank, \
-           (case when p.security or p.advisories > 0 then 1 else 0 end) \
-         from patch p where p.open_servers > 0 \
+        "select p.id, p.package, p.release, x.severity_rank, x.security \
+         from patch p join (select f.patch_id, max(f.severity_rank) as severity_rank, \
+             max(case when f.security then 1 else 0 end) as security \
+           from patch_from f where f.open_servers > 0 group by f.patch_id) x on x.patch_id = p.id \
+         where true \
            and not exists (select 1 from rollout r where r.patch_id = p.id) order by p.id",
     )
     .fetch_all(&mut *conn)
@@ -1110,8 +1112,9 @@ async fn follow_deployments(conn: &mut Conn, now: Timestamp, out: &mut Ticked) -
                 .await?;
                 let list: Vec<String> = packages.iter().map(|(p, v)| format!("{p} {v}")).collect();
                 let (rank,): (i64,) = sqlx::query_as(
-                    "select coalesce(max(p.severity_rank), 0) from deployment_target t \
-                     join patch p on p.id = t.patch_id where t.deployment_id = $1 and t.server_id = $2",
+                    "select coalesce(max(f.severity_rank), 0) from deployment_target t \
+                     join server_patch sp on sp.server_id = t.server_id and sp.patch_id = t.patch_id \
+                     join patch_from f on f.id = sp.from_id where t.deployment_id = $1 and t.server_id = $2",
                 )
                 .bind(deployment_id)
                 .bind(server_id)
@@ -1217,8 +1220,13 @@ type RolloutTuple = (
     i64,
 );
 
-const ROLLOUT_SELECT: &str = "select r.id, r.patch_id, p.package, p.version, p.release, p.severity_rank, \
-       p.known_exploited, p.open_servers, r.state, coalesce(pol.name, ''), r.observe_until, r.created_at, r.updated_at \
+/// A rollout with its patch: the worst the patch fixes from any installed
+/// version seen, and the servers it is open on now.
+const ROLLOUT_SELECT: &str = "select r.id, r.patch_id, p.package, p.version, p.release, \
+       coalesce((select max(f.severity_rank) from patch_from f where f.patch_id = p.id), 0), \
+       coalesce((select max(case when f.known_exploited then 1 else 0 end) from patch_from f where f.patch_id = p.id), 0), \
+       coalesce((select cast(sum(f.open_servers) as bigint) from patch_from f where f.patch_id = p.id), 0), \
+       r.state, coalesce(pol.name, ''), r.observe_until, r.created_at, r.updated_at \
      from rollout r join patch p on p.id = r.patch_id left join rollout_policy pol on pol.id = r.policy_id";
 
 fn rollout_row(r: RolloutTuple) -> RolloutRow {

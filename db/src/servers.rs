@@ -122,6 +122,14 @@ pub async fn raise_security(conn: &mut Conn, patch_ids: &[i64]) -> Result<()> {
             .bind(false)
             .execute(&mut *conn)
             .await?;
+        // Every installed version sees a security update now; the
+        // `patch_from_risk` trigger moves the servers' counts.
+        sqlx::query("update patch_from set security = $1 where patch_id = $2 and security = $3")
+            .bind(true)
+            .bind(id)
+            .bind(false)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -194,17 +202,42 @@ pub async fn apply_report(
         .collect();
 
     // The source package each binary package is built from, which Debian
-    // and Ubuntu advisories name.
-    let sources: HashMap<(&str, &str), &str> = report
+    // and Ubuntu advisories name, and the installed source version they
+    // compare.
+    let installed: HashMap<(&str, &str), &patchport_core::protocol::InstalledPackage> = report
         .packages
         .iter()
-        .map(|p| {
-            (
-                (p.name.as_str(), p.arch.as_str()),
-                p.source_name.as_deref().unwrap_or(p.name.as_str()),
-            )
-        })
+        .map(|p| ((p.name.as_str(), p.arch.as_str()), p))
         .collect();
+    let source_of = |u: &AvailableUpdate| -> String {
+        u.source_name
+            .as_deref()
+            .or_else(|| {
+                installed
+                    .get(&(u.name.as_str(), u.arch.as_str()))
+                    .and_then(|p| p.source_name.as_deref())
+            })
+            .unwrap_or(u.name.as_str())
+            .to_owned()
+    };
+    // The installed version advisories compare: on deb, the installed
+    // package's source version when known.
+    let from_of = |u: &AvailableUpdate| -> String {
+        let package = installed.get(&(u.name.as_str(), u.arch.as_str()));
+        let binary = u
+            .installed_version
+            .as_deref()
+            .or(package.map(|p| p.version.as_str()))
+            .unwrap_or("");
+        let source = package
+            .filter(|p| {
+                u.installed_version
+                    .as_deref()
+                    .is_none_or(|v| v == p.version)
+            })
+            .and_then(|p| p.source_version.as_deref());
+        patchport_core::advisory::compared_version(report.package_format, binary, source).to_owned()
+    };
 
     // The server's open patches before this report: those no longer
     // offered close below.
@@ -234,7 +267,8 @@ pub async fn apply_report(
         arch: &'a str,
         origin: &'a str,
         security: bool,
-        source: Option<&'a str>,
+        source: Option<String>,
+        source_version: Option<&'a str>,
     }
     let mut catalog: Vec<CatalogRow> = updates
         .iter()
@@ -244,12 +278,8 @@ pub async fn apply_report(
             arch: &u.arch,
             origin: &u.origin,
             security: u.security,
-            source: Some(
-                sources
-                    .get(&(u.name.as_str(), u.arch.as_str()))
-                    .copied()
-                    .unwrap_or(u.name.as_str()),
-            ),
+            source: Some(source_of(u)),
+            source_version: u.source_version.as_deref(),
         })
         .chain(
             closing
@@ -261,21 +291,23 @@ pub async fn apply_report(
                     origin: "",
                     security: false,
                     source: None,
+                    source_version: None,
                 }),
         )
         .collect();
     catalog.sort_by(|a, b| (a.package, a.version, a.arch).cmp(&(b.package, b.version, b.arch)));
     let mut ids: HashMap<(String, String, String), i64> = HashMap::new();
-    let mut new_patches: Vec<(i64, String, String, String)> = Vec::new();
     for chunk in catalog.chunks(CHUNK) {
-        let n = chunk.len() * 8;
+        let n = chunk.len() * 9;
         let sql = format!(
-            "insert into patch (release, package, version, arch, origin, security, source_package, first_seen) values {} \
+            "insert into patch (release, package, version, arch, origin, security, source_package, source_version, \
+               first_seen) values {} \
              on conflict (release, package, version, arch) do update set \
-               source_package = coalesce(patch.source_package, excluded.source_package) \
+               source_package = coalesce(patch.source_package, excluded.source_package), \
+               source_version = coalesce(patch.source_version, excluded.source_version) \
              returning id, package, version, arch, (case when first_seen = ${} then 1 else 0 end), \
                (case when security then 1 else 0 end)",
-            crate::values_placeholders(chunk.len(), 8),
+            crate::values_placeholders(chunk.len(), 9),
             n + 1
         );
         let mut q = sqlx::query_as::<_, (i64, String, String, String, i64, i64)>(&sql);
@@ -287,7 +319,8 @@ pub async fn apply_report(
                 .bind(c.arch)
                 .bind(c.origin)
                 .bind(c.security)
-                .bind(c.source)
+                .bind(c.source.as_deref())
+                .bind(c.source_version)
                 .bind(now);
         }
         let claims: HashSet<(&str, &str, &str)> = chunk
@@ -304,53 +337,59 @@ pub async fn apply_report(
                 out.security_raised.push(id);
             }
             out.new_patches += inserted as u32;
-            if inserted != 0 {
-                new_patches.push((id, package.clone(), version.clone(), arch.clone()));
-            }
             ids.insert((package, version, arch), id);
         }
     }
-    // A patch the catalog had not seen: link it to the advisories it fixes
-    // (advisories name source packages, so try both names).
-    if !new_patches.is_empty() && crate::advisories::any(conn).await? {
-        for (id, package, version, arch) in &new_patches {
-            let source = sources
-                .get(&(package.as_str(), arch.as_str()))
-                .copied()
-                .unwrap_or(package.as_str());
-            crate::advisories::match_patch(conn, *id, &release, &[package, source], version)
-                .await?;
-        }
-    }
-
-    // The server's missing patches. A patch that was installed or superseded
-    // and is offered again is missing again; any other state stays as the
-    // workflow left it.
-    let rows: Vec<(i64, Option<&str>)> = updates
+    // What each update fixes depends on what this server has installed:
+    // the (patch, installed version) rows its server-patch rows count in.
+    // Rows no server counts in yet are matched now, so the report is right
+    // from this first report on.
+    let keyed: Vec<(&AvailableUpdate, (i64, String))> = updates
         .iter()
         .filter_map(|u| {
             let id = ids.get(&(u.name.clone(), u.version.clone(), u.arch.clone()))?;
-            Some((*id, u.installed_version.as_deref()))
+            Some((*u, (*id, from_of(u))))
         })
         .collect();
+    let pairs: Vec<(i64, String)> = keyed.iter().map(|(_, pair)| pair.clone()).collect();
+    let (versions, unmatched) = crate::advisories::versions_for(conn, &pairs).await?;
+    crate::advisories::rematch(conn, &unmatched).await?;
+
+    // The server's missing patches. A patch that was installed or superseded
+    // and is offered again is missing again; any other state stays as the
+    // workflow left it. The installed version is kept current.
+    let was_open: HashSet<i64> = open.iter().map(|(id, ..)| *id).collect();
+    let rows: Vec<(i64, Option<&str>, i64)> = keyed
+        .iter()
+        .filter_map(|(u, pair)| {
+            Some((pair.0, u.installed_version.as_deref(), *versions.get(pair)?))
+        })
+        .collect();
+    out.now_missing += rows.iter().filter(|r| !was_open.contains(&r.0)).count() as u32;
     for chunk in rows.chunks(CHUNK) {
         let sql = format!(
-            "insert into server_patch (server_id, patch_id, state, installed_version, first_seen, updated_at) \
-             values {} on conflict (server_id, patch_id) do update set state = 'missing', \
-             updated_at = excluded.updated_at where server_patch.state in ('installed', 'superseded')",
-            crate::values_placeholders(chunk.len(), 6)
+            "insert into server_patch (server_id, patch_id, state, installed_version, from_id, first_seen, updated_at) \
+             values {} on conflict (server_id, patch_id) do update set \
+               state = (case when server_patch.state in ('installed', 'superseded') then 'missing' \
+                 else server_patch.state end), \
+               installed_version = excluded.installed_version, from_id = excluded.from_id, \
+               updated_at = excluded.updated_at \
+             where server_patch.state in ('installed', 'superseded') \
+               or server_patch.from_id is distinct from excluded.from_id",
+            crate::values_placeholders(chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
-        for (patch_id, installed) in chunk {
+        for (patch_id, installed, from_id) in chunk {
             q = q
                 .bind(server_id)
                 .bind(*patch_id)
                 .bind("missing")
                 .bind(*installed)
+                .bind(*from_id)
                 .bind(now)
                 .bind(now);
         }
-        out.now_missing += q.execute(&mut *conn).await?.rows_affected() as u32;
+        q.execute(&mut *conn).await?;
     }
     for (patch_id, package, _, arch) in closing {
         // Still offered at another version: a newer patch replaced this one.
@@ -648,9 +687,7 @@ pub async fn list(
     let rows: Vec<Row> = bind_filter!(sqlx::query_as(&format!(
         "select s.id, s.hostname, s.os_name, a.username, s.criticality, s.last_check_in, \
            (case when s.reboot_required then 1 else 0 end), \
-           (select count(*) from server_patch sp where sp.server_id = s.id and sp.state in {OPEN_STATES}) as missing, \
-           (select count(*) from server_patch sp join patch p on p.id = sp.patch_id \
-              where sp.server_id = s.id and sp.state in {OPEN_STATES} and p.security) as missing_security, \
+           s.open_patches as missing, s.open_security as missing_security, \
            (case when c.revoked_at is null and c.server_id is not null then 1 else 0 end), \
            (select count(*) from server_patch sp where sp.server_id = s.id and sp.state = 'published') \
          from server s left join account a on a.id = s.owner_id left join agent_credential c on c.server_id = s.id \
@@ -824,7 +861,7 @@ pub struct PatchRow {
     pub patch_id: i64,
     /// Package.
     pub package: String,
-    /// Version installed when the patch was first seen missing.
+    /// Version installed now (as of the last report).
     pub installed_version: Option<String>,
     /// Target version.
     pub version: String,

@@ -369,44 +369,156 @@ async fn throttle_blocks_after_free_failures_with_growing_bounded_blocks() {
     .await;
 }
 
+/// An affected entry as the portal stores it (`Affected::for_matching`
+/// serialised): openssl on Debian 12, fixed in `fixed`.
+fn openssl_entry(fixed: &str) -> (String, String, String) {
+    (
+        "Debian:12".to_owned(),
+        "openssl".to_owned(),
+        serde_json::json!({
+            "package": {"ecosystem": "Debian:12", "name": "openssl"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
+            "versions": []
+        })
+        .to_string(),
+    )
+}
+
 #[tokio::test]
-async fn advisories_and_kev_entries_are_stored_once_and_replaced_when_changed() {
-    use patchport_db::advisories::{self, KevEntry, NewAdvisory, Stored};
+async fn advisory_imports_stage_switch_over_and_match_each_installed_version() {
+    use patchport_db::advisories::{self, ImportKind, KevEntry, NewAdvisory};
     with_backends(|db| async move {
-        let cves = vec!["CVE-2024-0001".to_owned(), "CVE-2024-0002".to_owned()];
-        let affected = vec![(
-            "Debian:12".to_owned(),
-            "openssl".to_owned(),
-            "{}".to_owned(),
-        )];
         let advisory = NewAdvisory {
-            advisory_id: "DSA-5678-1",
-            summary: "openssl security update",
-            details: "Several vulnerabilities were found.",
-            severity: "high",
-            cvss_vector: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
-            cvss_score: Some(9.8),
+            advisory_id: "DSA-5678-1".into(),
+            summary: "openssl security update".into(),
+            details: "Several vulnerabilities were found.".into(),
+            severity: "high".into(),
+            severity_source: "CVSS 3.1 base score 7.5".into(),
+            kind: "security".into(),
+            cvss_vector: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N".into()),
+            cvss_score: Some(7.5),
             published: Some(NOW - 86_400),
             modified: NOW,
             withdrawn: None,
-            source: "dsa.json",
-            content_hash: "h1",
-            cves: &cves,
-            affected: &affected,
+            source: "dsa.json".into(),
+            content_hash: "h1".into(),
+            cves: vec!["CVE-2024-0001".into(), "CVE-2024-0002".into()],
+            affected: vec![openssl_entry("3.0.15-1~deb12u1")],
         };
+        // One catalog patch, seen from two installed versions: one below
+        // the fix, one that already has it.
         let mut tx = db.begin().await.unwrap();
-        let first = advisories::store(&mut tx, &advisory, NOW).await.unwrap();
-        assert!(matches!(first, Stored::Inserted(_)));
-        let again = advisories::store(&mut tx, &advisory, NOW + 1).await.unwrap();
-        assert_eq!(again, Stored::Unchanged(first.id()), "same content: no change");
+        let (patch,): (i64,) = sqlx::query_as(
+            "insert into patch (release, package, version, arch, origin, security, source_package, first_seen) \
+             values ('debian:12', 'libssl3', '3.0.16-1~deb12u1', 'amd64', '', false, 'openssl', $1) returning id",
+        )
+        .bind(NOW)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let pairs = vec![
+            (patch, "3.0.11-1~deb12u2".to_owned()),
+            (patch, "3.0.15-1~deb12u1".to_owned()),
+        ];
+        let (versions, unmatched) = advisories::versions_for(&mut tx, &pairs).await.unwrap();
+        assert_eq!(unmatched.len(), 2, "both new");
+        advisories::rematch(&mut tx, &unmatched).await.unwrap();
+        let (again, unmatched) = advisories::versions_for(&mut tx, &pairs).await.unwrap();
+        assert_eq!(again, versions, "the same rows again");
+        assert!(unmatched.is_empty(), "matched already");
+        patchport_db::commit(tx).await.unwrap();
+        let old = versions[&pairs[0]];
+        let fixed = versions[&pairs[1]];
+
+        // Staged: invisible until the switch; then the version below the
+        // fix is marked for matching.
+        let mut conn = db.write().await.unwrap();
+        let import = advisories::begin_import(&mut conn, ImportKind::Osv, "dsa.json", "test", NOW)
+            .await
+            .unwrap();
+        drop(conn);
+        let mut tx = db.begin().await.unwrap();
+        advisories::stage(&mut tx, import, std::slice::from_ref(&advisory)).await.unwrap();
+        patchport_db::commit(tx).await.unwrap();
+        let mut conn = db.read().await.unwrap();
+        assert!(advisories::stored_hashes(&mut conn).await.unwrap().is_empty());
+        assert!(!advisories::any(&mut conn).await.unwrap(), "nothing live before the switch");
+        drop(conn);
+        let mut tx = db.begin().await.unwrap();
+        let switched = advisories::switch(&mut tx, import, NOW).await.unwrap();
+        assert_eq!((switched.inserted, switched.updated), (1, 0));
+        assert_eq!(switched.stale, 2, "both versions of the package it names");
+        assert_eq!(advisories::rematch_stale(&mut tx, 100).await.unwrap(), 2);
+        assert_eq!(advisories::rematch_stale(&mut tx, 100).await.unwrap(), 0);
+        let staged: (i64,) = sqlx::query_as("select count(*) from advisory_stage_affected")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(staged.0, 0, "the staging rows are gone");
+        let links: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "select f.id, f.severity_rank, f.advisories from patch_from f where f.patch_id = $1 order by f.id",
+        )
+        .bind(patch)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(
+            links,
+            [(old, 4, 1), (fixed, 0, 0)],
+            "the update fixes it only where the fix is not installed yet"
+        );
+        patchport_db::commit(tx).await.unwrap();
+        let mut conn = db.write().await.unwrap();
+        advisories::finish_import(
+            &mut conn,
+            import,
+            &advisories::Outcome { documents: 1, inserted: 1, ..Default::default() },
+            NOW,
+        )
+        .await
+        .unwrap();
+        drop(conn);
+
+        // The same advisory changed: replaced, not doubled; the same content
+        // again stages nothing.
+        let mut conn = db.read().await.unwrap();
+        let hashes = advisories::stored_hashes(&mut conn).await.unwrap();
+        assert_eq!(hashes.get("DSA-5678-1").map(String::as_str), Some("h1"));
+        drop(conn);
         let changed = NewAdvisory {
-            content_hash: "h2",
-            summary: "openssl security update (revised)",
+            content_hash: "h2".into(),
+            summary: "openssl security update (revised)".into(),
+            affected: vec![openssl_entry("3.0.16-1~deb12u1")],
             ..advisory.clone()
         };
-        let updated = advisories::store(&mut tx, &changed, NOW + 2).await.unwrap();
-        assert_eq!(updated, Stored::Updated(first.id()));
+        let mut conn = db.write().await.unwrap();
+        let import = advisories::begin_import(&mut conn, ImportKind::Osv, "dsa.json", "test", NOW + 1)
+            .await
+            .unwrap();
+        drop(conn);
+        let mut tx = db.begin().await.unwrap();
+        advisories::stage(&mut tx, import, std::slice::from_ref(&changed)).await.unwrap();
+        let switched = advisories::switch(&mut tx, import, NOW + 1).await.unwrap();
+        assert_eq!((switched.inserted, switched.updated), (0, 1));
+        advisories::rematch_stale(&mut tx, 100).await.unwrap();
+        let records: Vec<(String,)> = sqlx::query_as(
+            "select ranges from advisory_affected where ecosystem = 'Debian:12' and package = 'openssl'",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(records.len(), 1, "replaced, not doubled");
+        let counts: Vec<(i64,)> = sqlx::query_as(
+            "select advisories from patch_from where patch_id = $1 order by id",
+        )
+        .bind(patch)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(counts, [(1,), (1,)], "now fixed in the offered version: both versions lack it");
 
+        // Known exploitation comes from the KEV catalog and marks the
+        // versions linked to its CVEs for matching.
         let kev = KevEntry {
             cve: "CVE-2024-0002",
             vendor: "OpenSSL",
@@ -419,37 +531,45 @@ async fn advisories_and_kev_entries_are_stored_once_and_replaced_when_changed() 
         };
         assert!(advisories::store_kev(&mut tx, &kev).await.unwrap());
         assert!(!advisories::store_kev(&mut tx, &kev).await.unwrap(), "unchanged");
-        let known: Vec<(String,)> = sqlx::query_as("select cve from kev order by cve")
-            .fetch_all(&mut *tx)
-            .await
-            .unwrap();
-        assert_eq!(known, [("CVE-2024-0002".to_owned(),)], "only the KEV entry is known exploited");
-
-        // Linked to a patch: shown with its CVEs and the exploited one.
-        let (patch,): (i64,) = sqlx::query_as(
-            "insert into patch (release, package, version, arch, origin, security, first_seen) \
-             values ('debian:12', 'libssl3', '3.0.15-1~deb12u1', 'amd64', '', true, $1) returning id",
+        assert_eq!(
+            advisories::stale_for_cves(&mut tx, &["CVE-2024-0002".to_owned()]).await.unwrap(),
+            2
+        );
+        advisories::rematch_stale(&mut tx, 100).await.unwrap();
+        let exploited: Vec<(i64,)> = sqlx::query_as(
+            "select (case when known_exploited then 1 else 0 end) from patch_from where patch_id = $1 order by id",
         )
-        .bind(NOW)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-        advisories::link(&mut tx, patch, first.id()).await.unwrap();
-        advisories::link(&mut tx, patch, first.id()).await.unwrap();
-        let shown = advisories::of_patch(&mut tx, patch).await.unwrap();
-        assert_eq!(shown.len(), 1, "linked once");
-        assert_eq!(shown[0].summary, "openssl security update (revised)");
-        assert_eq!(shown[0].cvss_score, Some(9.8));
-        assert_eq!(shown[0].cves, cves);
-        assert_eq!(shown[0].known_exploited, ["CVE-2024-0002"]);
-        let records: Vec<(i64, String)> = sqlx::query_as(
-            "select advisory_id, ranges from advisory_affected where ecosystem = 'Debian:12' and package = 'openssl'",
-        )
+        .bind(patch)
         .fetch_all(&mut *tx)
         .await
         .unwrap();
-        assert_eq!(records, [(first.id(), "{}".to_owned())], "replaced, not doubled");
+        assert_eq!(exploited, [(1,), (1,)]);
+        advisories::finish_import(&mut tx, import, &Default::default(), NOW + 2).await.unwrap();
         patchport_db::commit(tx).await.unwrap();
+
+        // A failed import leaves nothing behind; one whose process stopped
+        // is marked failed once it has been silent long enough.
+        let mut conn = db.write().await.unwrap();
+        let failed = advisories::begin_import(&mut conn, ImportKind::Osv, "x", "test", NOW + 2)
+            .await
+            .unwrap();
+        advisories::stage(&mut conn, failed, std::slice::from_ref(&changed)).await.unwrap();
+        advisories::fail_import(&mut conn, failed, "x: bad", NOW + 3).await.unwrap();
+        let stopped = advisories::begin_import(&mut conn, ImportKind::Kev, "y", "test", NOW + 2)
+            .await
+            .unwrap();
+        assert_eq!(advisories::abandon_silent(&mut conn, NOW + 1, NOW + 4).await.unwrap(), 0);
+        assert_eq!(advisories::abandon_silent(&mut conn, NOW + 3, NOW + 4).await.unwrap(), 1);
+        let rows = advisories::imports(&mut conn, 10).await.unwrap();
+        let state = |id: i64| rows.iter().find(|r| r.id == id).map(|r| (r.state.clone(), r.error.clone()));
+        assert_eq!(state(failed), Some(("failed".into(), "x: bad".into())));
+        assert_eq!(state(stopped).unwrap().0, "failed");
+        assert_eq!(state(import).unwrap().0, "succeeded");
+        let (staged,): (i64,) = sqlx::query_as("select count(*) from advisory_stage")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(staged, 0);
     })
     .await;
 }

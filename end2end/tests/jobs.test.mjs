@@ -96,6 +96,8 @@ test('a patch page says why the patch matters and which servers miss it', async 
   await page.goto(patchHref);
   await hydrated(page);
   await page.locator('#patch-name').waitFor();
+  // Linked from db-02's page: what the update fixes on db-02.
+  assert.match(await page.locator('#fixes-heading').innerText(), /^What it fixes on db-02 \(installed: /);
   const advisory = page.locator('#advisories article').first();
   assert.match(await advisory.locator('h3').innerText(), /DSA-\d+-1/);
   assert.match(await advisory.locator('.cves a').first().getAttribute('href'), /^https:\/\/www\.cve\.org\/CVERecord\?id=CVE-/);

@@ -106,3 +106,20 @@ test('the admin narrows the report to critical security patches on critical serv
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('the admin follows the advisory imports on the advisories page', async () => {
+  const page = await newPage(browser);
+  await signIn(page, 'admin', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  // The demo imports its advisories (and a KEV catalog) once the simulated
+  // servers reported; the page follows running imports by itself.
+  await page.goto('/advisories');
+  await hydrated(page);
+  await page.locator('#imports tr[data-state="succeeded"]').first().waitFor({ timeout: 60_000 });
+  const kinds = await page.locator('#imports tbody tr td:nth-child(2) .badge').allInnerTexts();
+  assert.ok(kinds.includes('OSV') && kinds.includes('KEV'), `both kinds of import: ${kinds}`);
+  assert.match(await page.locator('#imports tr[data-state="succeeded"]').first().innerText(), /read: \d+ new/);
+  await page.locator('#advisory-counts tbody tr').first().waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

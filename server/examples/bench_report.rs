@@ -229,7 +229,8 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Fills the database with SQL (recursive CTEs), far faster than going
-/// through check-ins; the triggers keep the patch counts as check-ins would.
+/// through check-ins; the triggers keep the counts as check-ins would, and
+/// the advisories are matched to each installed version as imports do.
 async fn generate(db: &Db, servers: i64, missing: i64) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     let seq = |n: i64| {
@@ -292,20 +293,29 @@ async fn generate(db: &Db, servers: i64, missing: i64) -> anyhow::Result<()> {
     .execute(&mut *tx)
     .await?;
     // Patch i of each release: 60 % from a security origin; a quarter
-    // named lib….
+    // named lib…; it updates to 1.i-3.
     for (id, version) in RELEASES {
         sqlx::query(&format!(
             "{} insert into patch (release, package, version, arch, origin, security, source_package, first_seen) \
              select '{id}:{version}', (case when i % 4 = 0 then 'lib' else 'pkg' end) || 'x' || i, \
-               '1.' || i || '-1+deb12u1', 'amd64', 'generated', (i % 5 < 3), \
+               '1.' || i || '-3', 'amd64', 'generated', (i % 5 < 3), \
                (case when i % 4 = 0 then 'lib' else 'pkg' end) || 'x' || i, {NOW} - 90 * 86400 from n",
             seq(CATALOG)
         ))
         .execute(&mut *tx)
         .await?;
     }
-    // One advisory per security patch, severities spread by id, CVSS by id,
-    // one CVE each; every 25th CVE known exploited.
+    // Servers have one of three versions installed: 1.i-0, 1.i-1 or
+    // 1.i-2.1 (which already has the advisory's fix, 1.i-2).
+    sqlx::query(
+        "insert into patch_from (patch_id, from_version) \
+         select p.id, replace(p.version, '-3', v.suffix) from patch p \
+         cross join (select '-0' as suffix union all select '-1' union all select '-2.1') v",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // One advisory per security patch, fixed in 1.i-2, severities spread
+    // by id, CVSS by id, one CVE each; every 25th CVE known exploited.
     sqlx::query(
         "insert into advisory (advisory_id, summary, details, severity, cvss_score10, published, modified, source, \
            content_hash, imported_at) \
@@ -315,10 +325,16 @@ async fn generate(db: &Db, servers: i64, missing: i64) -> anyhow::Result<()> {
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "insert into patch_advisory (patch_id, advisory_id) \
-         select p.id, a.id from patch p join advisory a on a.advisory_id = 'GEN-' || p.id",
-    )
+    let ecosystem = "(case p.release when 'debian:12' then 'Debian:12' when 'ubuntu:22.04' then 'Ubuntu:22.04:LTS' \
+        else 'AlmaLinux:9' end)";
+    sqlx::query(&format!(
+        "insert into advisory_affected (advisory_id, ecosystem, package, ranges) \
+         select a.id, {ecosystem}, p.package, \
+           '{{\"package\":{{\"ecosystem\":\"' || {ecosystem} || '\",\"name\":\"' || p.package || \
+           '\"}},\"ranges\":[{{\"type\":\"ECOSYSTEM\",\"events\":[{{\"introduced\":\"0\"}},{{\"fixed\":\"' || \
+           replace(p.version, '-3', '-2') || '\"}}]}}],\"versions\":[]}}' \
+         from patch p join advisory a on a.advisory_id = 'GEN-' || p.id"
+    ))
     .execute(&mut *tx)
     .await?;
     sqlx::query(
@@ -332,19 +348,23 @@ async fn generate(db: &Db, servers: i64, missing: i64) -> anyhow::Result<()> {
     )
     .execute(&mut *tx)
     .await?;
-    patchport_db::advisories::refresh_patch_risk(&mut tx, None).await?;
+    // Matched the way imports match, before any server counts in them.
+    while patchport_db::advisories::rematch_stale(&mut tx, 2_000).await? > 0 {}
     // Server s misses patches (7s + 13k) mod CATALOG + 1 of its release,
-    // for k < missing (distinct, since 13 and 1,000 are coprime), detected
-    // up to 88 days ago; 1 in 50 failed, 1 in 100 queued.
+    // for k < missing (distinct, since 13 and 1,000 are coprime), from one
+    // of the three installed versions, detected up to 88 days ago; 1 in 50
+    // failed, 1 in 100 queued.
     let pick = format!("((7 * s.id + 13 * k.j) % {CATALOG} + 1)");
     sqlx::query(&format!(
         "with recursive k(j) as (select 0 union all select j + 1 from k where j < {}) \
-         insert into server_patch (server_id, patch_id, state, installed_version, first_seen, updated_at) \
+         insert into server_patch (server_id, patch_id, state, installed_version, from_id, first_seen, updated_at) \
          select s.id, p.id, \
            (case when (s.id + k.j) % 50 = 0 then 'failed' when (s.id + k.j) % 100 = 1 then 'queued' else 'missing' end), \
-           '1.0-1', {NOW} - ((s.id * 31 + k.j * 17) % 89) * 86400, {NOW} \
+           f.from_version, f.id, {NOW} - ((s.id * 31 + k.j * 17) % 89) * 86400, {NOW} \
          from server s cross join k join patch p on p.release = s.os_id || ':' || s.os_version \
-           and p.package = (case when {pick} % 4 = 0 then 'lib' else 'pkg' end) || 'x' || {pick}",
+           and p.package = (case when {pick} % 4 = 0 then 'lib' else 'pkg' end) || 'x' || {pick} \
+         join patch_from f on f.patch_id = p.id and f.from_version = replace(p.version, '-3', \
+           (case (s.id + k.j) % 3 when 0 then '-0' when 1 then '-1' else '-2.1' end))",
         missing - 1
     ))
     .execute(&mut *tx)

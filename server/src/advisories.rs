@@ -1,13 +1,21 @@
 //! Importing security advisories (OSV) and the CISA Known Exploited
 //! Vulnerabilities catalog: from a JSON file, a directory of them, or a zip
-//! (as osv.dev publishes per ecosystem). Every file is parsed and checked
-//! first; one bad entry rejects the whole import with a reason naming the
-//! file and the entry, and nothing is stored. Then everything is stored
-//! and matched to the patch catalog in one transaction. Importing the same
-//! data again changes nothing.
+//! (as osv.dev publishes per ecosystem).
+//!
+//! An import never stops the portal. Every file is read, parsed and
+//! checked off the async runtime first; one bad entry rejects the whole
+//! import with a reason naming the file and the entry, and nothing is
+//! stored. What is new or changed is then written to a staging area in
+//! short transactions and switched over in one short transaction, so the
+//! import is all or nothing while check-ins, sign-ins, the scheduler and
+//! mail go on; finally the server-patches the new content concerns are
+//! matched again, in small batches. Each run, with its phase, progress and
+//! outcome, is recorded for the admins' advisories page. Importing the
+//! same data again changes nothing.
 
 use patchport_core::Clock;
-use patchport_core::advisory::{self, Advisory};
+use patchport_core::advisory;
+use patchport_db::advisories::ImportKind;
 use patchport_db::{Db, advisories, audit};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -41,9 +49,11 @@ pub enum ImportError {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Imported {
-    /// Advisories read.
+    /// The import's id (its row on the advisories page).
+    pub import_id: i64,
+    /// Advisories (or KEV entries) read.
     pub read: usize,
     /// New ones.
     pub inserted: usize,
@@ -51,8 +61,11 @@ pub struct Imported {
     pub updated: usize,
     /// Ones already stored as they are.
     pub unchanged: usize,
-    /// Patch links made for new and changed advisories.
-    pub linked: u64,
+    /// Server-patch versions matched again afterwards.
+    pub matched: u64,
+    /// What was read but not used (e.g. CVSS vectors in a distribution's
+    /// own fields that do not parse).
+    pub warnings: Vec<String>,
 }
 
 /// Most bytes one file (or zip entry) may have.
@@ -177,16 +190,25 @@ pub async fn import_url(
     url: &str,
     actor: &str,
 ) -> Result<Imported, ImportError> {
-    let bytes = fetch(url).await?;
-    let documents = if bytes.starts_with(b"PK\x03\x04") {
-        zip_documents(url, std::io::Cursor::new(bytes))?
-    } else {
-        vec![(url.to_owned(), bytes)]
+    let import_id = begin(db, clock, ImportKind::Osv, url, actor).await?;
+    let run = async {
+        progress(db, clock, import_id, "fetching", 0, 1).await?;
+        let bytes = fetch(url).await?;
+        let owned = url.to_owned();
+        let documents = blocking(move || {
+            if bytes.starts_with(b"PK\x03\x04") {
+                zip_documents(&owned, std::io::Cursor::new(bytes))
+            } else {
+                Ok(vec![(owned, bytes)])
+            }
+        })
+        .await?;
+        if documents.is_empty() {
+            return Err(ImportError::Empty(url.to_owned()));
+        }
+        import_osv_run(db, clock, import_id, documents, url, actor).await
     };
-    if documents.is_empty() {
-        return Err(ImportError::Empty(url.to_owned()));
-    }
-    import_documents(db, clock, documents, url, actor).await
+    finish(db, clock, import_id, run.await).await
 }
 
 /// Imports the KEV catalog from a URL, all or nothing.
@@ -195,9 +217,14 @@ pub async fn import_kev_url(
     clock: &dyn Clock,
     url: &str,
     actor: &str,
-) -> Result<(usize, usize), ImportError> {
-    let bytes = fetch(url).await?;
-    import_kev_bytes(db, clock, url, &bytes, actor).await
+) -> Result<Imported, ImportError> {
+    let import_id = begin(db, clock, ImportKind::Kev, url, actor).await?;
+    let run = async {
+        progress(db, clock, import_id, "fetching", 0, 1).await?;
+        let bytes = fetch(url).await?;
+        import_kev_run(db, clock, import_id, url, bytes, actor).await
+    };
+    finish(db, clock, import_id, run.await).await
 }
 
 /// Imports OSV advisories from `paths`, all or nothing.
@@ -207,20 +234,29 @@ pub async fn import_osv(
     paths: &[&Path],
     actor: &str,
 ) -> Result<Imported, ImportError> {
-    let mut documents = Vec::new();
-    for path in paths {
-        let found = read_documents(path)?;
-        if found.is_empty() {
-            return Err(ImportError::Empty(path.display().to_string()));
-        }
-        documents.extend(found);
-    }
     let target = paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    import_documents(db, clock, documents, &target, actor).await
+    let import_id = begin(db, clock, ImportKind::Osv, &target, actor).await?;
+    let owned: Vec<std::path::PathBuf> = paths.iter().map(|p| p.to_path_buf()).collect();
+    let run = async {
+        let documents = blocking(move || {
+            let mut documents = Vec::new();
+            for path in &owned {
+                let found = read_documents(path)?;
+                if found.is_empty() {
+                    return Err(ImportError::Empty(path.display().to_string()));
+                }
+                documents.extend(found);
+            }
+            Ok(documents)
+        })
+        .await?;
+        import_osv_run(db, clock, import_id, documents, &target, actor).await
+    };
+    finish(db, clock, import_id, run.await).await
 }
 
 /// Imports OSV documents given as (name, JSON), all or nothing.
@@ -231,71 +267,234 @@ pub async fn import_documents(
     target: &str,
     actor: &str,
 ) -> Result<Imported, ImportError> {
-    let mut parsed: Vec<(String, Advisory, String)> = Vec::new();
-    {
-        for (file, bytes) in documents {
-            let advisory = advisory::parse_osv(&bytes).map_err(|error| ImportError::Invalid {
-                file: file.clone(),
-                error,
-            })?;
-            // The digest of the checked record as it serialises: the same
-            // advisory reformatted is still the same.
-            let canonical = serde_json::to_vec(&advisory).unwrap_or(bytes);
-            let hash = hex::encode(Sha256::digest(&canonical));
-            parsed.push((file, advisory, hash));
+    let import_id = begin(db, clock, ImportKind::Osv, target, actor).await?;
+    let run = import_osv_run(db, clock, import_id, documents, target, actor).await;
+    finish(db, clock, import_id, run).await
+}
+
+/// Runs `work` on the blocking pool (parsing megabytes of JSON must not
+/// hold up the async runtime that serves requests).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ImportError> + Send + 'static,
+) -> Result<T, ImportError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ImportError::Read {
+            file: "import".into(),
+            problem: e.to_string(),
+        })?
+}
+
+async fn begin(
+    db: &Db,
+    clock: &dyn Clock,
+    kind: ImportKind,
+    source: &str,
+    actor: &str,
+) -> Result<i64, ImportError> {
+    let mut conn = db.write().await?;
+    Ok(advisories::begin_import(&mut conn, kind, source, actor, clock.now()).await?)
+}
+
+async fn progress(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: i64,
+    phase: &str,
+    done: usize,
+    total: usize,
+) -> Result<(), ImportError> {
+    let mut conn = db.write().await?;
+    advisories::progress(
+        &mut conn,
+        import_id,
+        phase,
+        done as i64,
+        total as i64,
+        clock.now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records the outcome of a run: its counts when it succeeded, its error
+/// (and nothing switched over) when it failed.
+async fn finish(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: i64,
+    run: Result<Imported, ImportError>,
+) -> Result<Imported, ImportError> {
+    let mut conn = db.write().await?;
+    match run {
+        Ok(mut done) => {
+            done.import_id = import_id;
+            let outcome = advisories::Outcome {
+                documents: done.read as i64,
+                inserted: done.inserted as i64,
+                updated: done.updated as i64,
+                unchanged: done.unchanged as i64,
+                matched: done.matched as i64,
+                warnings: done.warnings.clone(),
+            };
+            advisories::finish_import(&mut conn, import_id, &outcome, clock.now()).await?;
+            Ok(done)
+        }
+        Err(e) => {
+            if let Err(recorded) =
+                advisories::fail_import(&mut conn, import_id, &e.to_string(), clock.now()).await
+            {
+                tracing::warn!(import_id, error = %recorded, "could not record a failed import");
+            }
+            Err(e)
         }
     }
-    let now = clock.now();
+}
+
+/// Documents parsed per step of the blocking pool, between progress updates.
+const PARSE_BATCH: usize = 500;
+/// Advisories staged per transaction: each takes a few milliseconds.
+const STAGE_BATCH: usize = 200;
+/// Versions matched again per transaction.
+const MATCH_BATCH: i64 = 200;
+
+/// Parses one OSV document into what is stored, with its digest.
+fn prepare(
+    file: &str,
+    bytes: &[u8],
+) -> Result<(advisories::NewAdvisory, Vec<String>), ImportError> {
+    let advisory = advisory::parse_osv(bytes).map_err(|error| ImportError::Invalid {
+        file: file.to_owned(),
+        error,
+    })?;
+    // The digest of the checked record as it serialises: the same
+    // advisory reformatted is still the same.
+    let canonical = serde_json::to_vec(&advisory).unwrap_or_else(|_| bytes.to_vec());
+    let hash = hex::encode(Sha256::digest(&canonical));
+    let cvss = advisory.cvss();
+    let rating = advisory.rating();
+    let warnings = advisory
+        .ignored_vectors()
+        .into_iter()
+        .map(|v| {
+            format!(
+                "{file}: {}: CVSS vector {v:?} does not parse; not used",
+                advisory.id
+            )
+        })
+        .collect();
+    let affected = advisory
+        .affected
+        .iter()
+        .map(|a| {
+            (
+                a.package.ecosystem.clone(),
+                a.package.name.clone(),
+                serde_json::to_string(&a.for_matching()).unwrap_or_else(|_| "{}".into()),
+            )
+        })
+        .collect();
+    let new = advisories::NewAdvisory {
+        cves: advisory.cves(),
+        advisory_id: advisory.id.clone(),
+        summary: advisory.summary.clone(),
+        details: advisory.details.clone(),
+        severity: rating
+            .as_ref()
+            .map_or("unknown", |r| r.level.as_str())
+            .to_owned(),
+        severity_source: rating.map(|r| r.source).unwrap_or_default(),
+        kind: advisory.kind().as_str().to_owned(),
+        cvss_vector: cvss.as_ref().map(|c| c.vector.clone()),
+        cvss_score: cvss.as_ref().map(|c| c.score),
+        published: advisory.published_at,
+        modified: advisory.modified_at,
+        withdrawn: advisory.withdrawn_at,
+        source: file.to_owned(),
+        content_hash: hash,
+        affected,
+    };
+    Ok((new, warnings))
+}
+
+async fn import_osv_run(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: i64,
+    documents: Vec<(String, Vec<u8>)>,
+    target: &str,
+    actor: &str,
+) -> Result<Imported, ImportError> {
+    let total = documents.len();
     let mut out = Imported {
-        read: parsed.len(),
+        read: total,
         ..Default::default()
     };
-    let mut tx = db.begin().await?;
-    for (file, advisory, hash) in &parsed {
-        let cves = advisory.cves();
-        let cvss = advisory.cvss();
-        let affected: Vec<(String, String, String)> = advisory
-            .affected
-            .iter()
-            .map(|a| {
-                (
-                    a.package.ecosystem.clone(),
-                    a.package.name.clone(),
-                    serde_json::to_string(a).unwrap_or_else(|_| "{}".into()),
-                )
-            })
-            .collect();
-        let new = advisories::NewAdvisory {
-            advisory_id: &advisory.id,
-            summary: &advisory.summary,
-            details: &advisory.details,
-            severity: advisory.severity_level().map_or("unknown", |l| l.as_str()),
-            cvss_vector: cvss.as_ref().map(|c| c.vector.as_str()),
-            cvss_score: cvss.as_ref().map(|c| c.score),
-            published: advisory.published_at,
-            modified: advisory.modified_at,
-            withdrawn: advisory.withdrawn_at,
-            source: file,
-            content_hash: hash,
-            cves: &cves,
-            affected: &affected,
-        };
-        match advisories::store(&mut tx, &new, now).await? {
-            advisories::Stored::Unchanged(_) => out.unchanged += 1,
-            stored => {
-                if matches!(stored, advisories::Stored::Inserted(_)) {
-                    out.inserted += 1;
-                } else {
-                    out.updated += 1;
-                }
-                out.linked += advisories::match_advisory(&mut tx, stored.id(), advisory).await?;
-            }
+    // Check everything before anything is stored.
+    let mut prepared: Vec<advisories::NewAdvisory> = Vec::with_capacity(total);
+    let mut rest = documents;
+    while !rest.is_empty() {
+        progress(db, clock, import_id, "checking", prepared.len(), total).await?;
+        let tail = rest.split_off(rest.len().min(PARSE_BATCH));
+        let batch = std::mem::replace(&mut rest, tail);
+        let parsed = blocking(move || {
+            batch
+                .iter()
+                .map(|(file, bytes)| prepare(file, bytes))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        for (new, warnings) in parsed {
+            out.warnings.extend(warnings);
+            prepared.push(new);
         }
     }
+    // A document may repeat an id (the same record in two files): the
+    // last one read wins, as it would one import after the other.
+    let mut by_id: std::collections::HashMap<String, usize> = Default::default();
+    for (i, a) in prepared.iter().enumerate() {
+        by_id.insert(a.advisory_id.clone(), i);
+    }
+    let stored = {
+        let mut conn = db.read().await?;
+        advisories::stored_hashes(&mut conn).await?
+    };
+    let mut changed: Vec<advisories::NewAdvisory> = Vec::new();
+    for (i, a) in prepared.into_iter().enumerate() {
+        if by_id.get(&a.advisory_id) != Some(&i) {
+            continue;
+        }
+        if stored.get(&a.advisory_id) == Some(&a.content_hash) {
+            out.unchanged += 1;
+        } else {
+            changed.push(a);
+        }
+    }
+    out.unchanged += total - by_id.len();
+    for (n, batch) in changed.chunks(STAGE_BATCH).enumerate() {
+        progress(
+            db,
+            clock,
+            import_id,
+            "staging",
+            n * STAGE_BATCH,
+            changed.len(),
+        )
+        .await?;
+        let mut tx = db.begin().await?;
+        advisories::stage(&mut tx, import_id, batch).await?;
+        patchport_db::commit(tx).await?;
+    }
+    progress(db, clock, import_id, "switching", 0, 1).await?;
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    let switched = advisories::switch(&mut tx, import_id, now).await?;
+    out.inserted = switched.inserted as usize;
+    out.updated = switched.updated as usize;
     if out.inserted + out.updated > 0 {
         let detail = format!(
-            "{} read: {} new, {} changed, {} unchanged; {} patch links",
-            out.read, out.inserted, out.updated, out.unchanged, out.linked
+            "{} read: {} new, {} changed, {} unchanged",
+            out.read, out.inserted, out.updated, out.unchanged
         );
         let event = audit::NewAuditEvent {
             actor_name: actor,
@@ -308,23 +507,80 @@ pub async fn import_documents(
         audit::record(&mut tx, &event, now).await?;
     }
     patchport_db::commit(tx).await?;
+    out.matched = match_stale(db, clock, Some(import_id)).await?;
     Ok(out)
 }
 
-/// Imports the CISA KEV catalog from a JSON file, all or nothing. Returns
-/// (entries read, entries new or changed).
+/// Matches stale server-patch versions again, a batch per transaction,
+/// until none is left (or another instance is at it); records progress
+/// on the import when one is given. Returns how many were matched.
+pub async fn match_stale(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: Option<i64>,
+) -> Result<u64, ImportError> {
+    let mut matched = 0u64;
+    let total = {
+        let mut conn = db.read().await?;
+        patchport_db::advisories::stale_count(&mut conn).await?
+    };
+    loop {
+        if let Some(id) = import_id {
+            progress(
+                db,
+                clock,
+                id,
+                "matching",
+                matched as usize,
+                total.max(matched as i64) as usize,
+            )
+            .await?;
+        }
+        let mut attempt = 0;
+        let done = loop {
+            let step = async {
+                let mut tx = db.begin().await?;
+                let n = advisories::rematch_stale(&mut tx, MATCH_BATCH).await?;
+                patchport_db::commit(tx).await?;
+                Ok::<_, patchport_db::StorageError>(n)
+            };
+            match step.await {
+                Ok(n) => break n,
+                // PostgreSQL: a check-in took the same rows in a way that
+                // deadlocked; run the batch again.
+                Err(e) if e.is_retryable() && attempt < 3 => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if done == 0 {
+            return Ok(matched);
+        }
+        matched += done as u64;
+    }
+}
+
+/// Imports the CISA KEV catalog from a JSON file, all or nothing.
 pub async fn import_kev(
     db: &Db,
     clock: &dyn Clock,
     path: &Path,
     actor: &str,
-) -> Result<(usize, usize), ImportError> {
+) -> Result<Imported, ImportError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ImportError::Read {
-        file: file.clone(),
-        problem: e.to_string(),
-    })?;
-    import_kev_bytes(db, clock, &file, &bytes, actor).await
+    let import_id = begin(db, clock, ImportKind::Kev, &file, actor).await?;
+    let run = async {
+        let owned = path.to_path_buf();
+        let name = file.clone();
+        let bytes = blocking(move || {
+            std::fs::read(&owned).map_err(|e| ImportError::Read {
+                file: name,
+                problem: e.to_string(),
+            })
+        })
+        .await?;
+        import_kev_run(db, clock, import_id, &file, bytes, actor).await
+    };
+    finish(db, clock, import_id, run.await).await
 }
 
 /// Imports a KEV catalog given as JSON, all or nothing.
@@ -334,15 +590,35 @@ pub async fn import_kev_bytes(
     file: &str,
     bytes: &[u8],
     actor: &str,
-) -> Result<(usize, usize), ImportError> {
-    let file = file.to_owned();
-    let kev = advisory::parse_kev(bytes).map_err(|error| ImportError::Invalid {
-        file: file.clone(),
-        error,
-    })?;
+) -> Result<Imported, ImportError> {
+    let import_id = begin(db, clock, ImportKind::Kev, file, actor).await?;
+    let run = import_kev_run(db, clock, import_id, file, bytes.to_vec(), actor).await;
+    finish(db, clock, import_id, run).await
+}
+
+async fn import_kev_run(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: i64,
+    file: &str,
+    bytes: Vec<u8>,
+    actor: &str,
+) -> Result<Imported, ImportError> {
+    progress(db, clock, import_id, "checking", 0, 1).await?;
+    let name = file.to_owned();
+    let kev = blocking(move || {
+        advisory::parse_kev(&bytes).map_err(|error| ImportError::Invalid { file: name, error })
+    })
+    .await?;
+    let mut out = Imported {
+        read: kev.vulnerabilities.len(),
+        ..Default::default()
+    };
+    progress(db, clock, import_id, "switching", 0, 1).await?;
+    // About 1,500 small rows: one short transaction keeps it all or nothing.
     let now = clock.now();
     let mut tx = db.begin().await?;
-    let mut changed = 0;
+    let mut changed = Vec::new();
     for e in &kev.vulnerabilities {
         let canonical = serde_json::to_vec(e).unwrap_or_default();
         let hash = hex::encode(Sha256::digest(&canonical));
@@ -357,18 +633,21 @@ pub async fn import_kev_bytes(
             content_hash: &hash,
         };
         if advisories::store_kev(&mut tx, &entry).await? {
-            changed += 1;
+            changed.push(e.cve_id.clone());
         }
     }
-    if changed > 0 {
-        advisories::refresh_patch_risk(&mut tx, None).await?;
+    out.inserted = changed.len();
+    out.unchanged = out.read - changed.len();
+    if !changed.is_empty() {
+        advisories::stale_for_cves(&mut tx, &changed).await?;
         let event = audit::NewAuditEvent {
             actor_name: actor,
             action: "kev.imported",
-            target: &file,
+            target: file,
             detail: &format!(
-                "{} entries, {changed} new or changed (catalog {})",
+                "{} entries, {} new or changed (catalog {})",
                 kev.vulnerabilities.len(),
+                changed.len(),
                 kev.catalog_version
             ),
             source: "import",
@@ -377,7 +656,8 @@ pub async fn import_kev_bytes(
         audit::record(&mut tx, &event, now).await?;
     }
     patchport_db::commit(tx).await?;
-    Ok((kev.vulnerabilities.len(), changed))
+    out.matched = match_stale(db, clock, Some(import_id)).await?;
+    Ok(out)
 }
 
 /// Demo data: once the simulated servers have reported, writes OSV
@@ -398,7 +678,7 @@ pub async fn seed_demo_advisories(db: &Db, clock: &dyn Clock) -> Result<Imported
     drop(conn);
     let mut documents = Vec::new();
     let mut exploited = Vec::new();
-    for (n, (release, package, source, version)) in
+    for (n, (release, package, source, _from, version)) in
         patches.iter().enumerate().filter(|(n, _)| n % 2 == 0)
     {
         let (os, ver) = release.split_once(':').unwrap_or((release, ""));

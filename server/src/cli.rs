@@ -209,13 +209,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                     for done in results {
                         println!(
-                            "{} advisories read: {} new, {} changed, {} unchanged; {} patch links made",
-                            done.read, done.inserted, done.updated, done.unchanged, done.linked
+                            "{} advisories read: {} new, {} changed, {} unchanged; {} server-patch versions matched again",
+                            done.read, done.inserted, done.updated, done.unchanged, done.matched
                         );
+                        for warning in &done.warnings {
+                            println!("  note: {warning}");
+                        }
                     }
                 }
                 AdvisoryCommand::Kev { path } => {
-                    let (read, changed) = if is_url(&path) {
+                    let done = if is_url(&path) {
                         crate::advisories::import_kev_url(&db, clock.as_ref(), &path, "cli").await?
                     } else {
                         crate::advisories::import_kev(
@@ -227,7 +230,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .await?
                     };
                     println!(
-                        "{read} known exploited vulnerabilities read, {changed} new or changed"
+                        "{} known exploited vulnerabilities read, {} new or changed; {} server-patch versions matched again",
+                        done.read, done.inserted, done.matched
                     );
                 }
             }
@@ -280,7 +284,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         {
                             Ok(done) => tracing::info!(
                                 advisories = done.inserted,
-                                links = done.linked,
+                                matched = done.matched,
                                 "demo advisories imported"
                             ),
                             Err(e) => tracing::warn!(error = %e, "demo advisories not imported"),

@@ -291,6 +291,32 @@ async fn sweep_jobs(state: AppState, every: std::time::Duration) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "rollout step failed"),
         }
+        // Imports whose process stopped are failed (after half an hour of
+        // silence: a live import records progress every few seconds), and
+        // server-patch versions left stale by an import are matched again.
+        let matched = async {
+            let now = state.clock.now();
+            let mut conn = state.db.write().await?;
+            let abandoned =
+                patchport_db::advisories::abandon_silent(&mut conn, now - 1800, now).await?;
+            drop(conn);
+            if abandoned > 0 {
+                tracing::warn!(
+                    imports = abandoned,
+                    "advisory imports interrupted by a stop marked failed"
+                );
+            }
+            crate::advisories::match_stale(&state.db, state.clock.as_ref(), None)
+                .await
+                .map_err(anyhow::Error::from)
+        };
+        match matched.await {
+            Ok(n) if n > 0 => {
+                tracing::info!(versions = n, "server-patches matched to advisories again")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "matching advisories failed"),
+        }
         // Counted on a read connection; only the one-row upsert writes.
         let snapshot = async {
             let now = state.clock.now();
@@ -339,11 +365,11 @@ async fn fetch_advisories(state: AppState, sources: AdvisorySources) {
             )
             .await
             {
-                Ok((read, changed)) => {
+                Ok(done) => {
                     tracing::info!(
                         url,
-                        read,
-                        changed,
+                        read = done.read,
+                        changed = done.inserted,
                         "known exploited vulnerabilities fetched"
                     )
                 }

@@ -11,18 +11,19 @@ use patchport_db::Db;
 use patchport_db::report::{self, PatchQuery, ServerSort};
 use support::{TestApp, for_each_backend, pkg, report as debian_report, update};
 
-/// What the triggers keep on each patch must equal a fresh count.
+/// What the triggers keep on each (patch, installed version) row and on
+/// each server must equal a fresh count of the server-patch rows.
 async fn assert_counts_consistent(db: &Db, step: &str) {
     let mut conn = db.read().await.unwrap();
     let kept: Vec<(i64, i64, Option<i64>)> =
-        sqlx::query_as("select id, open_servers, oldest_open from patch order by id")
+        sqlx::query_as("select id, open_servers, oldest_open from patch_from order by id")
             .fetch_all(&mut *conn)
             .await
             .unwrap();
     let counted: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(&format!(
-        "select p.id, count(sp.patch_id), min(sp.first_seen) from patch p \
-         left join server_patch sp on sp.patch_id = p.id and sp.state in {} \
-         group by p.id order by p.id",
+        "select f.id, count(sp.patch_id), min(sp.first_seen) from patch_from f \
+         left join server_patch sp on sp.from_id = f.id and sp.state in {} \
+         group by f.id order by f.id",
         patchport_db::servers::OPEN_STATES
     ))
     .fetch_all(&mut *conn)
@@ -30,6 +31,15 @@ async fn assert_counts_consistent(db: &Db, step: &str) {
     .unwrap();
     assert!(!kept.is_empty(), "{step}: the catalog has patches");
     assert_eq!(kept, counted, "{step}: kept counts equal the rows");
+    let (without,): (i64,) =
+        sqlx::query_as("select count(*) from server_patch where from_id is null")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        without, 0,
+        "{step}: every row counts in an installed version's row"
+    );
     type Counts = (i64, i64, i64, i64, i64, i64, i64, i64, Option<i64>);
     let kept: Vec<Counts> = sqlx::query_as(
         "select id, open_patches, open_critical, open_high, open_medium, open_low, open_security, \
@@ -39,15 +49,15 @@ async fn assert_counts_consistent(db: &Db, step: &str) {
     .await
     .unwrap();
     let counted: Vec<Counts> = sqlx::query_as(&format!(
-        "select s.id, count(p.id), \
-           coalesce(sum(case when p.severity_rank = 5 then 1 else 0 end), 0), \
-           coalesce(sum(case when p.severity_rank = 4 then 1 else 0 end), 0), \
-           coalesce(sum(case when p.severity_rank = 3 then 1 else 0 end), 0), \
-           coalesce(sum(case when p.severity_rank = 2 then 1 else 0 end), 0), \
-           coalesce(sum(case when p.security or p.advisories > 0 then 1 else 0 end), 0), \
-           coalesce(sum(case when p.known_exploited <> 0 then 1 else 0 end), 0), min(sp.first_seen) \
+        "select s.id, count(f.id), \
+           coalesce(sum(case when f.severity_rank = 5 then 1 else 0 end), 0), \
+           coalesce(sum(case when f.severity_rank = 4 then 1 else 0 end), 0), \
+           coalesce(sum(case when f.severity_rank = 3 then 1 else 0 end), 0), \
+           coalesce(sum(case when f.severity_rank = 2 then 1 else 0 end), 0), \
+           coalesce(sum(case when f.security then 1 else 0 end), 0), \
+           coalesce(sum(case when f.known_exploited then 1 else 0 end), 0), min(sp.first_seen) \
          from server s left join server_patch sp on sp.server_id = s.id and sp.state in {} \
-         left join patch p on p.id = sp.patch_id group by s.id order by s.id",
+         left join patch_from f on f.id = sp.from_id group by s.id order by s.id",
         patchport_db::servers::OPEN_STATES
     ))
     .fetch_all(&mut *conn)
@@ -170,28 +180,59 @@ async fn report_counts_views_and_export_agree_under_every_filter() {
         drop(conn);
         assert_counts_consistent(&db, "queued and failed").await;
 
-        // A patch's severity, exploitation and security change (as an
-        // advisory or KEV import does): every server it is open on moves.
+        // What a patch fixes from an installed version changes (as an
+        // advisory or KEV import does): every server it is open on from
+        // that version moves.
         let mut conn = db.write().await.unwrap();
         sqlx::query(
-            "update patch set severity_rank = 5, known_exploited = 1, advisories = 1 where package = 'charlie'",
+            "update patch_from set severity_rank = 5, known_exploited = $1, advisories = 1, security = $1 \
+             where patch_id in (select id from patch where package = 'charlie')",
+        )
+        .bind(true)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "update patch_from set severity_rank = 3 where patch_id in (select id from patch where package = 'delta')",
         )
         .execute(&mut *conn)
         .await
         .unwrap();
-        sqlx::query("update patch set severity_rank = 3 where package = 'delta'")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
         drop(conn);
         assert_counts_consistent(&db, "severity raised").await;
         let mut conn = db.write().await.unwrap();
-        sqlx::query("update patch set severity_rank = 4 where package = 'charlie'")
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        sqlx::query(
+            "update patch_from set severity_rank = 4 where patch_id in (select id from patch where package = 'charlie')",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
         drop(conn);
         assert_counts_consistent(&db, "severity changed").await;
+
+        // A server whose installed version moves while the same update is
+        // still missing counts in the new version's row, no longer the old.
+        let mut moved = inventory();
+        moved.retain(|p| p.name != "echo");
+        moved.push(pkg("echo", "echo", "1.0-1+b1"));
+        let r = debian_report("host-4", moved, vec![update("echo", "1.0-1+b1", "1.0-2")]);
+        let mut tx = db.begin().await.unwrap();
+        patchport_db::servers::apply_report(&mut tx, servers[4], &r, &r.digest(), app.clock.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_counts_consistent(&db, "installed version moved").await;
+        let mut conn = db.read().await.unwrap();
+        let (installed,): (Option<String>,) = sqlx::query_as(
+            "select sp.installed_version from server_patch sp join patch p on p.id = sp.patch_id \
+             where sp.server_id = $1 and p.package = 'echo'",
+        )
+        .bind(servers[4])
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(installed.as_deref(), Some("1.0-1+b1"), "kept current");
+        drop(conn);
 
         // The report by patch, by server and the detail rows agree.
         let filters = [

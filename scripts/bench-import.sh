@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Imports a whole OSV corpus into a running, release-built portal while a
+# simulated AlmaLinux 9 fleet checks in and someone signs in every half
+# second, and reports what the import cost and whether any request failed:
+# import time and peak memory (of the `patchport advisories import`
+# process), check-in latencies during the import, failed check-ins and
+# sign-ins. On SQLite, and on PostgreSQL when PATCHPORT_TEST_POSTGRES is
+# set. Usage:
+#   scripts/bench-import.sh OSV_DIR [agents] [load seconds]
+# OSV_DIR is e.g. a checkout of AlmaLinux/osv-database (its advisories/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus=$(realpath "$1"); agents=${2:-300}; seconds=${3:-180}
+export LEPTOS_OUTPUT_NAME=patchport
+cargo build --release -q -p patchport -p patchport-agent
+target=${CARGO_TARGET_DIR:-target}/release
+bench() {
+  local label=$1 url=$2 data port=3410
+  data=$(mktemp -d)
+  export PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND=127.0.0.1:$port DATABASE_URL="$url" PATCHPORT_LOG=warn \
+    PATCHPORT_SCHEDULER_SECONDS=30
+  "$target/patchport" migrate >/dev/null
+  echo 'bench-password-1' | "$target/patchport" user add --admin --username bench --password-stdin >/dev/null
+  local token; token=$("$target/patchport" token create --uses "$agents" --label bench)
+  "$target/patchport" serve >"$data/portal.log" 2>&1 &
+  local portal=$!
+  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+  echo "== $label: $agents AlmaLinux 9 servers, importing $corpus"
+  "$target/patchport-fleet" --url "http://127.0.0.1:$port" --token "$token" --agents "$agents" \
+    --os almalinux --catalog "$corpus" --rounds 1 --concurrency 8 --load-seconds "$seconds" >"$data/fleet.log" 2>&1 &
+  local fleet=$!
+  # Let enrolment and the first reports finish before the import starts.
+  until grep -q '^load:' "$data/fleet.log" 2>/dev/null; do sleep 1; done
+  # Sign-ins every half second; the portal's memory every second.
+  ( while kill -0 "$fleet" 2>/dev/null; do
+      code=$(curl -s -o /dev/null -w '%{http_code}' -d 'username=bench&password=bench-password-1&next=/' \
+        "http://127.0.0.1:$port/api/login")
+      echo "$code" >>"$data/signins"; sleep 0.5
+    done ) &
+  local signins=$!
+  ( while kill -0 "$portal" 2>/dev/null; do ps -o rss= -p "$portal" >>"$data/portal-rss"; sleep 1; done ) &
+  local rss=$!
+  sleep 5
+  /usr/bin/time -f 'import: %e s wall, %M KB peak memory (import process)' \
+    "$target/patchport" advisories import "$corpus" 2>&1 | tail -3
+  local imported; imported=$(date +%s)
+  wait "$fleet" || true
+  kill "$signins" "$rss" 2>/dev/null || true
+  grep -E '^(catalog|enrolled|full reports|load)' "$data/fleet.log" || true
+  grep -E '^failed' "$data/fleet.log" | head -5 || true
+  echo "sign-ins: $(grep -c '^200$' "$data/signins" || true) answered 200, $(grep -vc '^200$' "$data/signins" || true) otherwise"
+  echo "portal peak memory: $(sort -n "$data/portal-rss" | tail -1) KB"
+  echo "portal warnings: $(grep -ci 'warn\|error' "$data/portal.log" || true) (log: $data/portal.log)"
+  grep -iE 'warn|error' "$data/portal.log" | head -5 || true
+  echo "import finished at $imported; load ran until $(date +%s)"
+  kill "$portal"; wait "$portal" 2>/dev/null || true
+}
+bench "SQLite" "sqlite:$(mktemp -d)/bench.db"
+if [[ -n "${PATCHPORT_TEST_POSTGRES:-}" ]]; then
+  db="patchport_bench_$$"
+  psql "$PATCHPORT_TEST_POSTGRES" -qc "create database $db" >/dev/null
+  bench "PostgreSQL" "${PATCHPORT_TEST_POSTGRES%/*}/$db"
+  psql "$PATCHPORT_TEST_POSTGRES" -qc "drop database $db" >/dev/null
+fi
