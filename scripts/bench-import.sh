@@ -27,7 +27,8 @@ bench() {
   for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
   echo "== $label: $agents AlmaLinux 9 servers, importing $corpus"
   "$target/patchport-fleet" --url "http://127.0.0.1:$port" --token "$token" --agents "$agents" \
-    --os almalinux --catalog "$corpus" --rounds 1 --concurrency 8 --load-seconds "$seconds" >"$data/fleet.log" 2>&1 &
+    --os almalinux --catalog "$corpus" --rounds 1 --concurrency 8 --load-seconds "$seconds" \
+    --latency-log "$data/latency" >"$data/fleet.log" 2>&1 &
   local fleet=$!
   # Let enrolment and the first reports finish before the import starts.
   until grep -q '^load:' "$data/fleet.log" 2>/dev/null; do sleep 1; done
@@ -41,9 +42,10 @@ bench() {
   ( while kill -0 "$portal" 2>/dev/null; do ps -o rss= -p "$portal" >>"$data/portal-rss"; sleep 1; done ) &
   local rss=$!
   sleep 5
+  local from; from=$(date +%s%3N)
   /usr/bin/time -f 'import: %e s wall, %M KB peak memory (import process)' \
     "$target/patchport" advisories import "$corpus" 2>&1 | tail -3
-  local imported; imported=$(date +%s)
+  local to; to=$(date +%s%3N)
   wait "$fleet" || true
   kill "$signins" "$rss" 2>/dev/null || true
   grep -E '^(catalog|enrolled|full reports|load)' "$data/fleet.log" || true
@@ -51,8 +53,13 @@ bench() {
   echo "sign-ins: $(grep -c '^200$' "$data/signins" || true) answered 200, $(grep -vc '^200$' "$data/signins" || true) otherwise"
   echo "portal peak memory: $(sort -n "$data/portal-rss" | tail -1) KB"
   echo "portal warnings: $(grep -ci 'warn\|error' "$data/portal.log" || true) (log: $data/portal.log)"
-  grep -iE 'warn|error' "$data/portal.log" | head -5 || true
-  echo "import finished at $imported; load ran until $(date +%s)"
+  grep -iE 'warn|error' "$data/portal.log" | cut -c1-240 | head -5 || true
+  # Check-ins that started while the import ran, on their own.
+  awk -v from="$from" -v to="$to" '$1 >= from && $1 <= to { print $2, $3 }' "$data/latency" | sort -n |
+    awk '{ ms[NR] = $1; if ($2 != "ok") bad++ }
+         END { if (NR == 0) { print "during the import: no check-ins"; exit }
+               printf "during the import: %d check-ins, %d failed; latency ms p50 %.1f, p95 %.1f, max %.1f\n",
+                 NR, bad, ms[int((NR - 1) * 0.5) + 1], ms[int((NR - 1) * 0.95) + 1], ms[NR] }'
   kill "$portal"; wait "$portal" 2>/dev/null || true
 }
 bench "SQLite" "sqlite:$(mktemp -d)/bench.db"

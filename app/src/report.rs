@@ -64,7 +64,8 @@ pub struct ReportRow {
     pub cvss: Option<f64>,
     /// Fixes a known-exploited CVE.
     pub known_exploited: bool,
-    /// Advisories it fixes.
+    /// Advisories it fixes on the server where it fixes the most (what an
+    /// update fixes depends on the installed version).
     pub advisories: i64,
     /// Its rollout's state ("" none) and id.
     pub rollout: String,
@@ -584,7 +585,7 @@ pub fn ReportPage() -> impl IntoView {
                                 <th>"Version"</th>
                                 {header("Release", "release")}
                                 {header("CVSS", "cvss")}
-                                <th>"Advisories"</th>
+                                <th title="Advisories the update fixes, on the server where it fixes the most">"Advisories"</th>
                                 {header("Servers", "servers")}
                                 {header("Missing since", "oldest")}
                                 <th>"Rollout"</th>

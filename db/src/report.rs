@@ -1,6 +1,7 @@
 //! The Patches Missing report: which patches are missing where, with the
-//! advisories' severity, CVSS and known exploitation, filtered and sorted
-//! in the database.
+//! severity, CVSS and known exploitation of what each update fixes on each
+//! server (from the version it has installed), filtered and sorted in the
+//! database.
 
 use crate::{Conn, Page, Result, limit_offset};
 use patchport_core::Timestamp;
@@ -97,13 +98,14 @@ pub struct PatchRow {
     pub servers: i64,
     /// Oldest detection among them.
     pub oldest: Timestamp,
-    /// Highest severity of its advisories (critical … unknown, or empty).
+    /// Highest severity of what it fixes on the counted servers (critical
+    /// … negligible, or empty).
     pub severity: String,
     /// Highest CVSS score.
     pub cvss: Option<f64>,
     /// Fixes a known-exploited CVE.
     pub known_exploited: bool,
-    /// Advisories it fixes.
+    /// Advisories it fixes on the counted server where it fixes the most.
     pub advisories: i64,
     /// Its rollout's state ("" when no rollout took it).
     pub rollout: String,
@@ -220,6 +222,17 @@ impl Sql {
     /// Without one, the versions that meet the filter drive it, reading
     /// their rows from the index by version.
     fn open_rows(&self) -> String {
+        self.rows(true)
+    }
+
+    /// The open rows of the filter's servers, state and age only (no
+    /// patch or version conditions, no `f` or `p`): what a count per
+    /// installed version reads, from covering indexes.
+    fn server_rows(&self) -> String {
+        self.rows(false)
+    }
+
+    fn rows(&self, with_versions: bool) -> String {
         let mut from = Vec::new();
         let mut on = Vec::new();
         if let Some(n) = &self.group {
@@ -236,31 +249,51 @@ impl Sql {
             on.push("sp.server_id = m.server_id".into());
         }
         let servers_drive = !from.is_empty();
-        if servers_drive {
+        // Without chosen servers, the versions that meet a patch or
+        // version filter drive: their rows come from the covering index by
+        // version (SQLite would rather walk every row by server, to group
+        // without sorting, and look each version up).
+        let versions_drive =
+            with_versions && !servers_drive && !(self.patch.is_empty() && self.from.is_empty());
+        if !with_versions {
+            from.push("server_patch sp");
+        } else if servers_drive {
             from.push("server_patch sp");
             from.push("patch_from f");
         } else {
+            if versions_drive && !self.patch.is_empty() {
+                from.push("patch p");
+            }
             from.push("patch_from f");
             from.push("server_patch sp");
         }
-        on.push("f.id = sp.from_id".into());
-        // With servers chosen, patches come last (else SQLite may pair
-        // every chosen patch with every chosen server).
-        if !self.patch.is_empty() {
-            from.push("patch p");
-            on.push("p.id = f.patch_id".into());
+        if with_versions {
+            on.push("f.id = sp.from_id".into());
+            if !self.patch.is_empty() {
+                // With servers chosen, patches come last (else SQLite may
+                // pair every chosen patch with every chosen server).
+                if !versions_drive {
+                    from.push("patch p");
+                }
+                on.push("p.id = f.patch_id".into());
+            }
         }
         on.push(match &self.state {
             Some(state) => state.clone(),
             None => format!("sp.state in {}", crate::servers::OPEN_STATES),
         });
-        on.extend(self.patch.iter().cloned());
-        on.extend(self.from.iter().cloned());
+        if with_versions {
+            on.extend(self.patch.iter().cloned());
+            on.extend(self.from.iter().cloned());
+        }
         on.extend(self.server.iter().cloned());
-        // Without chosen servers the planner picks the order (a comma
-        // join): from the versions that meet a filter, or from the rows of
-        // one state.
-        let joiner = if servers_drive { " cross join " } else { ", " };
+        // Otherwise the planner picks the order (a comma join), e.g. from
+        // the rows of one state.
+        let joiner = if servers_drive || versions_drive {
+            " cross join "
+        } else {
+            ", "
+        };
         format!("from {} where {}", from.join(joiner), on.join(" and "))
     }
 
@@ -316,9 +349,12 @@ impl PatchQuery {
 
 /// One page of the report by patch.
 ///
-/// Without a server filter the counts come from the patch rows (kept by
-/// triggers), so the page costs a scan of the catalog, not of every
-/// server-patch row; with one, the matching servers' rows are aggregated.
+/// Without a server filter the counts come from the (patch, installed
+/// version) rows (kept by triggers), so the page costs a scan of those, not
+/// of every server-patch row; with one, the matching servers' rows are
+/// counted per installed version from covering indexes first. Either way a
+/// severity, security or known-exploited filter counts only the servers on
+/// which the update meets it.
 pub async fn by_patch(
     conn: &mut Conn,
     q: &PatchQuery,
@@ -334,10 +370,23 @@ pub async fn by_patch(
         max(case when f.known_exploited then 1 else 0 end) as known_exploited, \
         max(f.advisories) as advisories, max(case when f.security then 1 else 0 end) as security";
     let aggregated = if q.narrows_servers() {
+        // Counted per installed version from the covering indexes first,
+        // then joined to the few version rows the patch filters keep.
+        let patch_join = if sql.patch.is_empty() {
+            ""
+        } else {
+            " join patch p on p.id = f.patch_id"
+        };
+        let mut on = vec!["1 = 1".to_owned()];
+        on.extend(sql.patch.iter().cloned());
+        on.extend(sql.from.iter().cloned());
         format!(
-            "select sp.patch_id, count(*) as servers, min(sp.first_seen) as oldest, {FIXES} \
-             {} group by sp.patch_id",
-            sql.open_rows()
+            "select f.patch_id, cast(sum(x.servers) as bigint) as servers, min(x.oldest) as oldest, {FIXES} \
+             from (select sp.from_id, count(*) as servers, min(sp.first_seen) as oldest {} \
+                   group by sp.from_id) x \
+             join patch_from f on f.id = x.from_id{patch_join} where {} group by f.patch_id",
+            sql.server_rows(),
+            on.join(" and ")
         )
     } else {
         // The counts kept on the version rows: no server-patch row is read.

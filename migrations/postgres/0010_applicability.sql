@@ -42,9 +42,11 @@ create table patch_from (
     open_servers bigint not null default 0,
     oldest_open bigint,
     unique (patch_id, from_version)
-);
+)
+-- The triggers update these rows at every check-in; room in each page
+-- lets PostgreSQL update them in place (no indexed column changes).
+with (fillfactor = 70);
 create index patch_from_stale on patch_from (id) where stale;
-create index patch_from_patch_open on patch_from (patch_id) where open_servers > 0;
 
 create table patch_from_advisory (
     from_id bigint not null references patch_from (id) on delete cascade,
@@ -71,7 +73,14 @@ update server_patch sp set from_id = f.id
 from patchport_from_backfill b join patch_from f on f.patch_id = b.patch_id and f.from_version = b.from_version
 where b.server_id = sp.server_id and b.patch_id = sp.patch_id;
 
-create index server_patch_open_from on server_patch (from_id, first_seen)
+-- Open rows by installed version, covering what the report reads of
+-- them: a report filtered on what a patch fixes starts from the few
+-- versions that qualify, a report by patch counts per version.
+create index server_patch_open_from on server_patch (from_id, first_seen, server_id)
+    where state in ('missing', 'published', 'queued', 'installing', 'failed');
+-- The covering index by server now also gives each row's version.
+drop index server_patch_open_server;
+create index server_patch_open_server on server_patch (server_id, patch_id, first_seen, from_id)
     where state in ('missing', 'published', 'queued', 'installing', 'failed');
 
 -- The patch-level counts and links give way to the per-version ones.

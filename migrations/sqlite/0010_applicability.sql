@@ -44,7 +44,6 @@ create table patch_from (
     unique (patch_id, from_version)
 );
 create index patch_from_stale on patch_from (id) where stale;
-create index patch_from_patch_open on patch_from (patch_id) where open_servers > 0;
 
 create table patch_from_advisory (
     from_id integer not null references patch_from (id) on delete cascade,
@@ -71,7 +70,14 @@ update server_patch set from_id = (
       and f.from_version = coalesce(case when s.package_format = 'deb' then ip.source_version end,
                                     ip.version, server_patch.installed_version, ''));
 
-create index server_patch_open_from on server_patch (from_id, first_seen)
+-- Open rows by installed version, covering what the report reads of
+-- them: a report filtered on what a patch fixes starts from the few
+-- versions that qualify, a report by patch counts per version.
+create index server_patch_open_from on server_patch (from_id, first_seen, server_id)
+    where state in ('missing', 'published', 'queued', 'installing', 'failed');
+-- The covering index by server now also gives each row's version.
+drop index server_patch_open_server;
+create index server_patch_open_server on server_patch (server_id, patch_id, first_seen, from_id)
     where state in ('missing', 'published', 'queued', 'installing', 'failed');
 
 -- The patch-level counts and links give way to the per-version ones.

@@ -470,7 +470,12 @@ async fn import_osv_run(
             changed.push(a);
         }
     }
-    out.unchanged += total - by_id.len();
+    if by_id.len() < total {
+        out.warnings.push(format!(
+            "{} advisory ids appear in more than one file; the last file read counts",
+            total - by_id.len()
+        ));
+    }
     for (n, batch) in changed.chunks(STAGE_BATCH).enumerate() {
         progress(
             db,

@@ -74,6 +74,8 @@ fn rpm_update(name: &str, from: &str, to: &str, security: bool) -> AvailableUpda
     }
 }
 
+/// A report of another release and package format than the support's
+/// Debian 12 one.
 fn report_of(
     hostname: &str,
     os: (&str, &str, &str),
@@ -81,30 +83,18 @@ fn report_of(
     packages: Vec<InstalledPackage>,
     updates: Vec<AvailableUpdate>,
 ) -> Report {
-    let mut r = Report {
-        hostname: hostname.into(),
-        os: OsInfo {
-            id: os.0.into(),
-            id_like: vec![],
-            version_id: os.1.into(),
-            version_codename: None,
-            pretty_name: os.2.into(),
-        },
-        kernel: "6.1.0".into(),
-        arch: if format == PackageFormat::Deb {
-            "amd64"
-        } else {
-            "x86_64"
-        }
-        .into(),
-        boot_id: "b".into(),
-        package_format: format,
-        packages,
-        updates,
-        reboot_required: false,
-        reboot_required_packages: vec![],
-        agent_version: "test".into(),
+    let mut r = support::report(hostname, packages, updates);
+    r.os = OsInfo {
+        id: os.0.into(),
+        id_like: vec![],
+        version_id: os.1.into(),
+        version_codename: None,
+        pretty_name: os.2.into(),
     };
+    r.package_format = format;
+    if format == PackageFormat::Rpm {
+        r.arch = "x86_64".into();
+    }
     r.normalise();
     r
 }

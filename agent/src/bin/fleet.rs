@@ -72,6 +72,11 @@ struct Args {
     /// the digest. Prints latency percentiles and every failure.
     #[arg(long, default_value_t = 0)]
     load_seconds: u64,
+    /// With --load-seconds: also write each check-in as a line `start (ms
+    /// since the Unix epoch) latency-ms ok|failed` to this file, so that a
+    /// window (an import) can be looked at on its own.
+    #[arg(long, value_name = "FILE")]
+    latency_log: Option<std::path::PathBuf>,
 }
 
 /// Runs `work(i)` for i in 0..n on `threads` threads; returns the failures.
@@ -282,7 +287,15 @@ fn main() -> std::process::ExitCode {
         eprintln!("first failure: {first}");
         return std::process::ExitCode::FAILURE;
     }
-    if args.load_seconds > 0 && !load(&client, enrolled, args.concurrency, args.load_seconds) {
+    if args.load_seconds > 0
+        && !load(
+            &client,
+            enrolled,
+            args.concurrency,
+            args.load_seconds,
+            args.latency_log.as_deref(),
+        )
+    {
         return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS
@@ -291,13 +304,20 @@ fn main() -> std::process::ExitCode {
 /// Checks in for `seconds`: every other check-in sends a changed report
 /// (the server's reboot flag flips, so the portal writes), the others the
 /// digest only. Prints the latencies and every failure; false if any.
-fn load(client: &Client, agents: Vec<VirtualAgent>, threads: usize, seconds: u64) -> bool {
+fn load(
+    client: &Client,
+    agents: Vec<VirtualAgent>,
+    threads: usize,
+    seconds: u64,
+    log: Option<&std::path::Path>,
+) -> bool {
     let agents: Vec<std::sync::Mutex<VirtualAgent>> =
         agents.into_iter().map(std::sync::Mutex::new).collect();
     let next = AtomicUsize::new(0);
     let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
     let latencies = std::sync::Mutex::new(Vec::new());
     let failures = std::sync::Mutex::new(Vec::new());
+    let lines = std::sync::Mutex::new(Vec::<String>::new());
     println!("load: {seconds} s of check-ins on {threads} connections, half of them writing");
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
@@ -312,6 +332,7 @@ fn load(client: &Client, agents: Vec<VirtualAgent>, threads: usize, seconds: u64
                         agent.report.reboot_required = !agent.report.reboot_required;
                     }
                     let encoded = fleet::encode(&agent);
+                    let at = unix_ms();
                     let started = Instant::now();
                     let result = if writes {
                         fleet::send_full(client, &agent, &encoded)
@@ -319,7 +340,15 @@ fn load(client: &Client, agents: Vec<VirtualAgent>, threads: usize, seconds: u64
                         fleet::send_digest(client, &agent, &encoded).map(|_| ())
                     };
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
-                    let now = unix_now();
+                    let now = at / 1000;
+                    if log.is_some()
+                        && let Ok(mut l) = lines.lock()
+                    {
+                        l.push(format!(
+                            "{at} {ms:.1} {}",
+                            if result.is_ok() { "ok" } else { "failed" }
+                        ));
+                    }
                     match result {
                         Ok(()) => latencies.lock().map(|mut l| l.push(ms)).unwrap_or(()),
                         Err(e) => failures
@@ -340,6 +369,13 @@ fn load(client: &Client, agents: Vec<VirtualAgent>, threads: usize, seconds: u64
             .unwrap_or(0.0)
     };
     let failures = failures.into_inner().unwrap_or_default();
+    if let Some(path) = log {
+        let mut text = lines.into_inner().unwrap_or_default().join("\n");
+        text.push('\n');
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("patchport-fleet: {}: {e}", path.display());
+        }
+    }
     println!(
         "load: {} check-ins, {} failed; latency ms p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1}",
         latencies.len() + failures.len(),
@@ -355,10 +391,10 @@ fn load(client: &Client, agents: Vec<VirtualAgent>, threads: usize, seconds: u64
     failures.is_empty()
 }
 
-/// Seconds since the Unix epoch, to line failures up with other logs.
-fn unix_now() -> u64 {
+/// Milliseconds since the Unix epoch, to line check-ins up with other logs.
+fn unix_ms() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis())
         .unwrap_or(0)
 }
