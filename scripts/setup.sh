@@ -31,6 +31,10 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wb_version"; t
 fi
 
 if $want_tests; then
+  if ! command -v cargo-audit >/dev/null; then
+    say "installing cargo-audit for the dependency audit (takes a few minutes, once)"
+    cargo install cargo-audit --locked
+  fi
   if [[ ! -d end2end/node_modules/playwright-core ]] || [[ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]]; then
     command -v npm >/dev/null || { echo "Node.js and npm are required for the end-to-end tests" >&2; exit 1; }
     say "installing end-to-end test packages"

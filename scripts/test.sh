@@ -21,6 +21,8 @@ fi
 # The ground truth's expected answers follow from dpkg's and rpm's own
 # version comparison (checked independently of the Rust code).
 /usr/bin/python3 scripts/ground_truth.py --check core/tests/fixtures/ground_truth.json
+# Known vulnerabilities in the locked dependencies (RustSec).
+scripts/audit.sh
 cargo test --workspace
 cargo leptos build
 cargo build -p patchport-agent --bins

@@ -125,9 +125,21 @@ impl Runner {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        // Written to a temporary file, flushed to the disk, renamed over
+        // the old one and the directory entry flushed too: a power cut
+        // leaves either the old file or the new one, never a torn one.
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(tmp, path)
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// One check-in with `report`. On failure the report is spooled; the

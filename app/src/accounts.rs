@@ -43,16 +43,6 @@ impl From<patchport_db::accounts::Account> for UserView {
     }
 }
 
-/// Only local paths are followed after sign-in, so a link cannot send a
-/// freshly signed-in user to another site.
-pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-        next
-    } else {
-        "/"
-    }
-}
-
 /// The one message for every failed sign-in, whatever the reason.
 pub const LOGIN_FAILED: &str = "Wrong user name or password.";
 
@@ -62,9 +52,25 @@ pub async fn whoami() -> Result<Option<UserView>, AppError> {
     crate::ssr::run(async { Ok(crate::ssr::user().ok()) }).await
 }
 
+/// The cookie that marks a browser that signed in before (a random token;
+/// the portal keeps its SHA-256 in `known_device`).
+#[cfg(feature = "ssr")]
+const DEVICE_COOKIE: &str = "patchport_device";
+/// How long a browser stays a known device without signing in again.
+#[cfg(feature = "ssr")]
+const DEVICE_DAYS: i64 = 90;
+
 /// Signs in. Unknown users, wrong passwords and disabled accounts all get
-/// [`LOGIN_FAILED`] after the same amount of work; repeated failures per
-/// user name and per client address are throttled for a while.
+/// [`LOGIN_FAILED`] after the same amount of work.
+///
+/// Attempts are counted before the password is checked
+/// (`throttle::reserve`), per user name and per client address (the real
+/// client's, behind a trusted proxy), so a burst checks at most the free
+/// attempts; after those, one attempt per (doubling) block. A browser that
+/// signed in to this account before (its device cookie) is counted on its
+/// own key instead: failures others cause cannot lock its owner out.
+/// Checking a password waits for one of the portal's hashing slots (429
+/// when none frees up): a flood cannot exhaust memory.
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String, next: String) -> Result<(), AppError> {
     use crate::ssr::{self, auth, passwords};
@@ -75,29 +81,66 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
         let source = ssr::client_addr();
         let now = state.clock.now();
         let typed = username.trim().to_lowercase();
-        let keys = [format!("user:{typed}"), format!("addr:{source}")];
+        let cookie_name = state.auth.cookie_name(DEVICE_COOKIE);
+        let device = ssr::cookie(&cookie_name)
+            .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|t| patchport_core::protocol::secret_digest(&t));
 
         let mut conn = state.db.read().await?;
-        let mut blocked = None;
-        for key in &keys {
-            blocked = blocked.max(throttle::blocked_until(&mut conn, key, now).await?);
-        }
-        if let Some(until) = blocked {
-            return Err(AppError::TooManyRequests(format!(
-                "Too many failed sign-ins. Try again in {} seconds.",
-                until - now
-            )));
-        }
         let found = match patchport_core::Username::parse(&username) {
             Ok(name) => accounts::find_for_login(&mut conn, name.as_str()).await?,
             Err(_) => None,
         };
+        let device_of = match &device {
+            Some(hash) => {
+                accounts::device_account(&mut conn, hash, now - DEVICE_DAYS * 86_400).await?
+            }
+            None => None,
+        };
         drop(conn);
+        let known_device = device_of.is_some() && device_of == found.as_ref().map(|(a, _)| a.id);
+        let keys: Vec<String> = match (&device, known_device) {
+            (Some(hash), true) => vec![format!("device:{hash}")],
+            _ => vec![format!("user:{typed}"), format!("addr:{source}")],
+        };
+        let mut tx = state.db.begin().await?;
+        let mut blocked = None;
+        let mut reserved = Vec::new();
+        for key in &keys {
+            match throttle::reserve(&mut tx, key, now, state.auth.throttle).await? {
+                Some(until) => blocked = blocked.max(Some(until)),
+                None => reserved.push(key.clone()),
+            }
+        }
+        if blocked.is_some() {
+            // Refused before any check: what this attempt counted is given
+            // back, so a blocked name does not make the address wait longer.
+            for key in &reserved {
+                throttle::release(&mut tx, key).await?;
+            }
+        }
+        patchport_db::commit(tx).await?;
+        if let Some(until) = blocked {
+            return Err(AppError::TooManyRequests(format!(
+                "Too many failed sign-ins. Try again in {} seconds.",
+                (until - now).max(1)
+            )));
+        }
         let (account, phc) = match found {
             Some((a, h)) => (Some(a), Some(h)),
             None => (None, None),
         };
-        let password_ok = passwords::verify(phc, password).await;
+        let password_ok = match passwords::verify(phc.clone(), password.clone()).await {
+            Ok(ok) => ok,
+            Err(busy) => {
+                let mut tx = state.db.begin().await?;
+                for key in &keys {
+                    throttle::release(&mut tx, key).await?;
+                }
+                patchport_db::commit(tx).await?;
+                return Err(busy);
+            }
+        };
 
         let mut tx = state.db.begin().await?;
         let account = match account {
@@ -108,9 +151,6 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
                     Some(a) if a.disabled => "account disabled",
                     Some(_) => "wrong password",
                 };
-                for key in &keys {
-                    throttle::record_failure(&mut tx, key, now, state.auth.throttle).await?;
-                }
                 let event = audit::NewAuditEvent {
                     actor_id: other.as_ref().map(|a| a.id),
                     actor_name: &typed,
@@ -127,14 +167,38 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
                 });
             }
         };
-        for key in &keys {
-            throttle::clear(&mut tx, key).await?;
+        for key in keys
+            .iter()
+            .cloned()
+            .chain([format!("user:{typed}"), format!("addr:{source}")])
+        {
+            throttle::clear(&mut tx, &key).await?;
         }
+        // This browser is a known device of the account from now on (a
+        // fresh token each sign-in).
+        let token = ssr::new_secret();
+        accounts::remember_device(
+            &mut tx,
+            account.id,
+            &patchport_core::protocol::secret_digest(&token),
+            now,
+        )
+        .await?;
         let me = UserView::from(account);
         ssr::audit(&mut tx, Some(&me), "login.succeeded", &me.username, "", now).await?;
         patchport_db::commit(tx).await?;
+        // A hash made with weaker parameters than today's is made again.
+        if phc.as_deref().is_some_and(passwords::needs_rehash)
+            && let Ok(pw) = patchport_core::Password::parse(&password)
+        {
+            let hash = passwords::hash(&pw).await?;
+            let mut tx = state.db.begin().await?;
+            accounts::set_password_hash(&mut tx, me.id, &hash, now).await?;
+            patchport_db::commit(tx).await?;
+        }
+        ssr::set_cookie(&cookie_name, &token, DEVICE_DAYS * 86_400);
         auth::sign_in(&state, &session, me.id).await?;
-        leptos_axum::redirect(safe_next(&next));
+        leptos_axum::redirect(patchport_core::accounts::local_path(&next));
         Ok(())
     })
     .await
@@ -265,7 +329,7 @@ pub async fn change_password(
         let mut conn = state.db.read().await?;
         let phc = accounts::password_hash(&mut conn, me.id).await?;
         drop(conn);
-        if !passwords::verify(Some(phc), current).await {
+        if !passwords::verify(Some(phc), current).await? {
             return Err(AppError::invalid(
                 "current",
                 "The current password is not right.",
@@ -277,6 +341,7 @@ pub async fn change_password(
         let mut tx = state.db.begin().await?;
         accounts::set_password_hash(&mut tx, me.id, &hash, now).await?;
         let ended = sessions::delete_for_account(&mut tx, me.id, keep.as_deref()).await?;
+        passwords::tell_changed(&mut tx, &me, "on your account page", now).await?;
         ssr::audit(
             &mut tx,
             Some(&me),

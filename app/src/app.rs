@@ -32,7 +32,7 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
     };
     format!(
         "default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
 

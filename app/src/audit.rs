@@ -86,6 +86,7 @@ pub fn AuditTrailPage() -> impl IntoView {
                         <option value="logout">"Sign-outs"</option>
                         <option value="user.">"User management"</option>
                         <option value="password.">"Password changes"</option>
+                        <option value="access.">"Refused requests"</option>
                     </select>
                 </label>
             </div>

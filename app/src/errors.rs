@@ -34,6 +34,10 @@ pub enum AppError {
     /// Our fault; details are in the server log.
     #[error("Something went wrong on the server. The error was logged.")]
     Internal,
+    /// The database cannot be reached right now; trying again later may
+    /// work.
+    #[error("The portal cannot reach its database right now. Please try again in a moment.")]
+    Unavailable,
     /// The request did not reach the server function or its answer could
     /// not be read (network trouble, malformed input).
     #[error("Request failed: {0}")]
@@ -72,6 +76,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::TooManyRequests(_) => 429,
             AppError::Internal => 500,
+            AppError::Unavailable => 503,
             AppError::Request(_) => 400,
         }
     }
@@ -105,6 +110,10 @@ impl From<patchport_db::StorageError> for AppError {
         match e {
             E::NotFound => AppError::NotFound,
             E::Conflict(what) => AppError::Conflict(what),
+            other if other.is_unavailable() => {
+                tracing::error!(error = %error_chain(&other), "database unavailable");
+                AppError::Unavailable
+            }
             other => {
                 tracing::error!(error = ?other, chain = %error_chain(&other), "storage error");
                 AppError::Internal

@@ -426,6 +426,9 @@ pub async fn use_account_link(
         accounts::set_password_hash(&mut tx, account.id, &hash, now).await?;
         let ended = sessions::delete_for_account(&mut tx, account.id, None).await?;
         let me = crate::accounts::UserView::from(account);
+        if purpose == accounts::TokenPurpose::Reset {
+            passwords::tell_changed(&mut tx, &me, "through a reset link", now).await?;
+        }
         ssr::audit(
             &mut tx,
             Some(&me),

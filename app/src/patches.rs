@@ -133,16 +133,10 @@ pub async fn patch_detail(id: i64, server: Option<i64>, page: i64) -> Result<Pat
                     .ok_or(AppError::NotFound)?,
             ),
         };
+        let (limit, offset) = patchport_db::limit_offset(page, ADVISORIES_PER_PAGE);
         let page = page.max(1);
-        let (advisories, advisory_total) = patchport_db::advisories::of_patch(
-            &mut conn,
-            id,
-            server,
-            owner,
-            ADVISORIES_PER_PAGE,
-            (page - 1) * ADVISORIES_PER_PAGE,
-        )
-        .await?;
+        let (advisories, advisory_total) =
+            patchport_db::advisories::of_patch(&mut conn, id, server, owner, limit, offset).await?;
         Ok(PatchInfo {
             release: p.release,
             package: p.package,

@@ -925,7 +925,7 @@ pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl 
                             }).collect_view()).unwrap_or_default() })}
                         </Suspense>
                     </select></label>
-                    <label>"Servers "<input type="text" aria-label="Servers" placeholder="host names, e.g. web-01, db-02" prop:value=move || hosts.get()
+                    <label>"Servers "<input type="text" aria-label="Servers" placeholder="host names or #numbers, e.g. web-01, #12" prop:value=move || hosts.get()
                         on:input=move |ev| hosts.set(event_target_value(&ev)) /></label>
                     <label>"Owners' servers "<input type="text" aria-label="Owners" placeholder="user names" prop:value=move || owners.get()
                         on:input=move |ev| owners.set(event_target_value(&ev)) /></label>

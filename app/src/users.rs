@@ -151,7 +151,7 @@ pub async fn create_user(
             // No password works until the invitation is accepted.
             NO_PASSWORD.to_owned()
         } else {
-            passwords::hash(&patchport_core::Password::parse(&password)?).await?
+            passwords::hash(&passwords::new_password(&password)?).await?
         };
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
@@ -285,7 +285,7 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
     ssr::run(async move {
         let me = ssr::require_admin()?;
         let state = ssr::state()?;
-        let pw = patchport_core::Password::parse(&password)?;
+        let pw = passwords::new_password(&password)?;
         let hash = passwords::hash(&pw).await?;
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
@@ -294,6 +294,13 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
             .ok_or(AppError::NotFound)?;
         accounts::set_password_hash(&mut tx, id, &hash, now).await?;
         let ended = sessions::delete_for_account(&mut tx, id, None).await?;
+        passwords::tell_changed(
+            &mut tx,
+            &crate::accounts::UserView::from(target.clone()),
+            "by an administrator",
+            now,
+        )
+        .await?;
         ssr::audit(
             &mut tx,
             Some(&me),

@@ -149,6 +149,53 @@ impl fmt::Debug for Password {
     }
 }
 
+/// Where to go after signing in: `next` when it is a path on this portal,
+/// else `/`. Only a plain absolute path passes: it starts with one `/`
+/// (not `//` or `/\\`, which browsers read as another host), and every
+/// character is one a URL path, query or fragment may carry as is. Browsers
+/// drop tabs and line breaks from URLs before they parse them, so
+/// `/\t/evil.example` would become `//evil.example`: control characters,
+/// spaces and backslashes anywhere make it `/`. The result is always a
+/// valid HTTP header value.
+pub fn local_path(next: &str) -> &str {
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                '-' | '.'
+                    | '_'
+                    | '~'
+                    | '!'
+                    | '$'
+                    | '&'
+                    | '\''
+                    | '('
+                    | ')'
+                    | '*'
+                    | '+'
+                    | ','
+                    | ';'
+                    | '='
+                    | ':'
+                    | '@'
+                    | '/'
+                    | '%'
+                    | '?'
+                    | '#'
+            )
+    };
+    let mut chars = next.chars();
+    let plain = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && next.len() <= 2048
+        && next.chars().all(allowed)
+        // An encoded slash or backslash right after the first one is left
+        // alone by servers but not by every client router.
+        && !next[1..].to_ascii_lowercase().starts_with("%2f")
+        && !next[1..].to_ascii_lowercase().starts_with("%5c");
+    if plain { next } else { "/" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +268,45 @@ mod tests {
             Role::parse("root"),
             Err(AccountError::UnknownRole(_))
         ));
+    }
+
+    #[test]
+    fn only_plain_local_paths_are_followed_after_sign_in() {
+        for (next, expect) in [
+            ("/", "/"),
+            ("/servers/3", "/servers/3"),
+            (
+                "/report?severity=critical&min_age_days=30#top",
+                "/report?severity=critical&min_age_days=30#top",
+            ),
+            ("/patches/7?server=2", "/patches/7?server=2"),
+            ("", "/"),
+            ("servers", "/"),
+            ("https://evil.example/", "/"),
+            ("//evil.example/phish", "/"),
+            ("/\\evil.example", "/"),
+            ("/\t/evil.example/phish", "/"),
+            ("/\n/evil.example", "/"),
+            ("/\r\nSet-Cookie: x=1", "/"),
+            ("/\u{7f}/evil.example", "/"),
+            ("/ /evil.example", "/"),
+            ("/%2F/evil.example", "/"),
+            ("/%2f%2fevil.example", "/"),
+            ("/%5C/evil.example", "/"),
+            ("/servers\\..\\x", "/"),
+            ("/\u{ff0f}/evil.example", "/"),
+            ("javascript:alert(1)", "/"),
+        ] {
+            assert_eq!(local_path(next), expect, "{next:?}");
+            assert!(http_header_safe(local_path(next)), "{next:?}");
+        }
+        assert_eq!(local_path(&format!("/{}", "a".repeat(3000))), "/");
+    }
+
+    /// What `http::HeaderValue::from_str` accepts: visible ASCII and spaces.
+    fn http_header_safe(value: &str) -> bool {
+        value
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t' || (0x21..0x7f).contains(&b))
     }
 }

@@ -75,6 +75,12 @@ pub const KINDS: &[Kind] = &[
         action: "See the server",
     },
     Kind {
+        name: "server_silent",
+        label: "One of your servers stopped checking in",
+        audience: Audience::Owner,
+        action: "See the server",
+    },
+    Kind {
         name: "test_failed",
         label: "A test install failed",
         audience: Audience::Admin,
@@ -93,6 +99,12 @@ pub const KINDS: &[Kind] = &[
         action: "See the server",
     },
     Kind {
+        name: "credential_conflict",
+        label: "An agent's old credential was used twice during a rotation (possible theft)",
+        audience: Audience::Admin,
+        action: "Enrol the server again",
+    },
+    Kind {
         name: "invitation",
         label: "Account invitation",
         audience: Audience::Account,
@@ -103,6 +115,12 @@ pub const KINDS: &[Kind] = &[
         label: "Password reset",
         audience: Audience::Account,
         action: "Choose a new password",
+    },
+    Kind {
+        name: "password_changed",
+        label: "Your password was changed",
+        audience: Audience::Account,
+        action: "Open your account",
     },
 ];
 

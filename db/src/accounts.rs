@@ -380,3 +380,51 @@ pub async fn find_by_name_or_email(conn: &mut Conn, who: &str) -> Result<Option<
     .await?;
     row.map(from_row).transpose()
 }
+
+/// Devices a person keeps at most per account; signing in from one more
+/// forgets the least recently used.
+pub const KNOWN_DEVICES: i64 = 10;
+
+/// Remembers a browser that signed in to `account_id` (by the SHA-256 of
+/// its cookie's token), or notes its use again.
+pub async fn remember_device(
+    conn: &mut Conn,
+    account_id: i64,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "insert into known_device (token_hash, account_id, created_at, last_used_at) values ($1, $2, $3, $3) \
+         on conflict (token_hash) do update set last_used_at = excluded.last_used_at",
+    )
+    .bind(token_hash)
+    .bind(account_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "delete from known_device where account_id = $1 and token_hash not in (select token_hash \
+         from known_device where account_id = $1 order by last_used_at desc, token_hash limit $2)",
+    )
+    .bind(account_id)
+    .bind(KNOWN_DEVICES)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The account a device token belongs to, if it was seen since `since`.
+pub async fn device_account(
+    conn: &mut Conn,
+    token_hash: &str,
+    since: Timestamp,
+) -> Result<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "select account_id from known_device where token_hash = $1 and last_used_at >= $2",
+    )
+    .bind(token_hash)
+    .bind(since)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}

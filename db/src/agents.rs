@@ -218,17 +218,36 @@ pub async fn request_rotation(conn: &mut Conn, server_id: i64, now: Timestamp) -
     Ok(done.rows_affected() == 1)
 }
 
-/// Records the hash of the new secret handed to the agent (replacing one
-/// handed out before whose answer may have been lost).
-pub async fn stage_rotation(conn: &mut Conn, server_id: i64, next_hash: &str) -> Result<()> {
-    sqlx::query(
-        "update agent_credential set next_secret_hash = $1 where server_id = $2 and revoked_at is null",
+/// Records the hash of the new secret about to be handed to the agent,
+/// once per rotation: returns false when one was handed out already (to
+/// whoever presented the current credential first), and then no other is.
+pub async fn stage_rotation(conn: &mut Conn, server_id: i64, next_hash: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "update agent_credential set next_secret_hash = $1 where server_id = $2 and revoked_at is null \
+         and rotate_requested_at is not null and next_secret_hash is null",
     )
     .bind(next_hash)
     .bind(server_id)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// The current credential was presented again after the new one was
+/// handed out: two parties hold it, or an answer was lost. Neither can be
+/// told from the other, so nobody keeps a credential: both the current
+/// and the handed-out one are revoked, and the server must be enrolled
+/// again. Returns false when there was nothing to revoke.
+pub async fn rotation_conflict(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<bool> {
+    let done = sqlx::query(
+        "update agent_credential set revoked_at = $1, next_secret_hash = null, rotate_requested_at = null \
+         where server_id = $2 and revoked_at is null",
+    )
+    .bind(now)
+    .bind(server_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The agent used its new secret: it becomes the only valid one.

@@ -60,14 +60,30 @@ pub async fn record(conn: &mut Conn, e: &NewAuditEvent<'_>, now: Timestamp) -> R
     )
     .bind(now)
     .bind(e.actor_id)
-    .bind(e.actor_name)
+    .bind(one_line(e.actor_name))
     .bind(e.action)
-    .bind(e.target)
-    .bind(e.detail)
-    .bind(e.source)
+    .bind(one_line(e.target))
+    .bind(one_line(e.detail))
+    .bind(one_line(e.source))
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Text as the trail stores it: what people typed (user names, host
+/// names from agents) may hold line breaks or other control characters
+/// that would forge lines in an export or a log view; they are stored
+/// escaped (`\n`), visible for what they are.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<String>()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Lists events, newest first, optionally only those whose action starts
@@ -108,4 +124,13 @@ pub async fn list(
         })
         .collect();
     Ok(Page { items, total })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_stored_escaped() {
+        assert_eq!(super::one_line("alice"), "alice");
+        assert_eq!(super::one_line("a\r\nb\tc\u{7}"), "a\\r\\nb\\tc\\u{7}");
+    }
 }

@@ -14,6 +14,10 @@ use patchport_core::protocol::{
     log_tail,
 };
 
+/// Seconds after a reboot was marked lost during which a new boot id still
+/// confirms it (later, a new boot id says nothing about that reboot).
+pub const LOST_REBOOT_CONFIRMABLE: i64 = 86_400;
+
 /// Attempts before a job whose agent keeps going silent fails for good.
 pub const MAX_ATTEMPTS: i64 = 3;
 
@@ -106,7 +110,8 @@ fn spec_of(kind: &str, packages: &str) -> JobSpec {
 
 /// Applies the clock to jobs: queued jobs past their not-after expire;
 /// running jobs whose lease ran out are offered again (a new attempt) while
-/// attempts and time remain, else fail; reboots not confirmed by a new boot
+/// attempts and time remain, else fail, but a reboot is never offered
+/// again (it is lost: it may have happened); reboots not confirmed by a new boot
 /// id within the grace period fail. `server_id` limits it to one server.
 /// Returns how many jobs changed.
 pub async fn sweep(conn: &mut Conn, server_id: Option<i64>, now: Timestamp) -> Result<u64> {
@@ -127,6 +132,23 @@ pub async fn sweep(conn: &mut Conn, server_id: Option<i64>, now: Timestamp) -> R
         "update job set state = 'expired', finished_at = $1, \
          reason = 'not started before its deadline (the agent did not check in in time)' \
          where {scope} and state = 'queued' and not_after <= $1"
+    ))
+    .bind(now)
+    .bind(only)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    // A reboot whose agent went silent may well have rebooted the server
+    // (the agent dies with it before it can say so); offering it again
+    // could reboot the server twice, the second time outside its window.
+    // It is lost: failed with that reason, for a person to look at. A new
+    // boot id within a day still confirms it (`confirm_reboots`).
+    changed += sqlx::query(&format!(
+        "update job set state = 'failed', finished_at = $1, lease_until = null, \
+         reason = 'lost: the agent stopped reporting during the reboot and the server has \
+         not come back with a new boot id; not offered again, so the server is never rebooted \
+         twice (book another reboot if it still needs one)' \
+         where {scope} and kind = 'reboot' and state = 'running' and lease_until <= $1"
     ))
     .bind(now)
     .bind(only)
@@ -181,8 +203,16 @@ pub async fn sweep(conn: &mut Conn, server_id: Option<i64>, now: Timestamp) -> R
 /// Leases the server's next due job to its agent, if any: reboots come after
 /// everything else, then by not-before. Sweeps the server's jobs first.
 pub async fn claim(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Option<JobOrder>> {
+    // A server runs one job at a time. Its row is locked first, so that
+    // two check-ins claiming at once take turns (on PostgreSQL; SQLite has
+    // one writer): the second then sees the job the first started.
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("select id from server where id = $1 for update")
+            .bind(server_id)
+            .execute(&mut *conn)
+            .await?;
+    }
     sweep(conn, Some(server_id), now).await?;
-    // A server runs one job at a time.
     let (busy,): (i64,) = sqlx::query_as(
         "select count(*) from job where server_id = $1 and state in ('running', 'rebooting')",
     )
@@ -354,8 +384,65 @@ async fn tell_install_outcome(
     crate::mail::notify(conn, owner, &notice, now).await
 }
 
+/// Takes a declined patch out of every queued install: a job that installs
+/// only it is cancelled, one that installs more keeps the rest; its
+/// server-patches go back to missing. A job already running is not
+/// stopped (the agent has it). Returns how many jobs changed.
+pub async fn withdraw_patch(conn: &mut Conn, patch_id: i64, now: Timestamp) -> Result<u64> {
+    let patch: Option<(String, String, String)> =
+        sqlx::query_as("select package, version, arch from patch where id = $1")
+            .bind(patch_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((package, version, arch)) = patch else {
+        return Ok(0);
+    };
+    let queued: Vec<(i64, i64, String)> = sqlx::query_as(
+        "select j.id, j.server_id, j.packages from job j \
+         where j.kind = 'install' and j.state = 'queued' and exists (select 1 from server_patch sp \
+           where sp.server_id = j.server_id and sp.patch_id = $1 and sp.state = 'queued') \
+         order by j.id",
+    )
+    .bind(patch_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = 0;
+    for (job_id, server_id, packages) in queued {
+        let all = decode_packages(&packages);
+        let (gone, kept): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|p| p.name == package && p.version == version && p.arch == arch);
+        if gone.is_empty() {
+            continue;
+        }
+        if kept.is_empty() {
+            sqlx::query(
+                "update job set state = 'cancelled', finished_at = $1, \
+                 reason = 'its patch was declined' where id = $2 and state = 'queued'",
+            )
+            .bind(now)
+            .bind(job_id)
+            .execute(&mut *conn)
+            .await?;
+        } else {
+            let rest = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
+            sqlx::query(
+                "update job set packages = $1, \
+                 reason = 'a declined patch was taken out of it' where id = $2 and state = 'queued'",
+            )
+            .bind(rest)
+            .bind(job_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        set_patch_states(conn, server_id, &gone, "missing", "('queued')", now).await?;
+        changed += 1;
+    }
+    Ok(changed)
+}
+
 /// Marks the server's reboot jobs done when a report carries a boot id other
-/// than the one seen when the reboot was claimed.
+/// than the one seen when the reboot was claimed, lost ones included.
 pub async fn confirm_reboots(
     conn: &mut Conn,
     server_id: i64,
@@ -365,12 +452,15 @@ pub async fn confirm_reboots(
     Ok(sqlx::query(
         "update job set state = 'succeeded', finished_at = $1, lease_until = null, \
          reason = 'confirmed by a new boot id' \
-         where server_id = $2 and kind = 'reboot' and state in ('running', 'rebooting') \
+         where server_id = $2 and kind = 'reboot' \
+         and (state in ('running', 'rebooting') \
+              or (state = 'failed' and reason like 'lost:%' and finished_at >= $4)) \
          and boot_id_before is not null and boot_id_before <> $3",
     )
     .bind(now)
     .bind(server_id)
     .bind(boot_id)
+    .bind(now - LOST_REBOOT_CONFIRMABLE)
     .execute(conn)
     .await?
     .rows_affected())

@@ -71,6 +71,29 @@ impl From<sqlx::Error> for StorageError {
 }
 
 impl StorageError {
+    /// Whether the database could not be reached (connection refused or
+    /// lost, no connection free in time, the server shutting down): a
+    /// moment later the same request may work, so callers answer 503.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StorageError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_) => true,
+                // PostgreSQL: admin shutdown, cannot connect now, and the
+                // connection-exception class.
+                sqlx::Error::Database(d) => matches!(
+                    d.code().as_deref(),
+                    Some("57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006")
+                ),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Whether the transaction lost a race (PostgreSQL deadlock or
     /// serialization failure) and may simply be run again.
     pub fn is_retryable(&self) -> bool {
@@ -230,6 +253,17 @@ fn sqlite_pragmas<'c>(
 #[cfg(test)]
 mod tests {
     #[test]
+    fn any_page_number_is_a_page() {
+        assert_eq!(super::limit_offset(1, 50), (50, 0));
+        assert_eq!(super::limit_offset(-5, 0), (1, 0));
+        assert_eq!(super::limit_offset(i64::MAX, 50), (50, i64::MAX));
+        assert_eq!(
+            super::limit_offset(3, i64::MAX),
+            (super::MAX_PAGE, 2 * super::MAX_PAGE)
+        );
+    }
+
+    #[test]
     fn values_placeholders_number_across_rows() {
         assert_eq!(
             super::values_placeholders(2, 3),
@@ -248,7 +282,9 @@ pub const MAX_PAGE: i64 = 10_000;
 pub fn limit_offset(page: i64, per_page: i64) -> (i64, i64) {
     let per_page = per_page.clamp(1, MAX_PAGE);
     let page = page.max(1);
-    (per_page, (page - 1) * per_page)
+    // A page number from a URL can be anything: past the end it is an
+    // empty page, never an overflow.
+    (per_page, (page - 1).saturating_mul(per_page))
 }
 
 /// Helpers for tests of this and other crates: fresh, isolated databases.

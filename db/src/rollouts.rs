@@ -781,6 +781,12 @@ pub async fn decline(
     .bind(rollout_id)
     .execute(&mut *conn)
     .await?;
+    // Queued installs of it do not run either.
+    let (patch_id,): (i64,) = sqlx::query_as("select patch_id from rollout where id = $1")
+        .bind(rollout_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    crate::jobs::withdraw_patch(conn, patch_id, now).await?;
     Ok(())
 }
 
@@ -1616,20 +1622,46 @@ pub async fn notifications(
     })
 }
 
-/// Server ids for host names; a name no server has is an error naming
-/// it.
+/// Server ids for host names (or `#id`); a name no server has, or that
+/// several servers share, is an error naming it.
 pub async fn servers_named(conn: &mut Conn, hostnames: &[String]) -> Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(hostnames.len());
     for name in hostnames {
-        // Host names need not be unique: every server of that name.
-        let found: Vec<(i64,)> = sqlx::query_as("select id from server where hostname = $1")
-            .bind(name)
-            .fetch_all(&mut *conn)
-            .await?;
-        if found.is_empty() {
-            return Err(StorageError::Conflict(format!("no server named {name:?}")));
+        // `#12` names server 12 itself; a host name must name exactly one
+        // server (names need not be unique, and a deployment must never
+        // reach a server nobody meant).
+        if let Some(id) = name.strip_prefix('#') {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| StorageError::Conflict(format!("{name:?} is not a server number")))?;
+            let found: Option<(i64,)> = sqlx::query_as("select id from server where id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            ids.push(
+                found
+                    .ok_or_else(|| StorageError::Conflict(format!("no server {name}")))?
+                    .0,
+            );
+            continue;
         }
-        ids.extend(found.into_iter().map(|f| f.0));
+        let found: Vec<(i64,)> =
+            sqlx::query_as("select id from server where hostname = $1 order by id")
+                .bind(name)
+                .fetch_all(&mut *conn)
+                .await?;
+        match found.as_slice() {
+            [] => return Err(StorageError::Conflict(format!("no server named {name:?}"))),
+            [(id,)] => ids.push(*id),
+            many => {
+                let numbers: Vec<String> = many.iter().map(|(id,)| format!("#{id}")).collect();
+                return Err(StorageError::Conflict(format!(
+                    "{name:?} names {} servers ({}): write the one you mean by its number",
+                    many.len(),
+                    numbers.join(", ")
+                )));
+            }
+        }
     }
     Ok(ids)
 }

@@ -152,12 +152,14 @@ pub async fn apply_report(
     now: Timestamp,
 ) -> Result<Reconciled> {
     let mut out = Reconciled::default();
-    let (open_jobs,): (i64,) = sqlx::query_as(
+    let (open_jobs, lost_reboots): (i64, i64) = sqlx::query_as(
         "update server set hostname = $1, os_id = $2, os_version = $3, os_name = $4, package_format = $5, \
          arch = $6, kernel = $7, boot_id = $8, reboot_required = $9, reboot_required_packages = $10, \
          report_digest = $11, last_check_in = $12, last_report_at = $12 where id = $13 \
          returning (select count(*) from job j where j.server_id = server.id \
-                    and j.state in ('queued', 'running', 'rebooting'))",
+                    and j.state in ('queued', 'running', 'rebooting')), \
+                   (select count(*) from job j where j.server_id = server.id and j.kind = 'reboot' \
+                    and j.state = 'failed' and j.reason like 'lost:%' and j.finished_at >= $14)",
     )
     .bind(&report.hostname)
     .bind(&report.os.id)
@@ -175,6 +177,7 @@ pub async fn apply_report(
     .bind(digest)
     .bind(now)
     .bind(server_id)
+    .bind(now - crate::jobs::LOST_REBOOT_CONFIRMABLE)
     .fetch_one(&mut *conn)
     .await?;
     out.open_jobs = open_jobs > 0;
@@ -409,7 +412,7 @@ pub async fn apply_report(
             .execute(&mut *conn)
             .await?;
     }
-    if out.open_jobs {
+    if out.open_jobs || lost_reboots > 0 {
         crate::jobs::confirm_reboots(conn, server_id, &report.boot_id, now).await?;
     }
     Ok(out)
@@ -547,6 +550,46 @@ impl CheckInStatus {
             now - 86_400,
         )
     }
+}
+
+/// Tells each owner once when one of their servers goes offline (no
+/// check-in for a day): the notice and its mail say since when and what it
+/// means. A server that checks in again and goes silent again is told
+/// about again. Returns how many notices were made.
+pub async fn notice_silent(conn: &mut Conn, now: Timestamp) -> Result<u32> {
+    let (_, offline) = CheckInStatus::bounds(now);
+    let silent: Vec<(i64, String, i64, Timestamp)> = sqlx::query_as(
+        "select s.id, s.hostname, s.owner_id, s.last_check_in from server s \
+         where s.owner_id is not null and s.last_check_in < $1 \
+         and not exists (select 1 from notification n where n.account_id = s.owner_id \
+           and n.kind = 'server_silent' and n.link = '/servers/' || s.id \
+           and n.created_at >= s.last_check_in) \
+         order by s.id",
+    )
+    .bind(offline)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (id, host, owner, last) in &silent {
+        let subject = format!(
+            "{host} has not checked in since {}",
+            patchport_core::clock::format_utc(*last)
+        );
+        let body = format!(
+            "The Patchport agent on {host} last reported at {} and has been silent for more \
+             than a day. Until it reports again, its missing patches and reboot state may be \
+             out of date, and installs and reboots queued for it cannot run. Check that the \
+             server is up and that the patchport-agent service is running.",
+            patchport_core::clock::format_utc(*last)
+        );
+        let notice = crate::mail::Notice {
+            kind: "server_silent",
+            subject: &subject,
+            body: &body,
+            link: &format!("/servers/{id}"),
+        };
+        crate::mail::notify(conn, *owner, &notice, now).await?;
+    }
+    Ok(silent.len() as u32)
 }
 
 /// Columns the servers list sorts on.

@@ -52,6 +52,16 @@ pub async fn record_failure(
     now: Timestamp,
     policy: Policy,
 ) -> Result<Timestamp> {
+    Ok(count(conn, key, now, policy).await?.1)
+}
+
+/// Counts a failure; returns the failures in the window and the block.
+async fn count(
+    conn: &mut Conn,
+    key: &str,
+    now: Timestamp,
+    policy: Policy,
+) -> Result<(i64, Timestamp)> {
     let (failures,): (i64,) = sqlx::query_as(
         "insert into login_throttle (key, failures, window_start, blocked_until) values ($1, 1, $2, 0) \
          on conflict (key) do update set \
@@ -79,7 +89,42 @@ pub async fn record_failure(
         .bind(key)
         .execute(conn)
         .await?;
-    Ok(until)
+    Ok((failures, until))
+}
+
+/// Counts an attempt for `key` *before* its password is checked, and says
+/// whether it may go on: `Some(until)` when it may not (the key is
+/// blocked). The free attempts go on; the one after them is refused and
+/// starts the first block; once a block has passed, one attempt goes on,
+/// and the next block (twice as long) starts with it. Counting first, in
+/// one statement, means that a burst of concurrent attempts checks at most
+/// the free ones: the row lock (PostgreSQL) or the single writer (SQLite)
+/// hands the count out one at a time. A sign-in that succeeds clears the
+/// key; one refused as busy gives its count back ([`release`]). Attempts
+/// while blocked do not lengthen the block.
+pub async fn reserve(
+    conn: &mut Conn,
+    key: &str,
+    now: Timestamp,
+    policy: Policy,
+) -> Result<Option<Timestamp>> {
+    if let Some(until) = blocked_until(conn, key, now).await? {
+        return Ok(Some(until));
+    }
+    let (failures, until) = count(conn, key, now, policy).await?;
+    Ok((failures == policy.free_failures + 1).then_some(until))
+}
+
+/// Gives back the count of an attempt that [`reserve`] let through but
+/// that was never checked.
+pub async fn release(conn: &mut Conn, key: &str) -> Result<()> {
+    sqlx::query(
+        "update login_throttle set failures = failures - 1 where key = $1 and failures > 0",
+    )
+    .bind(key)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Forgets the failures of `key` (after a successful sign-in).

@@ -4,7 +4,7 @@
 
 use app::ssr::AppState;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,20 +14,37 @@ use patchport_core::protocol::{
     MAX_REPORT_BYTES, secret_digest,
 };
 use patchport_db::{agents, audit, jobs, servers};
-use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 use tower_http::limit::RequestBodyLimitLayer;
 
 /// The agent API's routes, with their own (larger) body limit.
 pub fn router() -> Router<AppState> {
+    // Each route reads no more than its largest honest body: an anonymous
+    // enrolment a few hundred bytes, a job result its 64 KiB log, only a
+    // check-in a whole report.
     Router::new()
-        .route("/agent/v1/enroll", post(enroll))
-        .route("/agent/v1/check-in", post(check_in))
-        .route("/agent/v1/jobs/{id}/result", post(job_result))
+        .route(
+            "/agent/v1/enroll",
+            post(enroll).layer(RequestBodyLimitLayer::new(ENROLL_BYTES)),
+        )
+        .route(
+            "/agent/v1/check-in",
+            post(check_in).layer(RequestBodyLimitLayer::new(MAX_REPORT_BYTES)),
+        )
+        .route(
+            "/agent/v1/jobs/{id}/result",
+            post(job_result).layer(RequestBodyLimitLayer::new(RESULT_BYTES)),
+        )
         .route("/agent/v1/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(MAX_REPORT_BYTES))
 }
+
+/// Largest enrolment request: a token and a host name.
+const ENROLL_BYTES: usize = 4 * 1024;
+/// Largest job result: the outcome and up to 64 KiB of log, which JSON may
+/// escape up to six times over (`\u0000`); a longer log is refused by the
+/// result's own check (422).
+const RESULT_BYTES: usize = 512 * 1024;
 
 /// What can go wrong, with its HTTP status chosen here and only here.
 #[derive(Debug)]
@@ -46,6 +63,8 @@ pub enum ApiError {
     Stale,
     /// Our fault; the cause is logged.
     Internal,
+    /// The database cannot be reached now: the agent spools and retries.
+    Unavailable,
 }
 
 impl IntoResponse for ApiError {
@@ -67,6 +86,10 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error; see the portal log".to_owned(),
             ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the portal cannot reach its database; try again later".to_owned(),
+            ),
         };
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     }
@@ -75,7 +98,11 @@ impl IntoResponse for ApiError {
 impl From<patchport_db::StorageError> for ApiError {
     fn from(e: patchport_db::StorageError) -> Self {
         tracing::error!(error = %app::errors::error_chain(&e), "agent API storage error");
-        ApiError::Internal
+        if e.is_unavailable() {
+            ApiError::Unavailable
+        } else {
+            ApiError::Internal
+        }
     }
 }
 
@@ -112,11 +139,11 @@ async fn audit_refusal(
 /// `POST /agent/v1/enroll`
 async fn enroll(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    axum::Extension(client): axum::Extension<app::ssr::ClientAddr>,
     payload: Result<Json<EnrollRequest>, JsonRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     let req = body(payload)?;
-    let source = addr.ip().to_string();
+    let source = client.0.to_string();
     let hostname = req.hostname.trim();
     protocol::check_hostname(hostname).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let now = state.clock.now();
@@ -207,6 +234,13 @@ async fn authenticate(
     let is_current = bool::from(given.as_bytes().ct_eq(current.as_bytes()));
     let is_next = bool::from(given.as_bytes().ct_eq(next.as_bytes()));
     match stored {
+        // The new credential went to whoever presented the current one
+        // first; the current one again means two holders (or a lost
+        // answer): nobody keeps a credential, admins are told.
+        Some(c) if is_current && c.rotate_requested && c.next_secret_hash.is_some() => {
+            credential_conflict(state, server_id, source).await?;
+            Err(ApiError::Unauthorized)
+        }
         Some(c) if is_current => Ok(Caller {
             server_id,
             rotate: c.rotate_requested,
@@ -249,14 +283,54 @@ async fn authenticate(
     }
 }
 
+/// Revokes a server's credentials after its current one was presented
+/// twice during a rotation, records it and tells the admins.
+async fn credential_conflict(
+    state: &AppState,
+    server_id: i64,
+    source: &str,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if agents::rotation_conflict(&mut tx, server_id, now).await? {
+        let (hostname, _) = servers::host_and_owner(&mut tx, server_id).await?;
+        let event = audit::NewAuditEvent {
+            actor_name: "agent",
+            action: "agent.credential_conflict",
+            target: &format!("server {server_id}"),
+            detail: "the current credential was presented again after its replacement was handed out; \
+                     both revoked",
+            source,
+            ..Default::default()
+        };
+        audit::record(&mut tx, &event, now).await?;
+        let subject = format!("{hostname}: agent credential revoked, enrol it again");
+        let body = format!(
+            "During a credential rotation the old credential of {hostname} was presented again (from {source}) \
+             after its replacement had been handed out. Either a copy of it is used elsewhere, or the agent \
+             lost the answer. Both credentials are revoked: enrol the server again with a new token, and \
+             check the server if it was not you."
+        );
+        let notice = patchport_db::mail::Notice {
+            kind: "credential_conflict",
+            subject: &subject,
+            body: &body,
+            link: &format!("/servers/{server_id}"),
+        };
+        patchport_db::mail::notify_admins(&mut tx, &notice, now).await?;
+    }
+    patchport_db::commit(tx).await?;
+    Ok(())
+}
+
 /// `POST /agent/v1/check-in`
 async fn check_in(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    axum::Extension(client): axum::Extension<app::ssr::ClientAddr>,
     headers: HeaderMap,
     payload: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<CheckInResponse>, ApiError> {
-    let source = addr.ip().to_string();
+    let source = client.0.to_string();
     let caller = authenticate(&state, &headers, &source).await?;
     let server_id = caller.server_id;
     // Parsed here rather than by `Json`, whose error paths cost a third of
@@ -275,8 +349,13 @@ async fn check_in(
     let new_credential = if caller.rotate {
         let secret = app::ssr::new_secret();
         let mut tx = state.db.begin().await?;
-        agents::stage_rotation(&mut tx, server_id, &secret_digest(&secret)).await?;
+        let staged = agents::stage_rotation(&mut tx, server_id, &secret_digest(&secret)).await?;
         patchport_db::commit(tx).await?;
+        if !staged {
+            // Another check-in with the same credential got there first.
+            credential_conflict(&state, server_id, &source).await?;
+            return Err(ApiError::Unauthorized);
+        }
         Some(format!("{server_id}.{secret}"))
     } else {
         None
@@ -405,12 +484,12 @@ fn next_check_in(now: i64, next_job_at: Option<i64>) -> u64 {
 /// `POST /agent/v1/jobs/{id}/result`
 async fn job_result(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    axum::Extension(client): axum::Extension<app::ssr::ClientAddr>,
     Path(job_id): Path<i64>,
     headers: HeaderMap,
     payload: Result<Json<JobResult>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let source = addr.ip().to_string();
+    let source = client.0.to_string();
     let server_id = authenticate(&state, &headers, &source).await?.server_id;
     let result = body(payload)?;
     if result.log.len() > 2 * MAX_JOB_LOG {

@@ -77,5 +77,41 @@ async fn entry(
         .timestamp(at(state.clock.now()))
         .done();
     let calendar = Calendar::new().name("Patchport").push(event).done();
-    Ok(Some((format!("reboot-{host}.ics"), calendar.to_string())))
+    Ok(Some((file_name(&host), calendar.to_string())))
+}
+
+/// The download's file name: host names come from agents, so only a safe
+/// subset of characters goes into the quoted `Content-Disposition` value.
+fn file_name(host: &str) -> String {
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    format!("reboot-{host}.ics")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn file_names_keep_only_safe_characters() {
+        assert_eq!(
+            super::file_name("db-01.example.org"),
+            "reboot-db-01.example.org.ics"
+        );
+        assert_eq!(
+            super::file_name("x\"; filename=evil.exe\r\nSet-Cookie: a=b"),
+            "reboot-x___filename_evil.exe__Set-Cookie__a_b.ics"
+        );
+        assert_eq!(
+            super::file_name(&"h".repeat(300)).len(),
+            "reboot-.ics".len() + 100
+        );
+    }
 }

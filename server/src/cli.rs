@@ -494,7 +494,7 @@ pub async fn add_user(
 ) -> anyhow::Result<()> {
     let name = Username::parse(username)?;
     let email = email.map(Email::parse).transpose()?;
-    let password = Password::parse(password)?;
+    let password = app::ssr::passwords::new_password(password)?;
     let hash = app::ssr::passwords::hash(&password).await?;
     let now = clock.now();
     let mut tx = db.begin().await?;

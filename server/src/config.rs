@@ -38,6 +38,21 @@ pub struct Settings {
     pub scheduler_interval: u64,
     /// Where mail goes and how often the outbox worker runs.
     pub mail: MailSettings,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`PATCHPORT_TRUSTED_PROXIES`: addresses or networks, separated by
+    /// spaces or commas); none by default, so the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Password hashes checked or made at once
+    /// (`PATCHPORT_MAX_CONCURRENT_HASHES`, 1–64, default 4; 19 MiB each).
+    pub max_hashes: usize,
+    /// Seconds a client may take to send a request's headers before its
+    /// connection is closed (`PATCHPORT_HEADER_TIMEOUT_SECONDS`, 1–300,
+    /// default 10): slow clients cannot hold connections forever.
+    pub header_timeout: u64,
+    /// Seconds a request may take until its answer starts
+    /// (`PATCHPORT_REQUEST_TIMEOUT_SECONDS`, 5–3600, default 120); later
+    /// ones are answered 408.
+    pub request_timeout: u64,
 }
 
 /// Mail delivery settings.
@@ -95,7 +110,22 @@ impl MailSettings {
 
     fn from_env(data_dir: &std::path::Path, public_url: &url::Url) -> Result<Self, ConfigError> {
         let transport = if let Some(raw) = var("SMTP_URL") {
-            MailTransport::Smtp(smtp_url("SMTP_URL", raw.trim())?)
+            let url = smtp_url("SMTP_URL", raw.trim())?;
+            let accepted = var("SMTP_TLS").is_some_and(|t| t.trim() == "none");
+            if let Some(problem) = smtp_insecurity(&url) {
+                if !accepted && !smtp_host_is_local(&url) {
+                    return Err(ConfigError {
+                        var: "SMTP_URL",
+                        problem: format!(
+                            "'{}' {problem}; use '?tls=required' or 'smtps://', \
+                             or set SMTP_TLS=none to accept it",
+                            redact_url(&url)
+                        ),
+                    });
+                }
+                tracing::warn!(url = %redact_url(&url), "mail {problem}");
+            }
+            MailTransport::Smtp(url)
         } else if let Some(host) = var("SMTP_HOST") {
             let tls = var("SMTP_TLS").unwrap_or_else(|| "required".into());
             let (scheme, query, port) = match tls.trim() {
@@ -119,7 +149,11 @@ impl MailSettings {
                 let _ = url.set_username(&user);
                 let _ = url.set_password(var("SMTP_PASSWORD").as_deref());
             }
-            MailTransport::Smtp(smtp_url("SMTP_HOST", url.as_str())?)
+            let url = smtp_url("SMTP_HOST", url.as_str())?;
+            if let Some(problem) = smtp_insecurity(&url) {
+                tracing::warn!(url = %redact_url(&url), "mail {problem} (SMTP_TLS=none)");
+            }
+            MailTransport::Smtp(url)
         } else {
             MailTransport::Files(
                 var("PATCHPORT_MAIL_DIR")
@@ -148,6 +182,49 @@ impl MailSettings {
             interval: number("PATCHPORT_MAIL_SECONDS", 10, 1, 3600)? as u64,
             timeout: number("SMTP_TIMEOUT_SECONDS", 30, 1, 300)? as u64,
         })
+    }
+}
+
+/// What is unsafe about an SMTP URL, if anything: lettre sends in plain
+/// text unless the URL asks for TLS (`smtps://` or `tls=required`), and
+/// `tls=opportunistic` falls back to plain text whenever a man in the
+/// middle strips the STARTTLS offer.
+pub fn smtp_insecurity(raw: &str) -> Option<&'static str> {
+    let url = url::Url::parse(raw).ok()?;
+    if url.scheme() == "smtps" {
+        return None;
+    }
+    let tls = url
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    match tls.as_deref() {
+        Some("required") => None,
+        Some("opportunistic") => {
+            Some("falls back to plain text when STARTTLS is not offered (opportunistic TLS)")
+        }
+        _ => Some("sends mail and any SMTP password in plain text (no TLS)"),
+    }
+}
+
+/// A relay on this machine: plain text never leaves it.
+fn smtp_host_is_local(raw: &str) -> bool {
+    match url::Url::parse(raw)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        // `smtp:` is not a special scheme to the URL standard, so an IP
+        // address may come back as an opaque host name.
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -257,6 +334,24 @@ impl Settings {
         let database_url = var("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("patchport.db").display()));
         let mail = MailSettings::from_env(&data_dir, &public_url)?;
+        let trusted_proxies = var("PATCHPORT_TRUSTED_PROXIES")
+            .map(|v| {
+                v.split([',', ' ', '\n'])
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        p.parse::<ipnet::IpNet>()
+                            .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| ConfigError {
+                                var: "PATCHPORT_TRUSTED_PROXIES",
+                                problem: format!(
+                                    "{p:?} is not an IP address or network (e.g. 10.0.0.0/8)"
+                                ),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             database_url,
             data_dir,
@@ -268,6 +363,10 @@ impl Settings {
             session_idle: number("PATCHPORT_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)? * 60,
             session_max: number("PATCHPORT_SESSION_MAX_HOURS", 12, 1, 24 * 30)? * 3600,
             body_limit: number("PATCHPORT_BODY_LIMIT_KB", 64, 1, 64 * 1024)? as usize * 1024,
+            trusted_proxies,
+            max_hashes: number("PATCHPORT_MAX_CONCURRENT_HASHES", 4, 1, 64)? as usize,
+            header_timeout: number("PATCHPORT_HEADER_TIMEOUT_SECONDS", 10, 1, 300)? as u64,
+            request_timeout: number("PATCHPORT_REQUEST_TIMEOUT_SECONDS", 120, 5, 3600)? as u64,
             advisory_urls: var("PATCHPORT_ADVISORY_URLS")
                 .map(|v| {
                     v.split([',', ' ', '\n'])
@@ -307,5 +406,22 @@ mod tests {
             redact_url("sqlite:data/patchport.db"),
             "sqlite:data/patchport.db"
         );
+    }
+
+    #[test]
+    fn smtp_urls_without_enforced_tls_are_named_unsafe() {
+        for (url, safe) in [
+            ("smtps://u:p@mail.example.org:465", true),
+            ("smtp://u:p@mail.example.org:587?tls=required", true),
+            ("smtp://mail.example.org:25", false),
+            ("smtp://u:p@mail.example.org:587?tls=opportunistic", false),
+            ("smtp://mail.example.org:587?tls=none", false),
+        ] {
+            assert_eq!(smtp_insecurity(url).is_none(), safe, "{url}");
+        }
+        assert!(smtp_host_is_local("smtp://127.0.0.1:2525"));
+        assert!(smtp_host_is_local("smtp://[::1]:25"));
+        assert!(smtp_host_is_local("smtp://localhost:25"));
+        assert!(!smtp_host_is_local("smtp://mail.example.org:25"));
     }
 }

@@ -147,7 +147,14 @@ impl Mailer {
             .recipient
             .parse()
             .map_err(|e| permanent(format!("'{}' is not a mail address: {e}", mail.recipient)))?;
+        // One id per mail row, the same on every try and on a resend, so
+        // a mail client can tell a second delivery for the same mail.
+        let host = self.public_url.host_str().unwrap_or("patchport.invalid");
         Message::builder()
+            .message_id(Some(format!(
+                "<patchport-mail-{}-{}@{host}>",
+                mail.id, mail.created_at
+            )))
             .from(self.from.clone())
             .to(to)
             .subject(&mail.subject)

@@ -23,11 +23,85 @@ fn is_static(path: &str) -> bool {
     path.starts_with("/pkg/")
 }
 
+/// Server functions whose input could not be read (missing or malformed
+/// arguments, a body over the limit) fail before their code runs, and the
+/// server-function layer sends those with 500 and its own wording. Here
+/// they become what they are: 413 for a body over the limit, 400 for the
+/// rest, with a plain message; real internal errors keep their 500.
+pub async fn server_fn_errors(req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res
+            .headers()
+            .contains_key(server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        parts.status = StatusCode::INTERNAL_SERVER_ERROR;
+        return Response::from_parts(parts, Body::from("Something went wrong on the server."));
+    };
+    match serde_json::from_slice::<app::errors::AppError>(&bytes) {
+        Ok(app::errors::AppError::Request(detail)) => {
+            let too_large = detail.contains("length limit");
+            tracing::info!(%detail, "server function input refused");
+            let (status, message) = if too_large {
+                (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.")
+            } else {
+                (StatusCode::BAD_REQUEST, "The request could not be read.")
+            };
+            let error = app::errors::AppError::Request(message.to_owned());
+            parts.status = status;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&error).unwrap_or_default()),
+            )
+        }
+        _ => Response::from_parts(parts, Body::from(bytes)),
+    }
+}
+
+/// Records who is really asking ([`app::ssr::ClientAddr`]): the peer, or
+/// for requests through a trusted proxy the address it forwarded. Every
+/// handler, the throttles and the audit trail read it from here.
+pub async fn client_address(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let client = {
+            let forwarded: Vec<&str> = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            app::ssr::real_client(peer, &forwarded, &state.auth.trusted_proxies)
+        };
+        req.extensions_mut().insert(app::ssr::ClientAddr(client));
+    }
+    next.run(req).await
+}
+
 /// Security headers on every response. Pages carry their own
 /// Content-Security-Policy with a per-response nonce; everything else gets
 /// the strict one without a nonce.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let is_static = is_static(req.uri().path());
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_static = is_static(path);
+    // Pages whose address holds a secret (a reset or invitation token)
+    // send no referrer at all, not even to this portal's own requests.
+    let secret_url = path.starts_with("/reset/") || path.starts_with("/invite/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(
@@ -36,8 +110,19 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
+        HeaderValue::from_static(if secret_url {
+            "no-referrer"
+        } else {
+            "same-origin"
+        }),
     );
+    if state.auth.secure_cookies {
+        // Served over https (its public URL says so): browsers keep to it.
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         "cross-origin-opener-policy",
@@ -126,6 +211,7 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
         }
     };
     let signed_in = user.is_some();
+    let actor = user.clone();
     if let Some(user) = user {
         req.extensions_mut().insert(user);
     }
@@ -143,7 +229,43 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
             url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
         return Redirect::to(&format!("/login?next={next_param}")).into_response();
     }
-    next.run(req).await
+    let source = req
+        .extensions()
+        .get::<app::ssr::ClientAddr>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let response = next.run(req).await;
+    if response.status() == StatusCode::FORBIDDEN
+        && let Some(actor) = actor
+    {
+        audit_denied(&state, &actor, &path, &source).await;
+    }
+    response
+}
+
+/// Records a signed-in user's refused request (an owner calling an admin
+/// function): probing shows in the audit trail. Best effort: a failure to
+/// record is logged, the refusal stands either way.
+async fn audit_denied(state: &AppState, actor: &app::accounts::UserView, path: &str, source: &str) {
+    let recorded = async {
+        let mut conn = state.db.write().await?;
+        patchport_db::audit::record(
+            &mut conn,
+            &patchport_db::audit::NewAuditEvent {
+                actor_id: Some(actor.id),
+                actor_name: &actor.username,
+                action: "access.denied",
+                target: path,
+                detail: "refused: admins only",
+                source,
+            },
+            state.clock.now(),
+        )
+        .await
+    };
+    if let Err(e) = recorded.await {
+        tracing::warn!(error = %app::errors::error_chain(&e), path, "refused request not audited");
+    }
 }
 
 /// The setup page exists only while the first admin is still missing. An

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -31,6 +32,7 @@ pub struct Application {
     scheduler_interval: u64,
     mailer: Arc<crate::mail::Mailer>,
     mail_interval: u64,
+    header_timeout: std::time::Duration,
 }
 
 /// Where advisories are fetched from on a schedule, and how often.
@@ -81,6 +83,9 @@ impl Application {
                 idle_timeout: settings.session_idle,
                 absolute_timeout: settings.session_max,
                 throttle: Default::default(),
+                trusted_proxies: settings.trusted_proxies.clone(),
+                hashes: Arc::new(tokio::sync::Semaphore::new(settings.max_hashes)),
+                secure_cookies: settings.secure_cookies(),
             },
             setup_code: Arc::new(Mutex::new(setup_code)),
             leptos_options,
@@ -100,6 +105,7 @@ impl Application {
             scheduler_interval: settings.scheduler_interval,
             mailer,
             mail_interval: settings.mail.interval,
+            header_timeout: std::time::Duration::from_secs(settings.header_timeout),
         })
     }
 
@@ -150,13 +156,7 @@ impl Application {
             || self.advisory_sources.kev.is_some())
         .then(|| tokio::spawn(fetch_advisories(self.state.clone(), self.advisory_sources)));
         tracing::info!(addr = %self.listener.local_addr()?, "serving");
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        serve(self.listener, self.router, self.header_timeout, shutdown).await;
         sweeper.abort();
         if let Some(j) = job_sweeper {
             j.abort();
@@ -171,6 +171,64 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets the
+/// open connections finish their requests. `axum::serve` sets no
+/// header-read timeout; hyper's HTTP/1 keeps one once it has a timer, so
+/// a client that sends its headers slower than `header_timeout` is
+/// disconnected instead of holding its connection forever.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::Service as _;
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo::<SocketAddr>(remote));
+                router.clone().call(request)
+            },
+        );
+        let connection = graceful.watch(
+            builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// Connects to the configured database and migrates it.
@@ -198,7 +256,7 @@ fn router(state: &AppState, settings: &Settings) -> Router {
     let routes = route_list();
     let sessions =
         SessionManagerLayer::new(SqlSessionStore::new(state.db.clone(), state.clock.clone()))
-            .with_name("patchport_session")
+            .with_name(state.auth.cookie_name("patchport_session"))
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(settings.secure_cookies())
@@ -220,11 +278,23 @@ fn router(state: &AppState, settings: &Settings) -> Router {
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::same_origin))
+        .layer(axum::middleware::from_fn(middleware::server_fn_errors))
         .layer(RequestBodyLimitLayer::new(settings.body_limit));
     Router::new()
         .merge(crate::agent_api::router())
         .merge(ui)
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::client_address,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(settings.request_timeout),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone())
 }
@@ -276,6 +346,20 @@ async fn sweep_jobs(state: AppState, every: std::time::Duration) {
             Ok(n) if n > 0 => tracing::info!(jobs = n, "overdue jobs expired or offered again"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "job sweep failed"),
+        }
+        // Owners hear once when one of their servers goes silent.
+        let noticed = async {
+            let mut tx = state.db.begin().await?;
+            let n = patchport_db::servers::notice_silent(&mut tx, state.clock.now()).await?;
+            patchport_db::commit(tx).await?;
+            Ok::<_, patchport_db::StorageError>(n)
+        };
+        match noticed.await {
+            Ok(n) if n > 0 => tracing::info!(servers = n, "owners told of silent servers"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %app::errors::error_chain(&e), "silent-server notices failed")
+            }
         }
         // The rollout scheduler: on PostgreSQL, one instance at a time.
         let rolled = async {

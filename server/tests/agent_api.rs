@@ -355,6 +355,31 @@ async fn bad_reports_and_bad_credentials_are_refused_and_change_nothing() {
                 "",
             ),
             (
+                "oversized enrolment, unauthenticated",
+                app.client
+                    .post(app.url("/agent/v1/enroll"))
+                    .header("content-type", "application/json")
+                    .body(vec![b' '; 64 * 1024])
+                    .send()
+                    .await
+                    .unwrap(),
+                413,
+                "",
+            ),
+            (
+                "oversized job result",
+                app.client
+                    .post(app.url("/agent/v1/jobs/1/result"))
+                    .bearer_auth(&credential)
+                    .header("content-type", "application/json")
+                    .body(vec![b' '; 1024 * 1024])
+                    .send()
+                    .await
+                    .unwrap(),
+                413,
+                "",
+            ),
+            (
                 "wrong secret",
                 app.check_in(&format!("{server_id}.{}", "0".repeat(64)), &full(&good))
                     .await,
@@ -860,6 +885,44 @@ async fn a_killed_agents_lease_runs_out_and_the_job_is_offered_again_never_twice
 }
 
 #[tokio::test]
+async fn a_reboot_whose_lease_ran_out_is_lost_never_offered_again_and_a_new_boot_id_confirms_it() {
+    for_each_backend(|app| async move {
+        let (server_id, credential, r, admin) = app.reporting_server().await;
+        let resp = app
+            .queue(
+                &admin,
+                serde_json::json!({"server_id": server_id, "kind": "reboot", "patch_ids": [],
+                    "start_at": "", "window_hours": 168}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let job_id: i64 = resp.json().await.unwrap();
+        // The agent claims the reboot and goes silent before "rebooting"
+        // (the reboot took it down first, or it died).
+        assert_eq!(app.poll(&credential, &r).await[0].id, job_id);
+        app.clock.advance(JOB_LEASE);
+        assert!(
+            app.poll(&credential, &r).await.is_empty(),
+            "a reboot is never offered a second time"
+        );
+        let job = app.job(job_id).await;
+        assert_eq!(job.state, "failed");
+        assert!(job.reason.starts_with("lost:"), "{}", job.reason);
+        // The server turns out to have rebooted: its new boot id confirms it.
+        let mut rebooted = r.clone();
+        rebooted.boot_id = "a-new-boot".into();
+        assert_eq!(
+            app.check_in(&credential, &full(&rebooted)).await.status(),
+            200
+        );
+        let job = app.job(job_id).await;
+        assert_eq!(job.state, "succeeded");
+        assert!(job.reason.contains("new boot id"), "{}", job.reason);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_reboot_waits_for_its_time_and_counts_only_with_a_new_boot_id() {
     for_each_backend(|app| async move {
         use patchport_core::Clock;
@@ -1102,22 +1165,7 @@ async fn a_rotated_credential_replaces_the_old_one_at_its_first_use() {
             .new_credential
             .expect("a new credential at the next check-in");
         assert!(new.starts_with(&format!("{server_id}.")) && new != old);
-        // The answer might have been lost: the old one still works and a
-        // fresh credential is handed out again.
-        let again: CheckInResponse = app.check_in(&old, &digest_only).await.json().await.unwrap();
-        let newer = again.new_credential.expect("handed out again");
-        assert_ne!(newer, new);
-        assert_eq!(
-            app.check_in(&new, &digest_only).await.status(),
-            401,
-            "superseded by the newer one"
-        );
-        let used: CheckInResponse = app
-            .check_in(&newer, &digest_only)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let used: CheckInResponse = app.check_in(&new, &digest_only).await.json().await.unwrap();
         assert!(used.new_credential.is_none(), "rotation done");
         assert_eq!(app.audit_count("agent.credential_rotated").await, 1);
         assert_eq!(
@@ -1125,7 +1173,8 @@ async fn a_rotated_credential_replaces_the_old_one_at_its_first_use() {
             401,
             "the old one is retired"
         );
-        assert_eq!(app.check_in(&newer, &digest_only).await.status(), 200);
+        assert_eq!(app.check_in(&new, &digest_only).await.status(), 200);
+        assert_eq!(app.audit_count("agent.credential_conflict").await, 0);
 
         // Revoked: nothing to rotate.
         let mut tx = app.app_state.db.begin().await.unwrap();
@@ -1141,6 +1190,132 @@ async fn a_rotated_credential_replaces_the_old_one_at_its_first_use() {
             )
             .await;
         assert_eq!(resp.status(), 409);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_gets_one_job_at_a_time_under_concurrent_check_ins() {
+    use patchport_core::protocol::JobSpec;
+    for_each_backend(|app| async move {
+        let (server_id, credential, r, _) = app.reporting_server().await;
+        // Two jobs due now.
+        let mut tx = app.app_state.db.begin().await.unwrap();
+        for spec in [JobSpec::Refresh, JobSpec::Refresh] {
+            patchport_db::jobs::create(
+                &mut tx,
+                &patchport_db::jobs::NewJob {
+                    server_id,
+                    spec: &spec,
+                    not_before: app.clock_now(),
+                    not_after: app.clock_now() + 3600,
+                    created_by: None,
+                },
+                app.clock_now(),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let digest_only = CheckInRequest {
+            digest: r.digest(),
+            report: None,
+        };
+        let answers = futures_util::future::join_all(
+            (0..50).map(|_| app.check_in(&credential, &digest_only)),
+        )
+        .await;
+        let mut handed = 0;
+        for resp in answers {
+            assert_eq!(resp.status(), 200);
+            let body: CheckInResponse = resp.json().await.unwrap();
+            handed += body.jobs.len();
+        }
+        assert_eq!(handed, 1, "one job handed out");
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let (running,): (i64,) =
+            sqlx::query_as("select count(*) from job where server_id = $1 and state = 'running'")
+                .bind(server_id)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(running, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stolen_old_credential_never_ends_up_with_the_new_one() {
+    for_each_backend(|app| async move {
+        // Whoever presents the old credential second, the thief or the
+        // agent, nobody is left holding a valid credential, and the admins
+        // are told.
+        for thief_first in [true, false] {
+            let (server_id, old, r, admin) = app.reporting_server().await;
+            let resp = app
+                .post_fn(
+                    "/api/admin/servers/rotate_credential",
+                    Some(&admin),
+                    &[("server_id", &server_id.to_string())],
+                )
+                .await;
+            assert_eq!(resp.status(), 200);
+            let digest_only = CheckInRequest {
+                digest: r.digest(),
+                report: None,
+            };
+            let conflicts = app.audit_count("agent.credential_conflict").await;
+            // The first to present the old credential gets the new one…
+            let first: CheckInResponse =
+                app.check_in(&old, &digest_only).await.json().await.unwrap();
+            let handed = first.new_credential.expect("handed out once");
+            // …and the second presentation of the old one revokes both.
+            let second = app.check_in(&old, &digest_only).await;
+            assert_eq!(second.status(), 401, "thief first: {thief_first}");
+            let second: serde_json::Value = second.json().await.unwrap();
+            assert!(second.get("new_credential").is_none(), "no second credential");
+            assert_eq!(app.check_in(&handed, &digest_only).await.status(), 401);
+            assert_eq!(app.check_in(&old, &digest_only).await.status(), 401);
+            assert_eq!(app.audit_count("agent.credential_conflict").await, conflicts + 1);
+            // The admins are told, by notification and mail.
+            let mut conn = app.app_state.db.read().await.unwrap();
+            let (told,): (i64,) = sqlx::query_as(
+                "select count(*) from notification where kind = 'credential_conflict' and link = $1",
+            )
+            .bind(format!("/servers/{server_id}"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+            assert!(told >= 1);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_check_ins_during_a_rotation_hand_out_one_credential_at_most() {
+    for_each_backend(|app| async move {
+        let (server_id, old, r, admin) = app.reporting_server().await;
+        app.post_fn(
+            "/api/admin/servers/rotate_credential",
+            Some(&admin),
+            &[("server_id", &server_id.to_string())],
+        )
+        .await;
+        let digest_only = CheckInRequest {
+            digest: r.digest(),
+            report: None,
+        };
+        let answers =
+            futures_util::future::join_all((0..20).map(|_| app.check_in(&old, &digest_only))).await;
+        let mut handed = 0;
+        for resp in answers {
+            if resp.status() == 200 {
+                let body: CheckInResponse = resp.json().await.unwrap();
+                handed += usize::from(body.new_credential.is_some());
+            }
+        }
+        assert!(handed <= 1, "{handed} credentials handed out");
     })
     .await;
 }

@@ -72,7 +72,7 @@ async fn cross_origin_posts_to_server_functions_are_refused() {
             ("display_name", ""),
             ("email", ""),
             ("role", "admin"),
-            ("password", "0123456789abc"),
+            ("password", "carbon-kettle-91"),
         ];
         let cases: &[(&str, &str, u16)] = &[
             ("origin", "http://evil.example", 403),
@@ -125,7 +125,7 @@ async fn an_owner_calling_admin_server_functions_is_refused_and_nothing_changes(
                     ("display_name", ""),
                     ("email", ""),
                     ("role", "admin"),
-                    ("password", "0123456789abc"),
+                    ("password", "carbon-kettle-91"),
                 ],
             ),
             (
@@ -138,7 +138,7 @@ async fn an_owner_calling_admin_server_functions_is_refused_and_nothing_changes(
             ),
             (
                 "/api/admin/users/reset_password",
-                vec![("id", &admin_id), ("password", "0123456789abc")],
+                vec![("id", &admin_id), ("password", "carbon-kettle-91")],
             ),
             ("/api/admin/audit", vec![("action", ""), ("page", "1")]),
             ("/api/admin/enrollment/create", vec![("label", "x"), ("valid_hours", "1"), ("max_uses", "1")]),
@@ -237,6 +237,7 @@ async fn security_headers_are_on_pages_and_the_csp_nonce_matches_the_scripts() {
             "frame-ancestors 'none'",
             "default-src 'self'",
             "object-src 'none'",
+            "base-uri 'none'",
         ] {
             assert!(csp.contains(part), "CSP has {part}: {csp}");
         }
@@ -261,7 +262,53 @@ async fn security_headers_are_on_pages_and_the_csp_nonce_matches_the_scripts() {
             app.get("/healthz", None).await.headers()["x-frame-options"],
             "DENY"
         );
+        assert!(
+            !h.contains_key("strict-transport-security"),
+            "not over plain http"
+        );
+        // A page whose address carries a secret sends no referrer.
+        let reset = app
+            .get("/reset/0123456789abcdef0123456789abcdef01234567", None)
+            .await;
+        assert_eq!(reset.headers()["referrer-policy"], "no-referrer");
     })
+    .await;
+    // Behind https: HSTS, and the session cookie is a __Host- one.
+    support::for_each_backend_with(
+        |s| s.public_url = "https://patchport.example/".parse().unwrap(),
+        |app| async move {
+            let resp = app.get("/login", None).await;
+            assert_eq!(
+                resp.headers()["strict-transport-security"],
+                "max-age=31536000"
+            );
+            let resp = app
+                .post_fn(
+                    "/api/login",
+                    None,
+                    &[("username", ADMIN), ("password", PASSWORD), ("next", "/")],
+                )
+                .await;
+            let cookies: Vec<String> = resp
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect();
+            assert!(
+                cookies
+                    .iter()
+                    .any(|c| c.starts_with("__Host-patchport_session=") && c.contains("Secure")),
+                "{cookies:?}"
+            );
+            assert!(
+                cookies
+                    .iter()
+                    .any(|c| c.starts_with("__Host-patchport_device=") && c.contains("Secure")),
+                "{cookies:?}"
+            );
+        },
+    )
     .await;
 }
 
@@ -353,8 +400,10 @@ async fn wrong_password_and_unknown_user_fail_alike_then_throttle_without_perman
             app.login(OWNER, PASSWORD).await.is_some(),
             "the block ends: no permanent lockout"
         );
+        // The five free attempts were checked and audited; the sixth was
+        // refused before its password was looked at.
         let failures = app.audit_count("login.failed").await;
-        assert!(failures >= 6, "failed sign-ins are audited: {failures}");
+        assert_eq!(failures, 5, "failed sign-ins are audited");
     })
     .await;
 }
@@ -431,6 +480,18 @@ async fn a_password_change_ends_the_users_other_sessions_only() {
         );
         assert!(app.login(OWNER, PASSWORD).await.is_none());
         assert!(app.login(OWNER, "a-new-password-1").await.is_some());
+        // The owner is told, whatever their mail preferences.
+        let owner = app.find_user(OWNER).await.unwrap();
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let told: Vec<(String,)> = sqlx::query_as(
+            "select body from notification where account_id = $1 and kind = 'password_changed'",
+        )
+        .bind(owner)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(told.len(), 1);
+        assert!(told[0].0.contains("on your account page"), "{told:?}");
     })
     .await;
 }
@@ -463,23 +524,25 @@ async fn admins_manage_users_with_guards_and_an_audit_trail() {
             (
                 "a",
                 "",
-                "0123456789abc",
+                "carbon-kettle-91",
                 "user name must be 3 to 64 characters",
             ),
             (
                 "bad name",
                 "",
-                "0123456789abc",
+                "carbon-kettle-91",
                 "user name may contain only",
             ),
             (
                 "carol",
                 "not-an-email",
-                "0123456789abc",
+                "carbon-kettle-91",
                 "email address must look like",
             ),
             ("carol", "", "short", "password must be at least 10"),
-            (OWNER, "", "0123456789abc", "user name is taken"),
+            (OWNER, "", "carbon-kettle-91", "user name is taken"),
+            ("dave", "", "qwertyuiop", "commonly leaked passwords"),
+            ("dave", "", "letmein123", "too easy to guess"),
         ];
         for (name, email, pw, want) in cases {
             let resp = create(name, email, pw).await;
@@ -500,7 +563,7 @@ async fn admins_manage_users_with_guards_and_an_audit_trail() {
         }
         assert!(app.find_user("carol").await.is_none());
         assert_eq!(
-            create("carol", "carol@corp.example", "0123456789abc")
+            create("carol", "carol@corp.example", "carbon-kettle-91")
                 .await
                 .status(),
             200

@@ -9,140 +9,8 @@
 mod support;
 
 use patchport_db::mail::Notice;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use support::sink::{PUBLIC, Received, Sink};
 use support::{ADMIN, OWNER, PASSWORD, TestApp, for_each_backend_with};
-
-const PUBLIC: &str = "https://patchport.example.test/";
-
-/// The SMTP sink process; stops when dropped.
-struct Sink {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-/// One message the sink accepted.
-#[derive(Debug, serde::Deserialize)]
-struct Received {
-    to: Vec<String>,
-    data: String,
-}
-
-impl Received {
-    fn subject(&self) -> String {
-        let header = self
-            .data
-            .lines()
-            .find_map(|l| l.strip_prefix("Subject: "))
-            .unwrap_or_default();
-        // lettre encodes non-ASCII subjects; ours are ASCII.
-        header.trim().to_owned()
-    }
-
-    /// The text part, with quoted-printable soft breaks undone.
-    fn text(&self) -> String {
-        self.data
-            .replace("=\r\n", "")
-            .replace("=\n", "")
-            .replace("=3D", "=")
-    }
-
-    /// The first link under the public URL.
-    fn link(&self) -> String {
-        let text = self.text();
-        let start = text.find(PUBLIC).expect("a link to the portal");
-        text[start..]
-            .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-fn python() -> String {
-    std::env::var("PATCHPORT_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into())
-}
-
-impl Sink {
-    fn new(dir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut sink = Self {
-            port,
-            dir: dir.to_owned(),
-            child: None,
-        };
-        sink.start();
-        sink
-    }
-
-    fn start(&mut self) {
-        use std::io::BufRead;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp_sink.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .arg(self.port.to_string())
-            .arg(&self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect(
-                "start the SMTP sink: python3 with aiosmtpd (scripts/setup.sh --test installs it)",
-            );
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(
-            line.trim(),
-            "ready",
-            "the SMTP sink did not start: is aiosmtpd installed (python3-aiosmtpd)?"
-        );
-        self.child = Some(child);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            drop(child.stdin.take());
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        let mut names: Vec<_> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
-    }
-
-    fn to(&self, address: &str) -> Vec<Received> {
-        self.received()
-            .into_iter()
-            .filter(|m| m.to.iter().any(|t| t == address))
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// Runs `test` once per backend with a fresh SMTP sink the portal sends to.
 async fn with_smtp<F, Fut>(test: F)
@@ -382,6 +250,17 @@ async fn an_smtp_outage_delays_mail_but_loses_and_doubles_none() {
             assert_eq!(sink.to(address).len(), 1, "{address}");
         }
         assert_eq!(sink.received().len(), 4);
+        // Every mail carries its own Message-ID, under the portal's host.
+        let mut ids: Vec<String> = sink.received().iter().map(Received::message_id).collect();
+        assert!(
+            ids.iter()
+                .all(|id| id.starts_with("<patchport-mail-")
+                    && id.ends_with("@patchport.example.test>")),
+            "{ids:?}"
+        );
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 4, "no duplicate Message-ID");
     })
     .await;
 }
@@ -752,4 +631,103 @@ async fn a_booked_reboot_brings_reminders_and_its_outcome_by_mail() {
         assert_eq!(sink.received().len(), 4, "nothing else, nothing twice");
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_owner_hears_once_when_a_server_goes_silent_and_again_after_it_came_back() {
+    with_smtp(|app, sink| async move {
+        let (server, agent) = app.server("quiet-1", &[], false).await;
+        let owner_id = app.find_user(OWNER).await.unwrap();
+        let mut conn = app.app_state.db.write().await.unwrap();
+        sqlx::query("update account set email = 'owner@example.test' where id = $1")
+            .bind(owner_id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let notice = || async {
+            let mut tx = app.app_state.db.begin().await.unwrap();
+            let n = patchport_db::servers::notice_silent(&mut tx, app.clock_now())
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            n
+        };
+        // Silent for less than a day: not yet.
+        app.clock.advance(86_400 - 60);
+        assert_eq!(notice().await, 0);
+        // Past a day: one notice, and only one however often the step runs.
+        app.clock.advance(120);
+        assert_eq!(notice().await, 1);
+        assert_eq!(notice().await, 0);
+        app.clock.advance(3 * 86_400);
+        assert_eq!(notice().await, 0, "told once per silence");
+        app.deliver_mail().await;
+        let to_owner = sink.to("owner@example.test");
+        assert_eq!(to_owner.len(), 1);
+        assert!(
+            to_owner[0]
+                .subject()
+                .starts_with("quiet-1 has not checked in since "),
+            "{}",
+            to_owner[0].subject()
+        );
+        assert_eq!(to_owner[0].link(), format!("{PUBLIC}servers/{server}"));
+        // Back, then silent again: told again.
+        let resp = app
+            .check_in(&agent.credential, &support::full(&agent.report))
+            .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(notice().await, 0, "checked in: not silent");
+        app.clock.advance(86_400 + 60);
+        assert_eq!(notice().await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_smtp_server_that_never_answers_delays_mail_without_losing_it() {
+    // A listener that accepts connections and never says a word (no
+    // greeting): the portal gives up after its SMTP timeout, keeps the
+    // mail queued with the reason, and the pass ends.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let acceptor = tokio::spawn(async move {
+        while let Ok((stream, _)) = silent.accept().await {
+            keep.lock().await.push(stream);
+        }
+    });
+    for_each_backend_with(
+        |settings| {
+            settings.public_url = PUBLIC.parse().unwrap();
+            settings.mail.transport =
+                patchport::config::MailTransport::Smtp(format!("smtp://127.0.0.1:{port}"));
+            settings.mail.timeout = 1;
+        },
+        |app| async move {
+            let (hal, _) = app.person("hal", false).await;
+            app.tell(hal, "patches published").await;
+            let started = std::time::Instant::now();
+            let done = app.deliver_mail().await;
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the pass ended on the timeout, {:?}",
+                started.elapsed()
+            );
+            assert_eq!((done.sent, done.retried, done.dead), (0, 1, 0));
+            let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+            let page = app.outbox(&admin, "queued").await;
+            assert_eq!(page.queued, 1, "kept for the next try");
+            assert_eq!(page.items[0].attempts, 1);
+            let error = page.items[0].last_error.to_lowercase();
+            assert!(
+                error.contains("no answer") || error.contains("timed out"),
+                "{error}"
+            );
+        },
+    )
+    .await;
+    acceptor.abort();
 }

@@ -281,6 +281,54 @@ async fn a_decline_during_observation_prevents_publication() {
 }
 
 #[tokio::test]
+async fn a_decline_takes_the_patch_out_of_installs_already_queued() {
+    for_each_backend(|app| async move {
+        let (canary, mut r) = app.server("canary-1", &[("bash", "1.0-2")], false).await;
+        let (web1, mut web) = app
+            .server("web-1", &[("bash", "1.0-2"), ("zlib", "1.0-2")], false)
+            .await;
+        let (web2, mut other) = app.server("web-2", &[("bash", "1.0-2")], false).await;
+        app.test_group(&[canary]).await;
+        app.tick().await;
+        app.agent_runs(&mut r, true).await;
+        app.tick().await;
+        let d = app.rollout_of("bash").await;
+        let (bash, zlib) = (d.rollout.patch_id, app.rollout_patch_id("zlib").await);
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        // Deployed for an hour from now: web-1 gets bash and zlib in one
+        // job, web-2 bash alone.
+        let at = patchport_core::clock::format_utc(app.clock_now() + 3600)[..16].replace(' ', "T");
+        let resp = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "deploy", "patch_ids": [bash, zlib], "server_ids": [web1, web2], "group_ids": [],
+                    "owner_ids": [], "install_at": at, "reboot": "none", "reboot_at": "", "request_key": "key-decline-queued"}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(app.patch_state(web1, "bash").await, "queued");
+        let resp = app
+            .post_fn(
+                "/api/admin/rollouts/decide",
+                Some(&admin),
+                &[("id", &d.rollout.id.to_string()), ("decision", "decline"), ("reason", "breaks bash scripts")],
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(app.patch_state(web1, "bash").await, "missing");
+        assert_eq!(app.patch_state(web2, "bash").await, "missing");
+        assert_eq!(app.patch_state(web1, "zlib").await, "queued", "the rest of the job stays");
+        assert_eq!((app.open_jobs(web1).await, app.open_jobs(web2).await), (1, 0));
+        // At the time, web-1's agent installs zlib only; web-2 gets nothing.
+        app.clock.advance(3600 + 60);
+        assert_eq!(app.agent_runs(&mut other, true).await, None);
+        assert_eq!(app.agent_runs(&mut web, true).await, Some("install"));
+        assert_eq!(app.patch_state(web1, "zlib").await, "installed");
+        assert_eq!(app.patch_state(web1, "bash").await, "missing", "the declined patch was never installed");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn manual_deployments_are_idempotent_and_say_what_they_skip() {
     for_each_backend(|app| async move {
         let (web1, mut web1_report) = app.server("web-1", &[("zlib", "1.0-2"), ("xz", "1.0-2")], false).await;
@@ -500,6 +548,24 @@ async fn targets_are_named_by_host_name_and_owner() {
         let done: app::rollouts::DeploymentCreated = resp.json().await.unwrap();
         assert_eq!((done.targets, done.jobs), (1, 1));
         assert_eq!((app.open_jobs(web1).await, app.open_jobs(web2).await), (1, 0));
+        // A second server enrols under the same host name: the name no
+        // longer says which server is meant, so it is refused, naming both;
+        // `#id` names one.
+        let (twin, _) = app.server("web-2", &[("zlib", "1.0-2")], false).await;
+        assert_ne!(twin, web2);
+        let resp = app
+            .deploy(Some(&admin), form(serde_json::json!({"mode": "deploy", "hostnames": ["web-2"]})))
+            .await;
+        assert_eq!(resp.status(), 422);
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("names 2 servers") && text.contains(&format!("#{twin}")), "{text}");
+        assert_eq!((app.open_jobs(web2).await, app.open_jobs(twin).await), (0, 0), "refused: nothing queued");
+        let resp = app
+            .deploy(Some(&admin), form(serde_json::json!({"mode": "deploy", "hostnames": [format!("#{twin}")]})))
+            .await;
+        let done: app::rollouts::DeploymentCreated = resp.json().await.unwrap();
+        assert_eq!((done.targets, done.jobs), (1, 1));
+        assert_eq!((app.open_jobs(web2).await, app.open_jobs(twin).await), (0, 1));
     })
     .await;
 }

@@ -30,6 +30,10 @@ pub async fn portal() -> Portal {
         advisory_interval: 24 * 3600,
         scheduler_interval: 0,
         mail: patchport::config::MailSettings::files(dir.path().join("mail")),
+        trusted_proxies: Vec::new(),
+        max_hashes: 4,
+        header_timeout: 10,
+        request_timeout: 120,
     };
     let clock = ManualClock::new(SystemClock.now());
     let app = Application::build(&settings, Arc::new(clock.clone()))

@@ -23,7 +23,11 @@ struct AuthRecord {
 
 fn session_error(e: tower_sessions::session::Error) -> AppError {
     tracing::error!(error = %e, "session store failed");
-    AppError::Internal
+    if e.to_string().contains(super::sessions::UNAVAILABLE) {
+        AppError::Unavailable
+    } else {
+        AppError::Internal
+    }
 }
 
 /// Resolves the session to a signed-in, enabled user, enforcing the idle and

@@ -15,7 +15,7 @@ use patchport_db::Db;
 use std::sync::{Arc, Mutex};
 
 /// Session and sign-in rules.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AuthSettings {
     /// A session unused this long (seconds) ends.
     pub idle_timeout: i64,
@@ -23,7 +23,18 @@ pub struct AuthSettings {
     pub absolute_timeout: i64,
     /// Failed sign-in throttling.
     pub throttle: patchport_db::throttle::Policy,
+    /// Proxies whose `X-Forwarded-For` names the client
+    /// (`PATCHPORT_TRUSTED_PROXIES`); from anyone else it is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Password hashes (19 MiB each) checked or made at once, across the
+    /// portal; more wait briefly, then get 429.
+    pub hashes: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Cookies only over https (`Secure`, `__Host-` names).
+    pub secure_cookies: bool,
 }
+
+/// Password hashes at once by default: 4 × 19 MiB.
+pub const DEFAULT_CONCURRENT_HASHES: usize = 4;
 
 impl Default for AuthSettings {
     fn default() -> Self {
@@ -31,8 +42,62 @@ impl Default for AuthSettings {
             idle_timeout: 30 * 60,
             absolute_timeout: 12 * 3600,
             throttle: Default::default(),
+            trusted_proxies: Vec::new(),
+            hashes: std::sync::Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENT_HASHES)),
+            secure_cookies: false,
         }
     }
+}
+
+impl AuthSettings {
+    /// The name of a cookie: `__Host-` first under https, so it is bound
+    /// to this host and path `/`, sent only over https.
+    pub fn cookie_name(&self, name: &str) -> String {
+        if self.secure_cookies {
+            format!("__Host-{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+}
+
+/// The client's address as the portal trusts it (set on every request by
+/// the server's `client_address` middleware): see [`real_client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// Who is really asking: the connection's peer, unless the peer is a
+/// trusted proxy; then the last address of `X-Forwarded-For` (read from
+/// the right, as each proxy appends what it saw) that is not a trusted
+/// proxy itself. A malformed entry stops the walk at the proxy that wrote
+/// it, so a client cannot slip an address in front of it.
+pub fn real_client(
+    peer: std::net::IpAddr,
+    forwarded_for: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.into_iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// Everything a request handler or server function needs.
@@ -108,16 +173,50 @@ pub fn session() -> Result<tower_sessions::Session, AppError> {
         })
 }
 
-/// The client's address, for the audit trail.
+/// The client's address, for throttling and the audit trail (see
+/// [`ClientAddr`]).
 pub fn client_addr() -> String {
     parts()
         .ok()
         .and_then(|p| {
-            p.extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
+            p.extensions.get::<ClientAddr>().map(|c| c.0).or_else(|| {
+                p.extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip())
+            })
         })
+        .map(|ip| ip.to_string())
         .unwrap_or_default()
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie(name: &str) -> Option<String> {
+    let parts = parts().ok()?;
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Sends a cookie with the answer: `HttpOnly`, `SameSite=Lax`, path `/`,
+/// `Secure` under https, kept `max_age` seconds.
+pub fn set_cookie(name: &str, value: &str, max_age: i64) {
+    let secure = state().map(|s| s.auth.secure_cookies).unwrap_or(false);
+    let cookie = format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    );
+    if let (Some(res), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        http::HeaderValue::from_str(&cookie),
+    ) {
+        res.append_header(http::header::SET_COOKIE, value);
+    }
 }
 
 /// Runs a server function body and sends its error, if any, with the
@@ -189,4 +288,53 @@ pub async fn audit(
         source: &source,
     };
     Ok(patchport_db::audit::record(tx, &event, now).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::real_client;
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let trusted: Vec<ipnet::IpNet> = vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
+        // Not a trusted proxy: the header is the client's say-so.
+        assert_eq!(
+            real_client(ip("203.0.113.9"), &["198.51.100.1"], &trusted),
+            ip("203.0.113.9")
+        );
+        // A trusted proxy: the address it saw.
+        assert_eq!(
+            real_client(ip("127.0.0.1"), &["198.51.100.1"], &trusted),
+            ip("198.51.100.1")
+        );
+        // Chains: the last untrusted hop; what the client wrote before it does not count.
+        assert_eq!(
+            real_client(
+                ip("10.0.0.2"),
+                &["6.6.6.6, 198.51.100.1, 10.0.0.7"],
+                &trusted
+            ),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            real_client(ip("10.0.0.2"), &["6.6.6.6", "198.51.100.1"], &trusted),
+            ip("198.51.100.1"),
+            "one header per proxy"
+        );
+        // Garbage stops the walk at the proxy that wrote it.
+        assert_eq!(
+            real_client(ip("127.0.0.1"), &["bogus"], &trusted),
+            ip("127.0.0.1")
+        );
+        assert_eq!(real_client(ip("127.0.0.1"), &[], &trusted), ip("127.0.0.1"));
+        // Nothing trusted: always the peer.
+        assert_eq!(
+            real_client(ip("127.0.0.1"), &["198.51.100.1"], &[]),
+            ip("127.0.0.1")
+        );
+    }
 }

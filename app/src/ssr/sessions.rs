@@ -24,9 +24,20 @@ impl SqlSessionStore {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> Error {
-    Error::Backend(e.to_string())
+/// What the session layer is told of a storage error. Its error type
+/// only carries text, so an unreachable database is marked in it
+/// ([`UNAVAILABLE`]) for the sign-in gate to answer 503 rather than 500.
+fn backend(e: impl Into<patchport_db::StorageError>) -> Error {
+    let e: patchport_db::StorageError = e.into();
+    if e.is_unavailable() {
+        Error::Backend(format!("{UNAVAILABLE}: {}", crate::errors::error_chain(&e)))
+    } else {
+        Error::Backend(crate::errors::error_chain(&e))
+    }
 }
+
+/// Marks a session store error caused by an unreachable database.
+pub const UNAVAILABLE: &str = "database unavailable";
 
 fn account_of(record: &Record) -> Option<i64> {
     record

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sink;
+
 use app::ssr::AppState;
 use patchport::{Application, Settings};
 use patchport_core::protocol::{
@@ -85,6 +87,10 @@ fn test_settings(
         advisory_interval: 24 * 3600,
         scheduler_interval: 0,
         mail: patchport::config::MailSettings::files(dir.join("mail")),
+        trusted_proxies: Vec::new(),
+        max_hashes: 4,
+        header_timeout: 10,
+        request_timeout: 120,
     }
 }
 
@@ -192,10 +198,12 @@ where
     }
 }
 
-/// The session id from a response's `Set-Cookie`, if it sets one.
+/// The session id from a response's `Set-Cookie`, if it sets one (named
+/// `__Host-patchport_session` when the portal's public URL is https).
 pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
     resp.headers().get_all("set-cookie").iter().find_map(|v| {
         let v = v.to_str().ok()?;
+        let v = v.strip_prefix("__Host-").unwrap_or(v);
         let value = v.strip_prefix("patchport_session=")?.split(';').next()?;
         (!value.is_empty()).then(|| value.to_owned())
     })
@@ -231,10 +239,18 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The `Cookie` header that carries session `id`.
+    pub fn session_header(&self, id: &str) -> String {
+        format!(
+            "{}={id}",
+            self.app_state.auth.cookie_name("patchport_session")
+        )
+    }
+
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(self.url(path));
         if let Some(c) = cookie {
-            req = req.header("cookie", format!("patchport_session={c}"));
+            req = req.header("cookie", self.session_header(c));
         }
         req.send().await.unwrap()
     }
@@ -248,7 +264,7 @@ impl TestApp {
     ) -> reqwest::Response {
         let mut req = self.client.post(self.url(path)).form(form);
         if let Some(c) = cookie {
-            req = req.header("cookie", format!("patchport_session={c}"));
+            req = req.header("cookie", self.session_header(c));
         }
         req.send().await.unwrap()
     }
@@ -262,7 +278,7 @@ impl TestApp {
     ) -> reqwest::Response {
         let mut req = self.client.post(self.url(path)).json(&body);
         if let Some(c) = cookie {
-            req = req.header("cookie", format!("patchport_session={c}"));
+            req = req.header("cookie", self.session_header(c));
         }
         req.send().await.unwrap()
     }
