@@ -522,3 +522,53 @@ async fn when_postgresql_stops_the_portal_answers_503_and_recovers_without_a_res
     )
     .await;
 }
+
+#[tokio::test]
+async fn two_hundred_agents_reporting_at_once_all_get_through() {
+    use support::{full, pkg, report, update};
+    for_each_backend(|app| async move {
+        // 200 servers enrol at once with one token, then all send a full
+        // report at once: on SQLite every one waits its turn at the one
+        // writer; none may answer "database is locked" (or anything but 200).
+        let token = app.token(200, 3600).await;
+        let enrolled = futures_util::future::join_all((0..200).map(|_| app.enroll(&token))).await;
+        let mut credentials = Vec::new();
+        for resp in enrolled {
+            assert_eq!(resp.status(), 200);
+            let body: serde_json::Value = resp.json().await.unwrap();
+            credentials.push(body["credential"].as_str().unwrap().to_owned());
+        }
+        let reports: Vec<_> = (0..200)
+            .map(|i| {
+                let host = format!("host-{i}");
+                let packages = (0..40)
+                    .map(|p| pkg(&format!("lib{p}"), &format!("lib{p}"), "1.0-1"))
+                    .collect();
+                let updates = (0..10)
+                    .map(|p| update(&format!("lib{p}"), "1.0-1", "1.0-2"))
+                    .collect();
+                full(&report(&host, packages, updates))
+            })
+            .collect();
+        let answers = futures_util::future::join_all(
+            credentials
+                .iter()
+                .zip(&reports)
+                .map(|(c, r)| app.check_in(c, r)),
+        )
+        .await;
+        let mut statuses = std::collections::BTreeMap::new();
+        for resp in answers {
+            *statuses.entry(resp.status().as_u16()).or_insert(0) += 1;
+        }
+        assert_eq!(statuses, std::collections::BTreeMap::from([(200, 200)]));
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let (n,): (i64,) =
+            sqlx::query_as("select count(*) from server where last_report_at is not null")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(n, 200, "every report was applied");
+    })
+    .await;
+}
