@@ -67,6 +67,21 @@ impl Portal {
         portal
     }
 
+    /// A prepared portal on `url` (a SQLite one moves into a fresh
+    /// directory) with its own SMTP sink; the directory holds both and
+    /// must outlive them.
+    fn with_sink(url: String) -> (tempfile::TempDir, Sink, Self) {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Sink::new(&dir.path().join("sink"));
+        let url = if url.starts_with("sqlite:") {
+            patchport_db::testing::sqlite_url(dir.path())
+        } else {
+            url
+        };
+        let portal = Self::prepare(url, &dir.path().join("data"), sink.port);
+        (dir, sink, portal)
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_patchport"));
         cmd.args(args)
@@ -183,14 +198,7 @@ async fn a_portal_killed_after_queueing_a_mail_sends_it_once_after_the_restart()
         .into_iter()
         .enumerate()
     {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = Sink::new(&dir.path().join("sink"));
-        let url = if url.starts_with("sqlite:") {
-            patchport_db::testing::sqlite_url(dir.path())
-        } else {
-            url
-        };
-        let mut portal = Portal::prepare(url, &dir.path().join("data"), sink.port);
+        let (_dir, sink, mut portal) = Portal::with_sink(url);
         // The worker's first pass runs at start; the next only in an hour,
         // so the invitation stays queued until the kill.
         portal.start(3600).await;
@@ -218,14 +226,7 @@ async fn a_portal_killed_between_the_smtp_answer_and_marking_it_sent_sends_it_at
         .into_iter()
         .enumerate()
     {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = Sink::new(&dir.path().join("sink"));
-        let url = if url.starts_with("sqlite:") {
-            patchport_db::testing::sqlite_url(dir.path())
-        } else {
-            url
-        };
-        let mut portal = Portal::prepare(url, &dir.path().join("data"), sink.port);
+        let (_dir, sink, mut portal) = Portal::with_sink(url);
         portal.start(1).await;
         // The sink stores mail to "slow…" at once and answers 3 s later:
         // the portal is killed in between.

@@ -80,6 +80,17 @@ impl TestApp {
         tx.commit().await.unwrap();
     }
 
+    /// Gives the seeded owner the address `owner@example.test`.
+    async fn owner_has_address(&self) {
+        let owner_id = self.find_user(OWNER).await.unwrap();
+        let mut conn = self.app_state.db.write().await.unwrap();
+        sqlx::query("update account set email = 'owner@example.test' where id = $1")
+            .bind(owner_id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+
     async fn outbox(&self, cookie: &str, state: &str) -> app::mail::OutboxPage {
         let resp = self
             .post_fn(
@@ -576,14 +587,7 @@ async fn a_booked_reboot_brings_reminders_and_its_outcome_by_mail() {
     with_smtp(|app, sink| async move {
         let admin = app.login(ADMIN, PASSWORD).await.unwrap();
         let (server, mut agent) = app.server("db-1", &[], false).await;
-        let owner_id = app.find_user(OWNER).await.unwrap();
-        let mut conn = app.app_state.db.write().await.unwrap();
-        sqlx::query("update account set email = 'owner@example.test' where id = $1")
-            .bind(owner_id)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        drop(conn);
+        app.owner_has_address().await;
         // A daily UTC window two days ahead, for two hours.
         let now = app.clock_now();
         let opens = (now / 3600 + 50) * 3600;
@@ -637,14 +641,7 @@ async fn a_booked_reboot_brings_reminders_and_its_outcome_by_mail() {
 async fn an_owner_hears_once_when_a_server_goes_silent_and_again_after_it_came_back() {
     with_smtp(|app, sink| async move {
         let (server, agent) = app.server("quiet-1", &[], false).await;
-        let owner_id = app.find_user(OWNER).await.unwrap();
-        let mut conn = app.app_state.db.write().await.unwrap();
-        sqlx::query("update account set email = 'owner@example.test' where id = $1")
-            .bind(owner_id)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        drop(conn);
+        app.owner_has_address().await;
         let notice = || async {
             let mut tx = app.app_state.db.begin().await.unwrap();
             let n = patchport_db::servers::notice_silent(&mut tx, app.clock_now())
