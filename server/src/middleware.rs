@@ -211,9 +211,8 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
         }
     };
     let signed_in = user.is_some();
-    let actor = user.clone();
-    if let Some(user) = user {
-        req.extensions_mut().insert(user);
+    if let Some(user) = &user {
+        req.extensions_mut().insert(user.clone());
     }
     if path.starts_with("/api/") {
         if !signed_in && !app::PUBLIC_SERVER_FNS.contains(&path.as_str()) {
@@ -236,9 +235,9 @@ pub async fn auth_gate(State(state): State<AppState>, mut req: Request, next: Ne
         .unwrap_or_default();
     let response = next.run(req).await;
     if response.status() == StatusCode::FORBIDDEN
-        && let Some(actor) = actor
+        && let Some(actor) = &user
     {
-        audit_denied(&state, &actor, &path, &source).await;
+        audit_denied(&state, actor, &path, &source).await;
     }
     response
 }
