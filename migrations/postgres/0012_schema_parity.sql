@@ -1,0 +1,3 @@
+-- Schema parity (db/tests/schema_parity.rs): SQLite's text primary keys
+-- become NOT NULL, as every primary key already is on PostgreSQL.
+-- Nothing to change on PostgreSQL.
