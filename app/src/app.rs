@@ -7,6 +7,7 @@ use crate::servers::{ServerPage, ServersPage};
 use crate::users::UsersPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::SsrMode;
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 use patchport_core::Role;
@@ -98,12 +99,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/advisories") view=|| view! { <Gate admin=true><Title text="Advisories" /><crate::advisories::AdvisoriesPage /></Gate> } />
                     <Route path=path!("/outbox") view=|| view! { <Gate admin=true><Title text="Outbox" /><crate::mail::OutboxPage /></Gate> } />
                     <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
-                    <Route path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
-                    <Route path=path!("/report") view=|| view! { <Gate admin=true><Title text="Patches missing" /><crate::report::ReportPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/report") view=|| view! { <Gate admin=true><Title text="Patches missing" /><crate::report::ReportPage /></Gate> } />
                     <Route path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
                     <Route path=path!("/rollouts") view=|| view! { <Gate admin=true><Title text="Rollouts" /><crate::rollouts::RolloutsPage /></Gate> } />
                     <Route path=path!("/rollouts/:id") view=|| view! { <Gate admin=true><Title text="Rollout" /><crate::rollouts::RolloutPage /></Gate> } />
-                    <Route path=path!("/deployments/:id") view=|| view! { <Gate admin=true><Title text="Deployment" /><crate::rollouts::DeploymentPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/deployments/:id") view=|| view! { <Gate admin=true><Title text="Deployment" /><crate::rollouts::DeploymentPage /></Gate> } />
                     <Route path=path!("/policies") view=|| view! { <Gate admin=true><Title text="Rollout policies" /><crate::rollouts::PoliciesPage /></Gate> } />
                     <Route path=path!("/windows") view=|| view! { <Gate admin=true><Title text="Maintenance windows" /><crate::windows::WindowsPage /></Gate> } />
                     <Route path=path!("/notifications") view=|| view! { <Gate admin=true><Title text="Notifications" /><crate::rollouts::NotificationsPage /></Gate> } />

@@ -136,7 +136,6 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
         move || (book.version().get(), cancel.version().get()),
         move |_| reboot_plan(server_id),
     );
-    let at = RwSignal::new(String::new());
     view! {
         <section class="card" id="reboot-booking">
             <h2>"Reboot"</h2>
@@ -172,10 +171,13 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                     }.into_any(),
                 }})}
             </Transition>
-            <form class="inline" on:submit=move |ev| { ev.prevent_default(); book.dispatch(BookReboot { server_id, at: at.get_untracked() }); }>
-                <label>"Reboot at (UTC) "<input type="datetime-local" aria-label="Reboot at" prop:value=move || at.get() on:input=move |ev| at.set(event_target_value(&ev)) /></label>
+            // A plain form post without JavaScript: the server redirects
+            // back here, which then shows the booking (or the error).
+            <ActionForm action=book attr:class="inline">
+                <input type="hidden" name="server_id" value=server_id.to_string() />
+                <label>"Reboot at (UTC) "<input type="datetime-local" name="at" aria-label="Reboot at" /></label>
                 <button type="submit" class="primary">"Book reboot"</button>
-            </form>
+            </ActionForm>
             <FormError action=book />
             <FormError action=cancel />
         </section>
@@ -202,17 +204,12 @@ pub async fn save_reboot_rules(
 ) -> Result<String, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         let rules = rules
             .validated()
             .map_err(|(field, why)| AppError::invalid(field, why))?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        patchport_db::windows::save_rules(&mut tx, &rules, now).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        patchport_db::windows::save_rules(&mut w.tx, &rules, w.now).await?;
+        w.commit(
             "reboot_rules.saved",
             "reboot rules",
             &format!(
@@ -223,10 +220,8 @@ pub async fn save_reboot_rules(
                 rules.low_days,
                 rules.max_deferrals
             ),
-            now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
         Ok("Saved. New deadlines follow these rules; open ones keep theirs.".to_owned())
     })
     .await

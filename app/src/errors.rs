@@ -103,6 +103,25 @@ impl From<patchport_core::accounts::AccountError> for AppError {
     }
 }
 
+/// The words for each uniqueness rule a person can meet (naming the field
+/// at fault): the one place that turns a constraint violation into a
+/// message. A clash with existing data is a conflict (409).
+#[cfg(feature = "ssr")]
+fn duplicate(rule: patchport_db::Unique) -> AppError {
+    use patchport_db::Unique as U;
+    AppError::Conflict(
+        match rule {
+            U::Username => "That user name is taken.",
+            U::GroupName => "A group with this name exists.",
+            U::TestGroup => "Another group is already the test group.",
+            U::PolicyName => "A policy with this name exists.",
+            U::WindowName => "A maintenance window with this name exists.",
+            U::Other => "That already exists.",
+        }
+        .into(),
+    )
+}
+
 #[cfg(feature = "ssr")]
 impl From<patchport_db::StorageError> for AppError {
     fn from(e: patchport_db::StorageError) -> Self {
@@ -110,6 +129,13 @@ impl From<patchport_db::StorageError> for AppError {
         match e {
             E::NotFound => AppError::NotFound,
             E::Conflict(what) => AppError::Conflict(what),
+            E::Duplicate(rule) => duplicate(rule),
+            E::Dangling(e) => {
+                tracing::warn!(error = %error_chain(&e), "change refers to a missing row");
+                AppError::Conflict(
+                    "Something this refers to was removed meanwhile. Reload and try again.".into(),
+                )
+            }
             other if other.is_unavailable() => {
                 tracing::error!(error = %error_chain(&other), "database unavailable");
                 AppError::Unavailable
@@ -124,13 +150,4 @@ impl From<patchport_db::StorageError> for AppError {
 
 /// Renders an error with all its causes, for logs.
 #[cfg(feature = "ssr")]
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub use patchport_db::error_chain;

@@ -46,14 +46,10 @@ pub async fn list_groups() -> Result<Vec<GroupView>, AppError> {
 pub async fn create_group(name: String) -> Result<i64, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         let name = AppError::named("name", "a group", &name)?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let id = patchport_db::groups::create(&mut tx, &name, now).await?;
-        ssr::audit(&mut tx, Some(&me), "group.created", &name, "", now).await?;
-        patchport_db::commit(tx).await?;
+        let id = patchport_db::groups::create(&mut w.tx, &name, w.now).await?;
+        w.commit("group.created", &name, "").await?;
         Ok(id)
     })
     .await
@@ -64,13 +60,9 @@ pub async fn create_group(name: String) -> Result<i64, AppError> {
 pub async fn delete_group(id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let name = patchport_db::groups::delete(&mut tx, id).await?;
-        ssr::audit(&mut tx, Some(&me), "group.deleted", &name, "", now).await?;
-        patchport_db::commit(tx).await?;
+        let mut w = ssr::AdminWrite::begin().await?;
+        let name = patchport_db::groups::delete(&mut w.tx, id).await?;
+        w.commit("group.deleted", &name, "").await?;
         Ok(())
     })
     .await
@@ -81,18 +73,14 @@ pub async fn delete_group(id: i64) -> Result<(), AppError> {
 pub async fn set_test_group(id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        patchport_db::groups::set_test_group(&mut tx, (id > 0).then_some(id)).await?;
+        let mut w = ssr::AdminWrite::begin().await?;
+        patchport_db::groups::set_test_group(&mut w.tx, (id > 0).then_some(id)).await?;
         let detail = if id > 0 {
             format!("group {id}")
         } else {
             "none".into()
         };
-        ssr::audit(&mut tx, Some(&me), "group.test_group_set", &detail, "", now).await?;
-        patchport_db::commit(tx).await?;
+        w.commit("group.test_group_set", &detail, "").await?;
         Ok(())
     })
     .await
@@ -103,14 +91,11 @@ pub async fn set_test_group(id: i64) -> Result<(), AppError> {
 pub async fn set_server_groups(server_id: i64, group_ids: Vec<i64>) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let server = patchport_db::servers::get(&mut tx, server_id)
+        let mut w = ssr::AdminWrite::begin().await?;
+        let server = patchport_db::servers::get(&mut w.tx, server_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let known = patchport_db::groups::list(&mut tx).await?;
+        let known = patchport_db::groups::list(&mut w.tx).await?;
         let mut names = Vec::new();
         for id in &group_ids {
             let group = known
@@ -119,17 +104,9 @@ pub async fn set_server_groups(server_id: i64, group_ids: Vec<i64>) -> Result<()
                 .ok_or_else(|| AppError::invalid("group_ids", format!("there is no group {id}")))?;
             names.push(group.name.clone());
         }
-        patchport_db::groups::set_server_groups(&mut tx, server_id, &group_ids).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "server.groups_set",
-            &server.row.hostname,
-            &names.join(", "),
-            now,
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
+        patchport_db::groups::set_server_groups(&mut w.tx, server_id, &group_ids).await?;
+        w.commit("server.groups_set", &server.row.hostname, &names.join(", "))
+            .await?;
         Ok(())
     })
     .await

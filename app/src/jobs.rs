@@ -184,24 +184,21 @@ pub async fn queue_job(
     use crate::ssr;
     use patchport_core::protocol::JobSpec;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
+        let mut w = ssr::AdminWrite::begin().await?;
         if !(1..=MAX_WINDOW_HOURS).contains(&window_hours) {
             return Err(AppError::invalid(
                 "window_hours",
                 format!("the start window must be 1 to {MAX_WINDOW_HOURS} hours"),
             ));
         }
-        let not_before = parse_start(&start_at, now)?;
-        let mut tx = state.db.begin().await?;
-        let server = patchport_db::servers::get(&mut tx, server_id)
+        let not_before = parse_start(&start_at, w.now)?;
+        let server = patchport_db::servers::get(&mut w.tx, server_id)
             .await?
             .ok_or(AppError::NotFound)?;
         let spec = match kind.as_str() {
             "install" => {
                 install_spec(
-                    &mut tx,
+                    &mut w.tx,
                     server_id,
                     &patch_ids,
                     &["missing", "published", "failed"],
@@ -224,9 +221,9 @@ pub async fn queue_job(
             spec: &spec,
             not_before,
             not_after: not_before + window_hours * 3600,
-            created_by: Some(me.id),
+            created_by: Some(w.me.id),
         };
-        let id = patchport_db::jobs::create(&mut tx, &job, now).await?;
+        let id = patchport_db::jobs::create(&mut w.tx, &job, w.now).await?;
         let detail = match &spec {
             JobSpec::Install { packages } => format!(
                 "job {id}: install {}",
@@ -242,16 +239,8 @@ pub async fn queue_job(
                 patchport_core::clock::format_utc(not_before)
             ),
         };
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "job.queued",
-            &server.row.hostname,
-            &detail,
-            now,
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
+        w.commit("job.queued", &server.row.hostname, &detail)
+            .await?;
         Ok(id)
     })
     .await
@@ -355,29 +344,22 @@ pub async fn install_patches(
 pub async fn cancel_job(job_id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let job = patchport_db::jobs::get(&mut tx, job_id)
+        let mut w = ssr::AdminWrite::begin().await?;
+        let job = patchport_db::jobs::get(&mut w.tx, job_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        if !patchport_db::jobs::cancel(&mut tx, job_id, now).await? {
+        if !patchport_db::jobs::cancel(&mut w.tx, job_id, w.now).await? {
             return Err(AppError::Conflict(format!(
                 "job {job_id} is {} and can no longer be cancelled",
                 job.state
             )));
         }
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        w.commit(
             "job.cancelled",
             &format!("server {}", job.server_id),
             &format!("job {job_id}"),
-            now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
         Ok(())
     })
     .await

@@ -116,21 +116,9 @@ pub async fn list_mail(state: String, page: i64) -> Result<OutboxPage, AppError>
 pub async fn resend_mail(id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        patchport_db::mail::resend(&mut tx, id, now).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "mail.resent",
-            &format!("mail {id}"),
-            "",
-            now,
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
+        let mut w = ssr::AdminWrite::begin().await?;
+        patchport_db::mail::resend(&mut w.tx, id, w.now).await?;
+        w.commit("mail.resent", &format!("mail {id}"), "").await?;
         Ok(())
     })
     .await

@@ -596,6 +596,7 @@ pub fn ReportPage() -> impl IntoView {
                                     view! {
                                     <tr data-package=r.package.clone() data-security=r.security.to_string()>
                                         <td><input type="checkbox" aria-label=format!("Select {}", r.package)
+                                            name="patch_ids[]" value=id.to_string() form="deploy-form"
                                             prop:checked=move || selected.with(|s| s.contains(&id))
                                             on:change=move |ev| {
                                                 let on = event_target_checked(&ev);

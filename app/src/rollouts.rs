@@ -8,6 +8,8 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use patchport_core::clock::format_utc;
 use patchport_core::rollout::{Policy, RolloutState};
+#[cfg(feature = "ssr")]
+use patchport_db::rollouts::{Kind, Reboot};
 use serde::{Deserialize, Serialize};
 
 /// A policy as edited.
@@ -65,16 +67,13 @@ pub async fn save_policy(
 ) -> Result<i64, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         let name = AppError::named("name", "a policy", &name)?;
         let policy = policy
             .validated()
             .map_err(|e| AppError::invalid("policy", e.to_string()))?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
         let id = patchport_db::rollouts::save_policy(
-            &mut tx,
+            &mut w.tx,
             (id > 0).then_some(id),
             &patchport_db::rollouts::PolicyInput {
                 name: &name,
@@ -82,20 +81,16 @@ pub async fn save_policy(
                 enabled,
                 policy: &policy,
             },
-            me.id,
-            now,
+            w.me.id,
+            w.now,
         )
         .await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        w.commit(
             "policy.saved",
             &name,
             &serde_json::to_string(&policy).unwrap_or_default(),
-            now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
         Ok(id)
     })
     .await
@@ -276,8 +271,7 @@ pub async fn decide_rollout(id: i64, decision: String, reason: String) -> Result
     use crate::ssr;
     use patchport_db::rollouts::{self, Actor};
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         let reason = reason.trim();
         if reason.chars().count() > 1000 {
             return Err(AppError::invalid(
@@ -285,12 +279,10 @@ pub async fn decide_rollout(id: i64, decision: String, reason: String) -> Result
                 "a reason is at most 1,000 characters",
             ));
         }
-        let now = state.clock.now();
         let actor = Actor::Person {
-            id: me.id,
-            name: &me.username,
+            id: w.me.id,
+            name: &w.me.username,
         };
-        let mut tx = state.db.begin().await?;
         match decision.as_str() {
             "approve" => {
                 let why = if reason.is_empty() {
@@ -298,15 +290,15 @@ pub async fn decide_rollout(id: i64, decision: String, reason: String) -> Result
                 } else {
                     reason
                 };
-                rollouts::approve(&mut tx, id, actor, why, now).await?
+                rollouts::approve(&mut w.tx, id, actor, why, w.now).await?
             }
             "decline" => {
                 if reason.is_empty() {
                     return Err(AppError::invalid("reason", "say why the patch is declined"));
                 }
-                rollouts::decline(&mut tx, id, actor, reason, now).await?
+                rollouts::decline(&mut w.tx, id, actor, reason, w.now).await?
             }
-            "retest" => rollouts::retest(&mut tx, id, actor, now).await?,
+            "retest" => rollouts::retest(&mut w.tx, id, actor, w.now).await?,
             _ => {
                 return Err(AppError::invalid(
                     "decision",
@@ -314,7 +306,7 @@ pub async fn decide_rollout(id: i64, decision: String, reason: String) -> Result
                 ));
             }
         }
-        patchport_db::commit(tx).await?;
+        w.commit_unaudited().await?;
         Ok(())
     })
     .await
@@ -355,110 +347,23 @@ pub struct DeploymentRequest {
 /// left to do it is refused, and says why.
 #[server(endpoint = "admin/deployments/create", input = server_fn::codec::Json)]
 pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentCreated, AppError> {
-    let DeploymentRequest {
-        mode,
-        patch_ids,
-        server_ids,
-        group_ids,
-        mut owner_ids,
-        hostnames,
-        owners,
-        install_at,
-        reboot,
-        reboot_at,
-        request_key,
-    } = request;
-    let hostnames: Vec<String> = hostnames
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .collect();
-    let owners: Vec<String> = owners
-        .iter()
-        .map(|o| o.trim().to_owned())
-        .filter(|o| !o.is_empty())
-        .collect();
     use crate::ssr;
-    use patchport_db::rollouts::{self, Kind, NewDeployment, Reboot};
+    use patchport_db::rollouts::{self, NewDeployment};
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let kind = match mode.as_str() {
-            "publish" => Kind::Publish,
-            "deploy" => Kind::Deploy,
-            _ => return Err(AppError::invalid("mode", "choose publish or deploy")),
-        };
-        if patch_ids.is_empty() || patch_ids.len() > 1000 {
-            return Err(AppError::invalid("patch_ids", "select 1 to 1,000 patches"));
-        }
-        if server_ids.len() + group_ids.len() + owner_ids.len() + hostnames.len() + owners.len()
-            == 0
-        {
-            return Err(AppError::invalid(
-                "targets",
-                "choose the servers, groups or owners to act on",
-            ));
-        }
-        if request_key.len() < 8
-            || request_key.len() > 64
-            || !request_key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(AppError::invalid(
-                "request_key",
-                "the form is stale: reload the page",
-            ));
-        }
-        let not_before = crate::jobs::parse_time("install_at", "install time", &install_at, now)?;
-        let reboot = match (kind, reboot.as_str()) {
-            (Kind::Publish, _) | (_, "none") => Reboot::None,
-            (_, "after") => Reboot::AfterInstall,
-            (_, "at") => {
-                if reboot_at.trim().is_empty() {
-                    return Err(AppError::invalid("reboot_at", "choose the reboot time"));
-                }
-                let at = crate::jobs::parse_time("reboot_at", "reboot time", &reboot_at, now)?;
-                if at < not_before {
-                    return Err(AppError::invalid(
-                        "reboot_at",
-                        "the reboot time is before the install time",
-                    ));
-                }
-                Reboot::At(at)
-            }
-            _ => {
-                return Err(AppError::invalid(
-                    "reboot",
-                    "reboot must be none, after or at",
-                ));
-            }
-        };
-        let mut tx = state.db.begin().await?;
-        let mut server_ids = server_ids;
-        server_ids.extend(
-            rollouts::servers_named(&mut tx, &hostnames)
-                .await
-                .map_err(|e| AppError::invalid("hostnames", AppError::from(e).to_string()))?,
-        );
-        for name in &owners {
-            owner_ids.push(
-                crate::servers::account_named(&mut tx, name)
-                    .await
-                    .map_err(|e| AppError::invalid("owners", e.to_string()))?,
-            );
-        }
-        let servers =
-            rollouts::resolve_servers(&mut tx, &server_ids, &group_ids, &owner_ids).await?;
-        if servers.is_empty() {
-            return Err(AppError::invalid(
-                "targets",
-                "the chosen groups and owners have no servers",
-            ));
-        }
+        let mut w = ssr::AdminWrite::begin().await?;
+        let hostnames = non_blank(&request.hostnames);
+        let owners = non_blank(&request.owners);
+        let (kind, not_before, reboot) =
+            checked_choices(&request, hostnames.len() + owners.len(), w.now)?;
+        let servers = chosen_servers(&mut w.tx, &request, &hostnames, &owners).await?;
+        let DeploymentRequest {
+            mode,
+            patch_ids,
+            request_key,
+            ..
+        } = request;
         let done = rollouts::deploy(
-            &mut tx,
+            &mut w.tx,
             &NewDeployment {
                 kind,
                 patch_ids: &patch_ids,
@@ -467,11 +372,11 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
                 in_windows: false,
                 reboot,
                 rollout_id: None,
-                created_by: Some(me.id),
+                created_by: Some(w.me.id),
                 request_key: Some(&request_key),
                 note: "",
             },
-            now,
+            w.now,
         )
         .await?;
         if done.created && done.targets == 0 {
@@ -482,9 +387,7 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
             )));
         }
         if done.created {
-            ssr::audit(
-                &mut tx,
-                Some(&me),
+            w.audit(
                 &format!("deployment.{mode}"),
                 &format!("deployment {}", done.id),
                 &format!(
@@ -493,11 +396,10 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
                     done.jobs,
                     done.skipped.len()
                 ),
-                now,
             )
             .await?;
         }
-        patchport_db::commit(tx).await?;
+        w.commit_unaudited().await?;
         Ok(DeploymentCreated {
             id: done.id,
             created: done.created,
@@ -507,6 +409,185 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
         })
     })
     .await
+}
+
+pub use submit::*;
+
+/// The form-posted deployment (its own module: one argument per form
+/// field is more than clippy's limit, and the macro's copies of the
+/// function do not carry an `allow`).
+#[allow(clippy::too_many_arguments)]
+mod submit {
+    use super::*;
+
+    /// The report's publish / deploy form, posted URL-encoded: by the
+    /// hydrated page or, without JavaScript, by the browser itself. Makes the
+    /// same deployment as [`create_deployment`] and then goes to its page;
+    /// an error comes back to the report (in the query string without
+    /// JavaScript, shown under the form).
+    #[server(endpoint = "admin/deployments/submit")]
+    pub async fn submit_deployment(
+        mode: String,
+        #[server(default)] patch_ids: Vec<i64>,
+        #[server(default)] group_id: i64,
+        #[server(default)] hostnames: String,
+        #[server(default)] owners: String,
+        #[server(default)] install_at: String,
+        #[server(default)] reboot: String,
+        #[server(default)] reboot_at: String,
+        #[server(default)] request_key: String,
+    ) -> Result<DeploymentCreated, AppError> {
+        use crate::ssr;
+        ssr::run(async move {
+            let mut patch_ids = patch_ids;
+            patch_ids.sort_unstable();
+            patch_ids.dedup();
+            if patch_ids.is_empty() {
+                return Err(AppError::invalid(
+                    "patch_ids",
+                    "tick the patches to publish or deploy",
+                ));
+            }
+            let split = |v: &str| {
+                v.split([',', ' '])
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            let request_key = if request_key.trim().is_empty() {
+                new_key()
+            } else {
+                request_key
+            };
+            let done = create_deployment(DeploymentRequest {
+                mode,
+                patch_ids,
+                server_ids: vec![],
+                group_ids: (group_id > 0).then_some(group_id).into_iter().collect(),
+                owner_ids: vec![],
+                hostnames: split(&hostnames),
+                owners: split(&owners),
+                install_at,
+                reboot: if reboot.trim().is_empty() {
+                    "none".to_owned()
+                } else {
+                    reboot
+                },
+                reboot_at,
+                request_key,
+            })
+            .await?;
+            leptos_axum::redirect(&format!("/deployments/{}", done.id));
+            Ok(done)
+        })
+        .await
+    }
+}
+
+/// The servers a deployment form chooses: by id, by group, by owner, by
+/// host name and by owner name (`hostnames`, `owners`: non-blank); none
+/// is refused.
+#[cfg(feature = "ssr")]
+async fn chosen_servers(
+    conn: &mut patchport_db::Conn,
+    r: &DeploymentRequest,
+    hostnames: &[String],
+    owners: &[String],
+) -> Result<Vec<i64>, AppError> {
+    use patchport_db::rollouts;
+    let mut server_ids = r.server_ids.clone();
+    server_ids.extend(
+        rollouts::servers_named(conn, hostnames)
+            .await
+            .map_err(|e| AppError::invalid("hostnames", AppError::from(e).to_string()))?,
+    );
+    let mut owner_ids = r.owner_ids.clone();
+    for name in owners {
+        owner_ids.push(
+            crate::servers::account_named(conn, name)
+                .await
+                .map_err(|e| AppError::invalid("owners", e.to_string()))?,
+        );
+    }
+    let servers = rollouts::resolve_servers(conn, &server_ids, &r.group_ids, &owner_ids).await?;
+    if servers.is_empty() {
+        return Err(AppError::invalid(
+            "targets",
+            "the chosen groups and owners have no servers",
+        ));
+    }
+    Ok(servers)
+}
+
+/// The entries of a list that are not blank, trimmed.
+#[cfg(feature = "ssr")]
+fn non_blank(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// Checks a deployment form's choices (`named` targets: the non-blank host
+/// and owner names) and returns its kind, install time and reboot.
+#[cfg(feature = "ssr")]
+fn checked_choices(
+    r: &DeploymentRequest,
+    named: usize,
+    now: i64,
+) -> Result<(Kind, i64, Reboot), AppError> {
+    let kind = match r.mode.as_str() {
+        "publish" => Kind::Publish,
+        "deploy" => Kind::Deploy,
+        _ => return Err(AppError::invalid("mode", "choose publish or deploy")),
+    };
+    if r.patch_ids.is_empty() || r.patch_ids.len() > 1000 {
+        return Err(AppError::invalid("patch_ids", "select 1 to 1,000 patches"));
+    }
+    if r.server_ids.len() + r.group_ids.len() + r.owner_ids.len() + named == 0 {
+        return Err(AppError::invalid(
+            "targets",
+            "choose the servers, groups or owners to act on",
+        ));
+    }
+    if r.request_key.len() < 8
+        || r.request_key.len() > 64
+        || !r
+            .request_key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(AppError::invalid(
+            "request_key",
+            "the form is stale: reload the page",
+        ));
+    }
+    let not_before = crate::jobs::parse_time("install_at", "install time", &r.install_at, now)?;
+    let reboot = match (kind, r.reboot.as_str()) {
+        (Kind::Publish, _) | (_, "none") => Reboot::None,
+        (_, "after") => Reboot::AfterInstall,
+        (_, "at") => {
+            if r.reboot_at.trim().is_empty() {
+                return Err(AppError::invalid("reboot_at", "choose the reboot time"));
+            }
+            let at = crate::jobs::parse_time("reboot_at", "reboot time", &r.reboot_at, now)?;
+            if at < not_before {
+                return Err(AppError::invalid(
+                    "reboot_at",
+                    "the reboot time is before the install time",
+                ));
+            }
+            Reboot::At(at)
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "reboot",
+                "reboot must be none, after or at",
+            ));
+        }
+    };
+    Ok((kind, not_before, reboot))
 }
 
 /// What creating a deployment did.
@@ -873,18 +954,14 @@ pub fn DeploymentPage() -> impl IntoView {
     }
 }
 
-/// The publish / deploy form under the report, acting on its selection.
+/// The publish / deploy form under the report, acting on its selection:
+/// the report's check boxes belong to it (`form="deploy-form"`), so it
+/// works before (and without) hydration too.
 #[component]
 pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl IntoView {
     let groups = Resource::new(|| (), |_| crate::groups::list_groups());
-    let create = ServerAction::<CreateDeployment>::new();
+    let create = ServerAction::<SubmitDeployment>::new();
     let mode = RwSignal::new("deploy".to_owned());
-    let group = RwSignal::new(0i64);
-    let hosts = RwSignal::new(String::new());
-    let owners = RwSignal::new(String::new());
-    let install_at = RwSignal::new(String::new());
-    let reboot = RwSignal::new("none".to_owned());
-    let reboot_at = RwSignal::new(String::new());
     let request_key = RwSignal::new(new_key());
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -893,62 +970,47 @@ pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl 
         }
     });
     view! {
-        <Show when=move || !selected.with(|s| s.is_empty())>
-            <section class="card" id="deploy-panel">
-                <h2>{move || format!("Publish or deploy {} selected patch(es)", selected.with(|s| s.len()))}</h2>
-                <form on:submit=move |ev| {
-                    ev.prevent_default();
-                    let split = |v: String| v.split([',', ' ']).map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect::<Vec<_>>();
-                    create.dispatch(CreateDeployment { request: DeploymentRequest {
-                        mode: mode.get_untracked(),
-                        patch_ids: selected.get_untracked().into_iter().collect(),
-                        server_ids: vec![],
-                        hostnames: split(hosts.get_untracked()),
-                        owners: split(owners.get_untracked()),
-                        group_ids: (group.get_untracked() > 0).then_some(group.get_untracked()).into_iter().collect(),
-                        owner_ids: vec![],
-                        install_at: install_at.get_untracked(),
-                        reboot: reboot.get_untracked(),
-                        reboot_at: reboot_at.get_untracked(),
-                        request_key: request_key.get_untracked(),
-                    } });
-                }>
-                    <label>"Action "<select aria-label="Action" on:change=move |ev| mode.set(event_target_value(&ev))>
-                        <option value="deploy" selected=true>"Deploy (install)"</option>
-                        <option value="publish">"Publish to the self-service portal"</option>
+        <section class="card" id="deploy-panel">
+            <h2>{move || match selected.with(|s| s.len()) {
+                0 => "Publish or deploy the patches ticked below".to_owned(),
+                n => format!("Publish or deploy {n} selected patch(es)"),
+            }}</h2>
+            <ActionForm action=create attr:id="deploy-form">
+                // The selection, also from other pages of the report (the
+                // server drops the doubles).
+                {move || selected.get().into_iter().map(|id| view! {
+                    <input type="hidden" name="patch_ids[]" value=id.to_string() />
+                }).collect_view()}
+                <input type="hidden" name="request_key" prop:value=move || request_key.get() />
+                <label>"Action "<select name="mode" aria-label="Action" on:change=move |ev| mode.set(event_target_value(&ev))>
+                    <option value="deploy" selected=true>"Deploy (install)"</option>
+                    <option value="publish">"Publish to the self-service portal"</option>
+                </select></label>
+                <label>"Group "<select name="group_id" aria-label="Target group">
+                    <option value="0">"—"</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move { groups.await.map(|list| list.into_iter().map(|g| view! {
+                            <option value=g.id.to_string()>{g.name}</option>
+                        }).collect_view()).unwrap_or_default() })}
+                    </Suspense>
+                </select></label>
+                <label>"Servers "<input type="text" name="hostnames" aria-label="Servers" placeholder="host names or #numbers, e.g. web-01, #12" /></label>
+                <label>"Owners' servers "<input type="text" name="owners" aria-label="Owners" placeholder="user names" /></label>
+                <Show when=move || mode.get() == "deploy">
+                    <label>"Install at (UTC, empty: now) "<input type="datetime-local" name="install_at" aria-label="Install at" /></label>
+                    <label>"Reboot "<select name="reboot" aria-label="Reboot">
+                        <option value="none">"No reboot (owners are asked to schedule it)"</option>
+                        <option value="after">"Right after install"</option>
+                        <option value="at">"At a time"</option>
                     </select></label>
-                    <label>"Group "<select aria-label="Target group" on:change=move |ev| group.set(event_target_value(&ev).parse().unwrap_or(0))>
-                        <option value="0">"—"</option>
-                        <Suspense fallback=|| ()>
-                            {move || Suspend::new(async move { groups.await.map(|list| list.into_iter().map(|g| view! {
-                                <option value=g.id.to_string()>{g.name}</option>
-                            }).collect_view()).unwrap_or_default() })}
-                        </Suspense>
-                    </select></label>
-                    <label>"Servers "<input type="text" aria-label="Servers" placeholder="host names or #numbers, e.g. web-01, #12" prop:value=move || hosts.get()
-                        on:input=move |ev| hosts.set(event_target_value(&ev)) /></label>
-                    <label>"Owners' servers "<input type="text" aria-label="Owners" placeholder="user names" prop:value=move || owners.get()
-                        on:input=move |ev| owners.set(event_target_value(&ev)) /></label>
-                    <Show when=move || mode.get() == "deploy">
-                        <label>"Install at (UTC, empty: now) "<input type="datetime-local" aria-label="Install at" prop:value=move || install_at.get()
-                            on:input=move |ev| install_at.set(event_target_value(&ev)) /></label>
-                        <label>"Reboot "<select aria-label="Reboot" on:change=move |ev| reboot.set(event_target_value(&ev))>
-                            <option value="none">"No reboot (owners are asked to schedule it)"</option>
-                            <option value="after">"Right after install"</option>
-                            <option value="at">"At a time"</option>
-                        </select></label>
-                        <Show when=move || reboot.get() == "at">
-                            <label>"Reboot at (UTC) "<input type="datetime-local" aria-label="Reboot at" prop:value=move || reboot_at.get()
-                                on:input=move |ev| reboot_at.set(event_target_value(&ev)) /></label>
-                        </Show>
-                    </Show>
-                    <button type="submit" class="primary" disabled=move || create.pending().get()>
-                        {move || if mode.get() == "deploy" { "Deploy" } else { "Publish" }}
-                    </button>
-                </form>
-                <FormError action=create />
-            </section>
-        </Show>
+                    <label>"Reboot at (UTC, with “At a time”) "<input type="datetime-local" name="reboot_at" aria-label="Reboot at" /></label>
+                </Show>
+                <button type="submit" class="primary" disabled=move || create.pending().get()>
+                    {move || if mode.get() == "deploy" { "Deploy" } else { "Publish" }}
+                </button>
+            </ActionForm>
+            <FormError action=create />
+        </section>
     }
 }
 
@@ -963,7 +1025,14 @@ fn new_key() -> String {
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        String::new()
+        // Rendered on the server: the form without JavaScript sends this.
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{nanos:x}-{:x}", COUNT.fetch_add(1, Ordering::Relaxed))
     }
 }
 

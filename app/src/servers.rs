@@ -231,26 +231,19 @@ pub async fn list_servers(filter: ServerFilter, page: i64) -> Result<ServerPage,
 pub async fn rotate_credential(server_id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        if !patchport_db::agents::request_rotation(&mut tx, server_id, now).await? {
+        let mut w = ssr::AdminWrite::begin().await?;
+        if !patchport_db::agents::request_rotation(&mut w.tx, server_id, w.now).await? {
             return Err(AppError::Conflict(
                 "this server has no live agent credential to rotate (revoked: enrol it again)"
                     .into(),
             ));
         }
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        w.commit(
             "agent.rotation_requested",
             &format!("server {server_id}"),
             "",
-            now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
         Ok(())
     })
     .await
@@ -265,8 +258,7 @@ pub async fn create_enrollment_token(
 ) -> Result<String, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         let label = label.trim();
         if label.chars().count() > 100 {
             return Err(AppError::invalid(
@@ -283,22 +275,17 @@ pub async fn create_enrollment_token(
         if !(1..=1000).contains(&max_uses) {
             return Err(AppError::invalid("max_uses", "uses must be 1 to 1000"));
         }
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let (token, id) =
-            ssr::issue_enrollment_token(&mut tx, label, Some(me.id), valid_hours, max_uses, now)
-                .await?;
-        let detail = format!("token {id}, {max_uses} uses, valid {valid_hours} h");
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "agent.token_created",
+        let (token, id) = ssr::issue_enrollment_token(
+            &mut w.tx,
             label,
-            &detail,
-            now,
+            Some(w.me.id),
+            valid_hours,
+            max_uses,
+            w.now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
+        let detail = format!("token {id}, {max_uses} uses, valid {valid_hours} h");
+        w.commit("agent.token_created", label, &detail).await?;
         Ok(token)
     })
     .await
@@ -344,23 +331,12 @@ pub async fn list_enrollment_tokens() -> Result<Vec<TokenRow>, AppError> {
 pub async fn revoke_enrollment_token(id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        if !patchport_db::agents::revoke_token(&mut tx, id, now).await? {
+        let mut w = ssr::AdminWrite::begin().await?;
+        if !patchport_db::agents::revoke_token(&mut w.tx, id, w.now).await? {
             return Err(AppError::NotFound);
         }
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "agent.token_revoked",
-            &format!("token {id}"),
-            "",
-            now,
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
+        w.commit("agent.token_revoked", &format!("token {id}"), "")
+            .await?;
         Ok(())
     })
     .await
@@ -372,23 +348,12 @@ pub async fn revoke_enrollment_token(id: i64) -> Result<(), AppError> {
 pub async fn revoke_agent(server_id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        if !patchport_db::agents::revoke_credential(&mut tx, server_id, now).await? {
+        let mut w = ssr::AdminWrite::begin().await?;
+        if !patchport_db::agents::revoke_credential(&mut w.tx, server_id, w.now).await? {
             return Err(AppError::NotFound);
         }
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "agent.revoked",
-            &format!("server {server_id}"),
-            "",
-            now,
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
+        w.commit("agent.revoked", &format!("server {server_id}"), "")
+            .await?;
         Ok(())
     })
     .await
@@ -403,32 +368,21 @@ pub async fn assign_server(
 ) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         if !matches!(criticality.as_str(), "critical" | "standard") {
             return Err(AppError::invalid(
                 "criticality",
                 "criticality must be critical or standard",
             ));
         }
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
         let owner_id = match owner.trim() {
             "" => None,
-            name => Some(account_named(&mut tx, name).await?),
+            name => Some(account_named(&mut w.tx, name).await?),
         };
-        patchport_db::servers::set_assignment(&mut tx, server_id, owner_id, &criticality).await?;
+        patchport_db::servers::set_assignment(&mut w.tx, server_id, owner_id, &criticality).await?;
         let detail = format!("owner '{}', {criticality}", owner.trim());
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "server.assigned",
-            &format!("server {server_id}"),
-            &detail,
-            now,
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
+        w.commit("server.assigned", &format!("server {server_id}"), &detail)
+            .await?;
         Ok(())
     })
     .await

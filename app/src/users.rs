@@ -126,7 +126,6 @@ pub async fn create_user(
     use patchport_db::accounts;
     ssr::run(async move {
         let me = ssr::require_admin()?;
-        let state = ssr::state()?;
         let name = patchport_core::Username::parse(&username)?;
         let role = Role::parse(&role)?;
         let email = match email.trim() {
@@ -153,8 +152,8 @@ pub async fn create_user(
         } else {
             passwords::hash(&passwords::new_password(&password)?).await?
         };
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
+        // Not before: the hash takes a while, the transaction holds the write lock.
+        let mut w = ssr::AdminWrite::begin_as(me).await?;
         let new = accounts::NewAccount {
             username: name.as_str(),
             display_name,
@@ -162,24 +161,21 @@ pub async fn create_user(
             role,
             password_hash: &hash,
         };
-        let created = accounts::create(&mut tx, &new, now).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        let created = accounts::create(&mut w.tx, &new, w.now).await?;
+        w.audit(
             "user.created",
             &created.username,
             &format!(
                 "role {role}{}",
                 if invite { ", invited by mail" } else { "" }
             ),
-            now,
         )
         .await?;
         if invite {
-            crate::mail::send_account_link(&mut tx, &created, accounts::TokenPurpose::Invite, now)
-                .await?;
+            let purpose = accounts::TokenPurpose::Invite;
+            crate::mail::send_account_link(&mut w.tx, &created, purpose, w.now).await?;
         }
-        patchport_db::commit(tx).await?;
+        w.commit_unaudited().await?;
         Ok(UserRow::from(created))
     })
     .await
@@ -224,23 +220,19 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> 
     use crate::ssr;
     use patchport_db::{accounts, sessions};
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let target = target_for_change(&mut tx, &me, id, disabled).await?;
+        let mut w = ssr::AdminWrite::begin().await?;
+        let target = target_for_change(&mut w.tx, &w.me, id, disabled).await?;
         if target.disabled == disabled {
             return Ok(());
         }
-        accounts::set_disabled(&mut tx, id, disabled, now).await?;
+        accounts::set_disabled(&mut w.tx, id, disabled, w.now).await?;
         let (action, detail) = if disabled {
-            let ended = sessions::delete_for_account(&mut tx, id, None).await?;
+            let ended = sessions::delete_for_account(&mut w.tx, id, None).await?;
             ("user.disabled", format!("{ended} sessions ended"))
         } else {
             ("user.enabled", String::new())
         };
-        ssr::audit(&mut tx, Some(&me), action, &target.username, &detail, now).await?;
-        patchport_db::commit(tx).await?;
+        w.commit(action, &target.username, &detail).await?;
         Ok(())
     })
     .await
@@ -252,26 +244,19 @@ pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
     use crate::ssr;
     use patchport_db::accounts;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         let role = Role::parse(&role)?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let target = target_for_change(&mut tx, &me, id, role != Role::Admin).await?;
+        let target = target_for_change(&mut w.tx, &w.me, id, role != Role::Admin).await?;
         if target.role == role {
             return Ok(());
         }
-        accounts::set_role(&mut tx, id, role, now).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        accounts::set_role(&mut w.tx, id, role, w.now).await?;
+        w.commit(
             "user.role_changed",
             &target.username,
             &format!("{} → {role}", target.role),
-            now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
         Ok(())
     })
     .await
@@ -284,33 +269,28 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
     use patchport_db::{accounts, sessions};
     ssr::run(async move {
         let me = ssr::require_admin()?;
-        let state = ssr::state()?;
         let pw = passwords::new_password(&password)?;
         let hash = passwords::hash(&pw).await?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let target = accounts::get(&mut tx, id)
+        // Not before: the hash takes a while, the transaction holds the write lock.
+        let mut w = ssr::AdminWrite::begin_as(me).await?;
+        let target = accounts::get(&mut w.tx, id)
             .await?
             .ok_or(AppError::NotFound)?;
-        accounts::set_password_hash(&mut tx, id, &hash, now).await?;
-        let ended = sessions::delete_for_account(&mut tx, id, None).await?;
+        accounts::set_password_hash(&mut w.tx, id, &hash, w.now).await?;
+        let ended = sessions::delete_for_account(&mut w.tx, id, None).await?;
         passwords::tell_changed(
-            &mut tx,
+            &mut w.tx,
             &crate::accounts::UserView::from(target.clone()),
             "by an administrator",
-            now,
+            w.now,
         )
         .await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        w.commit(
             "user.password_reset",
             &target.username,
             &format!("{ended} sessions ended"),
-            now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
         Ok(())
     })
     .await

@@ -160,27 +160,16 @@ pub async fn create_window(
 ) -> Result<i64, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
+        let mut w = ssr::AdminWrite::begin().await?;
         let name = AppError::named("name", "a window", &name)?;
         let window = window
             .validated()
             .map_err(|e| AppError::invalid("window", e.to_string()))?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let servers = named_servers(&mut tx, &hostnames).await?;
-        let id = patchport_db::windows::create(&mut tx, &name, &window, now).await?;
-        patchport_db::windows::assign(&mut tx, id, &group_ids, &servers).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "window.created",
-            &name,
-            &window.describe(),
-            now,
-        )
-        .await?;
-        patchport_db::commit(tx).await?;
+        let servers = named_servers(&mut w.tx, &hostnames).await?;
+        let id = patchport_db::windows::create(&mut w.tx, &name, &window, w.now).await?;
+        patchport_db::windows::assign(&mut w.tx, id, &group_ids, &servers).await?;
+        w.commit("window.created", &name, &window.describe())
+            .await?;
         Ok(id)
     })
     .await
@@ -210,22 +199,15 @@ pub async fn assign_window(
 ) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let servers = named_servers(&mut tx, &hostnames).await?;
-        patchport_db::windows::assign(&mut tx, id, &group_ids, &servers).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
+        let mut w = ssr::AdminWrite::begin().await?;
+        let servers = named_servers(&mut w.tx, &hostnames).await?;
+        patchport_db::windows::assign(&mut w.tx, id, &group_ids, &servers).await?;
+        w.commit(
             "window.assigned",
             &format!("window {id}"),
             &format!("groups {group_ids:?}, servers {}", hostnames.join(", ")),
-            now,
         )
         .await?;
-        patchport_db::commit(tx).await?;
         Ok(())
     })
     .await
@@ -236,13 +218,9 @@ pub async fn assign_window(
 pub async fn delete_window(id: i64) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut tx = state.db.begin().await?;
-        let name = patchport_db::windows::delete(&mut tx, id).await?;
-        ssr::audit(&mut tx, Some(&me), "window.deleted", &name, "", now).await?;
-        patchport_db::commit(tx).await?;
+        let mut w = ssr::AdminWrite::begin().await?;
+        let name = patchport_db::windows::delete(&mut w.tx, id).await?;
+        w.commit("window.deleted", &name, "").await?;
         Ok(())
     })
     .await

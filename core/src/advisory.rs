@@ -71,11 +71,11 @@
 //!
 //! # Dates
 //!
-//! RFC 3339 timestamps are parsed with the `time` crate (already in the
-//! workspace; only its parser is used, which needs no clock and builds for
-//! wasm). `T`, `t` or a space may separate date and time; any UTC offset is
-//! accepted and converted, fractions of a second are dropped, and a leap
-//! second counts as the second before it.
+//! RFC 3339 timestamps are parsed with jiff (the workspace's one date
+//! crate; its parser needs no clock and builds for wasm). `T`, `t` or a
+//! space may separate date and time; any UTC offset is accepted and
+//! converted, fractions of a second are dropped, and a leap second counts
+//! as the second before it.
 //!
 //! [OSV format]: https://ossf.github.io/osv-schema/
 
@@ -84,8 +84,6 @@ use crate::version::VersionScheme;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::cmp::Ordering;
 use std::fmt;
-use time::format_description::well_known::Rfc3339;
-use time::{Date, Month, OffsetDateTime};
 
 /// Largest OSV record [`parse_osv`] accepts, in bytes. Per-CVE records of
 /// the Linux kernel list thousands of versions across releases and take a
@@ -252,9 +250,9 @@ pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
     if !matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
         return None;
     }
-    OffsetDateTime::parse(text, &Rfc3339)
+    text.parse::<jiff::Timestamp>()
         .ok()
-        .map(OffsetDateTime::unix_timestamp)
+        .map(jiff::Timestamp::as_second)
 }
 
 /// Parses a `YYYY-MM-DD` date into Unix seconds at 00:00 UTC.
@@ -267,11 +265,16 @@ pub fn parse_date(text: &str) -> Option<Timestamp> {
     if !(digits(0..4) && digits(5..7) && digits(8..10)) {
         return None;
     }
-    let year: i32 = text[0..4].parse().ok()?;
-    let month: u8 = text[5..7].parse().ok()?;
-    let day: u8 = text[8..10].parse().ok()?;
-    let date = Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
-    Some(date.midnight().assume_utc().unix_timestamp())
+    let year: i16 = text[0..4].parse().ok()?;
+    let month: i8 = text[5..7].parse().ok()?;
+    let day: i8 = text[8..10].parse().ok()?;
+    let date = jiff::civil::Date::new(year, month, day).ok()?;
+    Some(
+        date.to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_second(),
+    )
 }
 
 // ---------------------------------------------------------------------------

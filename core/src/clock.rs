@@ -49,32 +49,15 @@ impl Clock for ManualClock {
     }
 }
 
-/// Formats a timestamp as `YYYY-MM-DD HH:MM:SS UTC`, without a date crate,
-/// so that it renders identically on the server and in the browser.
+/// Formats a timestamp as `YYYY-MM-DD HH:MM:SS UTC` (with jiff, whose
+/// time zone database is compiled in, so it renders identically on the
+/// server and in the browser). An instant outside jiff's range (years
+/// -9999 to 9999) is shown as its number of seconds.
 pub fn format_utc(ts: Timestamp) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-// Howard Hinnant's days-to-civil algorithm (public domain).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    match jiff::Timestamp::from_second(ts) {
+        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => format!("{ts} s since 1970 UTC"),
+    }
 }
 
 #[cfg(test)]

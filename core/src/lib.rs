@@ -6,12 +6,19 @@ pub mod advisory;
 pub mod clock;
 pub mod deadline;
 pub mod demo;
+pub mod deploy;
 pub mod mail;
 pub mod protocol;
 pub mod risk;
 pub mod rollout;
+pub mod state;
 pub mod version;
 pub mod window;
+pub mod workflow;
 
 pub use accounts::{Email, Password, Role, Username};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use state::{
+    CheckInStatus, DeployKind, ImportState, JobKind, JobState, MailState, PatchState, RebootOption,
+    TargetState,
+};

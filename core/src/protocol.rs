@@ -24,6 +24,7 @@ pub fn secret_digest(secret: &str) -> String {
 }
 
 /// Operating system identity, from `/etc/os-release`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsInfo {
     /// `ID`, e.g. `debian`, `ubuntu`, `rhel`, `almalinux`, `rocky`.
@@ -41,6 +42,7 @@ pub struct OsInfo {
 }
 
 /// Which package format the server uses.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageFormat {
@@ -51,6 +53,7 @@ pub enum PackageFormat {
 }
 
 /// One installed package.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct InstalledPackage {
     /// Binary package name.
@@ -68,6 +71,7 @@ pub struct InstalledPackage {
 }
 
 /// One update the server's own package manager offers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AvailableUpdate {
     /// Binary package name.
@@ -102,6 +106,7 @@ pub struct AvailableUpdate {
 }
 
 /// Everything an agent reports about its server.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// Host name.
@@ -306,6 +311,7 @@ impl Report {
 }
 
 /// `POST /agent/v1/enroll`: trade a one-time enrolment token for a credential.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// The enrolment token an admin created.
@@ -315,6 +321,7 @@ pub struct EnrollRequest {
 }
 
 /// Answer to a successful enrolment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnrollResponse {
     /// The server's id in the portal.
@@ -325,6 +332,7 @@ pub struct EnrollResponse {
 
 /// `POST /agent/v1/check-in`: the report's digest, and the report itself
 /// when it changed or the portal asked for it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckInRequest {
     /// [`Report::digest`] of the current report.
@@ -334,6 +342,7 @@ pub struct CheckInRequest {
 }
 
 /// Answer to a check-in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckInResponse {
     /// The portal needs the full report (it does not know this digest).
@@ -367,6 +376,7 @@ pub const REBOOT_GRACE: i64 = 1_800;
 pub const MAX_JOB_LOG: usize = 64 * 1024;
 
 /// One exact package version to install.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PackageTarget {
     /// Binary package name.
@@ -422,6 +432,7 @@ impl PackageTarget {
 
 /// What a job does. The agent runs only these typed jobs, never a command
 /// from the portal.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum JobSpec {
@@ -471,6 +482,7 @@ impl JobSpec {
 
 /// A job handed to an agent: run it, then report the outcome for this
 /// attempt.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobOrder {
     /// Job id.
@@ -483,6 +495,7 @@ pub struct JobOrder {
 }
 
 /// How a job ended on the agent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobOutcome {
@@ -496,6 +509,7 @@ pub enum JobOutcome {
 
 /// `POST /agent/v1/jobs/{id}/result`: how an attempt ended. Sending the same
 /// result twice is harmless.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobResult {
     /// The attempt this result is for.

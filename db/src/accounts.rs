@@ -55,7 +55,7 @@ fn from_row(r: Row) -> Result<Account> {
     })
 }
 
-/// Creates an account; a taken user name is a [`StorageError::Conflict`].
+/// Creates an account; a taken user name is a [`StorageError::Duplicate`].
 pub async fn create(conn: &mut Conn, new: &NewAccount<'_>, now: Timestamp) -> Result<Account> {
     let row: Row = sqlx::query_as(&format!(
         "insert into account (username, display_name, email, role, password_hash, disabled, created_at, updated_at) \
@@ -68,11 +68,7 @@ pub async fn create(conn: &mut Conn, new: &NewAccount<'_>, now: Timestamp) -> Re
     .bind(new.password_hash)
     .bind(now)
     .fetch_one(conn)
-    .await
-    .map_err(|e| match StorageError::from(e) {
-        StorageError::Conflict(_) => StorageError::Conflict("user name is taken".into()),
-        other => other,
-    })?;
+    .await?;
     from_row(row)
 }
 

@@ -21,6 +21,7 @@
 //! severity, CVSS, known exploitation, advisory count and security flag
 //! sum them up for the report, the dashboard, risk and policies.
 
+use crate::states::{IMPORT_FAILED, IMPORT_RUNNING, IMPORT_SUCCEEDED, PATCH_OPEN};
 use crate::{Conn, Result, id_list, values_placeholders};
 use patchport_core::Timestamp;
 use patchport_core::advisory::{Affected, Offer};
@@ -88,10 +89,10 @@ pub async fn begin_import(
     actor: &str,
     now: Timestamp,
 ) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
+    let (id,): (i64,) = sqlx::query_as(&format!(
         "insert into advisory_import (kind, source, actor, state, started_at, updated_at) \
-         values ($1, $2, $3, 'running', $4, $4) returning id",
-    )
+         values ($1, $2, $3, {IMPORT_RUNNING}, $4, $4) returning id"
+    ))
     .bind(kind.as_str())
     .bind(source)
     .bind(actor)
@@ -147,11 +148,11 @@ pub async fn finish_import(
     outcome: &Outcome,
     now: Timestamp,
 ) -> Result<()> {
-    sqlx::query(
-        "update advisory_import set state = 'succeeded', phase = 'done', documents = $1, inserted = $2, \
+    sqlx::query(&format!(
+        "update advisory_import set state = {IMPORT_SUCCEEDED}, phase = 'done', documents = $1, inserted = $2, \
          updated = $3, unchanged = $4, matched = $5, warnings = $6, finished_at = $7, updated_at = $7 \
-         where id = $8",
-    )
+         where id = $8"
+    ))
     .bind(outcome.documents)
     .bind(outcome.inserted)
     .bind(outcome.updated)
@@ -174,10 +175,10 @@ pub async fn fail_import(
     now: Timestamp,
 ) -> Result<()> {
     drop_stage(conn, import_id).await?;
-    sqlx::query(
-        "update advisory_import set state = 'failed', error = $1, finished_at = $2, updated_at = $2 \
-         where id = $3",
-    )
+    sqlx::query(&format!(
+        "update advisory_import set state = {IMPORT_FAILED}, error = $1, finished_at = $2, updated_at = $2 \
+         where id = $3"
+    ))
     .bind(error)
     .bind(now)
     .bind(import_id)
@@ -195,9 +196,9 @@ pub async fn abandon_silent(
     silent_since: Timestamp,
     now: Timestamp,
 ) -> Result<u64> {
-    let ids: Vec<(i64,)> = sqlx::query_as(
-        "select id from advisory_import where state = 'running' and updated_at < $1",
-    )
+    let ids: Vec<(i64,)> = sqlx::query_as(&format!(
+        "select id from advisory_import where state = {IMPORT_RUNNING} and updated_at < $1"
+    ))
     .bind(silent_since)
     .fetch_all(&mut *conn)
     .await?;
@@ -598,8 +599,7 @@ pub async fn rematch_stale(conn: &mut Conn, limit: i64) -> Result<usize> {
         let list = id_list(&ids);
         sqlx::query(&format!(
             "select s.id from server s where s.id in (select sp.server_id from server_patch sp \
-             where sp.from_id in ({list}) and sp.state in {}) order by s.id for update",
-            crate::servers::OPEN_STATES
+             where sp.from_id in ({list}) and sp.state in {PATCH_OPEN}) order by s.id for update"
         ))
         .execute(&mut *conn)
         .await?;
@@ -956,12 +956,11 @@ pub async fn of_patch(
            a.cvss_score10, a.published, a.details, x.servers, count(*) over () \
          from (select l.advisory_id, count(*) as servers from server_patch sp \
                join patch_from_advisory l on l.from_id = sp.from_id \
-               where sp.patch_id = $1 and sp.state in {}{scope} group by l.advisory_id) x \
+               where sp.patch_id = $1 and sp.state in {PATCH_OPEN}{scope} group by l.advisory_id) x \
          join advisory a on a.id = x.advisory_id \
          order by (case when a.kind = 'security' then 0 else 1 end), {SEVERITY_RANK_SQL} desc, \
            coalesce(a.cvss_score10, -1) desc, coalesce(a.published, 0) desc, a.advisory_id \
-         limit $4 offset $5",
-        crate::servers::OPEN_STATES
+         limit $4 offset $5"
     );
     let rows: Vec<Row> = sqlx::query_as(&sql)
         .bind(patch_id)
@@ -1225,9 +1224,8 @@ pub async fn servers_missing(
            (case when f.known_exploited then 1 else 0 end) \
          from server_patch sp join server s on s.id = sp.server_id left join account a on a.id = s.owner_id \
          left join patch_from f on f.id = sp.from_id \
-         where sp.patch_id = $1 and sp.state in {} and ($2 < 0 or s.owner_id = $2) \
-         order by coalesce(f.severity_rank, 0) desc, lower(s.hostname), s.id",
-        crate::servers::OPEN_STATES
+         where sp.patch_id = $1 and sp.state in {PATCH_OPEN} and ($2 < 0 or s.owner_id = $2) \
+         order by coalesce(f.severity_rank, 0) desc, lower(s.hostname), s.id"
     ))
     .bind(patch_id)
     .bind(owner_id.unwrap_or(-1))

@@ -38,7 +38,7 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<Group>> {
         .collect())
 }
 
-/// Creates a group; a taken name is a [`StorageError::Conflict`].
+/// Creates a group; a taken name is a [`StorageError::Duplicate`].
 pub async fn create(conn: &mut Conn, name: &str, now: Timestamp) -> Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "insert into server_group (name, is_test_group, created_at) values ($1, false, $2) returning id",
@@ -46,11 +46,7 @@ pub async fn create(conn: &mut Conn, name: &str, now: Timestamp) -> Result<i64> 
     .bind(name)
     .bind(now)
     .fetch_one(conn)
-    .await
-    .map_err(|e| match StorageError::from(e) {
-        StorageError::Conflict(_) => StorageError::Conflict(format!("a group named '{name}' exists")),
-        other => other,
-    })?;
+    .await?;
     Ok(id)
 }
 

@@ -6,20 +6,27 @@
 //! `failed`. A reboot goes `running` → `rebooting` → `succeeded` only once
 //! the server reports a new boot id. A queued job past its not-after is
 //! `expired`; an admin may cancel a queued job (`cancelled`).
+//!
+//! The decisions (which state a result or the clock moves a job to, what a
+//! declined patch does to queued installs) and the reasons recorded on jobs
+//! are [`patchport_core::workflow`]'s: this module reads, asks it, and
+//! writes what it planned.
 
+use crate::states::{
+    JOB_ACTIVE, JOB_CANCELLED, JOB_EXPIRED, JOB_FAILED, JOB_QUEUED, JOB_REBOOTING, JOB_RUNNING,
+    JOB_SUCCEEDED, KIND_INSTALL, KIND_REBOOT, List, PATCH_QUEUED,
+};
 use crate::{Conn, Page, Result, StorageError, limit_offset};
 use patchport_core::Timestamp;
 use patchport_core::protocol::{
-    JOB_LEASE, JobOrder, JobOutcome, JobResult, JobSpec, MAX_JOB_LOG, PackageTarget, REBOOT_GRACE,
-    log_tail,
+    JOB_LEASE, JobOrder, JobResult, JobSpec, MAX_JOB_LOG, PackageTarget, log_tail,
+};
+use patchport_core::state::{JobKind, JobState, PatchState};
+use patchport_core::workflow::{
+    self, JobChange, JobEdit, JobFacts, JobReason, MAX_ATTEMPTS, QueuedInstall, ResultPlan,
 };
 
-/// Seconds after a reboot was marked lost during which a new boot id still
-/// confirms it (later, a new boot id says nothing about that reboot).
-pub const LOST_REBOOT_CONFIRMABLE: i64 = 86_400;
-
-/// Attempts before a job whose agent keeps going silent fails for good.
-pub const MAX_ATTEMPTS: i64 = 3;
+pub use patchport_core::workflow::LOST_REBOOT_CONFIRMABLE;
 
 /// A new job.
 #[derive(Debug, Clone)]
@@ -42,12 +49,12 @@ pub async fn create(conn: &mut Conn, job: &NewJob<'_>, now: Timestamp) -> Result
         JobSpec::Install { packages } => packages.as_slice(),
         _ => &[],
     };
-    let (id,): (i64,) = sqlx::query_as(
+    let (id,): (i64,) = sqlx::query_as(&format!(
         "insert into job (server_id, kind, packages, state, not_before, not_after, created_by, created_at) \
-         values ($1, $2, $3, 'queued', $4, $5, $6, $7) returning id",
-    )
+         values ($1, $2, $3, {JOB_QUEUED}, $4, $5, $6, $7) returning id"
+    ))
     .bind(job.server_id)
-    .bind(job.spec.kind())
+    .bind(JobKind::of(job.spec).as_str())
     .bind(serde_json::to_string(packages).unwrap_or_else(|_| "[]".into()))
     .bind(job.not_before)
     .bind(job.not_after)
@@ -59,8 +66,8 @@ pub async fn create(conn: &mut Conn, job: &NewJob<'_>, now: Timestamp) -> Result
         conn,
         job.server_id,
         packages,
-        "queued",
-        "('missing', 'published', 'failed')",
+        PatchState::Queued,
+        PatchState::ACTIONABLE,
         now,
     )
     .await?;
@@ -73,16 +80,17 @@ async fn set_patch_states(
     conn: &mut Conn,
     server_id: i64,
     packages: &[PackageTarget],
-    state: &str,
-    from: &str,
+    state: PatchState,
+    from: &'static [PatchState],
     now: Timestamp,
 ) -> Result<()> {
+    let from = List(from);
     for p in packages {
         sqlx::query(&format!(
             "update server_patch set state = $1, updated_at = $2 where server_id = $3 and state in {from} \
              and patch_id in (select id from patch where package = $4 and version = $5 and arch = $6)"
         ))
-        .bind(state)
+        .bind(state.as_str())
         .bind(now)
         .bind(server_id)
         .bind(&p.name)
@@ -99,105 +107,118 @@ fn decode_packages(json: &str) -> Vec<PackageTarget> {
 }
 
 fn spec_of(kind: &str, packages: &str) -> JobSpec {
-    match kind {
-        "install" => JobSpec::Install {
+    match JobKind::parse(kind) {
+        Some(JobKind::Install) => JobSpec::Install {
             packages: decode_packages(packages),
         },
-        "reboot" => JobSpec::Reboot,
+        Some(JobKind::Reboot) => JobSpec::Reboot,
         _ => JobSpec::Refresh,
     }
 }
 
-/// Applies the clock to jobs: queued jobs past their not-after expire;
-/// running jobs whose lease ran out are offered again (a new attempt) while
-/// attempts and time remain, else fail, but a reboot is never offered
-/// again (it is lost: it may have happened); reboots not confirmed by a new boot
-/// id within the grace period fail. `server_id` limits it to one server.
-/// Returns how many jobs changed.
+/// Applies the clock to jobs, by [`workflow::overdue`]'s rule, set-wise:
+/// queued jobs past their not-after expire; running jobs whose lease ran
+/// out are offered again (a new attempt) while attempts and time remain,
+/// else fail, but a reboot is never offered again (it is lost: it may have
+/// happened); reboots not confirmed by a new boot id within the grace
+/// period fail. `server_id` limits it to one server. Returns how many jobs
+/// changed.
 pub async fn sweep(conn: &mut Conn, server_id: Option<i64>, now: Timestamp) -> Result<u64> {
     let only = server_id.unwrap_or(-1);
-    let scope = "($2 < 0 or server_id = $2)";
-    let mut changed = 0;
     // Jobs whose install fails or expires hand their patches back.
     let ending: Vec<(i64, String)> = sqlx::query_as(&format!(
-        "select server_id, packages from job where {scope} and kind = 'install' and \
-         ((state = 'queued' and not_after <= $1) or \
-          (state = 'running' and lease_until <= $1 and (attempt >= {MAX_ATTEMPTS} or not_after <= $1)))"
+        "select server_id, packages from job where {SCOPE} and kind = {KIND_INSTALL} and \
+         ((state = {JOB_QUEUED} and not_after <= $1) or \
+          (state = {JOB_RUNNING} and lease_until <= $1 and (attempt >= {MAX_ATTEMPTS} or not_after <= $1)))"
     ))
     .bind(now)
     .bind(only)
     .fetch_all(&mut *conn)
     .await?;
-    changed += sqlx::query(&format!(
-        "update job set state = 'expired', finished_at = $1, \
-         reason = 'not started before its deadline (the agent did not check in in time)' \
-         where {scope} and state = 'queued' and not_after <= $1"
-    ))
-    .bind(now)
-    .bind(only)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    // A reboot whose agent went silent may well have rebooted the server
-    // (the agent dies with it before it can say so); offering it again
-    // could reboot the server twice, the second time outside its window.
-    // It is lost: failed with that reason, for a person to look at. A new
-    // boot id within a day still confirms it (`confirm_reboots`).
-    changed += sqlx::query(&format!(
-        "update job set state = 'failed', finished_at = $1, lease_until = null, \
-         reason = 'lost: the agent stopped reporting during the reboot and the server has \
-         not come back with a new boot id; not offered again, so the server is never rebooted \
-         twice (book another reboot if it still needs one)' \
-         where {scope} and kind = 'reboot' and state = 'running' and lease_until <= $1"
-    ))
-    .bind(now)
-    .bind(only)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    changed += sqlx::query(&format!(
-        "update job set state = 'failed', finished_at = $1, lease_until = null, \
-         reason = 'the agent did not report within its lease (' || attempt || ' attempts)' \
-         where {scope} and state = 'running' and lease_until <= $1 \
-         and (attempt >= {MAX_ATTEMPTS} or not_after <= $1)"
-    ))
-    .bind(now)
-    .bind(only)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    changed += sqlx::query(&format!(
-        "update job set state = 'queued', lease_until = null, \
-         reason = 'attempt ' || attempt || ' ended without a result (lease expired); offered again' \
-         where {scope} and state = 'running' and lease_until <= $1"
-    ))
-    .bind(now)
-    .bind(only)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    changed += sqlx::query(&format!(
-        "update job set state = 'failed', finished_at = $1, lease_until = null, \
-         reason = 'the server did not come back with a new boot id in time' \
-         where {scope} and state = 'rebooting' and lease_until <= $1"
-    ))
-    .bind(now)
-    .bind(only)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let mut changed = 0;
+    for (update, reason) in overdue_updates() {
+        changed += set_overdue(conn, &update, reason, only, now).await?;
+    }
     for (server, packages) in ending {
         set_patch_states(
             conn,
             server,
             &decode_packages(&packages),
-            "missing",
-            "('queued', 'installing')",
+            PatchState::Missing,
+            PatchState::BEING_INSTALLED,
             now,
         )
         .await?;
     }
     Ok(changed)
+}
+
+/// `sweep`'s scope: `$2` is a server id, or -1 for all.
+const SCOPE: &str = "($2 < 0 or server_id = $2)";
+
+/// `sweep`'s updates, in order, each with the reason it records: the SQL
+/// form of [`workflow::overdue`]. `$1` is now, `$2` the scope, the reason
+/// `$3` (and `$4` after the attempt count).
+fn overdue_updates() -> [(String, JobReason); 5] {
+    let ends = "finished_at = $1, lease_until = null";
+    let lease_over = format!("{SCOPE} and state = {JOB_RUNNING} and lease_until <= $1");
+    [
+        (
+            format!(
+                "update job set state = {JOB_EXPIRED}, finished_at = $1, reason = $3 \
+                 where {SCOPE} and state = {JOB_QUEUED} and not_after <= $1"
+            ),
+            JobReason::NotStartedInTime,
+        ),
+        // A reboot whose agent went silent may well have rebooted the
+        // server (the agent dies with it before it can say so); offering it
+        // again could reboot the server twice, the second time outside its
+        // window. It is lost, for a person to look at; a new boot id within
+        // a day still confirms it (`confirm_reboots`).
+        (
+            format!(
+                "update job set state = {JOB_FAILED}, {ends}, reason = $3 \
+                 where {lease_over} and kind = {KIND_REBOOT}"
+            ),
+            JobReason::LostReboot,
+        ),
+        (
+            format!(
+                "update job set state = {JOB_FAILED}, {ends}, reason = $3 || attempt || $4 \
+                 where {lease_over} and (attempt >= {MAX_ATTEMPTS} or not_after <= $1)"
+            ),
+            JobReason::AttemptsExhausted,
+        ),
+        (
+            format!(
+                "update job set state = {JOB_QUEUED}, lease_until = null, \
+                 reason = $3 || attempt || $4 where {lease_over}"
+            ),
+            JobReason::OfferedAgain,
+        ),
+        (
+            format!(
+                "update job set state = {JOB_FAILED}, {ends}, reason = $3 \
+                 where {SCOPE} and state = {JOB_REBOOTING} and lease_until <= $1"
+            ),
+            JobReason::RebootNotConfirmed,
+        ),
+    ]
+}
+
+/// Runs one of `sweep`'s updates. Returns how many jobs changed.
+async fn set_overdue(
+    conn: &mut Conn,
+    update: &str,
+    reason: JobReason,
+    only: i64,
+    now: Timestamp,
+) -> Result<u64> {
+    let mut q = sqlx::query(update).bind(now).bind(only).bind(reason.text());
+    if let Some(after) = reason.after_count() {
+        q = q.bind(after);
+    }
+    Ok(q.execute(&mut *conn).await?.rows_affected())
 }
 
 /// Leases the server's next due job to its agent, if any: reboots come after
@@ -213,20 +234,20 @@ pub async fn claim(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
             .await?;
     }
     sweep(conn, Some(server_id), now).await?;
-    let (busy,): (i64,) = sqlx::query_as(
-        "select count(*) from job where server_id = $1 and state in ('running', 'rebooting')",
-    )
+    let (busy,): (i64,) = sqlx::query_as(&format!(
+        "select count(*) from job where server_id = $1 and state in {JOB_ACTIVE}"
+    ))
     .bind(server_id)
     .fetch_one(&mut *conn)
     .await?;
     if busy > 0 {
         return Ok(None);
     }
-    let next: Option<(i64, String, String)> = sqlx::query_as(
-        "select id, kind, packages from job where server_id = $1 and state = 'queued' \
+    let next: Option<(i64, String, String)> = sqlx::query_as(&format!(
+        "select id, kind, packages from job where server_id = $1 and state = {JOB_QUEUED} \
          and not_before <= $2 and not_after > $2 \
-         order by (case when kind = 'reboot' then 1 else 0 end), not_before, id limit 1",
-    )
+         order by (case when kind = {KIND_REBOOT} then 1 else 0 end), not_before, id limit 1"
+    ))
     .bind(server_id)
     .bind(now)
     .fetch_optional(&mut *conn)
@@ -235,11 +256,11 @@ pub async fn claim(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
         return Ok(None);
     };
     // Guarded by the state, so two claims racing cannot both win.
-    let won: Option<(i64,)> = sqlx::query_as(
-        "update job set state = 'running', attempt = attempt + 1, lease_until = $1, started_at = $2, \
+    let won: Option<(i64,)> = sqlx::query_as(&format!(
+        "update job set state = {JOB_RUNNING}, attempt = attempt + 1, lease_until = $1, started_at = $2, \
          boot_id_before = (select boot_id from server where id = job.server_id) \
-         where id = $3 and state = 'queued' returning attempt",
-    )
+         where id = $3 and state = {JOB_QUEUED} returning attempt"
+    ))
     .bind(now + JOB_LEASE)
     .bind(now)
     .bind(id)
@@ -250,7 +271,15 @@ pub async fn claim(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
     };
     let spec = spec_of(&kind, &packages);
     if let JobSpec::Install { packages } = &spec {
-        set_patch_states(conn, server_id, packages, "installing", "('queued')", now).await?;
+        set_patch_states(
+            conn,
+            server_id,
+            packages,
+            PatchState::Installing,
+            &[PatchState::Queued],
+            now,
+        )
+        .await?;
     }
     Ok(Some(JobOrder { id, attempt, spec }))
 }
@@ -267,7 +296,8 @@ pub enum Recorded {
     Stale,
 }
 
-/// Records an agent's result for one of its server's jobs. Idempotent.
+/// Records an agent's result for one of its server's jobs, as
+/// [`workflow::on_result`] plans it. Idempotent.
 pub async fn record_result(
     conn: &mut Conn,
     server_id: i64,
@@ -285,63 +315,51 @@ pub async fn record_result(
     let Some((kind, state, attempt, packages)) = row else {
         return Err(StorageError::NotFound);
     };
-    let target = match (result.outcome, kind.as_str()) {
-        (JobOutcome::Succeeded, _) => "succeeded",
-        (JobOutcome::Failed, _) => "failed",
-        (JobOutcome::Rebooting, "reboot") => "rebooting",
-        (JobOutcome::Rebooting, _) => {
-            return Err(StorageError::Conflict(
-                "only a reboot job can be rebooting".into(),
-            ));
-        }
+    let job = JobFacts {
+        kind: JobKind::parse(&kind),
+        state: JobState::parse(&state),
+        attempt,
     };
-    if attempt != result.attempt {
-        return Ok(Recorded::Stale);
-    }
-    // A reboot confirmed by a new boot id before its "rebooting" result
-    // arrived (it was spooled) is already done.
-    let confirmed_reboot = kind == "reboot" && state == "succeeded" && target == "rebooting";
-    if state == target || confirmed_reboot {
-        return Ok(Recorded::Repeated);
-    }
-    // A reboot the system refused after the agent said "rebooting" may
-    // still fail; anything else must be running to take a result.
-    let refused_reboot = state == "rebooting" && target == "failed";
-    if state != "running" && !refused_reboot {
-        return Ok(Recorded::Stale);
-    }
-    let log = log_tail(&result.log, MAX_JOB_LOG);
-    let (lease, finished) = if target == "rebooting" {
-        (Some(now + REBOOT_GRACE), None)
-    } else {
-        (None, Some(now))
-    };
-    sqlx::query(
+    let (state, lease, finished, patches_to, tell_owner) =
+        match workflow::on_result(job, result.attempt, result.outcome, now) {
+            ResultPlan::Apply {
+                state,
+                lease_until,
+                finished_at,
+                patches_to,
+                tell_owner,
+            } => (state, lease_until, finished_at, patches_to, tell_owner),
+            ResultPlan::Repeated => return Ok(Recorded::Repeated),
+            ResultPlan::Stale => return Ok(Recorded::Stale),
+            ResultPlan::Refused(why) => return Err(StorageError::Conflict(why.text().into())),
+        };
+    sqlx::query(&format!(
         "update job set state = $1, exit_code = $2, log = $3, lease_until = $4, finished_at = $5 \
-         where id = $6 and state in ('running', 'rebooting') and attempt = $7",
-    )
-    .bind(target)
+         where id = $6 and state in {JOB_ACTIVE} and attempt = $7"
+    ))
+    .bind(state.as_str())
     .bind(result.exit_code.map(i64::from))
-    .bind(log)
+    .bind(log_tail(&result.log, MAX_JOB_LOG))
     .bind(lease)
     .bind(finished)
     .bind(job_id)
     .bind(attempt)
     .execute(&mut *conn)
     .await?;
-    if kind == "install" && target == "failed" {
+    let packages = decode_packages(&packages);
+    if let Some(to) = patches_to {
         set_patch_states(
             conn,
             server_id,
-            &decode_packages(&packages),
-            "failed",
-            "('queued', 'installing')",
+            &packages,
+            to,
+            PatchState::BEING_INSTALLED,
             now,
         )
         .await?;
     }
-    if kind == "install" {
-        tell_install_outcome(conn, server_id, &decode_packages(&packages), target, now).await?;
+    if tell_owner {
+        tell_install_outcome(conn, server_id, &packages, state, now).await?;
     }
     Ok(Recorded::Applied)
 }
@@ -352,29 +370,14 @@ async fn tell_install_outcome(
     conn: &mut Conn,
     server_id: i64,
     packages: &[PackageTarget],
-    state: &str,
+    state: JobState,
     now: Timestamp,
 ) -> Result<()> {
     let (host, owner) = crate::servers::host_and_owner(conn, server_id).await?;
     let Some(owner) = owner else {
         return Ok(());
     };
-    let list = packages
-        .iter()
-        .map(|p| format!("{} {}", p.name, p.version))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (subject, body) = if state == "succeeded" {
-        (
-            format!("Install on {host} finished"),
-            format!("Installed on {host}: {list}. A reboot may be needed; the server page says."),
-        )
-    } else {
-        (
-            format!("Install on {host} failed"),
-            format!("The install of {list} on {host} failed. The log is on the server page."),
-        )
-    };
+    let (subject, body) = workflow::install_notice(&host, packages, state == JobState::Succeeded);
     let notice = crate::mail::Notice {
         kind: "install_done",
         subject: &subject,
@@ -384,61 +387,83 @@ async fn tell_install_outcome(
     crate::mail::notify(conn, owner, &notice, now).await
 }
 
-/// Takes a declined patch out of every queued install: a job that installs
-/// only it is cancelled, one that installs more keeps the rest; its
-/// server-patches go back to missing. A job already running is not
-/// stopped (the agent has it). Returns how many jobs changed.
+/// Takes a declined patch out of every queued install, as
+/// [`workflow::withdraw`] plans it: a job that installs only it is
+/// cancelled, one that installs more keeps the rest; its server-patches go
+/// back to missing. A job already running is not stopped (the agent has
+/// it). Returns how many jobs changed.
 pub async fn withdraw_patch(conn: &mut Conn, patch_id: i64, now: Timestamp) -> Result<u64> {
     let patch: Option<(String, String, String)> =
         sqlx::query_as("select package, version, arch from patch where id = $1")
             .bind(patch_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some((package, version, arch)) = patch else {
+    let Some((name, version, arch)) = patch else {
         return Ok(0);
     };
-    let queued: Vec<(i64, i64, String)> = sqlx::query_as(
+    let rows: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
         "select j.id, j.server_id, j.packages from job j \
-         where j.kind = 'install' and j.state = 'queued' and exists (select 1 from server_patch sp \
-           where sp.server_id = j.server_id and sp.patch_id = $1 and sp.state = 'queued') \
-         order by j.id",
-    )
+         where j.kind = {KIND_INSTALL} and j.state = {JOB_QUEUED} and exists (select 1 from server_patch sp \
+           where sp.server_id = j.server_id and sp.patch_id = $1 and sp.state = {PATCH_QUEUED}) \
+         order by j.id"
+    ))
     .bind(patch_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut changed = 0;
-    for (job_id, server_id, packages) in queued {
-        let all = decode_packages(&packages);
-        let (gone, kept): (Vec<_>, Vec<_>) = all
-            .into_iter()
-            .partition(|p| p.name == package && p.version == version && p.arch == arch);
-        if gone.is_empty() {
-            continue;
-        }
-        if kept.is_empty() {
-            sqlx::query(
-                "update job set state = 'cancelled', finished_at = $1, \
-                 reason = 'its patch was declined' where id = $2 and state = 'queued'",
-            )
-            .bind(now)
-            .bind(job_id)
-            .execute(&mut *conn)
-            .await?;
-        } else {
-            let rest = serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into());
-            sqlx::query(
-                "update job set packages = $1, \
-                 reason = 'a declined patch was taken out of it' where id = $2 and state = 'queued'",
-            )
-            .bind(rest)
-            .bind(job_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        set_patch_states(conn, server_id, &gone, "missing", "('queued')", now).await?;
-        changed += 1;
+    let queued: Vec<QueuedInstall> = rows
+        .into_iter()
+        .map(|(job_id, server_id, packages)| QueuedInstall {
+            job_id,
+            server_id,
+            packages: decode_packages(&packages),
+        })
+        .collect();
+    let patch = PackageTarget {
+        name,
+        version,
+        arch,
+    };
+    let changes = workflow::withdraw(&patch, &queued);
+    for change in &changes {
+        write_change(conn, change, now).await?;
     }
-    Ok(changed)
+    Ok(changes.len() as u64)
+}
+
+/// Writes one of [`workflow::withdraw`]'s changes to a queued job.
+async fn write_change(conn: &mut Conn, change: &JobChange, now: Timestamp) -> Result<()> {
+    match &change.edit {
+        JobEdit::Cancel => {
+            sqlx::query(&format!(
+                "update job set state = {JOB_CANCELLED}, finished_at = $1, reason = $2 \
+                 where id = $3 and state = {JOB_QUEUED}"
+            ))
+            .bind(now)
+            .bind(change.reason.text())
+            .bind(change.job_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        JobEdit::Keep(kept) => {
+            sqlx::query(&format!(
+                "update job set packages = $1, reason = $2 where id = $3 and state = {JOB_QUEUED}"
+            ))
+            .bind(serde_json::to_string(kept).unwrap_or_else(|_| "[]".into()))
+            .bind(change.reason.text())
+            .bind(change.job_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    set_patch_states(
+        conn,
+        change.server_id,
+        &change.released,
+        PatchState::Missing,
+        &[PatchState::Queued],
+        now,
+    )
+    .await
 }
 
 /// Marks the server's reboot jobs done when a report carries a boot id other
@@ -449,18 +474,19 @@ pub async fn confirm_reboots(
     boot_id: &str,
     now: Timestamp,
 ) -> Result<u64> {
-    Ok(sqlx::query(
-        "update job set state = 'succeeded', finished_at = $1, lease_until = null, \
-         reason = 'confirmed by a new boot id' \
-         where server_id = $2 and kind = 'reboot' \
-         and (state in ('running', 'rebooting') \
-              or (state = 'failed' and reason like 'lost:%' and finished_at >= $4)) \
-         and boot_id_before is not null and boot_id_before <> $3",
-    )
+    Ok(sqlx::query(&format!(
+        "update job set state = {JOB_SUCCEEDED}, finished_at = $1, lease_until = null, reason = $5 \
+         where server_id = $2 and kind = {KIND_REBOOT} \
+         and (state in {JOB_ACTIVE} \
+              or (state = {JOB_FAILED} and reason = $6 and finished_at >= $4)) \
+         and boot_id_before is not null and boot_id_before <> $3"
+    ))
     .bind(now)
     .bind(server_id)
     .bind(boot_id)
     .bind(now - LOST_REBOOT_CONFIRMABLE)
+    .bind(JobReason::RebootConfirmed.text())
+    .bind(JobReason::LostReboot.text())
     .execute(conn)
     .await?
     .rows_affected())
@@ -468,17 +494,18 @@ pub async fn confirm_reboots(
 
 /// Cancels a queued job. Returns false if it is no longer queued.
 pub async fn cancel(conn: &mut Conn, job_id: i64, now: Timestamp) -> Result<bool> {
-    let row: Option<(i64, String)> =
-        sqlx::query_as("select server_id, packages from job where id = $1 and state = 'queued'")
-            .bind(job_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let row: Option<(i64, String)> = sqlx::query_as(&format!(
+        "select server_id, packages from job where id = $1 and state = {JOB_QUEUED}"
+    ))
+    .bind(job_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     let Some((server_id, packages)) = row else {
         return Ok(false);
     };
-    let done = sqlx::query(
-        "update job set state = 'cancelled', finished_at = $1 where id = $2 and state = 'queued'",
-    )
+    let done = sqlx::query(&format!(
+        "update job set state = {JOB_CANCELLED}, finished_at = $1 where id = $2 and state = {JOB_QUEUED}"
+    ))
     .bind(now)
     .bind(job_id)
     .execute(&mut *conn)
@@ -487,8 +514,8 @@ pub async fn cancel(conn: &mut Conn, job_id: i64, now: Timestamp) -> Result<bool
         conn,
         server_id,
         &decode_packages(&packages),
-        "missing",
-        "('queued')",
+        PatchState::Missing,
+        &[PatchState::Queued],
         now,
     )
     .await?;

@@ -15,6 +15,7 @@ pub mod report;
 pub mod rollouts;
 pub mod servers;
 pub mod sessions;
+pub mod states;
 pub mod throttle;
 pub mod windows;
 
@@ -44,12 +45,24 @@ pub enum StorageError {
     /// The row asked for does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule was broken; the text names what clashed.
-    #[error("already exists: {0}")]
+    /// A business rule refused the change; the text says why, for the
+    /// person who asked (never a database message).
+    #[error("{0}")]
     Conflict(String),
+    /// A uniqueness rule was broken: [`Unique`] says which, so the caller
+    /// can name the field (the database's own text stays in the log).
+    #[error("already exists: {0:?}")]
+    Duplicate(Unique),
+    /// The change refers to a row that no longer exists (a foreign key).
+    #[error("refers to a row that does not exist")]
+    Dangling(#[source] sqlx::Error),
     /// Anything else the database said. Never shown to users.
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// A stored value could not be read back (a bug or a hand edit). Never
+    /// shown to users.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
     /// A migration could not be applied.
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
@@ -58,13 +71,77 @@ pub enum StorageError {
     UnsupportedUrl,
 }
 
+/// The uniqueness rules people can run into, each with a field to name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// `account.username`.
+    Username,
+    /// `server_group.name`.
+    GroupName,
+    /// Only one group is the test group.
+    TestGroup,
+    /// `rollout_policy.name`.
+    PolicyName,
+    /// `maintenance_window.name`.
+    WindowName,
+    /// Any other rule: a bug when a person meets it; the database's
+    /// message is logged.
+    Other,
+}
+
+/// Which rule a unique violation broke, by SQLite's column list (its
+/// message says `UNIQUE constraint failed: table.column`) or PostgreSQL's
+/// constraint name. The one table of it.
+const UNIQUE_RULES: &[(&str, &str, Unique)] = &[
+    ("account.username", "account_username_key", Unique::Username),
+    (
+        "server_group.name",
+        "server_group_name_key",
+        Unique::GroupName,
+    ),
+    (
+        "server_group.is_test_group",
+        "server_group_one_test",
+        Unique::TestGroup,
+    ),
+    (
+        "rollout_policy.name",
+        "rollout_policy_name_key",
+        Unique::PolicyName,
+    ),
+    (
+        "maintenance_window.name",
+        "maintenance_window_name_key",
+        Unique::WindowName,
+    ),
+];
+
+impl Unique {
+    fn of(d: &dyn sqlx::error::DatabaseError) -> Unique {
+        let sqlite = d
+            .message()
+            .strip_prefix("UNIQUE constraint failed: ")
+            .unwrap_or_default();
+        let postgres = d.constraint().unwrap_or_default();
+        UNIQUE_RULES
+            .iter()
+            .find(|(s, p, _)| *s == sqlite || *p == postgres)
+            .map_or(Unique::Other, |(_, _, u)| *u)
+    }
+}
+
 impl From<sqlx::Error> for StorageError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StorageError::NotFound,
             sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StorageError::Conflict(d.message().to_owned())
+                let rule = Unique::of(d.as_ref());
+                if rule == Unique::Other {
+                    tracing::warn!(error = %d, "unexpected unique violation");
+                }
+                StorageError::Duplicate(rule)
             }
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => StorageError::Dangling(e),
             _ => StorageError::Database(e),
         }
     }
@@ -390,6 +467,18 @@ pub fn values_placeholders(rows: usize, columns: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Renders an error with all its causes, for logs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// Commits a write transaction.

@@ -3,8 +3,10 @@
 //! worker claims due mail, sends it and records the outcome here. Nothing is
 //! deleted: sent and dead mail stay for the outbox page.
 
+use crate::states::{JOB_OPEN, MAIL_QUEUED, MAIL_SENT};
 use crate::{Conn, Page, Result, StorageError, limit_offset};
 use patchport_core::Timestamp;
+use patchport_core::state::{JobState, MailState};
 
 /// What to tell someone.
 #[derive(Debug, Clone, Copy)]
@@ -181,7 +183,7 @@ pub async fn claim_due(
     limit: i64,
 ) -> Result<Vec<Mail>> {
     let due: Vec<MailTuple> = sqlx::query_as(&format!(
-        "select {MAIL_COLUMNS} from mail where state = 'queued' and next_attempt_at <= $1 \
+        "select {MAIL_COLUMNS} from mail where state = {MAIL_QUEUED} and next_attempt_at <= $1 \
          order by next_attempt_at, id limit $2"
     ))
     .bind(now)
@@ -191,10 +193,10 @@ pub async fn claim_due(
     let mut claimed = Vec::with_capacity(due.len());
     for row in due {
         let mut m = mail(row);
-        let won = sqlx::query(
+        let won = sqlx::query(&format!(
             "update mail set attempts = attempts + 1, next_attempt_at = $1 \
-             where id = $2 and state = 'queued' and next_attempt_at = $3",
-        )
+             where id = $2 and state = {MAIL_QUEUED} and next_attempt_at = $3"
+        ))
         .bind(now + lease)
         .bind(m.id)
         .bind(m.next_attempt_at)
@@ -213,10 +215,10 @@ pub async fn claim_due(
 
 /// Records a delivery; a secret link is removed from the stored mail.
 pub async fn mark_sent(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
-    sqlx::query(
-        "update mail set state = 'sent', sent_at = $1, last_error = '', \
-         link = case when secret_link then '' else link end where id = $2",
-    )
+    sqlx::query(&format!(
+        "update mail set state = {MAIL_SENT}, sent_at = $1, last_error = '', \
+         link = case when secret_link then '' else link end where id = $2"
+    ))
     .bind(now)
     .bind(id)
     .execute(conn)
@@ -232,11 +234,18 @@ pub async fn mark_failed(
     error: &str,
     retry_at: Option<Timestamp>,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query(&format!(
         "update mail set state = $1, next_attempt_at = $2, last_error = $3 \
-         where id = $4 and state = 'queued'",
+         where id = $4 and state = {MAIL_QUEUED}"
+    ))
+    .bind(
+        if retry_at.is_some() {
+            MailState::Queued
+        } else {
+            MailState::Dead
+        }
+        .as_str(),
     )
-    .bind(if retry_at.is_some() { "queued" } else { "dead" })
     .bind(retry_at.unwrap_or(0))
     .bind(error)
     .bind(id)
@@ -291,13 +300,17 @@ pub async fn counts(conn: &mut Conn) -> Result<(i64, i64, i64)> {
         sqlx::query_as("select state, count(*) from mail group by state")
             .fetch_all(conn)
             .await?;
-    let of = |s: &str| {
+    let of = |s: MailState| {
         rows.iter()
-            .find(|r| r.0 == s)
+            .find(|r| r.0 == s.as_str())
             .map(|r| r.1)
             .unwrap_or_default()
     };
-    Ok((of("queued"), of("sent"), of("dead")))
+    Ok((
+        of(MailState::Queued),
+        of(MailState::Sent),
+        of(MailState::Dead),
+    ))
 }
 
 /// Queues a sent or dead mail again, now, with a fresh count of tries.
@@ -311,7 +324,7 @@ pub async fn resend(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StorageError::NotFound)?;
-    if state == "queued" {
+    if MailState::parse(&state) == Some(MailState::Queued) {
         return Err(StorageError::Conflict("this mail is still queued".into()));
     }
     if secret != 0 && link.is_empty() {
@@ -319,10 +332,10 @@ pub async fn resend(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
             "its one-time link was sent and removed: send a new invitation or reset instead".into(),
         ));
     }
-    sqlx::query(
-        "update mail set state = 'queued', attempts = 0, next_attempt_at = $1, last_error = '', \
-         sent_at = null where id = $2",
-    )
+    sqlx::query(&format!(
+        "update mail set state = {MAIL_QUEUED}, attempts = 0, next_attempt_at = $1, last_error = '', \
+         sent_at = null where id = $2"
+    ))
     .bind(now)
     .bind(id)
     .execute(conn)
@@ -373,14 +386,14 @@ pub async fn set_opt_outs(conn: &mut Conn, account_id: i64, kinds: &[String]) ->
 pub async fn follow_bookings(conn: &mut Conn, now: Timestamp) -> Result<u32> {
     // (job, server, host, owner, at, job state, reminded day, reminded hour)
     type Open = (i64, i64, String, Option<i64>, i64, String, i64, i64);
-    let rows: Vec<Open> = sqlx::query_as(
+    let rows: Vec<Open> = sqlx::query_as(&format!(
         "select b.job_id, b.server_id, s.hostname, s.owner_id, b.at, j.state, \
          case when b.reminded_day then 1 else 0 end, case when b.reminded_hour then 1 else 0 end \
          from reboot_booking b join job j on j.id = b.job_id join server s on s.id = b.server_id \
-         where not b.outcome_told and (j.state not in ('queued', 'running', 'rebooting') \
+         where not b.outcome_told and (j.state not in {JOB_OPEN} \
          or (not b.reminded_hour and b.at - $1 <= 3600) \
-         or (not b.reminded_day and b.at - $1 <= 86400)) order by b.at, b.job_id",
-    )
+         or (not b.reminded_day and b.at - $1 <= 86400)) order by b.at, b.job_id"
+    ))
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
@@ -388,18 +401,18 @@ pub async fn follow_bookings(conn: &mut Conn, now: Timestamp) -> Result<u32> {
     for (job_id, server_id, host, owner, at, state, day, hour) in rows {
         let when = patchport_core::clock::format_utc(at);
         let link = format!("/servers/{server_id}");
-        let (column, subject, body) = match state.as_str() {
-            "succeeded" => (
+        let (column, subject, body) = match JobState::parse(&state) {
+            Some(JobState::Succeeded) => (
                 "outcome_told",
                 format!("{host} rebooted"),
                 format!("{host} rebooted as booked and came back with a new boot id."),
             ),
-            "failed" => (
+            Some(JobState::Failed) => (
                 "outcome_told",
                 format!("Reboot of {host} failed"),
                 format!("The reboot of {host} booked for {when} failed; see the server's jobs."),
             ),
-            "expired" => (
+            Some(JobState::Expired) => (
                 "outcome_told",
                 format!("Reboot of {host} was missed"),
                 format!(
@@ -407,18 +420,18 @@ pub async fn follow_bookings(conn: &mut Conn, now: Timestamp) -> Result<u32> {
                      the agent did not pick the job up in time. Please book again."
                 ),
             ),
-            "queued" if hour == 0 && at - now <= 3600 => (
+            Some(JobState::Queued) if hour == 0 && at - now <= 3600 => (
                 "reminded_hour",
                 format!("{host} reboots in an hour"),
                 format!("Reminder: {host} reboots at {when}."),
             ),
-            "queued" if day == 0 && at - now > 3600 => (
+            Some(JobState::Queued) if day == 0 && at - now > 3600 => (
                 "reminded_day",
                 format!("{host} reboots tomorrow"),
                 format!("Reminder: {host} reboots at {when}, within 24 hours."),
             ),
             // Running now, or cancelled / moved (told nothing).
-            "cancelled" => ("outcome_told", String::new(), String::new()),
+            Some(JobState::Cancelled) => ("outcome_told", String::new(), String::new()),
             _ => continue,
         };
         if !subject.is_empty()

@@ -3,8 +3,10 @@
 //! server (from the version it has installed), filtered and sorted in the
 //! database.
 
+use crate::states::PATCH_OPEN;
 use crate::{Conn, Page, Result, limit_offset};
 use patchport_core::Timestamp;
+use patchport_core::state::PatchState;
 
 /// Columns the report sorts on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -199,7 +201,7 @@ impl Sql {
             // report is about open states, so a closed one finds nothing.
             let n = sql.arg(Arg::Text(state.clone()));
             sql.state = Some(
-                if crate::servers::OPEN_STATES.contains(&format!("'{state}'")) {
+                if PatchState::parse(state).is_some_and(PatchState::is_open) {
                     format!("sp.state = {n}")
                 } else {
                     format!("sp.state = {n} and 1 = 0")
@@ -280,7 +282,7 @@ impl Sql {
         }
         on.push(match &self.state {
             Some(state) => state.clone(),
-            None => format!("sp.state in {}", crate::servers::OPEN_STATES),
+            None => format!("sp.state in {PATCH_OPEN}"),
         });
         if with_versions {
             on.extend(self.patch.iter().cloned());

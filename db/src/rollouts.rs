@@ -2,22 +2,33 @@
 //! `patchport_core::rollout`), deployments and the notifications they
 //! record.
 //!
-//! [`tick`] is the scheduler's step, run every minute by every portal
-//! instance; on PostgreSQL only the instance holding a transaction-level
-//! advisory lock does the work, so two instances never act twice.
+//! [`tick`] is the scheduler, run every minute by every portal instance:
+//! its steps each run in their own transaction, and on PostgreSQL only the
+//! instance holding a step's transaction-level advisory lock runs that
+//! step, so two instances never act twice.
 
+use crate::states::{
+    JOB_FAILED, JOB_SUCCEEDED, KIND_DEPLOY, PATCH_ACTIONABLE, PATCH_MISSING, PATCH_PUBLISHABLE,
+    PATCH_PUBLISHED, ROLLOUT_DECLINED, ROLLOUT_NEW, ROLLOUT_OBSERVING, ROLLOUT_TESTING,
+};
 use crate::{Conn, Page, Result, StorageError, id_list, jobs, limit_offset};
 use patchport_core::Timestamp;
+use patchport_core::deploy::{
+    self, Candidate, DeployRequest, OwnerNotice, PatchName, ServerTargets, TestCandidate, TestJob,
+    TestNote, Untested,
+};
 use patchport_core::protocol::{JobSpec, PackageTarget};
 use patchport_core::rollout::{
     self, PatchFacts, Policy, RolloutState, TestInstall, Transition, test_verdict,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use patchport_core::state::{DeployKind, JobState, PatchState, RebootOption, TargetState};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// How long a deployment's install job may wait before it expires.
-pub const INSTALL_WINDOW: i64 = 7 * 86_400;
+pub use patchport_core::deploy::INSTALL_WINDOW;
 
-/// The advisory lock that lets one portal instance run [`tick`] at a time.
+/// The first of the advisory locks (one per [`Step`], numbered from this)
+/// that let one portal instance at a time run each step of [`tick`].
 const TICK_LOCK: i64 = 0x7061_7463_6872_6f6c; // "patchrol"
 
 /// Who decided.
@@ -86,7 +97,7 @@ pub async fn policies(conn: &mut Conn) -> Result<Vec<PolicyRow>> {
                 position: r.2,
                 enabled: r.3 != 0,
                 policy: serde_json::from_str(&r.4).map_err(|e| {
-                    StorageError::Conflict(format!("policy {} is unreadable: {e}", r.0))
+                    StorageError::Corrupt(format!("policy {} is unreadable: {e}", r.0))
                 })?,
                 updated_at: r.5,
                 updated_by: r.6,
@@ -117,16 +128,6 @@ pub async fn save_policy(
     now: Timestamp,
 ) -> Result<i64> {
     let settings = serde_json::to_string(p.policy).expect("a policy serialises");
-    let taken: Option<(i64,)> = sqlx::query_as("select id from rollout_policy where name = $1")
-        .bind(p.name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if taken.is_some_and(|(other,)| Some(other) != id) {
-        return Err(StorageError::Conflict(format!(
-            "a policy named {:?} exists",
-            p.name
-        )));
-    }
     match id {
         Some(id) => {
             let done = sqlx::query(
@@ -168,8 +169,12 @@ pub async fn save_policy(
 /// What one scheduler step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ticked {
-    /// Another instance held the scheduler: nothing was done.
-    pub skipped: bool,
+    /// Steps another instance was running at the same moment (PostgreSQL):
+    /// this instance left them to it.
+    pub skipped: Vec<Step>,
+    /// Steps that failed: each rolled back alone and runs again at the
+    /// next tick; the others kept their work.
+    pub failed: Vec<Step>,
     /// Rollouts created for newly covered patches.
     pub created: u32,
     /// Rollouts whose test installs were queued.
@@ -186,32 +191,136 @@ pub struct Ticked {
     pub notified: u32,
 }
 
-/// One scheduler step at `now`: takes newly covered patches into rollouts,
-/// starts test installs, checks them, ends observations, approves by
-/// policy, and follows up deployments (reboots, owners to tell) and booked
-/// reboots (reminders, outcomes, deadlines). Run it in
-/// a transaction; it is safe to run from several instances at once.
-pub async fn tick(conn: &mut Conn, now: Timestamp) -> Result<Ticked> {
-    let mut out = Ticked::default();
-    if conn.backend_name() == "PostgreSQL" {
-        let (got,): (bool,) = sqlx::query_as("select pg_try_advisory_xact_lock($1)")
-            .bind(TICK_LOCK)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !got {
-            out.skipped = true;
-            return Ok(out);
+/// The scheduler's steps, in the order [`tick`] runs them. Each is
+/// idempotent (it acts only on rows still in the state it looks for), so a
+/// step that failed or was left to another instance simply runs again at
+/// the next tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Newly covered patches become rollouts.
+    Discover,
+    /// Fresh rollouts whose policy tests automatically start testing.
+    StartTests,
+    /// Finished test installs decide observation or failure.
+    CheckTests,
+    /// Observations that ended are approved by policy (or wait).
+    EndObservations,
+    /// Finished deployments get their reboots or tell their owners.
+    FollowDeployments,
+    /// Booked reboots: reminders and outcomes.
+    FollowBookings,
+    /// Reboot deadlines: closed when met, escalated when missed.
+    FollowObligations,
+}
+
+impl Step {
+    /// Every step, in order.
+    pub const ALL: [Step; 7] = [
+        Step::Discover,
+        Step::StartTests,
+        Step::CheckTests,
+        Step::EndObservations,
+        Step::FollowDeployments,
+        Step::FollowBookings,
+        Step::FollowObligations,
+    ];
+
+    /// Name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Discover => "discover",
+            Step::StartTests => "start_tests",
+            Step::CheckTests => "check_tests",
+            Step::EndObservations => "end_observations",
+            Step::FollowDeployments => "follow_deployments",
+            Step::FollowBookings => "follow_bookings",
+            Step::FollowObligations => "follow_obligations",
         }
     }
-    let policies = policies(conn).await?;
-    discover(conn, &policies, now, &mut out).await?;
-    start_tests(conn, &policies, now, &mut out).await?;
-    check_tests(conn, &policies, now, &mut out).await?;
-    end_observations(conn, &policies, now, &mut out).await?;
-    follow_deployments(conn, now, &mut out).await?;
-    out.notified += crate::mail::follow_bookings(conn, now).await?;
-    out.notified += crate::windows::follow_obligations(conn, now).await?;
-    Ok(out)
+
+    async fn run(self, conn: &mut Conn, now: Timestamp, out: &mut Ticked) -> Result<()> {
+        match self {
+            Step::Discover => {
+                let policies = policies(conn).await?;
+                discover(conn, &policies, now, out).await
+            }
+            Step::StartTests => {
+                let policies = policies(conn).await?;
+                start_tests(conn, &policies, now, out).await
+            }
+            Step::CheckTests => {
+                let policies = policies(conn).await?;
+                check_tests(conn, &policies, now, out).await
+            }
+            Step::EndObservations => {
+                let policies = policies(conn).await?;
+                end_observations(conn, &policies, now, out).await
+            }
+            Step::FollowDeployments => follow_deployments(conn, now, out).await,
+            Step::FollowBookings => {
+                out.notified += crate::mail::follow_bookings(conn, now).await?;
+                Ok(())
+            }
+            Step::FollowObligations => {
+                out.notified += crate::windows::follow_obligations(conn, now).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One scheduler tick at `now`: takes newly covered patches into rollouts,
+/// starts test installs, checks them, ends observations, approves by
+/// policy, and follows up deployments (reboots, owners to tell) and booked
+/// reboots (reminders, outcomes, deadlines).
+///
+/// Each [`Step`] runs in its own short write transaction, so check-ins wait
+/// for one step at most (on SQLite the writer is shared) and a failing step
+/// is logged, rolled back and retried at the next tick without undoing the
+/// others. On PostgreSQL each step takes its own transaction-level advisory
+/// lock: several portal instances may tick at once and each step still
+/// runs once.
+pub async fn tick(db: &crate::Db, now: Timestamp) -> Ticked {
+    let mut out = Ticked::default();
+    for step in Step::ALL {
+        let mut counts = Ticked::default();
+        match run_step(db, step, now, &mut counts).await {
+            Ok(true) => {
+                out.created += counts.created;
+                out.testing += counts.testing;
+                out.test_failed += counts.test_failed;
+                out.observing += counts.observing;
+                out.approved += counts.approved;
+                out.reboots += counts.reboots;
+                out.notified += counts.notified;
+            }
+            Ok(false) => out.skipped.push(step),
+            Err(e) => {
+                tracing::warn!(step = step.as_str(), error = %crate::error_chain(&e),
+                    "scheduler step failed; it runs again at the next tick");
+                out.failed.push(step);
+            }
+        }
+    }
+    out
+}
+
+/// Runs one step in its own transaction; `false` when another instance
+/// holds it. Its counts only count once it committed.
+async fn run_step(db: &crate::Db, step: Step, now: Timestamp, out: &mut Ticked) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    if db.backend() == crate::Backend::Postgres {
+        let (got,): (bool,) = sqlx::query_as("select pg_try_advisory_xact_lock($1)")
+            .bind(TICK_LOCK + step as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !got {
+            return Ok(false);
+        }
+    }
+    step.run(&mut tx, now, out).await?;
+    crate::commit(tx).await?;
+    Ok(true)
 }
 
 /// Patches with servers missing them and no rollout yet: the first enabled
@@ -248,10 +357,10 @@ async fn discover(
         else {
             continue;
         };
-        let created: Option<(i64,)> = sqlx::query_as(
+        let created: Option<(i64,)> = sqlx::query_as(&format!(
             "insert into rollout (patch_id, policy_id, state, created_at, updated_at) \
-             values ($1, $2, 'new', $3, $3) on conflict (patch_id) do nothing returning id",
-        )
+             values ($1, $2, {ROLLOUT_NEW}, $3, $3) on conflict (patch_id) do nothing returning id"
+        ))
         .bind(patch_id)
         .bind(policy.id)
         .bind(now)
@@ -329,7 +438,7 @@ async fn transition(
         .await?
         .ok_or(StorageError::NotFound)?;
     let from = RolloutState::parse(&state)
-        .ok_or_else(|| StorageError::Conflict(format!("unknown rollout state {state:?}")))?;
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown rollout state {state:?}")))?;
     let to = rollout::next(from, t).map_err(|e| StorageError::Conflict(e.to_string()))?;
     let done = sqlx::query(
         "update rollout set state = $1, observe_until = coalesce($2, observe_until), updated_at = $3 \
@@ -357,9 +466,6 @@ fn policy_of(policies: &[PolicyRow], id: Option<i64>) -> Policy {
         .unwrap_or_default()
 }
 
-/// Open states a deployment or test may act on.
-const ACTIONABLE: &str = "('missing', 'published', 'failed')";
-
 /// Test-group servers that miss the patch, with its package target.
 async fn test_servers(conn: &mut Conn, patch_id: i64) -> Result<Vec<(i64, PackageTarget)>> {
     let rows: Vec<(i64, String, String, String)> = sqlx::query_as(&format!(
@@ -367,7 +473,7 @@ async fn test_servers(conn: &mut Conn, patch_id: i64) -> Result<Vec<(i64, Packag
          join patch p on p.id = sp.patch_id \
          join server_group_member m on m.server_id = sp.server_id \
          join server_group g on g.id = m.group_id and g.is_test_group \
-         where sp.patch_id = $1 and sp.state in {ACTIONABLE} order by sp.server_id"
+         where sp.patch_id = $1 and sp.state in {PATCH_ACTIONABLE} order by sp.server_id"
     ))
     .bind(patch_id)
     .fetch_all(conn)
@@ -395,9 +501,9 @@ async fn start_tests(
     now: Timestamp,
     out: &mut Ticked,
 ) -> Result<()> {
-    let fresh: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "select id, patch_id, policy_id from rollout where state = 'new' order by id",
-    )
+    let fresh: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(&format!(
+        "select id, patch_id, policy_id from rollout where state = {ROLLOUT_NEW} order by id"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     let fresh: Vec<(i64, i64)> = fresh
@@ -418,106 +524,102 @@ async fn start_testing(
     now: Timestamp,
     out: &mut Ticked,
 ) -> Result<()> {
-    let mut per_server: BTreeMap<i64, Vec<(i64, PackageTarget)>> = BTreeMap::new();
-    let mut untestable = Vec::new();
+    let mut candidates = Vec::with_capacity(rollouts.len());
     for (rollout_id, patch_id) in rollouts {
-        let servers = test_servers(conn, *patch_id).await?;
-        if servers.is_empty() {
-            untestable.push(*rollout_id);
-        }
-        for (server, target) in servers {
-            per_server
-                .entry(server)
-                .or_default()
-                .push((*rollout_id, target));
-        }
-    }
-    let mut testing = BTreeSet::new();
-    for (server_id, items) in per_server {
-        let spec = JobSpec::Install {
-            packages: items.iter().map(|(_, t)| t.clone()).collect(),
-        };
-        let job_id = jobs::create(
-            conn,
-            &jobs::NewJob {
-                server_id,
-                spec: &spec,
-                not_before: now,
-                not_after: now + INSTALL_WINDOW,
-                created_by: actor.id(),
-            },
-            now,
-        )
-        .await?;
-        for (rollout_id, _) in items {
-            sqlx::query(
-                "insert into rollout_test (rollout_id, server_id, job_id) values ($1, $2, $3) \
-                 on conflict (rollout_id, server_id) do update set job_id = excluded.job_id",
-            )
+        let (state,): (String,) = sqlx::query_as("select state from rollout where id = $1")
             .bind(rollout_id)
-            .bind(server_id)
-            .bind(job_id)
-            .execute(&mut *conn)
+            .fetch_one(&mut *conn)
             .await?;
-            testing.insert(rollout_id);
-        }
+        candidates.push(TestCandidate {
+            rollout_id: *rollout_id,
+            state: RolloutState::parse(&state),
+            servers: test_servers(conn, *patch_id).await?,
+        });
     }
-    for rollout_id in testing {
+    let plan = deploy::plan_tests(&candidates, now);
+    for test in &plan.jobs {
+        write_test_job(conn, test, actor, now).await?;
+    }
+    for rollout_id in &plan.testing {
+        let note = TestNote::Installing.to_string();
         transition(
             conn,
-            rollout_id,
+            *rollout_id,
             Transition::StartTest,
             actor,
-            "installing on the test group",
+            &note,
             None,
             now,
         )
         .await?;
         out.testing += 1;
     }
-    let policies = if untestable.is_empty() {
+    let policies = if plan.untested.is_empty() {
         Vec::new()
     } else {
         policies(conn).await?
     };
-    for rollout_id in untestable {
-        let (policy, state): (Option<i64>, String) =
-            sqlx::query_as("select policy_id, state from rollout where id = $1")
-                .bind(rollout_id)
-                .fetch_one(&mut *conn)
-                .await?;
-        let days = policy_of(&policies, policy).observation_seconds();
-        // A retried test with nothing left to test passes; a new one skips.
-        let t = if state == "new" {
-            Transition::SkipTest
-        } else {
-            sqlx::query("delete from rollout_test where rollout_id = $1")
-                .bind(rollout_id)
-                .execute(&mut *conn)
-                .await?;
-            transition(
-                conn,
-                rollout_id,
-                Transition::StartTest,
-                actor,
-                "retried",
-                None,
-                now,
-            )
-            .await?;
-            Transition::TestPassed
-        };
-        transition(
-            conn,
-            rollout_id,
-            t,
-            actor,
-            "no server of the test group misses this patch: observing without a test install",
-            Some(now + days),
-            now,
-        )
-        .await?;
+    for untested in &plan.untested {
+        observe_untested(conn, *untested, &policies, actor, now).await?;
         out.observing += 1;
+    }
+    Ok(())
+}
+
+/// Queues one test-group server's install job and records its tests.
+async fn write_test_job(
+    conn: &mut Conn,
+    test: &TestJob,
+    actor: Actor<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    let new = jobs::NewJob {
+        server_id: test.server_id,
+        spec: &test.job.spec,
+        not_before: test.job.not_before,
+        not_after: test.job.not_after,
+        created_by: actor.id(),
+    };
+    let job_id = jobs::create(conn, &new, now).await?;
+    for rollout_id in &test.rollout_ids {
+        sqlx::query(
+            "insert into rollout_test (rollout_id, server_id, job_id) values ($1, $2, $3) \
+             on conflict (rollout_id, server_id) do update set job_id = excluded.job_id",
+        )
+        .bind(rollout_id)
+        .bind(test.server_id)
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves a rollout with nothing to test on to observing (see
+/// [`deploy::Untested::steps`]).
+async fn observe_untested(
+    conn: &mut Conn,
+    untested: Untested,
+    policies: &[PolicyRow],
+    actor: Actor<'_>,
+    now: Timestamp,
+) -> Result<()> {
+    let (policy,): (Option<i64>,) = sqlx::query_as("select policy_id from rollout where id = $1")
+        .bind(untested.rollout_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let observe_until = now + policy_of(policies, policy).observation_seconds();
+    if untested.retried {
+        sqlx::query("delete from rollout_test where rollout_id = $1")
+            .bind(untested.rollout_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let steps = untested.steps();
+    for (i, (t, note)) in steps.iter().enumerate() {
+        let until = (i + 1 == steps.len()).then_some(observe_until);
+        let note = note.to_string();
+        transition(conn, untested.rollout_id, *t, actor, &note, until, now).await?;
     }
     Ok(())
 }
@@ -529,13 +631,13 @@ async fn check_tests(
     now: Timestamp,
     out: &mut Ticked,
 ) -> Result<()> {
-    let rows: Vec<(i64, Option<i64>, String, String, String)> = sqlx::query_as(
-        "select r.id, r.policy_id, coalesce(j.state, 'failed'), s.hostname, \
+    let rows: Vec<(i64, Option<i64>, String, String, String)> = sqlx::query_as(&format!(
+        "select r.id, r.policy_id, coalesce(j.state, {JOB_FAILED}), s.hostname, \
            coalesce(j.reason, '') || (case when j.exit_code is null then '' else ' (exit code ' || j.exit_code || ')' end) \
          from rollout r join rollout_test t on t.rollout_id = r.id \
          join server s on s.id = t.server_id left join job j on j.id = t.job_id \
-         where r.state = 'testing' order by r.id, s.hostname",
-    )
+         where r.state = {ROLLOUT_TESTING} order by r.id, s.hostname"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     // Per rollout: its policy, each test install, and what failed.
@@ -545,9 +647,9 @@ async fn check_tests(
         let entry = per_rollout
             .entry(id)
             .or_insert((policy, Vec::new(), Vec::new()));
-        let install = match state.as_str() {
-            "succeeded" => TestInstall::Succeeded,
-            "queued" | "running" => TestInstall::Pending,
+        let install = match JobState::parse(&state) {
+            Some(JobState::Succeeded) => TestInstall::Succeeded,
+            Some(JobState::Queued | JobState::Running) => TestInstall::Pending,
             _ => TestInstall::Failed,
         };
         if install == TestInstall::Failed {
@@ -623,10 +725,10 @@ async fn end_observations(
     now: Timestamp,
     out: &mut Ticked,
 ) -> Result<()> {
-    let due: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
+    let due: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(&format!(
         "select id, policy_id, (case when observation_noted then 1 else 0 end) from rollout \
-         where state = 'observing' and observe_until <= $1 order by id",
-    )
+         where state = {ROLLOUT_OBSERVING} and observe_until <= $1 order by id"
+    ))
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
@@ -692,7 +794,7 @@ pub async fn approve(
     let missing_on = |criticality: &'static str| {
         format!(
             "select sp.server_id from server_patch sp join server s on s.id = sp.server_id \
-             where sp.patch_id = {patch_id} and s.criticality = '{criticality}' and sp.state in {ACTIONABLE} \
+             where sp.patch_id = {patch_id} and s.criticality = '{criticality}' and sp.state in {PATCH_ACTIONABLE} \
              order by sp.server_id"
         )
     };
@@ -773,10 +875,10 @@ pub async fn decline(
         now,
     )
     .await?;
-    sqlx::query(
-        "update server_patch set state = 'missing', updated_at = $1 where state = 'published' \
-         and patch_id = (select patch_id from rollout where id = $2)",
-    )
+    sqlx::query(&format!(
+        "update server_patch set state = {PATCH_MISSING}, updated_at = $1 where state = {PATCH_PUBLISHED} \
+         and patch_id = (select patch_id from rollout where id = $2)"
+    ))
     .bind(now)
     .bind(rollout_id)
     .execute(&mut *conn)
@@ -817,33 +919,10 @@ pub async fn retest(
 }
 
 /// Publish or deploy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Offer on the self-service portal.
-    Publish,
-    /// Install now or at a time.
-    Deploy,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Publish => "publish",
-            Kind::Deploy => "deploy",
-        }
-    }
-}
+pub use patchport_core::state::DeployKind as Kind;
 
 /// When a deployment reboots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reboot {
-    /// Never (owners are asked to schedule it).
-    None,
-    /// Right after the install succeeded.
-    AfterInstall,
-    /// At this time (not before the install succeeded).
-    At(Timestamp),
-}
+pub use patchport_core::deploy::Reboot;
 
 /// A publication or deployment to create.
 #[derive(Debug, Clone)]
@@ -890,32 +969,78 @@ pub struct Deployed {
 
 /// Publishes or deploys patches to servers. Only server-patches that are
 /// missing (or published, or failed) are acted on; the rest are reported
-/// in `skipped`. A declined patch is refused.
+/// in `skipped`. A declined patch is refused. What it acts on is
+/// [`deploy::plan`]'s choice.
 pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> Result<Deployed> {
-    if d.patch_ids.is_empty() || d.server_ids.is_empty() {
-        return Err(StorageError::Conflict(
-            "choose at least one patch and one server".into(),
-        ));
+    deploy::check_choice(d.patch_ids, d.server_ids).map_err(refused)?;
+    let declined = declined_patches(conn, d.patch_ids).await?;
+    deploy::check_declined(declined).map_err(refused)?;
+    let Some(id) = insert_deployment(conn, d, now).await? else {
+        return existing_deployment(conn, d.request_key).await;
+    };
+    let rows = deploy_candidates(conn, d).await?;
+    let windows = if d.in_windows {
+        crate::windows::next_for_servers(conn, d.server_ids, now).await?
+    } else {
+        HashMap::new()
+    };
+    let plan = deploy::plan(
+        &DeployRequest {
+            kind: d.kind,
+            not_before: d.not_before,
+            windows: d.in_windows.then_some(&windows),
+            now,
+        },
+        &rows,
+    );
+    for server in &plan.servers {
+        write_targets(conn, id, server, d.created_by, now).await?;
     }
-    let patch_list = id_list(d.patch_ids);
+    for notice in &plan.notices {
+        let notice_mail = crate::mail::Notice {
+            kind: OwnerNotice::KIND,
+            subject: &notice.subject(),
+            body: &notice.body(),
+            link: OwnerNotice::LINK,
+        };
+        crate::mail::notify(conn, notice.owner, &notice_mail, now).await?;
+    }
+    Ok(Deployed {
+        id,
+        created: true,
+        targets: plan.targets() as u32,
+        jobs: plan.jobs() as u32,
+        skipped: plan.skips.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// A refusal, as the caller's conflict.
+fn refused(r: deploy::Refusal) -> StorageError {
+    StorageError::Conflict(r.to_string())
+}
+
+/// The patches among `patch_ids` whose rollout was declined.
+async fn declined_patches(conn: &mut Conn, patch_ids: &[i64]) -> Result<Vec<PatchName>> {
     let declined: Vec<(String, String)> = sqlx::query_as(&format!(
         "select p.package, p.version from rollout r join patch p on p.id = r.patch_id \
-         where r.state = 'declined' and r.patch_id in ({patch_list}) order by p.package"
+         where r.state = {ROLLOUT_DECLINED} and r.patch_id in ({}) order by p.package",
+        id_list(patch_ids)
     ))
     .fetch_all(&mut *conn)
     .await?;
-    if !declined.is_empty() {
-        let names: Vec<String> = declined.iter().map(|(p, v)| format!("{p} {v}")).collect();
-        return Err(StorageError::Conflict(format!(
-            "declined, so not published or deployed: {}",
-            names.join(", ")
-        )));
-    }
-    let (reboot, reboot_at) = match d.reboot {
-        Reboot::None => ("none", None),
-        Reboot::AfterInstall => ("after", None),
-        Reboot::At(t) => ("at", Some(t)),
-    };
+    Ok(declined
+        .into_iter()
+        .map(|(package, version)| PatchName { package, version })
+        .collect())
+}
+
+/// Stores the deployment; None when its request key was used already.
+async fn insert_deployment(
+    conn: &mut Conn,
+    d: &NewDeployment<'_>,
+    now: Timestamp,
+) -> Result<Option<i64>> {
+    let (reboot, reboot_at) = d.reboot.stored();
     let inserted: Option<(i64,)> = sqlx::query_as(
         "insert into deployment (kind, rollout_id, created_by, request_key, not_before, reboot, reboot_at, note, created_at) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (request_key) do nothing returning id",
@@ -925,30 +1050,37 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
     .bind(d.created_by)
     .bind(d.request_key)
     .bind(d.not_before)
-    .bind(reboot)
+    .bind(reboot.as_str())
     .bind(reboot_at)
     .bind(d.note)
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((id,)) = inserted else {
-        let (id, targets, jobs): (i64, i64, i64) = sqlx::query_as(
-            "select d.id, (select count(*) from deployment_target t where t.deployment_id = d.id), \
-               (select count(distinct t.job_id) from deployment_target t where t.deployment_id = d.id) \
-             from deployment d where d.request_key = $1",
-        )
-        .bind(d.request_key)
-        .fetch_one(&mut *conn)
-        .await?;
-        return Ok(Deployed {
-            id,
-            created: false,
-            targets: targets as u32,
-            jobs: jobs as u32,
-            skipped: Vec::new(),
-        });
-    };
-    let server_list = id_list(d.server_ids);
+    Ok(inserted.map(|(id,)| id))
+}
+
+/// The deployment made earlier with this request key, as made.
+async fn existing_deployment(conn: &mut Conn, request_key: Option<&str>) -> Result<Deployed> {
+    let (id, targets, jobs): (i64, i64, i64) = sqlx::query_as(
+        "select d.id, (select count(*) from deployment_target t where t.deployment_id = d.id), \
+           (select count(distinct t.job_id) from deployment_target t where t.deployment_id = d.id) \
+         from deployment d where d.request_key = $1",
+    )
+    .bind(request_key)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Deployed {
+        id,
+        created: false,
+        targets: targets as u32,
+        jobs: jobs as u32,
+        skipped: Vec::new(),
+    })
+}
+
+/// Every chosen (server, patch), by server and patch, with where the patch
+/// stands there.
+async fn deploy_candidates(conn: &mut Conn, d: &NewDeployment<'_>) -> Result<Vec<Candidate>> {
     // (server, host, patch, package, version, arch, state, owner)
     type Pair = (
         i64,
@@ -964,130 +1096,78 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
         "select s.id, s.hostname, p.id, p.package, p.version, p.arch, sp.state, s.owner_id \
              from server s cross join patch p \
              left join server_patch sp on sp.server_id = s.id and sp.patch_id = p.id \
-             where s.id in ({server_list}) and p.id in ({patch_list}) order by s.id, p.id"
+             where s.id in ({}) and p.id in ({}) order by s.id, p.id",
+        id_list(d.server_ids),
+        id_list(d.patch_ids)
     ))
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Deployed {
-        id,
-        created: true,
-        targets: 0,
-        jobs: 0,
-        skipped: Vec::new(),
-    };
-    let mut per_server: BTreeMap<i64, Vec<(i64, PackageTarget)>> = BTreeMap::new();
-    let mut hostnames: BTreeMap<i64, String> = BTreeMap::new();
-    let mut owners: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    for (server_id, hostname, patch_id, package, version, arch, state, owner) in pairs {
-        let why = match state.as_deref() {
-            Some("missing" | "failed") => None,
-            Some("published") if d.kind == Kind::Deploy => None,
-            Some("published") => Some("is already published"),
-            Some("queued" | "installing") => Some("is already being installed"),
-            Some("installed") => Some("is already installed"),
-            Some("superseded") => Some("was replaced by a newer version"),
-            _ => Some("is not offered to this server"),
-        };
-        if let Some(why) = why {
-            out.skipped
-                .push(format!("{hostname}: {package} {version} {why}"));
-            continue;
-        }
-        if let Some(owner) = owner {
-            owners
-                .entry(owner)
-                .or_default()
-                .push(format!("{package} {version} on {hostname}"));
-        }
-        hostnames.insert(server_id, hostname.clone());
-        per_server.entry(server_id).or_default().push((
-            patch_id,
-            PackageTarget {
-                name: package,
-                version,
-                arch,
+    Ok(pairs
+        .into_iter()
+        .map(
+            |(server_id, host, patch_id, name, version, arch, state, owner)| Candidate {
+                server_id,
+                host,
+                owner,
+                patch_id,
+                package: PackageTarget {
+                    name,
+                    version,
+                    arch,
+                },
+                state: state.as_deref().and_then(PatchState::parse),
             },
-        ));
-    }
-    for (server_id, items) in per_server {
-        let job_id = match d.kind {
-            Kind::Publish => {
-                for (patch_id, _) in &items {
-                    sqlx::query(
-                        "update server_patch set state = 'published', updated_at = $1 \
-                         where server_id = $2 and patch_id = $3 and state in ('missing', 'failed')",
-                    )
-                    .bind(now)
-                    .bind(server_id)
-                    .bind(patch_id)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                None
+        )
+        .collect())
+}
+
+/// Writes one server's part of a plan: publishes its patches or queues
+/// its install job, and records the targets.
+async fn write_targets(
+    conn: &mut Conn,
+    deployment_id: i64,
+    server: &ServerTargets,
+    created_by: Option<i64>,
+    now: Timestamp,
+) -> Result<()> {
+    let job_id = match &server.job {
+        None => {
+            for patch_id in &server.patch_ids {
+                sqlx::query(&format!(
+                    "update server_patch set state = {PATCH_PUBLISHED}, updated_at = $1 \
+                     where server_id = $2 and patch_id = $3 and state in {PATCH_PUBLISHABLE}"
+                ))
+                .bind(now)
+                .bind(server.server_id)
+                .bind(patch_id)
+                .execute(&mut *conn)
+                .await?;
             }
-            Kind::Deploy => {
-                let (not_before, not_after) = if d.in_windows {
-                    match crate::windows::next_for_server(conn, server_id, now).await? {
-                        Some(o) => (o.start.max(now), o.end),
-                        None => {
-                            out.skipped.push(format!(
-                                "{}: has no maintenance window",
-                                hostnames.get(&server_id).map(String::as_str).unwrap_or("?")
-                            ));
-                            continue;
-                        }
-                    }
-                } else {
-                    (d.not_before, d.not_before + INSTALL_WINDOW)
-                };
-                let spec = JobSpec::Install {
-                    packages: items.iter().map(|(_, t)| t.clone()).collect(),
-                };
-                out.jobs += 1;
-                Some(
-                    jobs::create(
-                        conn,
-                        &jobs::NewJob {
-                            server_id,
-                            spec: &spec,
-                            not_before,
-                            not_after,
-                            created_by: d.created_by,
-                        },
-                        now,
-                    )
-                    .await?,
-                )
-            }
-        };
-        for (patch_id, _) in &items {
-            sqlx::query(
-                "insert into deployment_target (deployment_id, server_id, patch_id, job_id) values ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(server_id)
-            .bind(patch_id)
-            .bind(job_id)
-            .execute(&mut *conn)
-            .await?;
-            out.targets += 1;
+            None
         }
-    }
-    if d.kind == Kind::Publish {
-        for (owner, items) in owners {
-            let notice = crate::mail::Notice {
-                kind: "published",
-                subject: &format!("{} patch(es) published for your servers", items.len()),
-                body: &format!(
-                    "These patches are ready for you to install from the self-service portal:\n{}",
-                    items.join("\n")
-                ),
-                link: "/servers",
+        Some(job) => {
+            let new = jobs::NewJob {
+                server_id: server.server_id,
+                spec: &job.spec,
+                not_before: job.not_before,
+                not_after: job.not_after,
+                created_by,
             };
-            crate::mail::notify(conn, owner, &notice, now).await?;
+            Some(jobs::create(conn, &new, now).await?)
         }
+    };
+    for patch_id in &server.patch_ids {
+        sqlx::query(
+            "insert into deployment_target (deployment_id, server_id, patch_id, job_id) values ($1, $2, $3, $4)",
+        )
+        .bind(deployment_id)
+        .bind(server.server_id)
+        .bind(patch_id)
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Deployments whose installs finished: queue the reboot it asked for, or
@@ -1095,18 +1175,18 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
 async fn follow_deployments(conn: &mut Conn, now: Timestamp, out: &mut Ticked) -> Result<()> {
     // (deployment, server, reboot, reboot at, owner, host, told)
     type Done = (i64, i64, String, Option<i64>, Option<i64>, String, String);
-    let done: Vec<Done> = sqlx::query_as(
+    let done: Vec<Done> = sqlx::query_as(&format!(
         "select distinct d.id, t.server_id, d.reboot, d.reboot_at, s.owner_id, s.hostname, \
            (case when t.owner_told then 'told' else '' end) \
          from deployment d join deployment_target t on t.deployment_id = d.id \
          join job j on j.id = t.job_id join server s on s.id = t.server_id \
-         where d.kind = 'deploy' and j.state = 'succeeded' and t.reboot_job_id is null and not t.owner_told \
-         order by d.id, t.server_id",
-    )
+         where d.kind = {KIND_DEPLOY} and j.state = {JOB_SUCCEEDED} and t.reboot_job_id is null and not t.owner_told \
+         order by d.id, t.server_id"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     for (deployment_id, server_id, reboot, reboot_at, owner, hostname, _) in done {
-        if reboot == "none" {
+        if RebootOption::parse(&reboot) == Some(RebootOption::None) {
             if let Some(owner) = owner {
                 let packages: Vec<(String, String)> = sqlx::query_as(
                     "select p.package, p.version from deployment_target t join patch p on p.id = t.patch_id \
@@ -1443,30 +1523,38 @@ fn target_state(
     reboot: &str,
     patch_states: &[String],
 ) -> String {
-    if kind == "publish" {
-        let all = |s: &str| patch_states.iter().all(|p| p == s);
-        return if all("installed") {
-            "installed"
-        } else if patch_states
+    use JobState::{Queued, Rebooting, Running, Succeeded};
+    if DeployKind::parse(kind) == Some(DeployKind::Publish) {
+        let states: Vec<Option<PatchState>> =
+            patch_states.iter().map(|s| PatchState::parse(s)).collect();
+        return if states.iter().all(|s| *s == Some(PatchState::Installed)) {
+            TargetState::Installed
+        } else if states
             .iter()
-            .any(|p| p == "installing" || p == "queued")
+            .any(|s| matches!(s, Some(PatchState::Installing | PatchState::Queued)))
         {
-            "installing"
+            TargetState::Installing
         } else {
-            "published"
+            TargetState::Published
         }
+        .as_str()
         .to_owned();
     }
+    // An unknown name (there is none: the CHECK constraint) is Some(None).
+    let job = job.map(JobState::parse);
+    let reboot_job = reboot_job.map(JobState::parse);
+    let no_reboot = RebootOption::parse(reboot) == Some(RebootOption::None);
     match (job, reboot_job) {
-        (Some("queued") | None, _) => "queued",
-        (Some("running"), _) => "installing",
-        (Some("succeeded"), None) if reboot == "none" => "installed",
-        (Some("succeeded"), None | Some("queued")) => "reboot pending",
-        (Some("succeeded"), Some("running" | "rebooting")) => "rebooting",
-        (Some("succeeded"), Some("succeeded")) => "rebooted",
-        (Some("succeeded"), Some(_)) => "reboot failed",
-        _ => "failed",
+        (Some(Some(Queued)) | None, _) => TargetState::Queued,
+        (Some(Some(Running)), _) => TargetState::Installing,
+        (Some(Some(Succeeded)), None) if no_reboot => TargetState::Installed,
+        (Some(Some(Succeeded)), None | Some(Some(Queued))) => TargetState::RebootPending,
+        (Some(Some(Succeeded)), Some(Some(Running | Rebooting))) => TargetState::Rebooting,
+        (Some(Some(Succeeded)), Some(Some(Succeeded))) => TargetState::Rebooted,
+        (Some(Some(Succeeded)), Some(_)) => TargetState::RebootFailed,
+        _ => TargetState::Failed,
     }
+    .as_str()
     .to_owned()
 }
 
@@ -1508,14 +1596,14 @@ pub async fn deployment(conn: &mut Conn, id: i64) -> Result<Option<DeploymentDet
         Option<String>,
     );
     let rows: Vec<Row> =
-        sqlx::query_as(
-            "select t.server_id, s.hostname, p.package, p.version, coalesce(sp.state, 'missing'), t.job_id, j.state, \
+        sqlx::query_as(&format!(
+            "select t.server_id, s.hostname, p.package, p.version, coalesce(sp.state, {PATCH_MISSING}), t.job_id, j.state, \
                coalesce(j.log, ''), t.reboot_job_id, rj.state \
              from deployment_target t join server s on s.id = t.server_id join patch p on p.id = t.patch_id \
              left join server_patch sp on sp.server_id = t.server_id and sp.patch_id = t.patch_id \
              left join job j on j.id = t.job_id left join job rj on rj.id = t.reboot_job_id \
-             where t.deployment_id = $1 order by s.hostname, p.package",
-        )
+             where t.deployment_id = $1 order by s.hostname, p.package"
+        ))
         .bind(id)
         .fetch_all(&mut *conn)
         .await?;

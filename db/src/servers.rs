@@ -1,13 +1,21 @@
 //! Servers: identity, inventory and the patches they miss. A full report is
 //! reconciled in the caller's transaction, so a check-in is all or nothing.
 
+use crate::states::{
+    CHECK_IN_NEVER, CHECK_IN_OFFLINE, CHECK_IN_ONLINE, CHECK_IN_STALE, JOB_FAILED, JOB_OPEN,
+    JOB_QUEUED, KIND_REBOOT, List, PATCH_CLOSED, PATCH_MISSING, PATCH_OPEN, PATCH_PUBLISHED,
+};
 use crate::{Conn, Page, Result, limit_offset};
 use patchport_core::Timestamp;
 use patchport_core::protocol::{AvailableUpdate, Report};
+use patchport_core::state::PatchState;
 use std::collections::{HashMap, HashSet};
 
-/// Server-patch states in which the patch is not (yet) on the server.
-pub const OPEN_STATES: &str = "('missing', 'published', 'queued', 'installing', 'failed')";
+pub use patchport_core::state::CheckInStatus;
+
+/// Server-patch states in which the patch is not (yet) on the server
+/// ([`PatchState::OPEN`]), as an SQL list: `sp.state in {OPEN_STATES}`.
+pub const OPEN_STATES: List<PatchState> = PATCH_OPEN;
 
 /// Creates a server record at enrolment.
 pub async fn create(conn: &mut Conn, hostname: &str, now: Timestamp) -> Result<i64> {
@@ -47,11 +55,11 @@ pub async fn host_and_owner(conn: &mut Conn, server_id: i64) -> Result<(String, 
 /// returns what the check-in needs to decide on; `None` if the server does
 /// not exist.
 pub async fn touch(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Option<Touched>> {
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(&format!(
         "update server set last_check_in = $1 where id = $2 returning report_digest, \
-         (select count(*) from job j where j.server_id = server.id and j.state in ('queued', 'running', 'rebooting')), \
-         (select min(j.not_before) from job j where j.server_id = server.id and j.state = 'queued')",
-    )
+         (select count(*) from job j where j.server_id = server.id and j.state in {JOB_OPEN}), \
+         (select min(j.not_before) from job j where j.server_id = server.id and j.state = {JOB_QUEUED})"
+    ))
     .bind(now)
     .bind(server_id)
     .fetch_optional(conn)
@@ -110,7 +118,7 @@ pub async fn raise_security(conn: &mut Conn, patch_ids: &[i64]) -> Result<()> {
         sqlx::query(&format!(
             "select s.id from server s where s.id in (select sp.server_id from server_patch sp \
              where sp.patch_id in (select p.id from patch p where p.id in ({list}) and not p.security) \
-             and sp.state in {OPEN_STATES}) order by s.id for update"
+             and sp.state in {PATCH_OPEN}) order by s.id for update"
         ))
         .execute(&mut *conn)
         .await?;
@@ -152,15 +160,15 @@ pub async fn apply_report(
     now: Timestamp,
 ) -> Result<Reconciled> {
     let mut out = Reconciled::default();
-    let (open_jobs, lost_reboots): (i64, i64) = sqlx::query_as(
+    let (open_jobs, lost_reboots): (i64, i64) = sqlx::query_as(&format!(
         "update server set hostname = $1, os_id = $2, os_version = $3, os_name = $4, package_format = $5, \
          arch = $6, kernel = $7, boot_id = $8, reboot_required = $9, reboot_required_packages = $10, \
          report_digest = $11, last_check_in = $12, last_report_at = $12 where id = $13 \
          returning (select count(*) from job j where j.server_id = server.id \
-                    and j.state in ('queued', 'running', 'rebooting')), \
-                   (select count(*) from job j where j.server_id = server.id and j.kind = 'reboot' \
-                    and j.state = 'failed' and j.reason like 'lost:%' and j.finished_at >= $14)",
-    )
+                    and j.state in {JOB_OPEN}), \
+                   (select count(*) from job j where j.server_id = server.id and j.kind = {KIND_REBOOT} \
+                    and j.state = {JOB_FAILED} and j.reason like 'lost:%' and j.finished_at >= $14)"
+    ))
     .bind(&report.hostname)
     .bind(&report.os.id)
     .bind(&report.os.version_id)
@@ -246,7 +254,7 @@ pub async fn apply_report(
     // offered close below.
     let open: Vec<(i64, String, String, String)> = sqlx::query_as(&format!(
         "select sp.patch_id, p.package, p.version, p.arch from server_patch sp join patch p on p.id = sp.patch_id \
-         where sp.server_id = $1 and sp.state in {OPEN_STATES}"
+         where sp.server_id = $1 and sp.state in {PATCH_OPEN}"
     ))
     .bind(server_id)
     .fetch_all(&mut *conn)
@@ -373,11 +381,11 @@ pub async fn apply_report(
         let sql = format!(
             "insert into server_patch (server_id, patch_id, state, installed_version, from_id, first_seen, updated_at) \
              values {} on conflict (server_id, patch_id) do update set \
-               state = (case when server_patch.state in ('installed', 'superseded') then 'missing' \
+               state = (case when server_patch.state in {PATCH_CLOSED} then {PATCH_MISSING} \
                  else server_patch.state end), \
                installed_version = excluded.installed_version, from_id = excluded.from_id, \
                updated_at = excluded.updated_at \
-             where server_patch.state in ('installed', 'superseded') \
+             where server_patch.state in {PATCH_CLOSED} \
                or server_patch.from_id is distinct from excluded.from_id",
             crate::values_placeholders(chunk.len(), 7)
         );
@@ -386,7 +394,7 @@ pub async fn apply_report(
             q = q
                 .bind(server_id)
                 .bind(*patch_id)
-                .bind("missing")
+                .bind(PatchState::Missing.as_str())
                 .bind(*installed)
                 .bind(*from_id)
                 .bind(now)
@@ -399,13 +407,13 @@ pub async fn apply_report(
         // Not offered at all: it got installed (or the package went away).
         let state = if offered.contains(&(package.as_str(), arch.as_str())) {
             out.superseded += 1;
-            "superseded"
+            PatchState::Superseded
         } else {
             out.installed += 1;
-            "installed"
+            PatchState::Installed
         };
         sqlx::query("update server_patch set state = $1, updated_at = $2 where server_id = $3 and patch_id = $4")
-            .bind(state)
+            .bind(state.as_str())
             .bind(now)
             .bind(server_id)
             .bind(patch_id)
@@ -495,61 +503,6 @@ pub struct ServerRow {
     pub groups: Vec<(i64, String)>,
     /// Patches published for the owner to install.
     pub published: i64,
-}
-
-/// How a server's last check-in reads (see [`ServerQuery::status`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckInStatus {
-    /// Within two check-in intervals.
-    Online,
-    /// Within a day.
-    Stale,
-    /// Longer ago.
-    Offline,
-    /// Never checked in.
-    Never,
-}
-
-impl CheckInStatus {
-    /// Parses `online`, `stale`, `offline`, `never`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "online" => Self::Online,
-            "stale" => Self::Stale,
-            "offline" => Self::Offline,
-            "never" => Self::Never,
-            _ => return None,
-        })
-    }
-
-    /// The status of a check-in at `last`, seen at `now`.
-    pub fn of(last: Option<Timestamp>, now: Timestamp) -> Self {
-        let (online, stale) = Self::bounds(now);
-        match last {
-            None => Self::Never,
-            Some(t) if t >= online => Self::Online,
-            Some(t) if t >= stale => Self::Stale,
-            Some(_) => Self::Offline,
-        }
-    }
-
-    /// The name as shown and filtered on.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Stale => "stale",
-            Self::Offline => "offline",
-            Self::Never => "never",
-        }
-    }
-
-    /// Oldest check-in that is still online, and still stale.
-    fn bounds(now: Timestamp) -> (Timestamp, Timestamp) {
-        (
-            now - 2 * patchport_core::protocol::CHECK_IN_INTERVAL as i64,
-            now - 86_400,
-        )
-    }
 }
 
 /// Tells each owner once when one of their servers goes offline (no
@@ -685,12 +638,12 @@ pub async fn list(
          and ($4 < 0 or exists (select 1 from server_group_member m where m.server_id = s.id and m.group_id = $4)) \
          and ($5 = '' or s.criticality = $5) \
          and ($6 = '' \
-              or ($6 = 'online' and s.last_check_in >= $7) \
-              or ($6 = 'stale' and s.last_check_in < $7 and s.last_check_in >= $8) \
-              or ($6 = 'offline' and s.last_check_in < $8) \
-              or ($6 = 'never' and s.last_check_in is null)) \
+              or ($6 = {CHECK_IN_ONLINE} and s.last_check_in >= $7) \
+              or ($6 = {CHECK_IN_STALE} and s.last_check_in < $7 and s.last_check_in >= $8) \
+              or ($6 = {CHECK_IN_OFFLINE} and s.last_check_in < $8) \
+              or ($6 = {CHECK_IN_NEVER} and s.last_check_in is null)) \
          and ($9 < 0 or (case when s.reboot_required then 1 else 0 end) = $9) \
-         and ($10 = 0 or exists (select 1 from server_patch sp where sp.server_id = s.id and sp.state in {OPEN_STATES}))"
+         and ($10 = 0 or exists (select 1 from server_patch sp where sp.server_id = s.id and sp.state in {PATCH_OPEN}))"
     );
     let reboot = q.reboot_required.map_or(-1_i64, i64::from);
     macro_rules! bind_filter {
@@ -732,7 +685,7 @@ pub async fn list(
            (case when s.reboot_required then 1 else 0 end), \
            s.open_patches as missing, s.open_security as missing_security, \
            (case when c.revoked_at is null and c.server_id is not null then 1 else 0 end), \
-           (select count(*) from server_patch sp where sp.server_id = s.id and sp.state = 'published') \
+           (select count(*) from server_patch sp where sp.server_id = s.id and sp.state = {PATCH_PUBLISHED}) \
          from server s left join account a on a.id = s.owner_id left join agent_credential c on c.server_id = s.id \
          {filter} order by {} {direction}, lower(s.hostname), s.id limit $11 offset $12",
         q.sort.expr()
@@ -934,7 +887,7 @@ pub async fn patch_rows(conn: &mut Conn, server_id: i64) -> Result<Vec<PatchRow>
         "select p.id, p.package, sp.installed_version, p.version, p.arch, \
            (case when p.security then 1 else 0 end), sp.state, sp.first_seen \
          from server_patch sp join patch p on p.id = sp.patch_id where sp.server_id = $1 \
-         order by (case when sp.state in {OPEN_STATES} then 0 else 1 end), p.package, p.version"
+         order by (case when sp.state in {PATCH_OPEN} then 0 else 1 end), p.package, p.version"
     ))
     .bind(server_id)
     .fetch_all(conn)

@@ -1,6 +1,7 @@
 //! Maintenance windows (see `patchport_core::window`), assigned to groups
 //! and servers. A server's windows are its own and its groups'.
 
+use crate::states::{JOB_QUEUED, JOB_SUCCEEDED, KIND_REBOOT};
 use crate::{Conn, Result, StorageError};
 use patchport_core::Timestamp;
 use patchport_core::deadline::RebootRules;
@@ -24,7 +25,7 @@ pub struct WindowRow {
 
 fn decode(id: i64, json: &str) -> Result<Window> {
     serde_json::from_str(json)
-        .map_err(|e| StorageError::Conflict(format!("window {id} is unreadable: {e}")))
+        .map_err(|e| StorageError::Corrupt(format!("window {id} is unreadable: {e}")))
 }
 
 /// Every window by name, with where it applies.
@@ -66,17 +67,9 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<WindowRow>> {
         .collect()
 }
 
-/// Creates a window (validated by the caller).
+/// Creates a window (validated by the caller); a taken name is a
+/// [`StorageError::Duplicate`].
 pub async fn create(conn: &mut Conn, name: &str, window: &Window, now: Timestamp) -> Result<i64> {
-    let taken: Option<(i64,)> = sqlx::query_as("select id from maintenance_window where name = $1")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if taken.is_some() {
-        return Err(StorageError::Conflict(format!(
-            "a window named {name:?} exists"
-        )));
-    }
     let (id,): (i64,) = sqlx::query_as(
         "insert into maintenance_window (name, settings, created_at) values ($1, $2, $3) returning id",
     )
@@ -114,25 +107,22 @@ pub async fn assign(conn: &mut Conn, id: i64, group_ids: &[i64], server_ids: &[i
             .execute(&mut *conn)
             .await?;
     }
-    for g in group_ids {
-        sqlx::query(
-            "insert into maintenance_window_group (window_id, group_id) \
-             select $1, id from server_group where id = $2",
-        )
-        .bind(id)
-        .bind(g)
-        .execute(&mut *conn)
-        .await?;
-    }
-    for s in server_ids {
-        sqlx::query(
-            "insert into maintenance_window_server (window_id, server_id) \
-             select $1, id from server where id = $2",
-        )
-        .bind(id)
-        .bind(s)
-        .execute(&mut *conn)
-        .await?;
+    // A group or server that does not exist is refused by its foreign key
+    // ([`StorageError::Dangling`]), never dropped silently.
+    let unique = |ids: &[i64]| std::collections::BTreeSet::from_iter(ids.iter().copied());
+    for (table, column, ids) in [
+        ("maintenance_window_group", "group_id", unique(group_ids)),
+        ("maintenance_window_server", "server_id", unique(server_ids)),
+    ] {
+        for other in ids {
+            sqlx::query(&format!(
+                "insert into {table} (window_id, {column}) values ($1, $2)"
+            ))
+            .bind(id)
+            .bind(other)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(())
 }
@@ -212,10 +202,10 @@ pub struct Booking {
 
 /// The reboots waiting to run on a server (queued reboot jobs).
 pub async fn booked_reboots(conn: &mut Conn, server_id: i64) -> Result<Vec<Booking>> {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "select id, not_before, not_after from job where server_id = $1 and kind = 'reboot' \
-         and state = 'queued' order by not_before",
-    )
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
+        "select id, not_before, not_after from job where server_id = $1 and kind = {KIND_REBOOT} \
+         and state = {JOB_QUEUED} order by not_before"
+    ))
     .bind(server_id)
     .fetch_all(conn)
     .await?;
@@ -235,7 +225,7 @@ pub async fn first_bookings(
     }
     let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
         "select server_id, min(not_before) from job where server_id in ({}) \
-         and kind = 'reboot' and state = 'queued' group by server_id",
+         and kind = {KIND_REBOOT} and state = {JOB_QUEUED} group by server_id",
         crate::id_list(server_ids)
     ))
     .fetch_all(conn)
@@ -375,14 +365,14 @@ pub async fn rules(conn: &mut Conn) -> Result<RebootRules> {
         .await?;
     match row {
         Some((json,)) => serde_json::from_str(&json)
-            .map_err(|e| StorageError::Conflict(format!("the reboot rules are unreadable: {e}"))),
+            .map_err(|e| StorageError::Corrupt(format!("the reboot rules are unreadable: {e}"))),
         None => Ok(RebootRules::default()),
     }
 }
 
 /// Saves validated reboot rules. Open obligations keep their deadlines.
 pub async fn save_rules(conn: &mut Conn, rules: &RebootRules, now: Timestamp) -> Result<()> {
-    let json = serde_json::to_string(rules).map_err(|e| StorageError::Conflict(e.to_string()))?;
+    let json = serde_json::to_string(rules).map_err(|e| StorageError::Corrupt(e.to_string()))?;
     let updated =
         sqlx::query("update reboot_rules set settings = $1, updated_at = $2 where id = 1")
             .bind(&json)
@@ -472,11 +462,11 @@ pub async fn oblige_reboot(
 /// those whose deadline passed are told to the admins, once. Returns how
 /// many admin notifications were recorded.
 pub async fn follow_obligations(conn: &mut Conn, now: Timestamp) -> Result<u32> {
-    sqlx::query(
+    sqlx::query(&format!(
         "delete from reboot_obligation where exists (select 1 from job j \
-         where j.server_id = reboot_obligation.server_id and j.kind = 'reboot' \
-         and j.state = 'succeeded' and j.finished_at >= reboot_obligation.since)",
-    )
+         where j.server_id = reboot_obligation.server_id and j.kind = {KIND_REBOOT} \
+         and j.state = {JOB_SUCCEEDED} and j.finished_at >= reboot_obligation.since)"
+    ))
     .execute(&mut *conn)
     .await?;
     let missed: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(

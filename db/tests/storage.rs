@@ -65,7 +65,10 @@ async fn accounts_are_created_unique_listed_and_updated() {
         let mut tx = db.begin().await.unwrap();
         let dup = accounts::create(&mut tx, &new_account("alice", Role::Owner), NOW).await;
         assert!(
-            matches!(dup, Err(StorageError::Conflict(_))),
+            matches!(
+                dup,
+                Err(StorageError::Duplicate(patchport_db::Unique::Username))
+            ),
             "duplicate user name: {dup:?}"
         );
         drop(tx);
@@ -570,6 +573,59 @@ async fn advisory_imports_stage_switch_over_and_match_each_installed_version() {
             .await
             .unwrap();
         assert_eq!(staged, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_uniqueness_rule_people_meet_is_recognised_on_both_backends() {
+    use patchport_db::Unique;
+    with_backends(|db| async move {
+        // Each pair of statements breaks one rule with its second row; the
+        // error says which rule, whatever the backend called it.
+        let cases: [(&str, &str, Unique); 4] = [
+            (
+                "insert into server_group (name, is_test_group, created_at) values ('web', false, 0)",
+                "insert into server_group (name, is_test_group, created_at) values ('web', false, 0)",
+                Unique::GroupName,
+            ),
+            (
+                "insert into server_group (name, is_test_group, created_at) values ('canary-a', true, 0)",
+                "insert into server_group (name, is_test_group, created_at) values ('canary-b', true, 0)",
+                Unique::TestGroup,
+            ),
+            (
+                "insert into rollout_policy (name, position, enabled, settings, updated_at) \
+                 values ('Kernels', 1, true, '{}', 0)",
+                "insert into rollout_policy (name, position, enabled, settings, updated_at) \
+                 values ('Kernels', 2, true, '{}', 0)",
+                Unique::PolicyName,
+            ),
+            (
+                "insert into maintenance_window (name, settings, created_at) values ('nightly', '{}', 0)",
+                "insert into maintenance_window (name, settings, created_at) values ('nightly', '{}', 0)",
+                Unique::WindowName,
+            ),
+        ];
+        for (first, second, rule) in cases {
+            let mut tx = db.begin().await.unwrap();
+            sqlx::query(first).execute(&mut *tx).await.unwrap();
+            let err = StorageError::from(sqlx::query(second).execute(&mut *tx).await.unwrap_err());
+            assert!(
+                matches!(err, StorageError::Duplicate(r) if r == rule),
+                "{rule:?} on {:?}: {err:?}",
+                db.backend()
+            );
+        }
+        // A foreign key to nothing is told apart from other failures.
+        let mut tx = db.begin().await.unwrap();
+        let err = StorageError::from(
+            sqlx::query("insert into server_group_member (group_id, server_id) values (987654, 987654)")
+                .execute(&mut *tx)
+                .await
+                .unwrap_err(),
+        );
+        assert!(matches!(err, StorageError::Dangling(_)), "{err:?}");
     })
     .await;
 }

@@ -17,8 +17,9 @@ export async function launch() {
 // A fresh browser context (own cookies) with a page that fails the test on
 // any console error or uncaught exception, e.g. a hydration error or a CSP
 // violation.
-export async function newPage(browser) {
-  const context = await browser.newContext({ baseURL: BASE });
+// `options` go to the context, e.g. `{ javaScriptEnabled: false }`.
+export async function newPage(browser, options = {}) {
+  const context = await browser.newContext({ baseURL: BASE, ...options });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));

@@ -124,7 +124,7 @@ test('an owner installs a published patch, books the reboot and gets the mails',
   // The simulated server reboots at the booked time and comes back with a
   // new boot id; the scheduler (every minute) then mails the outcome.
   await mailArrives(OWNER_MAIL, /^web-01 rebooted$/, 240_000);
-  assert.equal(mailsTo(OWNER_MAIL).filter((m) => /booked for/.test(m.subject)).length, 1, 'one booking mail');
+  assert.equal(mailsTo(OWNER_MAIL).filter((m) => /^Reboot of web-01 booked for/.test(m.subject)).length, 1, 'one booking mail');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -137,6 +137,17 @@ async fn audit_refusal(
 }
 
 /// `POST /agent/v1/enroll`
+#[utoipa::path(post, path = "/agent/v1/enroll",
+    summary = "Trade a one-time enrolment token for a per-server credential",
+    request_body = EnrollRequest,
+    responses(
+        (status = 200, description = "Enrolled", body = EnrollResponse),
+        (status = 400, description = "Malformed body"),
+        (status = 401, description = "Token unknown, expired, revoked or used up"),
+        (status = 413, description = "Body larger than the limit"),
+        (status = 422, description = "Invalid host name"),
+        (status = 503, description = "The database cannot be reached; try again later"),
+    ))]
 async fn enroll(
     State(state): State<AppState>,
     axum::Extension(client): axum::Extension<app::ssr::ClientAddr>,
@@ -324,6 +335,18 @@ async fn credential_conflict(
 }
 
 /// `POST /agent/v1/check-in`
+#[utoipa::path(post, path = "/agent/v1/check-in",
+    summary = "Report the server's state: a digest, plus the full report when it changed",
+    security(("agentCredential" = [])),
+    request_body = CheckInRequest,
+    responses(
+        (status = 200, description = "Accepted", body = CheckInResponse),
+        (status = 400, description = "Malformed body"),
+        (status = 401, description = "Missing, wrong or revoked credential"),
+        (status = 413, description = "Body larger than the limit"),
+        (status = 422, description = "Report refused (invalid field or digest mismatch); nothing changed"),
+        (status = 503, description = "The database cannot be reached; try again later"),
+    ))]
 async fn check_in(
     State(state): State<AppState>,
     axum::Extension(client): axum::Extension<app::ssr::ClientAddr>,
@@ -482,13 +505,28 @@ fn next_check_in(now: i64, next_job_at: Option<i64>) -> u64 {
 }
 
 /// `POST /agent/v1/jobs/{id}/result`
+#[utoipa::path(post, path = "/agent/v1/jobs/{id}/result",
+    summary = "Report how an attempt at a job ended; repeating a result is harmless",
+    security(("agentCredential" = [])),
+    params(("id" = i64, Path, description = "The job's id")),
+    request_body = JobResult,
+    responses(
+        (status = 200, description = "Recorded (`applied`) or already recorded (`repeated`)", body = ResultRecorded),
+        (status = 400, description = "Malformed body"),
+        (status = 401, description = "Missing, wrong or revoked credential"),
+        (status = 404, description = "No such job for this server"),
+        (status = 409, description = "The attempt is no longer current (lease expired, job offered again or ended)"),
+        (status = 413, description = "Body larger than the limit"),
+        (status = 422, description = "Invalid result (log too long, rebooting for a non-reboot job)"),
+        (status = 503, description = "The database cannot be reached; try again later"),
+    ))]
 async fn job_result(
     State(state): State<AppState>,
     axum::Extension(client): axum::Extension<app::ssr::ClientAddr>,
     Path(job_id): Path<i64>,
     headers: HeaderMap,
     payload: Result<Json<JobResult>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ResultRecorded>, ApiError> {
     let source = client.0.to_string();
     let server_id = authenticate(&state, &headers, &source).await?.server_id;
     let result = body(payload)?;
@@ -523,108 +561,63 @@ async fn job_result(
         audit::record(&mut tx, &event, now).await?;
     }
     patchport_db::commit(tx).await?;
-    Ok(Json(serde_json::json!({
-        "recorded": if recorded == jobs::Recorded::Applied { "applied" } else { "repeated" }
-    })))
+    Ok(Json(ResultRecorded {
+        recorded: if recorded == jobs::Recorded::Applied {
+            Recorded::Applied
+        } else {
+            Recorded::Repeated
+        },
+    }))
+}
+
+/// How a job result was taken.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Recorded {
+    /// Recorded now.
+    Applied,
+    /// The same result was already recorded; nothing changed.
+    Repeated,
+}
+
+/// Answer to a job result.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ResultRecorded {
+    /// Whether this result was new.
+    pub recorded: Recorded,
+}
+
+/// The agent API's OpenAPI document, derived from the protocol types and
+/// the routes' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Patchport agent API",
+        version = "1",
+        description = "Routes used by patchport-agent. Check-ins and job results authenticate \
+            with `Authorization: Bearer <credential>` as returned by enrolment."
+    ),
+    paths(enroll, check_in, job_result),
+    modifiers(&BearerCredential)
+)]
+pub struct AgentApi;
+
+/// Adds the agent credential's security scheme.
+struct BearerCredential;
+
+impl utoipa::Modify for BearerCredential {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "agentCredential",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
 }
 
 /// `GET /agent/v1/openapi.json`: the API's description.
 async fn openapi() -> impl IntoResponse {
-    Json(serde_json::json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "Patchport agent API",
-            "version": "1",
-            "description": "Routes used by patchport-agent. Check-ins authenticate with \
-                `Authorization: Bearer <credential>` as returned by enrolment."
-        },
-        "paths": {
-            format!("{}/enroll", protocol::API_PREFIX): {
-                "post": {
-                    "summary": "Trade a one-time enrolment token for a per-server credential",
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EnrollRequest" } } } },
-                    "responses": {
-                        "200": { "description": "Enrolled", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/EnrollResponse" } } } },
-                        "400": { "description": "Malformed body" },
-                        "401": { "description": "Token unknown, expired, revoked or used up" },
-                        "422": { "description": "Invalid host name" }
-                    }
-                }
-            },
-            format!("{}/check-in", protocol::API_PREFIX): {
-                "post": {
-                    "summary": "Report the server's state: a digest, plus the full report when it changed",
-                    "security": [ { "agentCredential": [] } ],
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CheckInRequest" } } } },
-                    "responses": {
-                        "200": { "description": "Accepted", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/CheckInResponse" } } } },
-                        "400": { "description": "Malformed body" },
-                        "401": { "description": "Missing, wrong or revoked credential" },
-                        "413": { "description": "Body larger than the limit" },
-                        "422": { "description": "Report refused (invalid field or digest mismatch); nothing changed" }
-                    }
-                }
-            },
-            format!("{}/jobs/{{id}}/result", protocol::API_PREFIX): {
-                "post": {
-                    "summary": "Report how an attempt at a job ended; repeating a result is harmless",
-                    "security": [ { "agentCredential": [] } ],
-                    "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } } ],
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/JobResult" } } } },
-                    "responses": {
-                        "200": { "description": "Recorded (`applied`) or already recorded (`repeated`)" },
-                        "400": { "description": "Malformed body" },
-                        "401": { "description": "Missing, wrong or revoked credential" },
-                        "404": { "description": "No such job for this server" },
-                        "409": { "description": "The attempt is no longer current (lease expired, job offered again or ended)" },
-                        "422": { "description": "Invalid result (log too long, rebooting for a non-reboot job)" }
-                    }
-                }
-            }
-        },
-        "components": {
-            "securitySchemes": { "agentCredential": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "EnrollRequest": { "type": "object", "required": ["token", "hostname"], "properties": {
-                    "token": { "type": "string" }, "hostname": { "type": "string", "maxLength": 253 } } },
-                "EnrollResponse": { "type": "object", "required": ["server_id", "credential"], "properties": {
-                    "server_id": { "type": "integer" }, "credential": { "type": "string" } } },
-                "CheckInRequest": { "type": "object", "required": ["digest"], "properties": {
-                    "digest": { "type": "string", "description": "SHA-256 hex of the normalised report JSON" },
-                    "report": { "nullable": true, "$ref": "#/components/schemas/Report" } } },
-                "CheckInResponse": { "type": "object", "required": ["send_report", "next_check_in"], "properties": {
-                    "send_report": { "type": "boolean" }, "next_check_in": { "type": "integer" },
-                    "jobs": { "type": "array", "description": "Jobs leased to this agent, to run in order", "items": { "$ref": "#/components/schemas/JobOrder" } },
-                    "new_credential": { "type": "string", "nullable": true, "description": "A rotated credential: store it and use it from now on; the old one stops working at its first use" } } },
-                "JobOrder": { "type": "object", "required": ["id", "attempt", "kind"], "properties": {
-                    "id": { "type": "integer" }, "attempt": { "type": "integer" },
-                    "kind": { "type": "string", "enum": ["install", "reboot", "refresh"] },
-                    "packages": { "type": "array", "description": "install only: exact versions", "items": { "type": "object", "required": ["name", "version", "arch"], "properties": {
-                        "name": { "type": "string" }, "version": { "type": "string" }, "arch": { "type": "string" } } } } } },
-                "JobResult": { "type": "object", "required": ["attempt", "outcome"], "properties": {
-                    "attempt": { "type": "integer" },
-                    "outcome": { "type": "string", "enum": ["succeeded", "failed", "rebooting"] },
-                    "exit_code": { "type": "integer", "nullable": true },
-                    "log": { "type": "string", "description": "Tail of the output, at most 64 KiB" } } },
-                "Report": { "type": "object", "required": ["hostname", "os", "kernel", "arch", "boot_id", "package_format", "packages", "updates", "reboot_required", "agent_version"], "properties": {
-                    "hostname": { "type": "string" },
-                    "os": { "type": "object", "required": ["id", "version_id", "pretty_name"], "properties": {
-                        "id": { "type": "string" }, "id_like": { "type": "array", "items": { "type": "string" } },
-                        "version_id": { "type": "string" }, "version_codename": { "type": "string", "nullable": true },
-                        "pretty_name": { "type": "string" } } },
-                    "kernel": { "type": "string" }, "arch": { "type": "string" }, "boot_id": { "type": "string" },
-                    "package_format": { "type": "string", "enum": ["deb", "rpm"] },
-                    "packages": { "type": "array", "items": { "type": "object", "required": ["name", "version", "arch"], "properties": {
-                        "name": { "type": "string" }, "version": { "type": "string" }, "arch": { "type": "string" },
-                        "source_name": { "type": "string", "nullable": true }, "source_version": { "type": "string", "nullable": true } } } },
-                    "updates": { "type": "array", "items": { "type": "object", "required": ["name", "arch", "version", "origin", "security"], "properties": {
-                        "name": { "type": "string" }, "arch": { "type": "string" }, "installed_version": { "type": "string", "nullable": true },
-                        "version": { "type": "string" }, "origin": { "type": "string" }, "security": { "type": "boolean" },
-                        "advisories": { "type": "array", "items": { "type": "string" } } } } },
-                    "reboot_required": { "type": "boolean" },
-                    "reboot_required_packages": { "type": "array", "items": { "type": "string" } },
-                    "agent_version": { "type": "string" } } }
-            }
-        }
-    }))
+    Json(<AgentApi as utoipa::OpenApi>::openapi())
 }

@@ -506,7 +506,7 @@ pub async fn add_user(
         password_hash: &hash,
     };
     let created = match accounts::create(&mut tx, &new, now).await {
-        Err(patchport_db::StorageError::Conflict(_)) => bail!("user '{name}' already exists"),
+        Err(patchport_db::StorageError::Duplicate(_)) => bail!("user '{name}' already exists"),
         other => other?,
     };
     let event = audit::NewAuditEvent {

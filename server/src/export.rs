@@ -126,28 +126,25 @@ pub fn csv_stream(
             let cursor = cursor?;
             let batch = async {
                 let mut conn = db.read().await?;
-                let mut out = Vec::new();
+                let mut out = Records::new();
                 let next = match cursor {
                     Cursor::Page(page) => {
                         let found =
                             patchport_db::report::by_patch(&mut conn, &query, page, BATCH).await?;
                         for r in &found.items {
-                            write_record(
-                                &mut out,
-                                &[
-                                    r.package.as_str(),
-                                    r.version.as_str(),
-                                    r.arch.as_str(),
-                                    r.release.as_str(),
-                                    r.severity.as_str(),
-                                    &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
-                                    yes_no(r.known_exploited),
-                                    yes_no(r.security),
-                                    &r.advisories.to_string(),
-                                    &r.servers.to_string(),
-                                    &patchport_core::clock::format_utc(r.oldest),
-                                ],
-                            );
+                            out.write(&[
+                                r.package.as_str(),
+                                r.version.as_str(),
+                                r.arch.as_str(),
+                                r.release.as_str(),
+                                r.severity.as_str(),
+                                &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
+                                yes_no(r.known_exploited),
+                                yes_no(r.security),
+                                &r.advisories.to_string(),
+                                &r.servers.to_string(),
+                                &patchport_core::clock::format_utc(r.oldest),
+                            ]);
                         }
                         (found.items.len() as i64 == BATCH).then_some(Cursor::Page(page + 1))
                     }
@@ -160,25 +157,22 @@ pub fn csv_stream(
                         )
                         .await?;
                         for r in &rows {
-                            write_record(
-                                &mut out,
-                                &[
-                                    r.hostname.as_str(),
-                                    r.criticality.as_str(),
-                                    r.owner.as_str(),
-                                    r.release.as_str(),
-                                    r.package.as_str(),
-                                    r.installed_version.as_str(),
-                                    r.version.as_str(),
-                                    r.arch.as_str(),
-                                    r.severity.as_str(),
-                                    &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
-                                    yes_no(r.known_exploited),
-                                    yes_no(r.security),
-                                    r.state.as_str(),
-                                    &patchport_core::clock::format_utc(r.first_seen),
-                                ],
-                            );
+                            out.write(&[
+                                r.hostname.as_str(),
+                                r.criticality.as_str(),
+                                r.owner.as_str(),
+                                r.release.as_str(),
+                                r.package.as_str(),
+                                r.installed_version.as_str(),
+                                r.version.as_str(),
+                                r.arch.as_str(),
+                                r.severity.as_str(),
+                                &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
+                                yes_no(r.known_exploited),
+                                yes_no(r.security),
+                                r.state.as_str(),
+                                &patchport_core::clock::format_utc(r.first_seen),
+                            ]);
                         }
                         match rows.last() {
                             Some(last) if rows.len() as i64 == BATCH => {
@@ -188,7 +182,7 @@ pub fn csv_stream(
                         }
                     }
                 };
-                Ok::<_, patchport_db::StorageError>((out, next))
+                Ok::<_, patchport_db::StorageError>((out.into_bytes(), next))
             }
             .await;
             match batch {
@@ -203,43 +197,48 @@ pub fn csv_stream(
     futures_util::StreamExt::chain(stream::iter([Ok(header_row)]), batches)
 }
 
-/// One CSV record, quoted as needed (and with formula-looking cells
-/// defused, so a spreadsheet never runs them).
-fn csv_bytes<S: AsRef<str>>(fields: &[S]) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_record(&mut out, fields);
-    out
+/// CSV records written by `csv::Writer` (quoted where needed), with
+/// formula-looking cells defused so a spreadsheet never runs them.
+struct Records(csv::Writer<Vec<u8>>);
+
+impl Records {
+    fn new() -> Self {
+        Records(
+            csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new()),
+        )
+    }
+
+    /// Appends one record. Writing to memory cannot fail.
+    fn write<S: AsRef<str>>(&mut self, fields: &[S]) {
+        let record = fields.iter().map(|f| defuse(f.as_ref()));
+        self.0
+            .write_record(record)
+            .expect("a CSV record written to memory");
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        self.0.into_inner().expect("a CSV buffer in memory")
+    }
 }
 
-/// Appends one CSV record to `out`: quoted where needed, and with
-/// formula-looking cells defused, so a spreadsheet never runs them.
-fn write_record<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
-    for (i, f) in fields.iter().enumerate() {
-        let f = f.as_ref();
-        if i > 0 {
-            out.push(b',');
-        }
-        let defuse = f.starts_with(['=', '+', '-', '@']);
-        if f.contains([',', '"', '\n', '\r']) || f.starts_with(' ') || f.ends_with(' ') {
-            out.push(b'"');
-            if defuse {
-                out.push(b'\'');
-            }
-            for b in f.bytes() {
-                if b == b'"' {
-                    out.push(b'"');
-                }
-                out.push(b);
-            }
-            out.push(b'"');
-        } else {
-            if defuse {
-                out.push(b'\'');
-            }
-            out.extend_from_slice(f.as_bytes());
-        }
+/// A cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`,
+/// or a leading tab or carriage return, which some strip before looking)
+/// gets a leading `'`, so it is shown as text and never run.
+fn defuse(cell: &str) -> std::borrow::Cow<'_, [u8]> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into_bytes().into()
+    } else {
+        cell.as_bytes().into()
     }
-    out.push(b'\n');
+}
+
+/// One CSV record on its own (the header).
+fn csv_bytes<S: AsRef<str>>(fields: &[S]) -> Vec<u8> {
+    let mut out = Records::new();
+    out.write(fields);
+    out.into_bytes()
 }
 
 #[cfg(test)]
@@ -256,10 +255,12 @@ mod tests {
             "-x,y",
             "",
             "line\nbreak",
+            "\t=cmd()",
+            "\r@SUM(A1)",
         ]);
         assert_eq!(
             String::from_utf8(out.clone()).unwrap(),
-            "plain,\"a,b\",\"say \"\"hi\"\"\",'=1+1,\"'-x,y\",,\"line\nbreak\"\n"
+            "plain,\"a,b\",\"say \"\"hi\"\"\",'=1+1,\"'-x,y\",,\"line\nbreak\",'\t=cmd(),\"'\r@SUM(A1)\"\n"
         );
         // What a CSV reader makes of it.
         let mut reader = csv::ReaderBuilder::new()
@@ -275,7 +276,9 @@ mod tests {
                 "'=1+1",
                 "'-x,y",
                 "",
-                "line\nbreak"
+                "line\nbreak",
+                "'\t=cmd()",
+                "'\r@SUM(A1)"
             ]
         );
     }

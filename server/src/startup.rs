@@ -361,19 +361,17 @@ async fn sweep_jobs(state: AppState, every: std::time::Duration) {
                 tracing::warn!(error = %app::errors::error_chain(&e), "silent-server notices failed")
             }
         }
-        // The rollout scheduler: on PostgreSQL, one instance at a time.
-        let rolled = async {
-            let mut tx = state.db.begin().await?;
-            let done = patchport_db::rollouts::tick(&mut tx, state.clock.now()).await?;
-            patchport_db::commit(tx).await?;
-            Ok::<_, patchport_db::StorageError>(done)
+        // The rollout scheduler: each step in its own transaction (a
+        // failed one is logged inside and runs again next time); on
+        // PostgreSQL each step runs on one instance at a time.
+        let done = patchport_db::rollouts::tick(&state.db, state.clock.now()).await;
+        let busy = patchport_db::rollouts::Ticked {
+            skipped: done.skipped.clone(),
+            failed: done.failed.clone(),
+            ..Default::default()
         };
-        match rolled.await {
-            Ok(done) if !done.skipped && done != Default::default() => {
-                tracing::info!(?done, "rollouts advanced")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %app::errors::error_chain(&e), "rollout step failed"),
+        if done != busy {
+            tracing::info!(?done, "rollouts advanced");
         }
         // Imports whose process stopped are failed (after half an hour of
         // silence: a live import records progress every few seconds), and

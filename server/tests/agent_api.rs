@@ -426,14 +426,106 @@ async fn bad_reports_and_bad_credentials_are_refused_and_change_nothing() {
     .await;
 }
 
+/// Every `$ref` in `v`, wherever it is.
+fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("$ref", serde_json::Value::String(r)) => out.push(r.clone()),
+                    _ => refs(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
 #[tokio::test]
-async fn the_openapi_description_is_served() {
+async fn the_openapi_description_matches_what_the_portal_serves_and_accepts() {
     for_each_backend(|app| async move {
         let resp = app.get("/agent/v1/openapi.json", None).await;
         assert_eq!(resp.status(), 200);
         let doc: serde_json::Value = resp.json().await.unwrap();
-        assert_eq!(doc["openapi"], "3.0.3");
-        assert!(doc["paths"]["/agent/v1/check-in"]["post"].is_object());
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+
+        // Exactly the agent's routes, each answered (an empty POST is refused
+        // for what it is, never "no such route").
+        let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            paths,
+            [
+                "/agent/v1/check-in",
+                "/agent/v1/enroll",
+                "/agent/v1/jobs/{id}/result"
+            ]
+        );
+        for path in &paths {
+            let url = app.url(&path.replace("{id}", "1"));
+            let status = reqwest::Client::new()
+                .post(url)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(![404, 405].contains(&status.as_u16()), "{path}: {status}");
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        for r in &all {
+            let pointer = r.strip_prefix('#').expect("a local reference");
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+        }
+
+        // Real traffic, both ways, is what the document says.
+        let schema_of = |name: &str| {
+            let mut schema = doc.clone();
+            schema["$ref"] = format!("#/components/schemas/{name}").into();
+            jsonschema::validator_for(&schema).unwrap()
+        };
+        let valid = |name: &str, v: &serde_json::Value| {
+            let errors: Vec<String> = schema_of(name)
+                .iter_errors(v)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{name}: {errors:?} in {v}");
+        };
+        let (canary, agent) = app.server("canary-1", &[("gzip", "1.0-2")], false).await;
+        valid(
+            "CheckInRequest",
+            &serde_json::to_value(full(&agent.report)).unwrap(),
+        );
+        app.test_group(&[canary]).await;
+        assert_eq!(app.tick().await.testing, 1);
+        let resp = app.check_in(&agent.credential, &full(&agent.report)).await;
+        assert_eq!(resp.status(), 200);
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(answer["jobs"][0]["kind"], "install", "{answer}");
+        valid("CheckInResponse", &answer);
+        let result = serde_json::json!({"attempt": answer["jobs"][0]["attempt"],
+            "outcome": "succeeded", "exit_code": 0, "log": "Setting up gzip"});
+        valid("JobResult", &result);
+        let job = answer["jobs"][0]["id"].as_i64().unwrap();
+        let resp = app.send_result(&agent.credential, job, result).await;
+        assert_eq!(resp.status(), 200);
+        valid("ResultRecorded", &resp.json().await.unwrap());
+        let token = app.token(1, 3600).await;
+        valid(
+            "EnrollRequest",
+            &serde_json::json!({"token": token, "hostname": "web-9"}),
+        );
+        let resp = app.enroll(&token).await;
+        assert_eq!(resp.status(), 200);
+        valid("EnrollResponse", &resp.json().await.unwrap());
+
+        // And it refuses what the portal refuses.
+        let mut report = serde_json::to_value(&agent.report).unwrap();
+        report.as_object_mut().unwrap().remove("hostname");
+        assert!(!schema_of("Report").is_valid(&report));
+        let mut order = answer["jobs"][0].clone();
+        order["kind"] = "format-disk".into();
+        assert!(!schema_of("JobOrder").is_valid(&order));
     })
     .await;
 }

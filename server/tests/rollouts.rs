@@ -515,6 +515,39 @@ async fn schedulers_of_several_instances_act_once() {
 }
 
 #[tokio::test]
+async fn a_failing_scheduler_step_rolls_back_alone_and_runs_again() {
+    for_each_backend(|app| async move {
+        let (canary, _) = app.server("canary-1", &[("gzip", "1.0-2")], false).await;
+        app.test_group(&[canary]).await;
+        // The booking follow-up cannot read its table: that step fails, the
+        // steps before and after it still do their work.
+        let rename = |from: &str, to: &str| format!("alter table {from} rename to {to}");
+        let db = app.app_state.db.clone();
+        let mut conn = db.write().await.unwrap();
+        sqlx::query(&rename("reboot_booking", "reboot_booking_away"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let t = rollouts::tick(&db, app.clock.now()).await;
+        assert_eq!(t.failed, vec![rollouts::Step::FollowBookings], "{t:?}");
+        assert_eq!((t.created, t.testing), (1, 1), "{t:?}");
+        assert_eq!(app.open_jobs(canary).await, 1);
+        // Once the table is back, the next tick runs every step.
+        let mut conn = db.write().await.unwrap();
+        sqlx::query(&rename("reboot_booking_away", "reboot_booking"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let t = rollouts::tick(&db, app.clock.now()).await;
+        assert!(t.failed.is_empty(), "{t:?}");
+        assert_eq!(app.open_jobs(canary).await, 1, "nothing was queued twice");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn targets_are_named_by_host_name_and_owner() {
     for_each_backend(|app| async move {
         let (web1, _) = app.server("web-1", &[("zlib", "1.0-2")], false).await;

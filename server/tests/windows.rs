@@ -188,3 +188,52 @@ async fn the_calendar_shows_two_weeks_of_windows_from_monday() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn clashes_and_vanished_references_are_told_in_words_never_in_database_text() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let window = serde_json::json!({"days": [1], "start_minute": 60, "duration_minutes": 60, "time_zone": "UTC"});
+        let create = |name: &str, group_ids: Vec<i64>| {
+            let body = serde_json::json!({"name": name, "window": window, "group_ids": group_ids, "hostnames": []});
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                let resp = app.post_json("/api/admin/windows/create", Some(&admin), body).await;
+                (resp.status().as_u16(), resp.text().await.unwrap())
+            }
+        };
+        let group = |name: &str| {
+            let (app, admin, name) = (&app, admin.clone(), name.to_owned());
+            async move {
+                let resp = app.post_fn("/api/admin/groups/create", Some(&admin), &[("name", &name)]).await;
+                (resp.status().as_u16(), resp.text().await.unwrap())
+            }
+        };
+        let no_internals = |text: &str| {
+            let lower = text.to_lowercase();
+            for leak in ["unique", "constraint", "duplicate key", "foreign key", "sqlx", "violates"] {
+                assert!(!lower.contains(leak), "{leak:?} in {text}");
+            }
+        };
+        assert_eq!(create("nightly", vec![]).await.0, 200);
+        let (status, text) = create("nightly", vec![]).await;
+        assert_eq!(status, 409);
+        assert!(text.contains("A maintenance window with this name exists."), "{text}");
+        no_internals(&text);
+        assert_eq!(group("web").await.0, 200);
+        let (status, text) = group("web").await;
+        assert_eq!(status, 409);
+        assert!(text.contains("A group with this name exists."), "{text}");
+        no_internals(&text);
+        // A group that does not exist (deleted in another tab): a clear
+        // refusal, not a server error, and nothing is stored.
+        let (status, text) = create("weekly", vec![987_654]).await;
+        assert_eq!(status, 409, "{text}");
+        assert!(text.contains("removed meanwhile"), "{text}");
+        no_internals(&text);
+        let resp = app.post_fn("/api/admin/windows/list", Some(&admin), &[]).await;
+        let list: Vec<app::windows::WindowView> = resp.json().await.unwrap();
+        assert_eq!(list.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["nightly"]);
+    })
+    .await;
+}

@@ -220,18 +220,34 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64) {
 }
 
 /// Runs a server function body and sends its error, if any, with the
-/// matching HTTP status.
+/// matching HTTP status, except to a plain form post (no JavaScript):
+/// that one is redirected back to its page with the error in the query
+/// string, which the status would replace.
 pub async fn run<T>(
     body: impl std::future::Future<Output = Result<T, AppError>>,
 ) -> Result<T, AppError> {
     let result = body.await;
     if let Err(e) = &result
+        && !plain_form_post()
         && let Some(res) = use_context::<ResponseOptions>()
         && let Ok(status) = http::StatusCode::from_u16(e.status())
     {
         res.set_status(status);
     }
     result
+}
+
+/// The request is an HTML form posted by the browser itself (it accepts
+/// HTML), not a server function call from the hydrated page.
+fn plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|req| {
+        req.method == http::Method::POST
+            && req
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+    })
 }
 
 /// A new 256-bit secret as 64 hex digits (agent credentials, enrolment
@@ -288,6 +304,83 @@ pub async fn audit(
         source: &source,
     };
     Ok(patchport_db::audit::record(tx, &event, now).await?)
+}
+
+/// An admin's change: checked to be an admin, one write transaction, and
+/// the audit events that commit with it.
+///
+/// ```ignore
+/// let mut w = ssr::AdminWrite::begin().await?;
+/// let name = patchport_db::groups::delete(&mut w.tx, id).await?;
+/// w.commit("group.deleted", &name, "").await?;
+/// ```
+pub struct AdminWrite {
+    /// The admin making the change.
+    pub me: UserView,
+    /// The application state.
+    pub state: AppState,
+    /// The change's one time, read once from the clock.
+    pub now: i64,
+    /// The write transaction: `&mut w.tx` serves as `&mut Conn`. Dropped
+    /// without [`commit`](Self::commit), it rolls back.
+    pub tx: patchport_db::Tx,
+}
+
+impl AdminWrite {
+    /// Refuses anyone but an admin (403) before anything is opened, then
+    /// begins the transaction.
+    pub async fn begin() -> Result<Self, AppError> {
+        Self::begin_as(require_admin()?).await
+    }
+
+    /// Begins the transaction for an admin already checked with
+    /// [`require_admin`], when slow work (password hashing) must come
+    /// between the check and the transaction. Refuses anyone else (403).
+    pub async fn begin_as(me: UserView) -> Result<Self, AppError> {
+        if me.role != patchport_core::Role::Admin {
+            return Err(AppError::Forbidden);
+        }
+        let state = state()?;
+        let now = state.clock.now();
+        let tx = state.db.begin().await?;
+        Ok(Self { me, state, now, tx })
+    }
+
+    /// Records an audit event by the admin; it commits with the change.
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), AppError> {
+        audit(
+            &mut self.tx,
+            Some(&self.me),
+            action,
+            target,
+            detail,
+            self.now,
+        )
+        .await
+    }
+
+    /// Records the audit event and commits it with the change.
+    pub async fn commit(
+        mut self,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), AppError> {
+        self.audit(action, target, detail).await?;
+        self.commit_unaudited().await
+    }
+
+    /// Commits the change with no audit event of its own: for changes that
+    /// record their own trail (rollout decisions) or were audited through
+    /// [`audit`](Self::audit) only when something happened.
+    pub async fn commit_unaudited(self) -> Result<(), AppError> {
+        Ok(patchport_db::commit(self.tx).await?)
+    }
 }
 
 #[cfg(test)]

@@ -512,13 +512,14 @@ pub struct Agent {
 }
 
 impl TestApp {
-    /// One scheduler step at the test clock's time.
+    /// One scheduler tick at the test clock's time; every step must work.
     pub async fn tick(&self) -> patchport_db::rollouts::Ticked {
-        let mut tx = self.app_state.db.begin().await.unwrap();
-        let done = patchport_db::rollouts::tick(&mut tx, self.clock.now())
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        let done = patchport_db::rollouts::tick(&self.app_state.db, self.clock.now()).await;
+        assert!(
+            done.failed.is_empty(),
+            "scheduler steps failed: {:?}",
+            done.failed
+        );
         done
     }
 
