@@ -453,11 +453,7 @@ pub const MAX_JOB_PACKAGES: usize = 500;
 impl JobSpec {
     /// The kind's name as stored and shown: `install`, `reboot`, `refresh`.
     pub fn kind(&self) -> &'static str {
-        match self {
-            JobSpec::Install { .. } => "install",
-            JobSpec::Reboot => "reboot",
-            JobSpec::Refresh => "refresh",
-        }
+        crate::state::JobKind::of(self).as_str()
     }
 
     /// Checks an install job's package list.

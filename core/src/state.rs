@@ -14,9 +14,28 @@ use crate::protocol::JobSpec;
 use serde::{Deserialize, Serialize};
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
-/// `as_str`, `parse` and `ALL` from the strum derives.
+/// A value stored by name: what storage needs to spell any of the enums
+/// here (and [`RolloutState`](crate::rollout::RolloutState)) in SQL.
+pub trait Stored: Copy + 'static {
+    /// The stored name.
+    fn name(self) -> &'static str;
+}
+
+impl Stored for crate::rollout::RolloutState {
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// `as_str`, `parse` and `ALL` from the strum derives, and [`Stored`].
 macro_rules! stored_names {
     ($($t:ty),* $(,)?) => {$(
+        impl Stored for $t {
+            fn name(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
         impl $t {
             /// Every value, in the order the column's CHECK constraint
             /// lists them.
@@ -627,12 +646,13 @@ mod tests {
 
     #[test]
     fn job_kind_matches_the_protocol() {
-        for spec in [
-            JobSpec::Install { packages: vec![] },
-            JobSpec::Reboot,
-            JobSpec::Refresh,
+        for (spec, name) in [
+            (JobSpec::Install { packages: vec![] }, "install"),
+            (JobSpec::Reboot, "reboot"),
+            (JobSpec::Refresh, "refresh"),
         ] {
-            assert_eq!(JobKind::of(&spec).as_str(), spec.kind());
+            assert_eq!(JobKind::of(&spec).as_str(), name);
+            assert_eq!(spec.kind(), name);
         }
     }
 

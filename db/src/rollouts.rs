@@ -191,6 +191,21 @@ pub struct Ticked {
     pub notified: u32,
 }
 
+impl Ticked {
+    /// Whether any step changed something (skipped and failed steps
+    /// change nothing).
+    pub fn advanced(&self) -> bool {
+        self.created
+            + self.testing
+            + self.test_failed
+            + self.observing
+            + self.approved
+            + self.reboots
+            + self.notified
+            > 0
+    }
+}
+
 /// The scheduler's steps, in the order [`tick`] runs them. Each is
 /// idempotent (it acts only on rows still in the state it looks for), so a
 /// step that failed or was left to another instance simply runs again at

@@ -12,37 +12,9 @@
 
 use patchport_core::rollout::RolloutState;
 use patchport_core::state::{
-    CheckInStatus, DeployKind, ImportState, JobKind, JobState, MailState, PatchState, RebootOption,
+    CheckInStatus, DeployKind, ImportState, JobKind, JobState, MailState, PatchState, Stored,
 };
 use std::fmt;
-
-/// A value with a stored name.
-pub trait Stored: Copy + 'static {
-    /// The stored name.
-    fn name(self) -> &'static str;
-}
-
-macro_rules! stored {
-    ($($t:ty),* $(,)?) => {$(
-        impl Stored for $t {
-            fn name(self) -> &'static str {
-                self.as_str()
-            }
-        }
-    )*};
-}
-
-stored!(
-    PatchState,
-    JobState,
-    JobKind,
-    DeployKind,
-    RebootOption,
-    MailState,
-    ImportState,
-    CheckInStatus,
-    RolloutState,
-);
 
 /// One value as an SQL string literal: `'queued'`.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +102,7 @@ pub(crate) const CHECK_IN_NEVER: Lit<CheckInStatus> = Lit(CheckInStatus::Never);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use patchport_core::state::RebootOption;
 
     #[test]
     fn renders_literals_and_lists() {

@@ -365,12 +365,7 @@ async fn sweep_jobs(state: AppState, every: std::time::Duration) {
         // failed one is logged inside and runs again next time); on
         // PostgreSQL each step runs on one instance at a time.
         let done = patchport_db::rollouts::tick(&state.db, state.clock.now()).await;
-        let busy = patchport_db::rollouts::Ticked {
-            skipped: done.skipped.clone(),
-            failed: done.failed.clone(),
-            ..Default::default()
-        };
-        if done != busy {
+        if done.advanced() {
             tracing::info!(?done, "rollouts advanced");
         }
         // Imports whose process stopped are failed (after half an hour of
