@@ -74,7 +74,6 @@ const DEVICE_DAYS: i64 = 90;
 #[server(endpoint = "login")]
 pub async fn login(username: String, password: String, next: String) -> Result<(), AppError> {
     use crate::ssr::{self, auth, passwords};
-    use patchport_db::{accounts, audit, throttle};
     ssr::run(async move {
         let state = ssr::state()?;
         let session = ssr::session()?;
@@ -85,47 +84,9 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
         let device = ssr::cookie(&cookie_name)
             .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
             .map(|t| patchport_core::protocol::secret_digest(&t));
-
-        let mut conn = state.db.read().await?;
-        let found = match patchport_core::Username::parse(&username) {
-            Ok(name) => accounts::find_for_login(&mut conn, name.as_str()).await?,
-            Err(_) => None,
-        };
-        let device_of = match &device {
-            Some(hash) => {
-                accounts::device_account(&mut conn, hash, now - DEVICE_DAYS * 86_400).await?
-            }
-            None => None,
-        };
-        drop(conn);
-        let known_device = device_of.is_some() && device_of == found.as_ref().map(|(a, _)| a.id);
-        let keys: Vec<String> = match (&device, known_device) {
-            (Some(hash), true) => vec![format!("device:{hash}")],
-            _ => vec![format!("user:{typed}"), format!("addr:{source}")],
-        };
-        let mut tx = state.db.begin().await?;
-        let mut blocked = None;
-        let mut reserved = Vec::new();
-        for key in &keys {
-            match throttle::reserve(&mut tx, key, now, state.auth.throttle).await? {
-                Some(until) => blocked = blocked.max(Some(until)),
-                None => reserved.push(key.clone()),
-            }
-        }
-        if blocked.is_some() {
-            // Refused before any check: what this attempt counted is given
-            // back, so a blocked name does not make the address wait longer.
-            for key in &reserved {
-                throttle::release(&mut tx, key).await?;
-            }
-        }
-        patchport_db::commit(tx).await?;
-        if let Some(until) = blocked {
-            return Err(AppError::TooManyRequests(format!(
-                "Too many failed sign-ins. Try again in {} seconds.",
-                (until - now).max(1)
-            )));
-        }
+        let (found, keys) =
+            login_lookup(&state, &username, &typed, &source, device.as_deref(), now).await?;
+        reserve_attempt(&state, &keys, now).await?;
         let (account, phc) = match found {
             Some((a, h)) => (Some(a), Some(h)),
             None => (None, None),
@@ -134,66 +95,23 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
             Ok(ok) => ok,
             Err(busy) => {
                 let mut tx = state.db.begin().await?;
-                for key in &keys {
-                    throttle::release(&mut tx, key).await?;
-                }
+                release_attempts(&mut tx, &keys).await?;
                 patchport_db::commit(tx).await?;
                 return Err(busy);
             }
         };
-
-        let mut tx = state.db.begin().await?;
         let account = match account {
             Some(a) if password_ok && !a.disabled => a,
-            other => {
-                let reason = match &other {
-                    None => "unknown user",
-                    Some(a) if a.disabled => "account disabled",
-                    Some(_) => "wrong password",
-                };
-                let event = audit::NewAuditEvent {
-                    actor_id: other.as_ref().map(|a| a.id),
-                    actor_name: &typed,
-                    action: "login.failed",
-                    target: &typed,
-                    detail: reason,
-                    source: &source,
-                };
-                audit::record(&mut tx, &event, now).await?;
-                patchport_db::commit(tx).await?;
-                return Err(AppError::Invalid {
-                    field: None,
-                    message: LOGIN_FAILED.into(),
-                });
-            }
+            other => return refuse_login(&state, other.as_ref(), &typed, &source, now).await,
         };
-        for key in keys
-            .iter()
-            .cloned()
-            .chain([format!("user:{typed}"), format!("addr:{source}")])
-        {
-            throttle::clear(&mut tx, &key).await?;
-        }
-        // This browser is a known device of the account from now on (a
-        // fresh token each sign-in).
-        let token = ssr::new_secret();
-        accounts::remember_device(
-            &mut tx,
-            account.id,
-            &patchport_core::protocol::secret_digest(&token),
-            now,
-        )
-        .await?;
-        let me = UserView::from(account);
-        ssr::audit(&mut tx, Some(&me), "login.succeeded", &me.username, "", now).await?;
-        patchport_db::commit(tx).await?;
+        let (me, token) = record_sign_in(&state, account, &keys, &typed, &source, now).await?;
         // A hash made with weaker parameters than today's is made again.
         if phc.as_deref().is_some_and(passwords::needs_rehash)
             && let Ok(pw) = patchport_core::Password::parse(&password)
         {
             let hash = passwords::hash(&pw).await?;
             let mut tx = state.db.begin().await?;
-            accounts::set_password_hash(&mut tx, me.id, &hash, now).await?;
+            patchport_db::accounts::set_password_hash(&mut tx, me.id, &hash, now).await?;
             patchport_db::commit(tx).await?;
         }
         ssr::set_cookie(&cookie_name, &token, DEVICE_DAYS * 86_400);
@@ -202,6 +120,160 @@ pub async fn login(username: String, password: String, next: String) -> Result<(
         Ok(())
     })
     .await
+}
+
+/// The account (and its password hash) `username` names, if any, and the
+/// throttle keys a sign-in attempt counts on: the device's own key when
+/// this browser (`device`, its token's hash) signed in to that account
+/// within [`DEVICE_DAYS`], else the typed name's and the client address's.
+#[cfg(feature = "ssr")]
+async fn login_lookup(
+    state: &crate::ssr::AppState,
+    username: &str,
+    typed: &str,
+    source: &str,
+    device: Option<&str>,
+    now: i64,
+) -> Result<
+    (
+        Option<(patchport_db::accounts::Account, String)>,
+        Vec<String>,
+    ),
+    AppError,
+> {
+    use patchport_db::accounts;
+    let mut conn = state.db.read().await?;
+    let found = match patchport_core::Username::parse(username) {
+        Ok(name) => accounts::find_for_login(&mut conn, name.as_str()).await?,
+        Err(_) => None,
+    };
+    let device_of = match device {
+        Some(hash) => accounts::device_account(&mut conn, hash, now - DEVICE_DAYS * 86_400).await?,
+        None => None,
+    };
+    drop(conn);
+    let known_device = device_of.is_some() && device_of == found.as_ref().map(|(a, _)| a.id);
+    let keys: Vec<String> = match (device, known_device) {
+        (Some(hash), true) => vec![format!("device:{hash}")],
+        _ => vec![format!("user:{typed}"), format!("addr:{source}")],
+    };
+    Ok((found, keys))
+}
+
+/// Counts a sign-in attempt on each of `keys` before any password is
+/// checked; when any key is blocked, gives back what it counted and
+/// refuses with how long to wait.
+#[cfg(feature = "ssr")]
+async fn reserve_attempt(
+    state: &crate::ssr::AppState,
+    keys: &[String],
+    now: i64,
+) -> Result<(), AppError> {
+    use patchport_db::throttle;
+    let mut tx = state.db.begin().await?;
+    let mut blocked = None;
+    let mut reserved = Vec::new();
+    for key in keys {
+        match throttle::reserve(&mut tx, key, now, state.auth.throttle).await? {
+            Some(until) => blocked = blocked.max(Some(until)),
+            None => reserved.push(key.clone()),
+        }
+    }
+    if blocked.is_some() {
+        // Refused before any check: what this attempt counted is given
+        // back, so a blocked name does not make the address wait longer.
+        release_attempts(&mut tx, &reserved).await?;
+    }
+    patchport_db::commit(tx).await?;
+    if let Some(until) = blocked {
+        return Err(AppError::TooManyRequests(format!(
+            "Too many failed sign-ins. Try again in {} seconds.",
+            (until - now).max(1)
+        )));
+    }
+    Ok(())
+}
+
+/// Gives back the attempt counted on each of `keys`.
+#[cfg(feature = "ssr")]
+async fn release_attempts(
+    tx: &mut patchport_db::Conn,
+    keys: &[String],
+) -> Result<(), patchport_db::StorageError> {
+    for key in keys {
+        patchport_db::throttle::release(tx, key).await?;
+    }
+    Ok(())
+}
+
+/// Records a failed sign-in and why (unknown user, disabled account or
+/// wrong password), then fails with [`LOGIN_FAILED`] whatever the reason.
+#[cfg(feature = "ssr")]
+async fn refuse_login(
+    state: &crate::ssr::AppState,
+    account: Option<&patchport_db::accounts::Account>,
+    typed: &str,
+    source: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let mut tx = state.db.begin().await?;
+    let reason = match account {
+        None => "unknown user",
+        Some(a) if a.disabled => "account disabled",
+        Some(_) => "wrong password",
+    };
+    let event = patchport_db::audit::NewAuditEvent {
+        actor_id: account.map(|a| a.id),
+        actor_name: typed,
+        action: "login.failed",
+        target: typed,
+        detail: reason,
+        source,
+    };
+    patchport_db::audit::record(&mut tx, &event, now).await?;
+    patchport_db::commit(tx).await?;
+    Err(AppError::Invalid {
+        field: None,
+        message: LOGIN_FAILED.into(),
+    })
+}
+
+/// Records a successful sign-in in one transaction: clears the attempts
+/// counted on `keys`, the typed name and the client address, makes this
+/// browser a known device of the account (a fresh token each sign-in,
+/// returned for its cookie) and audits it.
+#[cfg(feature = "ssr")]
+async fn record_sign_in(
+    state: &crate::ssr::AppState,
+    account: patchport_db::accounts::Account,
+    keys: &[String],
+    typed: &str,
+    source: &str,
+    now: i64,
+) -> Result<(UserView, String), AppError> {
+    use crate::ssr;
+    let mut tx = state.db.begin().await?;
+    for key in keys
+        .iter()
+        .cloned()
+        .chain([format!("user:{typed}"), format!("addr:{source}")])
+    {
+        patchport_db::throttle::clear(&mut tx, &key).await?;
+    }
+    // This browser is a known device of the account from now on (a
+    // fresh token each sign-in).
+    let token = ssr::new_secret();
+    patchport_db::accounts::remember_device(
+        &mut tx,
+        account.id,
+        &patchport_core::protocol::secret_digest(&token),
+        now,
+    )
+    .await?;
+    let me = UserView::from(account);
+    ssr::audit(&mut tx, Some(&me), "login.succeeded", &me.username, "", now).await?;
+    patchport_db::commit(tx).await?;
+    Ok((me, token))
 }
 
 /// Signs out: the session is deleted on the server. Public, so that a
@@ -341,7 +413,13 @@ pub async fn change_password(
         let mut tx = state.db.begin().await?;
         accounts::set_password_hash(&mut tx, me.id, &hash, now).await?;
         let ended = sessions::delete_for_account(&mut tx, me.id, keep.as_deref()).await?;
-        passwords::tell_changed(&mut tx, &me, "on your account page", now).await?;
+        passwords::tell_changed(
+            &mut tx,
+            &me,
+            patchport_core::notice::PasswordChange::AccountPage,
+            now,
+        )
+        .await?;
         ssr::audit(
             &mut tx,
             Some(&me),

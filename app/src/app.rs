@@ -92,23 +92,23 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=Dashboard />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/setup") view=SetupPage />
-                    <Route path=path!("/account") view=AccountPage />
+                    <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage />
                     <Route path=path!("/forgot") view=crate::mail::ForgotPage />
                     <Route path=path!("/reset/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="reset" /> } />
                     <Route path=path!("/invite/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="invite" /> } />
                     <Route path=path!("/advisories") view=|| view! { <Gate admin=true><Title text="Advisories" /><crate::advisories::AdvisoriesPage /></Gate> } />
-                    <Route path=path!("/outbox") view=|| view! { <Gate admin=true><Title text="Outbox" /><crate::mail::OutboxPage /></Gate> } />
-                    <Route path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/outbox") view=|| view! { <Gate admin=true><Title text="Outbox" /><crate::mail::OutboxPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/report") view=|| view! { <Gate admin=true><Title text="Patches missing" /><crate::report::ReportPage /></Gate> } />
                     <Route path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
                     <Route path=path!("/rollouts") view=|| view! { <Gate admin=true><Title text="Rollouts" /><crate::rollouts::RolloutsPage /></Gate> } />
-                    <Route path=path!("/rollouts/:id") view=|| view! { <Gate admin=true><Title text="Rollout" /><crate::rollouts::RolloutPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/rollouts/:id") view=|| view! { <Gate admin=true><Title text="Rollout" /><crate::rollouts::RolloutPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/deployments/:id") view=|| view! { <Gate admin=true><Title text="Deployment" /><crate::rollouts::DeploymentPage /></Gate> } />
-                    <Route path=path!("/policies") view=|| view! { <Gate admin=true><Title text="Rollout policies" /><crate::rollouts::PoliciesPage /></Gate> } />
-                    <Route path=path!("/windows") view=|| view! { <Gate admin=true><Title text="Maintenance windows" /><crate::windows::WindowsPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/policies") view=|| view! { <Gate admin=true><Title text="Rollout policies" /><crate::rollouts::PoliciesPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/windows") view=|| view! { <Gate admin=true><Title text="Maintenance windows" /><crate::windows::WindowsPage /></Gate> } />
                     <Route path=path!("/notifications") view=|| view! { <Gate admin=true><Title text="Notifications" /><crate::rollouts::NotificationsPage /></Gate> } />
-                    <Route path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/admin/users") view=|| view! { <Gate admin=true><Title text="Users" /><UsersPage /></Gate> } />
                     <Route path=path!("/admin/audit") view=|| view! { <Gate admin=true><Title text="Audit trail" /><AuditTrailPage /></Gate> } />
                 </Routes>
             </main>

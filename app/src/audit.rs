@@ -3,35 +3,12 @@
 use crate::errors::AppError;
 use crate::ui::Pager;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// One audit event, for display.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRow {
-    /// Event id.
-    pub id: i64,
-    /// When (seconds since the epoch, UTC).
-    pub at: i64,
-    /// Who acted.
-    pub actor: String,
-    /// What happened.
-    pub action: String,
-    /// To what.
-    pub target: String,
-    /// More detail.
-    pub detail: String,
-    /// From which address.
-    pub source: String,
-}
+/// One audit event, as stored.
+pub use patchport_core::view::AuditEvent as AuditRow;
 
-/// A page of audit events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditPage {
-    /// Events on this page, newest first.
-    pub items: Vec<AuditRow>,
-    /// Events matching in all.
-    pub total: i64,
-}
+/// A page of audit events, newest first, with how many match in all.
+pub type AuditPage = patchport_core::view::Page<AuditRow>;
 
 /// Rows per page on the audit page.
 pub const PER_PAGE: i64 = 50;
@@ -45,22 +22,7 @@ pub async fn list_audit(action: String, page: i64) -> Result<AuditPage, AppError
         let state = ssr::state()?;
         let mut conn = state.db.read().await?;
         let found = patchport_db::audit::list(&mut conn, &action, page, PER_PAGE).await?;
-        Ok(AuditPage {
-            total: found.total,
-            items: found
-                .items
-                .into_iter()
-                .map(|e| AuditRow {
-                    id: e.id,
-                    at: e.at,
-                    actor: e.actor_name,
-                    action: e.action,
-                    target: e.target,
-                    detail: e.detail,
-                    source: e.source,
-                })
-                .collect(),
-        })
+        Ok(found)
     })
     .await
 }
@@ -102,7 +64,7 @@ pub fn AuditTrailPage() -> impl IntoView {
                                 {p.items.into_iter().map(|e| view! {
                                     <tr>
                                         <td class="nowrap">{patchport_core::clock::format_utc(e.at)}</td>
-                                        <td>{if e.actor.is_empty() { "system".to_owned() } else { e.actor }}</td>
+                                        <td>{if e.actor_name.is_empty() { "system".to_owned() } else { e.actor_name }}</td>
                                         <td><code>{e.action}</code></td>
                                         <td>{e.target}</td>
                                         <td>{e.detail}</td>

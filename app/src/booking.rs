@@ -166,7 +166,10 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                         {p.booked.is_some().then(|| view! {
                             <a class="button" id="booking-ics" href=format!("/servers/{server_id}/reboot.ics") download="">"Add to my calendar (.ics)"</a>
                             " "
-                            <button type="button" on:click=move |_| { cancel.dispatch(CancelReboot { server_id }); }>"Cancel the booked reboot"</button>
+                            <ActionForm action=cancel attr:class="inline" attr:id="cancel-booking">
+                                <input type="hidden" name="server_id" value=server_id.to_string() />
+                                <button type="submit">"Cancel the booked reboot"</button>
+                            </ActionForm>
                         })}
                     }.into_any(),
                 }})}
@@ -222,16 +225,50 @@ pub async fn save_reboot_rules(
             ),
         )
         .await?;
-        Ok("Saved. New deadlines follow these rules; open ones keep theirs.".to_owned())
+        Ok(RULES_SAVED.to_owned())
     })
     .await
 }
 
+/// The reboot rules form, posted URL-encoded (by the hydrated page or,
+/// without JavaScript, by the browser): each field as typed, a number of
+/// days or moves; anything else is refused as [`save_reboot_rules`]
+/// refuses a negative one.
+#[server(endpoint = "admin/reboot_rules/submit")]
+pub async fn submit_reboot_rules(
+    #[server(default)] critical_days: String,
+    #[server(default)] high_days: String,
+    #[server(default)] medium_days: String,
+    #[server(default)] low_days: String,
+    #[server(default)] max_deferrals: String,
+) -> Result<String, AppError> {
+    let n = |v: &str| v.trim().parse::<i64>().unwrap_or(-1);
+    let saved = save_reboot_rules(patchport_core::deadline::RebootRules {
+        critical_days: n(&critical_days),
+        high_days: n(&high_days),
+        medium_days: n(&medium_days),
+        low_days: n(&low_days),
+        max_deferrals: n(&max_deferrals),
+    })
+    .await?;
+    crate::ui::back_to_page(Some(RULES_DONE));
+    Ok(saved)
+}
+
+/// What saving the reboot rules answers.
+const RULES_SAVED: &str = "Saved. New deadlines follow these rules; open ones keep theirs.";
+
+/// The page was reloaded after saving the rules without JavaScript
+/// (`?done=…`).
+const RULES_DONE: &str = "reboot-rules";
+
 /// The reboot rules card on the windows page (admins).
 #[component]
 pub fn RebootRulesCard() -> impl IntoView {
-    let save = ServerAction::<SaveRebootRules>::new();
+    let save = ServerAction::<SubmitRebootRules>::new();
     let current = Resource::new(move || save.version().get(), |_| reboot_rules());
+    // Saved without JavaScript: the page was loaded again to say so.
+    let saved_before = crate::ui::done(RULES_DONE);
     view! {
         <section class="card" id="reboot-rules">
             <h2>"Reboot deadlines"</h2>
@@ -247,31 +284,23 @@ pub fn RebootRulesCard() -> impl IntoView {
                             ("low_days", "Other (days)", r.low_days),
                             ("max_deferrals", "Moves allowed", r.max_deferrals),
                         ];
-                        let values: Vec<RwSignal<String>> = fields.iter().map(|f| RwSignal::new(f.2.to_string())).collect();
-                        let submit = {
-                            let values = values.clone();
-                            move |ev: leptos::ev::SubmitEvent| {
-                                ev.prevent_default();
-                                let n = |i: usize| values[i].get_untracked().trim().parse::<i64>().unwrap_or(-1);
-                                save.dispatch(SaveRebootRules { rules: patchport_core::deadline::RebootRules {
-                                    critical_days: n(0), high_days: n(1), medium_days: n(2), low_days: n(3), max_deferrals: n(4),
-                                } });
-                            }
-                        };
                         view! {
-                            <form class="inline" on:submit=submit>
-                                {fields.into_iter().zip(values).map(|((name, label, _), v)| view! {
-                                    <label>{label} " " <input type="number" name=name min="0" max="90" class="narrow"
-                                        prop:value=move || v.get() on:input=move |ev| v.set(event_target_value(&ev)) /></label>
+                            <ActionForm action=save attr:class="inline">
+                                {fields.into_iter().map(|(name, label, value)| view! {
+                                    <label>{label} " " <input type="number" name=name min="0" max="90" class="narrow" value=value.to_string() /></label>
                                 }).collect_view()}
                                 <button type="submit" class="primary">"Save"</button>
-                            </form>
+                            </ActionForm>
                         }.into_any()
                     }
                 }})}
             </Transition>
             <FormError action=save />
-            {move || save.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
+            {move || match save.value().get() {
+                Some(Ok(msg)) => Some(msg),
+                None if saved_before => Some(RULES_SAVED.to_owned()),
+                _ => None,
+            }.map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
         </section>
     }
 }

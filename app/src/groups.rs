@@ -63,6 +63,7 @@ pub async fn delete_group(id: i64) -> Result<(), AppError> {
         let mut w = ssr::AdminWrite::begin().await?;
         let name = patchport_db::groups::delete(&mut w.tx, id).await?;
         w.commit("group.deleted", &name, "").await?;
+        crate::ui::back_to_page(None);
         Ok(())
     })
     .await
@@ -146,16 +147,21 @@ pub fn GroupsCard(
                                         <tr data-group=g.name.clone()>
                                             <td>{g.name.clone()}</td>
                                             <td>{g.members}</td>
-                                            <td>{if g.is_test_group {
-                                                view! {
-                                                    <span class="badge test">"test group"</span>" "
-                                                    <button type="button" class="small" on:click=move |_| { set_test.dispatch(SetTestGroup { id: 0 }); }>"Unmark"</button>
-                                                }.into_any()
-                                            } else {
-                                                view! { <button type="button" class="small" on:click=move |_| { set_test.dispatch(SetTestGroup { id }); }>"Make test group"</button> }.into_any()
-                                            }}</td>
                                             <td>
-                                                <crate::ui::ConfirmDelete question=question.clone() on_confirm=Callback::new(move |_| { delete.dispatch(DeleteGroup { id }); }) />
+                                                {g.is_test_group.then(|| view! { <span class="badge test">"test group"</span>" " })}
+                                                // Unmarking sends no group: none is the test group.
+                                                <ActionForm action=set_test attr:class="inline">
+                                                    <input type="hidden" name="id" value=if g.is_test_group { "0".to_owned() } else { id.to_string() } />
+                                                    <button type="submit" class="small">{if g.is_test_group { "Unmark" } else { "Make test group" }}</button>
+                                                </ActionForm>
+                                            </td>
+                                            <td>
+                                                <crate::ui::ConfirmDelete question=question.clone() step=format!("delete-group-{id}")>
+                                                    <ActionForm action=delete attr:class="inline">
+                                                        <input type="hidden" name="id" value=id.to_string() />
+                                                        <button type="submit" class="danger">"Delete"</button>
+                                                    </ActionForm>
+                                                </crate::ui::ConfirmDelete>
                                             </td>
                                         </tr>
                                     }

@@ -522,7 +522,10 @@ pub fn JobsCard(
                                             <td class="nowrap"><small>{j.finished_at.map(patchport_core::clock::format_utc).unwrap_or_default()}</small></td>
                                             <td>{j.created_by.clone().unwrap_or_else(|| "—".into())}</td>
                                             <td>{(admin && queued).then(|| view! {
-                                                <button type="button" class="small" on:click=move |_| { cancel.dispatch(CancelJob { job_id: id }); }>"Cancel"</button>
+                                                <ActionForm action=cancel attr:class="inline">
+                                                    <input type="hidden" name="job_id" value=id.to_string() />
+                                                    <button type="submit" class="small">"Cancel"</button>
+                                                </ActionForm>
                                             })}</td>
                                         </tr>
                                         {has_log.then(|| view! {

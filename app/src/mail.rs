@@ -216,14 +216,31 @@ pub async fn save_mail_preferences(on: Vec<String>) -> Result<String, AppError> 
         )
         .await?;
         patchport_db::commit(tx).await?;
-        Ok(format!(
-            "Saved: you get {} of {} kinds of mail.",
-            mine.len() - off.len(),
-            mine.len()
-        ))
+        Ok(mail_saved(mine.len() - off.len(), mine.len()))
     })
     .await
 }
+
+/// The mail preferences form, posted URL-encoded (by the hydrated page or,
+/// without JavaScript, by the browser): `on[]` once per ticked kind, none
+/// when nothing is ticked. Saves as [`save_mail_preferences`] does.
+#[server(endpoint = "mail/preferences/submit")]
+pub async fn submit_mail_preferences(
+    #[server(default)] on: Vec<String>,
+) -> Result<String, AppError> {
+    let saved = save_mail_preferences(on).await?;
+    crate::ui::back_to_page(Some(MAIL_SAVED));
+    Ok(saved)
+}
+
+/// What saving the preferences answers.
+fn mail_saved(on: usize, of: usize) -> String {
+    format!("Saved: you get {on} of {of} kinds of mail.")
+}
+
+/// What a page reloaded after saving the preferences without JavaScript
+/// says (`?done=…`).
+const MAIL_SAVED: &str = "mail-preferences";
 
 /// How long a password reset link works.
 pub const RESET_SECONDS: i64 = 3600;
@@ -242,6 +259,7 @@ pub(crate) async fn send_account_link(
     purpose: patchport_db::accounts::TokenPurpose,
     now: i64,
 ) -> Result<bool, AppError> {
+    use patchport_core::notice::Notice;
     use patchport_db::accounts::TokenPurpose;
     use rand::Rng;
     let token: String = rand::rngs::OsRng
@@ -249,29 +267,10 @@ pub(crate) async fn send_account_link(
         .take(40)
         .map(char::from)
         .collect();
-    let (ttl, path, kind, subject, body) = match purpose {
-        TokenPurpose::Reset => (
-            RESET_SECONDS,
-            "reset",
-            "password_reset",
-            "Choose a new Patchport password".to_owned(),
-            format!(
-                "Someone (hopefully you) asked to reset the password of the Patchport account '{}'. \
-                 The link works once, for an hour. If it was not you, ignore this mail: your password stays as it is.",
-                account.username
-            ),
-        ),
-        TokenPurpose::Invite => (
-            INVITE_SECONDS,
-            "invite",
-            "invitation",
-            "You are invited to Patchport".to_owned(),
-            format!(
-                "An administrator created the Patchport account '{}' for you. Choose your password to sign in; \
-                 the link works once, for 7 days.",
-                account.username
-            ),
-        ),
+    let username = account.username.clone();
+    let (ttl, path, notice) = match purpose {
+        TokenPurpose::Reset => (RESET_SECONDS, "reset", Notice::PasswordReset { username }),
+        TokenPurpose::Invite => (INVITE_SECONDS, "invite", Notice::Invitation { username }),
     };
     patchport_db::accounts::create_token(
         tx,
@@ -282,18 +281,9 @@ pub(crate) async fn send_account_link(
         now,
     )
     .await?;
-    let queued = patchport_db::mail::queue_secret(
-        tx,
-        account.id,
-        &patchport_db::mail::Notice {
-            kind,
-            subject: &subject,
-            body: &body,
-            link: &format!("/{path}/{token}"),
-        },
-        now,
-    )
-    .await?;
+    let queued =
+        patchport_db::mail::queue_secret(tx, account.id, &notice, &format!("/{path}/{token}"), now)
+            .await?;
     Ok(queued.is_some())
 }
 
@@ -415,7 +405,13 @@ pub async fn use_account_link(
         let ended = sessions::delete_for_account(&mut tx, account.id, None).await?;
         let me = crate::accounts::UserView::from(account);
         if purpose == accounts::TokenPurpose::Reset {
-            passwords::tell_changed(&mut tx, &me, "through a reset link", now).await?;
+            passwords::tell_changed(
+                &mut tx,
+                &me,
+                patchport_core::notice::PasswordChange::ResetLink,
+                now,
+            )
+            .await?;
         }
         ssr::audit(
             &mut tx,
@@ -491,7 +487,10 @@ pub fn OutboxPage() -> impl IntoView {
                                                 <td>{m.attempts}</td>
                                                 <td><small>{m.last_error.clone()}</small></td>
                                                 <td>{can_resend.then(|| view! {
-                                                    <button type="button" on:click=move |_| { resend.dispatch(ResendMail { id }); }>"Resend"</button>
+                                                    <ActionForm action=resend attr:class="inline">
+                                                        <input type="hidden" name="id" value=id.to_string() />
+                                                        <button type="submit">"Resend"</button>
+                                                    </ActionForm>
                                                 })}</td>
                                             </tr>
                                         }
@@ -509,40 +508,39 @@ pub fn OutboxPage() -> impl IntoView {
 /// Mail preferences, on the account page.
 #[component]
 pub fn MailPreferences() -> impl IntoView {
-    let save = ServerAction::<SaveMailPreferences>::new();
+    let save = ServerAction::<SubmitMailPreferences>::new();
     let prefs = Resource::new(move || save.version().get(), |_| mail_preferences());
+    // Saved without JavaScript: the page was loaded again to say so.
+    let saved_before = crate::ui::done(MAIL_SAVED);
     view! {
         <h2>"Mail"</h2>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match prefs.await {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(p) => {
-                    let chosen: Vec<RwSignal<bool>> = p.kinds.iter().map(|k| RwSignal::new(k.on)).collect();
-                    let kinds = p.kinds.clone();
-                    let submit = {
-                        let chosen = chosen.clone();
-                        move |ev: leptos::ev::SubmitEvent| {
-                            ev.prevent_default();
-                            let on = kinds.iter().zip(&chosen).filter(|(_, c)| c.get()).map(|(k, _)| k.kind.clone()).collect();
-                            save.dispatch(SaveMailPreferences { on });
-                        }
+                    let on = p.kinds.iter().filter(|k| k.on).count();
+                    let total = p.kinds.len();
+                    let saved = move || match save.value().get() {
+                        Some(Ok(msg)) => Some(msg),
+                        None if saved_before => Some(mail_saved(on, total)),
+                        _ => None,
                     };
                     view! {
-                        <p>{match p.email {
-                            Some(e) => format!("Mail goes to {e}."),
-                            None => "Your account has no mail address, so you get no mail: ask an administrator to add one.".to_owned(),
-                        }}</p>
-                        <form class="stack" id="mail-preferences" on:submit=submit>
-                            {p.kinds.into_iter().zip(chosen).map(|(k, on)| view! {
-                                <label class="check">
-                                    <input type="checkbox" name=k.kind.clone() prop:checked=move || on.get() on:change=move |ev| on.set(event_target_checked(&ev)) />
-                                    {k.label}
-                                </label>
-                            }).collect_view()}
-                            <FormError action=save />
-                            {move || save.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
-                            <button type="submit" class="primary">"Save mail preferences"</button>
-                        </form>
+                    <p>{match p.email {
+                        Some(e) => format!("Mail goes to {e}."),
+                        None => "Your account has no mail address, so you get no mail: ask an administrator to add one.".to_owned(),
+                    }}</p>
+                    <ActionForm action=save attr:class="stack" attr:id="mail-preferences">
+                        {p.kinds.into_iter().map(|k| view! {
+                            <label class="check">
+                                <input type="checkbox" name="on[]" value=k.kind checked=k.on />
+                                {k.label}
+                            </label>
+                        }).collect_view()}
+                        <FormError action=save />
+                        {move || saved().map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
+                        <button type="submit" class="primary">"Save mail preferences"</button>
+                    </ActionForm>
                     }.into_any()
                 }
             }})}

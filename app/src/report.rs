@@ -39,48 +39,11 @@ pub struct ReportFilter {
     pub descending: bool,
 }
 
-/// A report row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportRow {
-    /// Patch id.
-    pub patch_id: i64,
-    /// Release.
-    pub release: String,
-    /// Package.
-    pub package: String,
-    /// Target version.
-    pub version: String,
-    /// Architecture.
-    pub arch: String,
-    /// Security origin.
-    pub security: bool,
-    /// Servers missing it.
-    pub servers: i64,
-    /// Oldest detection.
-    pub oldest: i64,
-    /// Highest advisory severity.
-    pub severity: String,
-    /// Highest CVSS.
-    pub cvss: Option<f64>,
-    /// Fixes a known-exploited CVE.
-    pub known_exploited: bool,
-    /// Advisories it fixes on the server where it fixes the most (what an
-    /// update fixes depends on the installed version).
-    pub advisories: i64,
-    /// Its rollout's state ("" none) and id.
-    pub rollout: String,
-    /// Its rollout.
-    pub rollout_id: Option<i64>,
-}
+/// A row of the report by patch.
+pub use patchport_core::view::PatchReportRow as ReportRow;
 
-/// A page of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportPage {
-    /// Rows.
-    pub items: Vec<ReportRow>,
-    /// Matching patches in all.
-    pub total: i64,
-}
+/// A page of the report by patch.
+pub type ReportPage = patchport_core::view::Page<ReportRow>;
 
 /// Rows per page.
 pub const REPORT_PER_PAGE: i64 = 50;
@@ -157,67 +120,16 @@ pub async fn report_patches(filter: ReportFilter, page: i64) -> Result<ReportPag
         let now = state.clock.now();
         let mut conn = state.db.read().await?;
         let q = patch_query(filter, &mut conn, now).await?;
-        let found = patchport_db::report::by_patch(&mut conn, &q, page, REPORT_PER_PAGE).await?;
-        Ok(ReportPage {
-            total: found.total,
-            items: found
-                .items
-                .into_iter()
-                .map(|r| ReportRow {
-                    patch_id: r.patch_id,
-                    release: r.release,
-                    package: r.package,
-                    version: r.version,
-                    arch: r.arch,
-                    security: r.security,
-                    servers: r.servers,
-                    oldest: r.oldest,
-                    severity: r.severity,
-                    cvss: r.cvss,
-                    known_exploited: r.known_exploited,
-                    advisories: r.advisories,
-                    rollout: r.rollout,
-                    rollout_id: r.rollout_id,
-                })
-                .collect(),
-        })
+        Ok(patchport_db::report::by_patch(&mut conn, &q, page, REPORT_PER_PAGE).await?)
     })
     .await
 }
 
 /// A row of the report by server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerReportRow {
-    /// Server id.
-    pub server_id: i64,
-    /// Host name.
-    pub hostname: String,
-    /// Release.
-    pub release: String,
-    /// critical or standard.
-    pub criticality: String,
-    /// Owner's user name.
-    pub owner: String,
-    /// Patches missing within the filter.
-    pub missing: i64,
-    /// Of those, security patches.
-    pub security: i64,
-    /// Of those, known exploited.
-    pub known_exploited: i64,
-    /// Worst severity among them.
-    pub worst: String,
-    /// Oldest detection.
-    pub oldest: i64,
-}
+pub use patchport_core::view::ServerReportRow;
 
 /// A page of the report by server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServerReportPage {
-    /// Rows.
-    pub items: Vec<ServerReportRow>,
-    /// Matching servers in all.
-    pub total: i64,
-}
+pub type ServerReportPage = patchport_core::view::Page<ServerReportRow>;
 
 /// The report by server.
 #[server(endpoint = "admin/report/servers", input = server_fn::codec::Json)]
@@ -244,28 +156,10 @@ pub async fn report_servers(filter: ReportFilter, page: i64) -> Result<ServerRep
             now,
         )
         .await?;
-        let found =
+        Ok(
             patchport_db::report::by_server(&mut conn, &q, sort, descending, page, REPORT_PER_PAGE)
-                .await?;
-        Ok(ServerReportPage {
-            total: found.total,
-            items: found
-                .items
-                .into_iter()
-                .map(|r| ServerReportRow {
-                    server_id: r.server_id,
-                    hostname: r.hostname,
-                    release: r.release,
-                    criticality: r.criticality,
-                    owner: r.owner,
-                    missing: r.missing,
-                    security: r.security,
-                    known_exploited: r.known_exploited,
-                    worst: r.worst,
-                    oldest: r.oldest,
-                })
-                .collect(),
-        })
+                .await?,
+        )
     })
     .await
 }

@@ -96,6 +96,61 @@ pub async fn save_policy(
     .await
 }
 
+pub use policy_form::*;
+
+/// The form-posted policy (its own module: one argument per form field is
+/// more than clippy's limit, and the macro's copies of the function do not
+/// carry an `allow`).
+#[allow(clippy::too_many_arguments)]
+mod policy_form {
+    use super::*;
+
+    /// A policy's form, posted URL-encoded (by the hydrated page or, without
+    /// JavaScript, by the browser): `id` (0 for a new policy), the fields as
+    /// typed, each ticked check box as `true` (absent when not ticked), the
+    /// pattern and release lists one per line. Saves it as [`save_policy`]
+    /// does; an unreadable number is refused by its checks.
+    #[server(endpoint = "admin/policies/submit")]
+    pub async fn submit_policy(
+        #[server(default)] id: i64,
+        #[server(default)] name: String,
+        #[server(default)] position: String,
+        #[server(default)] enabled: bool,
+        #[server(default)] min_severity: String,
+        #[server(default)] security_only: bool,
+        #[server(default)] include: String,
+        #[server(default)] exclude: String,
+        #[server(default)] releases: String,
+        #[server(default)] auto_test: bool,
+        #[server(default)] observation_days: String,
+        #[server(default)] auto_approve: bool,
+        #[server(default)] publish_critical: bool,
+        #[server(default)] deploy_standard: bool,
+    ) -> Result<i64, AppError> {
+        let id = save_policy(
+            id,
+            name,
+            position.trim().parse().unwrap_or(0),
+            enabled,
+            Policy {
+                min_severity,
+                security_only,
+                include: split_lines(&include),
+                exclude: split_lines(&exclude),
+                releases: split_lines(&releases),
+                auto_test,
+                observation_days: observation_days.trim().parse().unwrap_or(0),
+                auto_approve,
+                publish_critical,
+                deploy_standard,
+            },
+        )
+        .await?;
+        crate::ui::back_to_page(None);
+        Ok(id)
+    }
+}
+
 /// A rollout as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutView {
@@ -307,6 +362,7 @@ pub async fn decide_rollout(id: i64, decision: String, reason: String) -> Result
             }
         }
         w.commit_unaudited().await?;
+        crate::ui::back_to_page(None);
         Ok(())
     })
     .await
@@ -619,6 +675,9 @@ pub struct TargetView {
     pub state: String,
     /// Install log.
     pub log: String,
+    /// Why its install job ended as it did when something else decided
+    /// (a decline, an expiry); empty otherwise.
+    pub reason: String,
 }
 
 /// A deployment's status.
@@ -683,6 +742,7 @@ pub async fn get_deployment(id: i64) -> Result<DeploymentView, AppError> {
                     patches: t.patches,
                     state: t.state,
                     log: t.log,
+                    reason: t.reason,
                 })
                 .collect(),
         })
@@ -804,8 +864,19 @@ pub fn RolloutPage() -> impl IntoView {
         move || (id(), decide.version().get()),
         |(id, _)| get_rollout(id),
     );
-    let reason = RwSignal::new(String::new());
-    let confirming = RwSignal::new(String::new());
+    // The decision being confirmed ("approve" or "decline") and the reason
+    // typed: in place, or without JavaScript from the page's query
+    // (`?confirm=decline&reason=…`, see `ui::StepButton`).
+    let query = leptos_router::hooks::use_query_map().get_untracked();
+    let reason = RwSignal::new(query.get("reason").unwrap_or_default());
+    let confirming = RwSignal::new(
+        ["approve", "decline"]
+            .into_iter()
+            .find(|d| crate::ui::step_open(d))
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    let close = Callback::new(move |_| confirming.set(String::new()));
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match rollout.await {
@@ -824,22 +895,41 @@ pub fn RolloutPage() -> impl IntoView {
                             " · "<a href=format!("/patches/{}", r.patch_id)>"patch details"</a></p>
                         <Show when=move || open>
                             <div class="actions" id="decisions">
-                                <label>"Reason "<input type="text" maxlength="1000" placeholder="Why (required to decline)" prop:value=move || reason.get()
+                                // The reason belongs to the step form, or to the
+                                // decision's form while it is being confirmed.
+                                <label>"Reason "<input type="text" name="reason" maxlength="1000" placeholder="Why (required to decline)"
+                                    form=move || if confirming.get().is_empty() { "decision-step" } else { "decision-form" }
+                                    value=reason.get_untracked()
                                     on:input=move |ev| reason.set(event_target_value(&ev)) /></label>
                                 <Show when=move || confirming.get().is_empty() fallback=move || view! {
-                                    <span class="confirm" role="alertdialog">
+                                    // Sending the form closes it (its submit bubbles up here).
+                                    <span class="confirm" role="alertdialog" on:submit=move |_| confirming.set(String::new())>
                                         {move || format!("{} this patch?", if confirming.get() == "approve" { "Approve" } else { "Decline" })}
-                                        <button type="button" class="danger" on:click=move |_| {
-                                            decide.dispatch(DecideRollout { id: rid, decision: confirming.get_untracked(), reason: reason.get_untracked() });
-                                            confirming.set(String::new());
-                                        }>"Confirm"</button>
-                                        <button type="button" on:click=move |_| confirming.set(String::new())>"Cancel"</button>
+                                        <ActionForm action=decide attr:class="inline" attr:id="decision-form">
+                                            <NoEnterSubmit />
+                                            <input type="hidden" name="id" value=rid.to_string() />
+                                            <input type="hidden" name="decision" value=confirming.get_untracked() />
+                                            <button type="submit" class="danger">"Confirm"</button>
+                                        </ActionForm>
+                                        <crate::ui::CancelStep close />
                                     </span>
                                 }>
-                                    <button type="button" class="primary" on:click=move |_| confirming.set("approve".into())>"Approve now"</button>
-                                    <button type="button" on:click=move |_| confirming.set("decline".into())>"Decline"</button>
+                                    // Without JavaScript: the page again, with the
+                                    // question open and the reason kept.
+                                    <form method="get" class="inline" id="decision-step">
+                                        <NoEnterSubmit />
+                                        <button type="submit" name=crate::ui::CONFIRM value="approve" class="primary"
+                                            on:click=move |ev| { ev.prevent_default(); confirming.set("approve".into()); }>"Approve now"</button>
+                                        <button type="submit" name=crate::ui::CONFIRM value="decline"
+                                            on:click=move |ev| { ev.prevent_default(); confirming.set("decline".into()); }>"Decline"</button>
+                                    </form>
                                     <Show when=move || can_retest>
-                                        <button type="button" on:click=move |_| { decide.dispatch(DecideRollout { id: rid, decision: "retest".into(), reason: String::new() }); }>"Install on the test group"</button>
+                                        <ActionForm action=decide attr:class="inline">
+                                            <input type="hidden" name="id" value=rid.to_string() />
+                                            <input type="hidden" name="decision" value="retest" />
+                                            <input type="hidden" name="reason" value="" />
+                                            <button type="submit">"Install on the test group"</button>
+                                        </ActionForm>
                                     </Show>
                                 </Show>
                             </div>
@@ -892,6 +982,14 @@ pub fn RolloutPage() -> impl IntoView {
     }
 }
 
+/// The first submit button of a form that the reason field belongs to:
+/// disabled, so Enter in that field sends nothing (as before the field
+/// belonged to a form); the buttons are clicked.
+#[component]
+fn NoEnterSubmit() -> impl IntoView {
+    view! { <button type="submit" disabled hidden aria-hidden="true"></button> }
+}
+
 /// `/deployments/:id`: each server's state, refreshed every two seconds
 /// while anything is still moving.
 #[component]
@@ -941,7 +1039,8 @@ pub fn DeploymentPage() -> impl IntoView {
                                     <tr data-server=t.hostname.clone() data-state=t.state.clone()>
                                         <td><a href=format!("/servers/{}", t.server_id)>{t.hostname.clone()}</a></td>
                                         <td>{t.patches.join(", ")}</td>
-                                        <td><span class=format!("badge state-{}", t.state.replace(' ', "-"))>{t.state.clone()}</span></td>
+                                        <td><span class=format!("badge state-{}", t.state.replace(' ', "-"))>{t.state.clone()}</span>
+                                            {(!t.reason.is_empty()).then(|| view! { <br /><small class="reason">{t.reason.clone()}</small> })}</td>
                                         <td>{(!t.log.is_empty()).then(|| view! { <details><summary>"log"</summary><pre>{t.log.clone()}</pre></details> })}</td>
                                     </tr>
                                 }).collect_view()}
@@ -1040,6 +1139,7 @@ fn lines(v: &[String]) -> String {
     v.join("\n")
 }
 
+#[cfg(feature = "ssr")]
 fn split_lines(s: &str) -> Vec<String> {
     s.lines().map(str::to_owned).collect()
 }
@@ -1047,7 +1147,7 @@ fn split_lines(s: &str) -> Vec<String> {
 /// `/policies`: every policy, editable, and a form for a new one.
 #[component]
 pub fn PoliciesPage() -> impl IntoView {
-    let save = ServerAction::<SavePolicy>::new();
+    let save = ServerAction::<SubmitPolicy>::new();
     let policies = Resource::new(move || save.version().get(), |_| list_policies());
     view! {
         <section class="card">
@@ -1072,25 +1172,17 @@ pub fn PoliciesPage() -> impl IntoView {
 
 #[component]
 fn PolicyForm(
-    save: ServerAction<SavePolicy>,
+    save: ServerAction<SubmitPolicy>,
     view: Option<PolicyView>,
     position: i64,
 ) -> impl IntoView {
     let id = view.as_ref().map(|v| v.id).unwrap_or(0);
     let p = view.as_ref().map(|v| v.policy.clone()).unwrap_or_default();
-    let name = RwSignal::new(view.as_ref().map(|v| v.name.clone()).unwrap_or_default());
-    let position = RwSignal::new(view.as_ref().map(|v| v.position).unwrap_or(position));
-    let enabled = RwSignal::new(view.as_ref().map(|v| v.enabled).unwrap_or(true));
-    let min_severity = RwSignal::new(p.min_severity.clone());
-    let security_only = RwSignal::new(p.security_only);
-    let include = RwSignal::new(lines(&p.include));
-    let exclude = RwSignal::new(lines(&p.exclude));
-    let releases = RwSignal::new(lines(&p.releases));
-    let auto_test = RwSignal::new(p.auto_test);
-    let days = RwSignal::new(p.observation_days.to_string());
-    let auto_approve = RwSignal::new(p.auto_approve);
-    let publish_critical = RwSignal::new(p.publish_critical);
-    let deploy_standard = RwSignal::new(p.deploy_standard);
+    let first_name = view.as_ref().map(|v| v.name.clone()).unwrap_or_default();
+    // The legend and `data-policy` follow the name as it is typed.
+    let name = RwSignal::new(first_name.clone());
+    let position = view.as_ref().map(|v| v.position).unwrap_or(position);
+    let enabled = view.as_ref().map(|v| v.enabled).unwrap_or(true);
     let changed = view.as_ref().map(|v| {
         format!(
             "changed {} by {}",
@@ -1102,56 +1194,39 @@ fn PolicyForm(
             }
         )
     });
-    let check = |label: &'static str, sig: RwSignal<bool>| {
+    // A ticked box sends `true`; an unticked one nothing (false).
+    let check = |field: &'static str, label: &'static str, on: bool| {
         view! {
-            <label class="check"><input type="checkbox" prop:checked=move || sig.get() on:change=move |ev| sig.set(event_target_checked(&ev)) />" "{label}</label>
+            <label class="check"><input type="checkbox" name=field value="true" checked=on />" "{label}</label>
         }
     };
+    let min_severity = p.min_severity.clone();
     view! {
-        <form class="policy" data-policy=move || name.get() on:submit=move |ev| {
-            ev.prevent_default();
-            save.dispatch(SavePolicy {
-                id,
-                name: name.get_untracked(),
-                position: position.get_untracked(),
-                enabled: enabled.get_untracked(),
-                policy: Policy {
-                    min_severity: min_severity.get_untracked(),
-                    security_only: security_only.get_untracked(),
-                    include: split_lines(&include.get_untracked()),
-                    exclude: split_lines(&exclude.get_untracked()),
-                    releases: split_lines(&releases.get_untracked()),
-                    auto_test: auto_test.get_untracked(),
-                    observation_days: days.get_untracked().trim().parse().unwrap_or(0),
-                    auto_approve: auto_approve.get_untracked(),
-                    publish_critical: publish_critical.get_untracked(),
-                    deploy_standard: deploy_standard.get_untracked(),
-                },
-            });
-        }>
+        <ActionForm action=save attr:class="policy" attr:data-policy=move || name.get()>
+            <input type="hidden" name="id" value=id.to_string() />
             <fieldset>
                 <legend>{move || if id > 0 { name.get() } else { "New policy".to_owned() }}</legend>
-                <label>"Name "<input type="text" required maxlength="64" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) /></label>
-                <label>"Position "<input type="number" prop:value=move || position.get().to_string() on:input=move |ev| position.set(event_target_value(&ev).parse().unwrap_or(0)) /></label>
-                {check("enabled", enabled)}
+                <label>"Name "<input type="text" name="name" required maxlength="64" value=first_name on:input=move |ev| name.set(event_target_value(&ev)) /></label>
+                <label>"Position "<input type="number" name="position" value=position.to_string() /></label>
+                {check("enabled", "enabled", enabled)}
                 <h3>"Covers"</h3>
-                <label>"Minimum severity "<select on:change=move |ev| min_severity.set(event_target_value(&ev))>
+                <label>"Minimum severity "<select name="min_severity">
                     {[("", "any"), ("low", "low"), ("medium", "medium"), ("high", "high"), ("critical", "critical")].into_iter()
-                        .map(|(v, l)| view! { <option value=v selected=move || min_severity.get() == v>{l}</option> }).collect_view()}
+                        .map(|(v, l)| view! { <option value=v selected=min_severity == v>{l}</option> }).collect_view()}
                 </select></label>
-                {check("security patches only", security_only)}
-                <label>"Packages (patterns with * and ?, one per line; empty: all) "<textarea rows="2" prop:value=move || include.get() on:input=move |ev| include.set(event_target_value(&ev))></textarea></label>
-                <label>"Never these packages "<textarea rows="2" prop:value=move || exclude.get() on:input=move |ev| exclude.set(event_target_value(&ev))></textarea></label>
-                <label>"Releases (os:version, one per line; empty: all) "<textarea rows="2" prop:value=move || releases.get() on:input=move |ev| releases.set(event_target_value(&ev))></textarea></label>
+                {check("security_only", "security patches only", p.security_only)}
+                <label>"Packages (patterns with * and ?, one per line; empty: all) "<textarea name="include" rows="2">{lines(&p.include)}</textarea></label>
+                <label>"Never these packages "<textarea name="exclude" rows="2">{lines(&p.exclude)}</textarea></label>
+                <label>"Releases (os:version, one per line; empty: all) "<textarea name="releases" rows="2">{lines(&p.releases)}</textarea></label>
                 <h3>"Does"</h3>
-                {check("install new patches on the test group automatically", auto_test)}
-                <label>"Observation period (7 to 30 days) "<input type="number" min="7" max="30" aria-label="Observation days" prop:value=move || days.get() on:input=move |ev| days.set(event_target_value(&ev)) /></label>
-                {check("approve automatically after observation (else an admin approves)", auto_approve)}
-                {check("on approval, publish to the self-service portal for critical servers", publish_critical)}
-                {check("on approval, deploy to standard servers without a forced reboot and ask owners to schedule it", deploy_standard)}
+                {check("auto_test", "install new patches on the test group automatically", p.auto_test)}
+                <label>"Observation period (7 to 30 days) "<input type="number" name="observation_days" min="7" max="30" aria-label="Observation days" value=p.observation_days.to_string() /></label>
+                {check("auto_approve", "approve automatically after observation (else an admin approves)", p.auto_approve)}
+                {check("publish_critical", "on approval, publish to the self-service portal for critical servers", p.publish_critical)}
+                {check("deploy_standard", "on approval, deploy to standard servers without a forced reboot and ask owners to schedule it", p.deploy_standard)}
                 <p><button type="submit" class="primary">{if id > 0 { "Save policy" } else { "Add policy" }}</button>" "<small>{changed}</small></p>
             </fieldset>
-        </form>
+        </ActionForm>
     }
 }
 

@@ -44,20 +44,176 @@ pub fn Pager(page: RwSignal<i64>, per_page: i64, total: i64) -> impl IntoView {
     }
 }
 
-/// A "Delete" button that asks `question` first, with Delete and Cancel;
-/// `on_confirm` runs only on Delete.
+/// The query key naming the confirmation a page shows open
+/// (`?confirm=delete-window-3`): without JavaScript, a confirmed action is
+/// two steps, a GET that reloads the page with its question open, then the
+/// form post that acts.
+pub const CONFIRM: &str = "confirm";
+
+/// The query key a page reads after a plain form post went through
+/// (`?done=password-reset`), to say so where the page itself does not show
+/// it; see [`back_to_page`].
+pub const DONE: &str = "done";
+
+/// The page was loaded with confirmation `step` open (`?confirm=<step>`).
+pub fn step_open(step: &str) -> bool {
+    query_is(CONFIRM, step)
+}
+
+/// The page was loaded after the plain form post `what` went through
+/// (`?done=<what>`).
+pub fn done(what: &str) -> bool {
+    query_is(DONE, what)
+}
+
+fn query_is(key: &str, value: &str) -> bool {
+    leptos_router::hooks::use_query_map().with_untracked(|q| q.get(key).as_deref() == Some(value))
+}
+
+/// A button that opens confirmation `step`: in place with JavaScript
+/// (`open`), else as a GET form that reloads the page with
+/// `?confirm=<step>`, which renders the question open.
 #[component]
-pub fn ConfirmDelete(question: String, on_confirm: Callback<()>) -> impl IntoView {
-    let confirming = RwSignal::new(false);
+pub fn StepButton(
+    step: String,
+    open: Callback<()>,
+    #[prop(optional, into)] class: String,
+    #[prop(optional)] disabled: bool,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <form method="get" class="inline">
+            <input type="hidden" name=CONFIRM value=step />
+            <button type="submit" class=class disabled=disabled on:click=move |ev| {
+                ev.prevent_default();
+                open.run(());
+            }>{children()}</button>
+        </form>
+    }
+}
+
+/// The Cancel of a confirmation: closes it in place with JavaScript
+/// (`close`), else reloads the page without `?confirm=`.
+#[component]
+pub fn CancelStep(close: Callback<()>) -> impl IntoView {
+    view! {
+        <form method="get" class="inline">
+            <button type="submit" on:click=move |ev| {
+                ev.prevent_default();
+                close.run(());
+            }>"Cancel"</button>
+        </form>
+    }
+}
+
+/// A "Delete" button that asks `question` first, with Delete and Cancel.
+/// `children` is the form that deletes: an `ActionForm` whose submit button
+/// says "Delete"; sending it closes the question. Without JavaScript the
+/// question is a second step (`?confirm=<step>`, see [`StepButton`]).
+#[component]
+pub fn ConfirmDelete(question: String, step: String, children: ChildrenFn) -> impl IntoView {
+    let confirming = RwSignal::new(step_open(&step));
+    let close = Callback::new(move |_| confirming.set(false));
     view! {
         <Show when=move || confirming.get() fallback=move || view! {
-            <button type="button" class="small" on:click=move |_| confirming.set(true)>"Delete"</button>
+            <StepButton step=step.clone() class="small" open=Callback::new(move |_| confirming.set(true))>"Delete"</StepButton>
         }>
-            <span class="confirm" role="alertdialog">
+            // The delete form's submit bubbles up here after it was sent.
+            <span class="confirm" role="alertdialog" on:submit=move |_| confirming.set(false)>
                 {question.clone()}
-                <button type="button" class="danger" on:click=move |_| { on_confirm.run(()); confirming.set(false); }>"Delete"</button>
-                <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                {children()}
+                <CancelStep close />
             </span>
         </Show>
+    }
+}
+
+/// After a plain form post (no JavaScript) that went through: back to the
+/// page it was sent from (its `Referer`, path and query only), without the
+/// confirmation step it came through (`confirm`, and `reason`, which the
+/// step carries) and the error of an earlier try, with `?done=<done>` if
+/// given. Does nothing for the hydrated page's calls, whose page stays as
+/// it is, nor when the browser sent no `Referer` (Leptos then goes to `/`).
+#[cfg(feature = "ssr")]
+pub fn back_to_page(done: Option<&str>) {
+    let Some(req) = use_context::<http::request::Parts>() else {
+        return;
+    };
+    let plain = req.method == http::Method::POST
+        && req
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    let Some(referer) = req
+        .headers
+        .get(http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    if plain {
+        leptos_axum::redirect(&page_after(referer, done));
+    }
+}
+
+/// The local address to go back to from `referer`: see [`back_to_page`].
+#[cfg(any(feature = "ssr", test))]
+fn page_after(referer: &str, done: Option<&str>) -> String {
+    let local = referer
+        .split_once("://")
+        .map(|(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]))
+        .unwrap_or(referer);
+    let local = local.split('#').next().unwrap_or("/");
+    let (path, query) = local.split_once('?').unwrap_or((local, ""));
+    // Only a path on this portal (not `//elsewhere`).
+    let path = if path.starts_with('/') && !path.starts_with("//") {
+        path
+    } else {
+        "/"
+    };
+    let done = done.map(|d| format!("{DONE}={d}"));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            !pair.is_empty() && ![CONFIRM, DONE, "reason", "__err", "__path"].contains(&key)
+        })
+        .chain(done.as_deref())
+        .collect();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_after;
+
+    #[test]
+    fn back_to_the_page_without_its_step() {
+        assert_eq!(
+            page_after("http://h:3000/admin/users?confirm=disable-3", None),
+            "/admin/users"
+        );
+        assert_eq!(
+            page_after(
+                "https://h/rollouts/4?reason=x&confirm=decline&__err=abc&__path=p&x=1",
+                None
+            ),
+            "/rollouts/4?x=1"
+        );
+        assert_eq!(
+            page_after(
+                "http://h/admin/users?confirm=reset-3&done=old",
+                Some("password-reset")
+            ),
+            "/admin/users?done=password-reset"
+        );
+        assert_eq!(page_after("http://h", None), "/");
+        assert_eq!(page_after("http://h//evil.example/x", None), "/");
+        assert_eq!(page_after("http://h/windows#new", None), "/windows");
     }
 }

@@ -2,7 +2,7 @@
 //! change role, reset password.
 
 use crate::errors::AppError;
-use crate::ui::{FormError, Pager};
+use crate::ui::{CancelStep, FormError, Pager, StepButton};
 use leptos::prelude::*;
 use patchport_core::Role;
 use serde::{Deserialize, Serialize};
@@ -223,6 +223,7 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> 
         let mut w = ssr::AdminWrite::begin().await?;
         let target = target_for_change(&mut w.tx, &w.me, id, disabled).await?;
         if target.disabled == disabled {
+            crate::ui::back_to_page(None);
             return Ok(());
         }
         accounts::set_disabled(&mut w.tx, id, disabled, w.now).await?;
@@ -233,6 +234,7 @@ pub async fn set_user_disabled(id: i64, disabled: bool) -> Result<(), AppError> 
             ("user.enabled", String::new())
         };
         w.commit(action, &target.username, &detail).await?;
+        crate::ui::back_to_page(None);
         Ok(())
     })
     .await
@@ -248,6 +250,7 @@ pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
         let role = Role::parse(&role)?;
         let target = target_for_change(&mut w.tx, &w.me, id, role != Role::Admin).await?;
         if target.role == role {
+            crate::ui::back_to_page(None);
             return Ok(());
         }
         accounts::set_role(&mut w.tx, id, role, w.now).await?;
@@ -257,6 +260,7 @@ pub async fn set_user_role(id: i64, role: String) -> Result<(), AppError> {
             &format!("{} → {role}", target.role),
         )
         .await?;
+        crate::ui::back_to_page(None);
         Ok(())
     })
     .await
@@ -281,7 +285,7 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
         passwords::tell_changed(
             &mut w.tx,
             &crate::accounts::UserView::from(target.clone()),
-            "by an administrator",
+            patchport_core::notice::PasswordChange::Administrator,
             w.now,
         )
         .await?;
@@ -291,10 +295,15 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
             &format!("{ended} sessions ended"),
         )
         .await?;
+        crate::ui::back_to_page(Some(PASSWORD_RESET));
         Ok(())
     })
     .await
 }
+
+/// The users page was reloaded after a password reset without JavaScript
+/// (`?done=…`).
+const PASSWORD_RESET: &str = "password-reset";
 
 /// The users page.
 #[component]
@@ -424,13 +433,21 @@ fn ActionFeedback(
     set_role: ServerAction<SetUserRole>,
     reset: ServerAction<ResetPassword>,
 ) -> impl IntoView {
+    // Reset without JavaScript: the page was loaded again to say so.
+    let reset_before = crate::ui::done(PASSWORD_RESET);
     view! {
         <FormError action=set_disabled />
         <FormError action=set_role />
         <FormError action=reset />
-        {move || reset.value().get().and_then(Result::ok).map(|_| view! {
-            <p class="ok" role="status">"Password reset. The user's sessions were ended."</p>
-        })}
+        {move || {
+            let done = match reset.value().get() {
+                Some(result) => result.is_ok(),
+                None => reset_before,
+            };
+            done.then(|| view! {
+                <p class="ok" role="status">"Password reset. The user's sessions were ended."</p>
+            })
+        }}
     }
 }
 
@@ -442,10 +459,17 @@ fn UserRowView(
     set_role: ServerAction<SetUserRole>,
     reset: ServerAction<ResetPassword>,
 ) -> impl IntoView {
-    // Which confirmation, if any, is open on this row.
-    let confirming = RwSignal::new(None::<&'static str>);
-    let new_password = RwSignal::new(String::new());
     let id = user.id;
+    // Which confirmation, if any, is open on this row: opened in place, or
+    // without JavaScript by loading the page with `?confirm=<which>-<id>`.
+    let step = move |which: &str| format!("{which}-{id}");
+    let confirming = RwSignal::new(
+        ["disable", "role", "reset"]
+            .into_iter()
+            .find(|which| crate::ui::step_open(&step(which))),
+    );
+    let open = move |which: &'static str| Callback::new(move |_| confirming.set(Some(which)));
+    let close = Callback::new(move |_| confirming.set(None));
     let disabled = user.disabled;
     let other_role = if user.role == Role::Admin {
         Role::Owner
@@ -464,27 +488,25 @@ fn UserRowView(
             <td class="actions">
                 {move || match confirming.get() {
                     None => view! {
-                        <button type="button" disabled=is_me on:click=move |_| confirming.set(Some("disable"))>
+                        <StepButton step=step("disable") open=open("disable") disabled=is_me>
                             {if disabled { "Enable" } else { "Disable" }}
-                        </button>
-                        <button type="button" disabled=is_me on:click=move |_| confirming.set(Some("role"))>
+                        </StepButton>
+                        <StepButton step=step("role") open=open("role") disabled=is_me>
                             {format!("Make {other_role}")}
-                        </button>
-                        <button type="button" on:click=move |_| confirming.set(Some("reset"))>"Reset password"</button>
+                        </StepButton>
+                        <StepButton step=step("reset") open=open("reset")>"Reset password"</StepButton>
                     }.into_any(),
+                    // Sending the form closes it (its submit bubbles up here).
                     Some("reset") => view! {
-                        <form class="inline" on:submit=move |ev| {
-                            ev.prevent_default();
-                            reset.dispatch(ResetPassword { id, password: new_password.get_untracked() });
-                            new_password.set(String::new());
-                            confirming.set(None);
-                        }>
-                            <input type="password" placeholder="New password (10+)" minlength="10" required
-                                aria-label="New password"
-                                prop:value=new_password on:input=move |ev| new_password.set(event_target_value(&ev)) />
-                            <button type="submit" class="danger">"Set password"</button>
-                            <button type="button" on:click=move |_| confirming.set(None)>"Cancel"</button>
-                        </form>
+                        <span class="inline" on:submit=move |_| confirming.set(None)>
+                            <ActionForm action=reset attr:class="inline">
+                                <input type="hidden" name="id" value=id.to_string() />
+                                <input type="password" name="password" placeholder="New password (10+)" minlength="10" required
+                                    autocomplete="new-password" aria-label="New password" />
+                                <button type="submit" class="danger">"Set password"</button>
+                            </ActionForm>
+                            <CancelStep close />
+                        </span>
                     }.into_any(),
                     Some(which) => {
                         let question = match which {
@@ -492,18 +514,28 @@ fn UserRowView(
                             "disable" => format!("Disable {name}? Their sessions end now."),
                             _ => format!("Make {name} {other_role}?"),
                         };
+                        let confirm = if which == "disable" {
+                            view! {
+                                <ActionForm action=set_disabled attr:class="inline">
+                                    <input type="hidden" name="id" value=id.to_string() />
+                                    <input type="hidden" name="disabled" value=(!disabled).to_string() />
+                                    <button type="submit" class="danger">"Confirm"</button>
+                                </ActionForm>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <ActionForm action=set_role attr:class="inline">
+                                    <input type="hidden" name="id" value=id.to_string() />
+                                    <input type="hidden" name="role" value=other_role.as_str() />
+                                    <button type="submit" class="danger">"Confirm"</button>
+                                </ActionForm>
+                            }.into_any()
+                        };
                         view! {
-                            <span class="confirm" role="alertdialog">
+                            <span class="confirm" role="alertdialog" on:submit=move |_| confirming.set(None)>
                                 {question}
-                                <button type="button" class="danger" on:click=move |_| {
-                                    if which == "disable" {
-                                        set_disabled.dispatch(SetUserDisabled { id, disabled: !disabled });
-                                    } else {
-                                        set_role.dispatch(SetUserRole { id, role: other_role.as_str().to_owned() });
-                                    }
-                                    confirming.set(None);
-                                }>"Confirm"</button>
-                                <button type="button" on:click=move |_| confirming.set(None)>"Cancel"</button>
+                                {confirm}
+                                <CancelStep close />
                             </span>
                         }.into_any()
                     }

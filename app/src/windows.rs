@@ -175,6 +175,50 @@ pub async fn create_window(
     .await
 }
 
+/// The new-window form, posted URL-encoded (by the hydrated page or,
+/// without JavaScript, by the browser): `days[]` once per ticked day (1 =
+/// Monday), `start` as `HH:MM`, `hours` (fractions allowed), the time
+/// zone, one group (`group_id`, 0 for none) and host names separated by
+/// commas or spaces. Creates it as [`create_window`] does.
+#[server(endpoint = "admin/windows/submit")]
+pub async fn submit_window(
+    #[server(default)] name: String,
+    #[server(default)] days: Vec<u8>,
+    #[server(default)] start: String,
+    #[server(default)] hours: String,
+    #[server(default)] time_zone: String,
+    #[server(default)] group_id: i64,
+    #[server(default)] hostnames: String,
+) -> Result<i64, AppError> {
+    // A start or duration that does not read is refused by the window's
+    // own checks, with their words.
+    let start_minute = start
+        .trim()
+        .split_once(':')
+        .and_then(|(h, m)| Some((h.parse::<u16>().ok()?, m.parse::<u16>().ok()?)))
+        .filter(|&(h, m)| h < 24 && m < 60)
+        .map_or(24 * 60, |(h, m)| h * 60 + m);
+    let duration_minutes = (hours.trim().parse::<f64>().unwrap_or(0.0) * 60.0).round() as u32;
+    let id = create_window(
+        name,
+        Window {
+            days,
+            start_minute,
+            duration_minutes,
+            time_zone: time_zone.trim().to_owned(),
+        },
+        (group_id > 0).then_some(group_id).into_iter().collect(),
+        hostnames
+            .split([',', ' '])
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+    .await?;
+    crate::ui::back_to_page(None);
+    Ok(id)
+}
+
 #[cfg(feature = "ssr")]
 async fn named_servers(
     conn: &mut patchport_db::Conn,
@@ -221,6 +265,7 @@ pub async fn delete_window(id: i64) -> Result<(), AppError> {
         let mut w = ssr::AdminWrite::begin().await?;
         let name = patchport_db::windows::delete(&mut w.tx, id).await?;
         w.commit("window.deleted", &name, "").await?;
+        crate::ui::back_to_page(None);
         Ok(())
     })
     .await
@@ -232,20 +277,13 @@ const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// form for a new one.
 #[component]
 pub fn WindowsPage() -> impl IntoView {
-    let create = ServerAction::<CreateWindow>::new();
+    let create = ServerAction::<SubmitWindow>::new();
     let delete = ServerAction::<DeleteWindow>::new();
     let windows = Resource::new(
         move || (create.version().get(), delete.version().get()),
         |_| list_windows(),
     );
     let groups = Resource::new(|| (), |_| crate::groups::list_groups());
-    let name = RwSignal::new(String::new());
-    let days = RwSignal::new(std::collections::BTreeSet::<u8>::new());
-    let start = RwSignal::new("22:00".to_owned());
-    let hours = RwSignal::new("4".to_owned());
-    let zone = RwSignal::new("UTC".to_owned());
-    let group = RwSignal::new(0i64);
-    let hosts = RwSignal::new(String::new());
     view! {
         <section class="card">
             <h1>"Maintenance windows"</h1>
@@ -270,7 +308,12 @@ pub fn WindowsPage() -> impl IntoView {
                                             <td>{if applies.is_empty() { "nothing yet".to_owned() } else { applies }}</td>
                                             <td><small>{w.upcoming.iter().take(3).map(|o| format!("{} – {}", format_utc(o.start), format_utc(o.end))).collect::<Vec<_>>().join("; ")}</small></td>
                                             <td>
-                                                <crate::ui::ConfirmDelete question=question.clone() on_confirm=Callback::new(move |_| { delete.dispatch(DeleteWindow { id }); }) />
+                                                <crate::ui::ConfirmDelete question=question.clone() step=format!("delete-window-{id}")>
+                                                    <ActionForm action=delete attr:class="inline">
+                                                        <input type="hidden" name="id" value=id.to_string() />
+                                                        <button type="submit" class="danger">"Delete"</button>
+                                                    </ActionForm>
+                                                </crate::ui::ConfirmDelete>
                                             </td>
                                         </tr>
                                     }
@@ -284,39 +327,22 @@ pub fn WindowsPage() -> impl IntoView {
         <CalendarCard version=Signal::derive(move || (create.version().get(), delete.version().get())) />
         <section class="card">
             <h2>"New window"</h2>
-            <form id="new-window" on:submit=move |ev| {
-                ev.prevent_default();
-                let (h, m) = start.get_untracked().split_once(':').map(|(h, m)| (h.parse::<u16>().unwrap_or(99), m.parse::<u16>().unwrap_or(0))).unwrap_or((99, 0));
-                let minutes = (hours.get_untracked().trim().parse::<f64>().unwrap_or(0.0) * 60.0).round() as u32;
-                create.dispatch(CreateWindow {
-                    name: name.get_untracked(),
-                    window: Window {
-                        days: days.get_untracked().into_iter().collect(),
-                        start_minute: h * 60 + m,
-                        duration_minutes: minutes,
-                        time_zone: zone.get_untracked().trim().to_owned(),
-                    },
-                    group_ids: (group.get_untracked() > 0).then_some(group.get_untracked()).into_iter().collect(),
-                    hostnames: hosts.get_untracked().split([',', ' ']).filter(|h| !h.is_empty()).map(str::to_owned).collect(),
-                });
-            }>
-                <label>"Name "<input type="text" required maxlength="64" aria-label="Window name" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) /></label>
+            <ActionForm action=create attr:id="new-window">
+                <label>"Name "<input type="text" name="name" required maxlength="64" aria-label="Window name" /></label>
                 <fieldset class="days"><legend>"Days"</legend>
                     {(1u8..=7).map(|d| view! {
-                        <label class="check"><input type="checkbox" aria-label=DAYS[usize::from(d - 1)]
-                            prop:checked=move || days.with(|s| s.contains(&d))
-                            on:change=move |ev| { let on = event_target_checked(&ev); days.update(|s| { if on { s.insert(d); } else { s.remove(&d); } }); } />
+                        <label class="check"><input type="checkbox" name="days[]" value=d.to_string() aria-label=DAYS[usize::from(d - 1)] />
                             {DAYS[usize::from(d - 1)]}</label>
                     }).collect_view()}
                 </fieldset>
-                <label>"Starts "<input type="time" aria-label="Start time" prop:value=move || start.get() on:input=move |ev| start.set(event_target_value(&ev)) /></label>
-                <label>"Hours "<input type="number" min="0.25" max="168" step="0.25" aria-label="Duration in hours" prop:value=move || hours.get() on:input=move |ev| hours.set(event_target_value(&ev)) /></label>
-                <label>"Time zone "<input type="text" aria-label="Time zone" list="zones" prop:value=move || zone.get() on:input=move |ev| zone.set(event_target_value(&ev)) /></label>
+                <label>"Starts "<input type="time" name="start" value="22:00" aria-label="Start time" /></label>
+                <label>"Hours "<input type="number" name="hours" value="4" min="0.25" max="168" step="0.25" aria-label="Duration in hours" /></label>
+                <label>"Time zone "<input type="text" name="time_zone" value="UTC" aria-label="Time zone" list="zones" /></label>
                 <datalist id="zones">
                     {["UTC", "Europe/Berlin", "Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "America/Los_Angeles", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney"]
                         .into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
                 </datalist>
-                <label>"Group "<select aria-label="Group" on:change=move |ev| group.set(event_target_value(&ev).parse().unwrap_or(0))>
+                <label>"Group "<select name="group_id" aria-label="Group">
                     <option value="0">"—"</option>
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move { groups.await.map(|list| list.into_iter().map(|g| view! {
@@ -324,9 +350,9 @@ pub fn WindowsPage() -> impl IntoView {
                         }).collect_view()).unwrap_or_default() })}
                     </Suspense>
                 </select></label>
-                <label>"Servers "<input type="text" aria-label="Servers" placeholder="host names" prop:value=move || hosts.get() on:input=move |ev| hosts.set(event_target_value(&ev)) /></label>
+                <label>"Servers "<input type="text" name="hostnames" aria-label="Servers" placeholder="host names" /></label>
                 <button type="submit" class="primary">"Create window"</button>
-            </form>
+            </ActionForm>
             <FormError action=create />
         </section>
         <crate::booking::RebootRulesCard />

@@ -229,22 +229,11 @@ pub struct OwnerNotice {
 }
 
 impl OwnerNotice {
-    /// The notification's kind (see [`crate::mail::KINDS`]).
-    pub const KIND: &'static str = "published";
-    /// Where the owner acts on it.
-    pub const LINK: &'static str = "/servers";
-
-    /// Subject line.
-    pub fn subject(&self) -> String {
-        format!("{} patch(es) published for your servers", self.items.len())
-    }
-
-    /// Body.
-    pub fn body(&self) -> String {
-        format!(
-            "These patches are ready for you to install from the self-service portal:\n{}",
-            self.items.join("\n")
-        )
+    /// What the owner is told.
+    pub fn notice(&self) -> crate::notice::Notice {
+        crate::notice::Notice::Published {
+            items: self.items.clone(),
+        }
     }
 }
 
@@ -605,14 +594,12 @@ mod tests {
                 "pkg7 1.0-2 on web-3"
             ]
         );
-        assert_eq!(odd.subject(), "3 patch(es) published for your servers");
         assert_eq!(
-            odd.body(),
-            "These patches are ready for you to install from the self-service portal:\n\
-             pkg7 1.0-2 on web-1\npkg8 1.0-2 on web-1\npkg7 1.0-2 on web-3"
+            odd.notice().subject(),
+            "3 patch(es) published for your servers"
         );
         assert_eq!(
-            p.notices[0].subject(),
+            p.notices[0].notice().subject(),
             "1 patch(es) published for your servers"
         );
     }

@@ -8,11 +8,15 @@ pub mod deadline;
 pub mod demo;
 pub mod deploy;
 pub mod mail;
+pub mod notice;
 pub mod protocol;
+pub mod reconcile;
+pub mod refusal;
 pub mod risk;
 pub mod rollout;
 pub mod state;
 pub mod version;
+pub mod view;
 pub mod window;
 pub mod workflow;
 

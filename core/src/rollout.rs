@@ -310,6 +310,76 @@ impl Policy {
     }
 }
 
+/// A server that misses a patch being approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missing {
+    /// Server id.
+    pub server_id: i64,
+    /// Critical (else standard).
+    pub critical: bool,
+    /// Whether it has a maintenance window.
+    pub has_window: bool,
+}
+
+/// Where an approval sends the patch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalPlan {
+    /// Servers it is published for (their owners install it).
+    pub publish: Vec<i64>,
+    /// Servers it is deployed to in their next maintenance window, without
+    /// a forced reboot.
+    pub in_windows: Vec<i64>,
+}
+
+/// Carries out a policy's approval over the servers that miss the patch:
+/// published for the critical ones (if the policy says so), deployed to
+/// the standard ones in their next window (if it says so), and published
+/// for a standard server without a window, which cannot be patched in one.
+pub fn plan_approval(policy: &Policy, missing: &[Missing]) -> ApprovalPlan {
+    let mut plan = ApprovalPlan::default();
+    for m in missing {
+        if m.critical {
+            if policy.publish_critical {
+                plan.publish.push(m.server_id);
+            }
+        } else if policy.deploy_standard {
+            if m.has_window {
+                plan.in_windows.push(m.server_id);
+            } else {
+                plan.publish.push(m.server_id);
+            }
+        }
+    }
+    plan
+}
+
+/// What the policy writes in a rollout's history, or on the deployments
+/// its approval makes.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyNote {
+    /// A new patch came under a policy.
+    #[error("covered by policy {0}")]
+    CoveredBy(String),
+    /// Test installs failed (each "host: state why").
+    #[error("test install failed on {}", .0.join("; "))]
+    TestFailed(Vec<String>),
+    /// Every test install succeeded.
+    #[error("installed on every test server; observing for {days} days")]
+    Observing {
+        /// The observation, in days.
+        days: i64,
+    },
+    /// The observation ended and the policy approves.
+    #[error("observation ended without a decline")]
+    ObservationEnded,
+    /// The approval published the patch.
+    #[error("approved by the rollout")]
+    Published,
+    /// The approval deploys the patch in maintenance windows.
+    #[error("approved by the rollout: installed in each server's next maintenance window")]
+    InWindows,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,5 +500,44 @@ mod tests {
         .validated()
         .unwrap();
         assert_eq!(tidy.include, vec!["openssl".to_owned()]);
+    }
+
+    #[test]
+    fn an_approval_publishes_for_critical_and_deploys_to_standard_servers_in_windows() {
+        let m = |server_id, critical, has_window| Missing {
+            server_id,
+            critical,
+            has_window,
+        };
+        let missing = [
+            m(1, true, true),
+            m(2, false, true),
+            m(3, false, false),
+            m(4, true, false),
+        ];
+        let both = Policy {
+            publish_critical: true,
+            deploy_standard: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            plan_approval(&both, &missing),
+            ApprovalPlan {
+                publish: vec![1, 3, 4],
+                in_windows: vec![2],
+            }
+        );
+        let neither = Policy {
+            publish_critical: false,
+            deploy_standard: false,
+            ..Policy::default()
+        };
+        assert_eq!(plan_approval(&neither, &missing), ApprovalPlan::default());
+        let critical_only = Policy {
+            publish_critical: true,
+            deploy_standard: false,
+            ..Policy::default()
+        };
+        assert_eq!(plan_approval(&critical_only, &missing).publish, vec![1, 4]);
     }
 }

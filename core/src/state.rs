@@ -324,6 +324,11 @@ pub enum ImportState {
     Failed,
 }
 
+impl ImportState {
+    /// Why an import whose process stopped reporting was failed.
+    pub const INTERRUPTED: &'static str = "interrupted: its process stopped before it finished";
+}
+
 /// How a server's last check-in reads (not stored: derived from
 /// `server.last_check_in`, and filtered on by name).
 #[derive(
@@ -426,6 +431,11 @@ pub enum TargetState {
     #[serde(rename = "published")]
     #[strum(serialize = "published")]
     Published,
+    /// The install was cancelled before it started (its patch was
+    /// declined, or a newer booking replaced it); the job says why.
+    #[serde(rename = "cancelled")]
+    #[strum(serialize = "cancelled")]
+    Cancelled,
 }
 
 #[cfg(test)]
@@ -525,6 +535,7 @@ mod tests {
                 "rebooted",
                 "reboot failed",
                 "published",
+                "cancelled",
             ]
         );
     }

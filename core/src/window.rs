@@ -195,6 +195,103 @@ pub fn weekday_in(t: Timestamp, time_zone: &str) -> Option<u8> {
     Some(ts.to_zoned(tz).weekday().to_monday_one_offset() as u8)
 }
 
+/// Why a reboot could not be booked at the time asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BookingRefusal {
+    /// In the past.
+    #[error("that time has passed")]
+    Past,
+    /// The server has no window at all.
+    #[error("this server has no maintenance window: ask an admin to give it one")]
+    NoWindow,
+    /// Outside every window; says when the next one opens.
+    #[error("outside this server's maintenance windows; the next one is {}", next_text(.next))]
+    Outside {
+        /// The next occurrence of any of its windows.
+        next: Option<Occurrence>,
+    },
+    /// Later than the reboot's deadline.
+    #[error(
+        "this server must reboot by {}: choose a time before that",
+        crate::clock::format_utc(*.deadline)
+    )]
+    AfterDeadline {
+        /// The deadline.
+        deadline: Timestamp,
+    },
+    /// Moved too often.
+    #[error(
+        "this reboot was already moved {deferrals} time(s), the most allowed: ask an admin to move it"
+    )]
+    TooManyDeferrals {
+        /// How often it was moved.
+        deferrals: i64,
+    },
+}
+
+/// "start to end" of an occurrence, or nothing.
+fn next_text(next: &Option<Occurrence>) -> String {
+    next.map(|o| {
+        format!(
+            "{} to {}",
+            crate::clock::format_utc(o.start),
+            crate::clock::format_utc(o.end)
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// A reboot the server owes (it was patched without one), as a booking
+/// sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duty {
+    /// Reboot by then.
+    pub deadline_at: Timestamp,
+    /// Bookings made before this one.
+    pub bookings: i64,
+    /// The rules' most moves allowed.
+    pub max_deferrals: i64,
+}
+
+/// Checks a reboot booked for `at` (a minute of slack for filling in the
+/// form; a time just past becomes now): it must fall inside one of the
+/// server's `windows`, before its `duty`'s deadline and within the moves
+/// allowed. Returns the time to book and the window's occurrence.
+pub fn check_booking(
+    at: Timestamp,
+    now: Timestamp,
+    windows: &[&Window],
+    duty: Option<Duty>,
+) -> Result<(Timestamp, Occurrence), BookingRefusal> {
+    if at < now - 60 {
+        return Err(BookingRefusal::Past);
+    }
+    let at = at.max(now);
+    if windows.is_empty() {
+        return Err(BookingRefusal::NoWindow);
+    }
+    let Some(open) = windows.iter().find_map(|w| w.open_at(at)) else {
+        let next = windows
+            .iter()
+            .filter_map(|w| w.upcoming(at, 1).into_iter().next())
+            .min_by_key(|o| o.start);
+        return Err(BookingRefusal::Outside { next });
+    };
+    if let Some(duty) = duty {
+        if at > duty.deadline_at {
+            return Err(BookingRefusal::AfterDeadline {
+                deadline: duty.deadline_at,
+            });
+        }
+        if duty.bookings > duty.max_deferrals {
+            return Err(BookingRefusal::TooManyDeferrals {
+                deferrals: duty.bookings - 1,
+            });
+        }
+    }
+    Ok((at, open))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +447,67 @@ mod tests {
         assert_eq!(
             weekday_in(utc("2027-01-04T23:30:00Z"), "Europe/Berlin"),
             Some(2)
+        );
+    }
+
+    #[test]
+    fn bookings_fall_inside_a_window_before_the_deadline() {
+        // Every day 22:00 UTC for two hours.
+        let w = Window {
+            days: (1..=7).collect(),
+            start_minute: 22 * 60,
+            duration_minutes: 120,
+            time_zone: "UTC".into(),
+        };
+        let day = 19_000 * 86_400;
+        let inside = day + 22 * 3600 + 600;
+        let now = day + 3600;
+        let open = Occurrence {
+            start: day + 22 * 3600,
+            end: day + 24 * 3600,
+        };
+        assert_eq!(check_booking(inside, now, &[&w], None), Ok((inside, open)));
+        // A minute late is now; more is refused.
+        assert_eq!(
+            check_booking(inside - 30, inside, &[&w], None),
+            Ok((inside, open))
+        );
+        assert_eq!(
+            check_booking(inside - 61, inside, &[&w], None),
+            Err(BookingRefusal::Past)
+        );
+        assert_eq!(
+            check_booking(inside, now, &[], None),
+            Err(BookingRefusal::NoWindow)
+        );
+        let refused = check_booking(day + 12 * 3600, now, &[&w], None).unwrap_err();
+        assert_eq!(refused, BookingRefusal::Outside { next: Some(open) });
+        assert!(
+            refused
+                .to_string()
+                .ends_with("the next one is 2022-01-08 22:00:00 UTC to 2022-01-09 00:00:00 UTC"),
+            "{refused}"
+        );
+        let duty = |deadline_at, bookings| {
+            Some(Duty {
+                deadline_at,
+                bookings,
+                max_deferrals: 2,
+            })
+        };
+        assert_eq!(
+            check_booking(inside, now, &[&w], duty(inside - 1, 1)),
+            Err(BookingRefusal::AfterDeadline {
+                deadline: inside - 1
+            })
+        );
+        assert_eq!(
+            check_booking(inside, now, &[&w], duty(inside, 2)),
+            Ok((inside, open))
+        );
+        assert_eq!(
+            check_booking(inside, now, &[&w], duty(inside, 3)),
+            Err(BookingRefusal::TooManyDeferrals { deferrals: 2 })
         );
     }
 }

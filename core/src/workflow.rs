@@ -7,7 +7,6 @@
 //! - [`overdue`]: what the clock does to a job (storage runs the same rule
 //!   set-wise in SQL, with these reasons and [`MAX_ATTEMPTS`]).
 //! - [`withdraw`]: what a declined patch does to queued installs.
-//! - [`install_notice`]: what the owner is told when an install ends.
 
 use crate::Timestamp;
 use crate::protocol::{JobOutcome, PackageTarget, REBOOT_GRACE};
@@ -137,7 +136,7 @@ pub enum ResultPlan {
         /// An install's patches still being installed
         /// ([`PatchState::BEING_INSTALLED`]) move to this state.
         patches_to: Option<PatchState>,
-        /// Whether the server's owner is told ([`install_notice`]).
+        /// Whether the server's owner is told ([`crate::notice::Notice::InstallDone`]).
         tell_owner: bool,
     },
     /// The same result was already recorded (a retry): nothing changes.
@@ -309,27 +308,6 @@ pub fn withdraw(patch: &PackageTarget, queued: &[QueuedInstall]) -> Vec<JobChang
         .collect()
 }
 
-/// The mail (subject, body) telling a server's owner that an install of
-/// `packages` on `host` ended: succeeded, or else failed.
-pub fn install_notice(host: &str, packages: &[PackageTarget], succeeded: bool) -> (String, String) {
-    let list = packages
-        .iter()
-        .map(|p| format!("{} {}", p.name, p.version))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if succeeded {
-        (
-            format!("Install on {host} finished"),
-            format!("Installed on {host}: {list}. A reboot may be needed; the server page says."),
-        )
-    } else {
-        (
-            format!("Install on {host} failed"),
-            format!("The install of {list} on {host} failed. The log is on the server page."),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,14 +366,10 @@ mod tests {
         for (reason, attempt, text) in table {
             assert_eq!(reason.render(*attempt), *text, "{reason:?}");
         }
-        // Storage and the report's open-jobs count find lost reboots by it.
-        assert!(LostReboot.text().starts_with("lost:"));
+        // Storage finds lost reboots by this exact text (stored on jobs
+        // since lost reboots exist): no other reason may share it.
         for r in JobReason::ALL {
-            assert_eq!(
-                r.text().starts_with("lost:"),
-                *r == LostReboot,
-                "{r:?} must not read as a lost reboot"
-            );
+            assert_eq!(r.text() == LostReboot.text(), *r == LostReboot, "{r:?}");
         }
     }
 
@@ -766,26 +740,5 @@ mod tests {
                 prop_assert!(matches!(plan, ResultPlan::Stale | ResultPlan::Refused(_)));
             }
         }
-    }
-
-    #[test]
-    fn owners_are_told_what_was_installed() {
-        let packages = [pkg("bash"), pkg("curl")];
-        assert_eq!(
-            install_notice("web-1", &packages, true),
-            (
-                "Install on web-1 finished".to_owned(),
-                "Installed on web-1: bash 1.0, curl 1.0. A reboot may be needed; the server page says."
-                    .to_owned()
-            )
-        );
-        assert_eq!(
-            install_notice("web-1", &packages[..1], false),
-            (
-                "Install on web-1 failed".to_owned(),
-                "The install of bash 1.0 on web-1 failed. The log is on the server page."
-                    .to_owned()
-            )
-        );
     }
 }

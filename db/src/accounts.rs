@@ -1,5 +1,6 @@
 //! Accounts: people who sign in to the portal.
 
+use crate::row::{Flag, flag};
 use crate::{Conn, Page, Result, StorageError, limit_offset};
 use patchport_core::{Role, Timestamp};
 
@@ -37,21 +38,38 @@ pub struct NewAccount<'a> {
     pub password_hash: &'a str,
 }
 
-// Booleans are read as 0/1: `sqlx::Any` cannot decode SQLite's BOOLEAN.
-type Row = (i64, String, String, Option<String>, String, i64, i64);
+/// An account as [`columns`] selects it; the role is checked on the way
+/// to an [`Account`].
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    username: String,
+    display_name: String,
+    email: Option<String>,
+    role: String,
+    #[sqlx(try_from = "Flag")]
+    disabled: bool,
+    created_at: Timestamp,
+}
 
-const COLUMNS: &str = "id, username, display_name, email, role, (case when disabled then 1 else 0 end) as disabled, created_at";
+/// The columns of [`Row`].
+fn columns() -> String {
+    format!(
+        "id, username, display_name, email, role, {} as disabled, created_at",
+        flag("disabled")
+    )
+}
 
 fn from_row(r: Row) -> Result<Account> {
     Ok(Account {
-        id: r.0,
-        username: r.1,
-        display_name: r.2,
-        email: r.3,
-        role: Role::parse(&r.4)
+        id: r.id,
+        username: r.username,
+        display_name: r.display_name,
+        email: r.email,
+        role: Role::parse(&r.role)
             .map_err(|e| StorageError::Database(sqlx::Error::Decode(e.into())))?,
-        disabled: r.5 != 0,
-        created_at: r.6,
+        disabled: r.disabled,
+        created_at: r.created_at,
     })
 }
 
@@ -59,7 +77,8 @@ fn from_row(r: Row) -> Result<Account> {
 pub async fn create(conn: &mut Conn, new: &NewAccount<'_>, now: Timestamp) -> Result<Account> {
     let row: Row = sqlx::query_as(&format!(
         "insert into account (username, display_name, email, role, password_hash, disabled, created_at, updated_at) \
-         values ($1, $2, $3, $4, $5, false, $6, $6) returning {COLUMNS}"
+         values ($1, $2, $3, $4, $5, false, $6, $6) returning {}",
+        columns()
     ))
     .bind(new.username)
     .bind(new.display_name)
@@ -74,33 +93,32 @@ pub async fn create(conn: &mut Conn, new: &NewAccount<'_>, now: Timestamp) -> Re
 
 /// Looks an account up by id.
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Account>> {
-    let row: Option<Row> = sqlx::query_as(&format!("select {COLUMNS} from account where id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<Row> =
+        sqlx::query_as(&format!("select {} from account where id = $1", columns()))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
     row.map(from_row).transpose()
 }
 
-type LoginRow = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    String,
-);
+/// An account with its password hash.
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    account: Row,
+    password_hash: String,
+}
 
 /// Looks an account up by normalised user name, with its password hash.
 pub async fn find_for_login(conn: &mut Conn, username: &str) -> Result<Option<(Account, String)>> {
     let row: Option<LoginRow> = sqlx::query_as(&format!(
-        "select {COLUMNS}, password_hash from account where username = $1"
+        "select {}, password_hash from account where username = $1",
+        columns()
     ))
     .bind(username)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| Ok((from_row((r.0, r.1, r.2, r.3, r.4, r.5, r.6))?, r.7)))
+    row.map(|r| Ok((from_row(r.account)?, r.password_hash)))
         .transpose()
 }
 
@@ -149,10 +167,13 @@ pub async fn list(
 ) -> Result<Page<Account>> {
     let (limit, offset) = limit_offset(page, per_page);
     let pattern = format!("%{}%", crate::like_escape(&q.search.trim().to_lowercase()));
-    const FILTER: &str = "where (lower(username) like $1 escape '\\' or lower(display_name) like $1 escape '\\' \
-                          or lower(coalesce(email, '')) like $1 escape '\\') \
-                          and ($2 = '' or role = $2) \
-                          and ($3 < 0 or (case when disabled then 1 else 0 end) = $3)";
+    let filter = format!(
+        "where (lower(username) like $1 escape '\\' or lower(display_name) like $1 escape '\\' \
+         or lower(coalesce(email, '')) like $1 escape '\\') \
+         and ($2 = '' or role = $2) \
+         and ($3 < 0 or {} = $3)",
+        flag("disabled")
+    );
     let role = q.role.map(Role::as_str).unwrap_or("");
     let disabled: i64 = match q.disabled {
         None => -1,
@@ -165,14 +186,15 @@ pub async fn list(
         AccountSort::Role => format!("role {dir}, username"),
         AccountSort::Created => format!("created_at {dir}, id {dir}"),
     };
-    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from account {FILTER}"))
+    let (total,): (i64,) = sqlx::query_as(&format!("select count(*) from account {filter}"))
         .bind(&pattern)
         .bind(role)
         .bind(disabled)
         .fetch_one(&mut *conn)
         .await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "select {COLUMNS} from account {FILTER} order by {order} limit $4 offset $5"
+        "select {} from account {filter} order by {order} limit $4 offset $5",
+        columns()
     ))
     .bind(&pattern)
     .bind(role)
@@ -368,8 +390,9 @@ pub async fn use_token(
 /// without regard to case), for a password reset request.
 pub async fn find_by_name_or_email(conn: &mut Conn, who: &str) -> Result<Option<Account>> {
     let row: Option<Row> = sqlx::query_as(&format!(
-        "select {COLUMNS} from account where not disabled \
-         and (username = lower($1) or lower(email) = lower($1)) order by id limit 1"
+        "select {} from account where not disabled \
+         and (username = lower($1) or lower(email) = lower($1)) order by id limit 1",
+        columns()
     ))
     .bind(who.trim())
     .fetch_optional(conn)

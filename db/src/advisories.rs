@@ -21,10 +21,12 @@
 //! severity, CVSS, known exploitation, advisory count and security flag
 //! sum them up for the report, the dashboard, risk and policies.
 
+use crate::row::{Flag, flag};
 use crate::states::{IMPORT_FAILED, IMPORT_RUNNING, IMPORT_SUCCEEDED, PATCH_OPEN};
 use crate::{Conn, Result, id_list, values_placeholders};
 use patchport_core::Timestamp;
 use patchport_core::advisory::{Affected, Offer};
+use patchport_core::state::ImportState;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// An advisory to store.
@@ -203,13 +205,7 @@ pub async fn abandon_silent(
     .fetch_all(&mut *conn)
     .await?;
     for (id,) in &ids {
-        fail_import(
-            conn,
-            *id,
-            "interrupted: its process stopped before it finished",
-            now,
-        )
-        .await?;
+        fail_import(conn, *id, ImportState::INTERRUPTED, now).await?;
     }
     Ok(ids.len() as u64)
 }
@@ -282,11 +278,22 @@ pub async fn imports(conn: &mut Conn, limit: i64) -> Result<Vec<ImportRow>> {
 /// What is stored, by erratum kind and rating, for the admins' page:
 /// (kind, severity, advisories).
 pub async fn counts(conn: &mut Conn) -> Result<Vec<(String, String, i64)>> {
-    Ok(sqlx::query_as(
-        "select kind, severity, count(*) from advisory group by kind, severity order by kind, severity",
+    #[derive(sqlx::FromRow)]
+    struct Count {
+        kind: String,
+        severity: String,
+        advisories: i64,
+    }
+    let rows: Vec<Count> = sqlx::query_as(
+        "select kind, severity, count(*) as advisories from advisory group by kind, severity \
+         order by kind, severity",
     )
     .fetch_all(conn)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|c| (c.kind, c.severity, c.advisories))
+        .collect())
 }
 
 /// The content digest of every stored advisory, by its id: an import
@@ -421,6 +428,26 @@ pub async fn switch(conn: &mut Conn, import_id: i64, now: Timestamp) -> Result<S
     .execute(&mut *conn)
     .await?
     .rows_affected() as i64;
+    copy_stage(conn, import_id, now).await?;
+    // Versions of packages the new content names: it may apply to them.
+    out.stale += sqlx::query(
+        "update patch_from set stale = $1 where not stale and patch_id in (select p.id from patch p \
+         where p.package in (select x.package from advisory_stage_affected x where x.import_id = $2) \
+            or p.source_package in (select x.package from advisory_stage_affected x where x.import_id = $2))",
+    )
+    .bind(true)
+    .bind(import_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected() as i64;
+    drop_stage(conn, import_id).await?;
+    Ok(out)
+}
+
+/// Writes an import's staged advisories over the stored ones: new ones are
+/// added, changed ones replaced, and the CVEs and affected packages of both
+/// are the staged ones.
+async fn copy_stage(conn: &mut Conn, import_id: i64, now: Timestamp) -> Result<()> {
     sqlx::query(
         "insert into advisory (advisory_id, summary, details, severity, severity_source, kind, cvss_vector, \
            cvss_score10, published, modified, withdrawn, source, content_hash, imported_at) \
@@ -460,19 +487,7 @@ pub async fn switch(conn: &mut Conn, import_id: i64, now: Timestamp) -> Result<S
     .bind(import_id)
     .execute(&mut *conn)
     .await?;
-    // Versions of packages the new content names: it may apply to them.
-    out.stale += sqlx::query(
-        "update patch_from set stale = $1 where not stale and patch_id in (select p.id from patch p \
-         where p.package in (select x.package from advisory_stage_affected x where x.import_id = $2) \
-            or p.source_package in (select x.package from advisory_stage_affected x where x.import_id = $2))",
-    )
-    .bind(true)
-    .bind(import_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected() as i64;
-    drop_stage(conn, import_id).await?;
-    Ok(out)
+    Ok(())
 }
 
 /// One entry of the Known Exploited Vulnerabilities catalog.
@@ -614,14 +629,25 @@ pub async fn rematch_stale(conn: &mut Conn, limit: i64) -> Result<usize> {
 }
 
 /// A version to match, with its patch.
+#[derive(sqlx::FromRow)]
 struct Version {
     id: i64,
-    from: String,
+    /// The installed version.
+    from_version: String,
     release: String,
     package: String,
-    source: Option<String>,
-    to: String,
+    source_package: Option<String>,
+    version: String,
+    source_version: Option<String>,
     origin: String,
+}
+
+impl Version {
+    /// The offered version as advisories compare it: the source version
+    /// when the agent reported one.
+    fn to(&self) -> &str {
+        self.source_version.as_deref().unwrap_or(&self.version)
+    }
 }
 
 /// Computes which stored advisories each of these versions' updates fixes
@@ -633,37 +659,16 @@ pub async fn rematch(conn: &mut Conn, ids: &[i64]) -> Result<u64> {
         return Ok(0);
     }
     let list = id_list(ids);
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        Option<String>,
-        String,
-    );
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "select f.id, f.from_version, p.release, p.package, p.source_package, p.version, p.source_version, \
-           p.origin from patch_from f join patch p on p.id = f.patch_id where f.id in ({list})"
+    let versions: Vec<Version> = sqlx::query_as(&format!(
+        "select f.id as id, f.from_version as from_version, p.release as release, p.package as package, \
+           p.source_package as source_package, p.version as version, p.source_version as source_version, \
+           p.origin as origin from patch_from f join patch p on p.id = f.patch_id where f.id in ({list})"
     ))
     .fetch_all(&mut *conn)
     .await?;
-    let versions: Vec<Version> = rows
-        .into_iter()
-        .map(|r| Version {
-            id: r.0,
-            from: r.1,
-            release: r.2,
-            package: r.3,
-            source: r.4,
-            to: r.6.unwrap_or(r.5),
-            origin: r.7,
-        })
-        .collect();
     let names: BTreeSet<&str> = versions
         .iter()
-        .flat_map(|v| std::iter::once(v.package.as_str()).chain(v.source.as_deref()))
+        .flat_map(|v| std::iter::once(v.package.as_str()).chain(v.source_package.as_deref()))
         .collect();
     let entries = affected_by_name(conn, &names).await?;
     let mut links: Vec<(i64, i64)> = Vec::new();
@@ -672,15 +677,15 @@ pub async fn rematch(conn: &mut Conn, ids: &[i64]) -> Result<u64> {
         let offer = Offer {
             release: &v.release,
             package: &v.package,
-            source: v.source.as_deref(),
-            from: &v.from,
-            to: &v.to,
+            source: v.source_package.as_deref(),
+            from: &v.from_version,
+            to: v.to(),
             origin: &v.origin,
         };
         let ecosystems = patchport_core::advisory::offer_ecosystems(&v.release, &v.origin);
         let mut found = BTreeSet::new();
         let candidates = std::iter::once(v.package.as_str())
-            .chain(v.source.as_deref())
+            .chain(v.source_package.as_deref())
             .collect::<BTreeSet<_>>();
         for name in candidates {
             for &index in entries.by_name.get(name).into_iter().flatten() {
@@ -715,6 +720,13 @@ struct Entries {
 }
 
 async fn affected_by_name(conn: &mut Conn, names: &BTreeSet<&str>) -> Result<Entries> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        advisory_id: i64,
+        package: String,
+        ecosystem: String,
+        ranges: String,
+    }
     let mut out = Entries {
         rows: Vec::new(),
         by_name: HashMap::new(),
@@ -722,17 +734,21 @@ async fn affected_by_name(conn: &mut Conn, names: &BTreeSet<&str>) -> Result<Ent
     let names: Vec<&str> = names.iter().copied().collect();
     for chunk in names.chunks(500) {
         let sql = format!(
-            "select aa.advisory_id, aa.package, aa.ecosystem, aa.ranges from advisory_affected aa \
+            "select aa.advisory_id as advisory_id, aa.package as package, aa.ecosystem as ecosystem, \
+               aa.ranges as ranges from advisory_affected aa \
              join advisory a on a.id = aa.advisory_id where a.withdrawn is null and aa.package in ({})",
             values_list(chunk.len(), 1)
         );
-        let mut q = sqlx::query_as::<_, (i64, String, String, String)>(&sql);
+        let mut q = sqlx::query_as::<_, Row>(&sql);
         for name in chunk {
             q = q.bind(*name);
         }
-        for (advisory, package, ecosystem, json) in q.fetch_all(&mut *conn).await? {
-            out.by_name.entry(package).or_default().push(out.rows.len());
-            out.rows.push((advisory, ecosystem, json));
+        for r in q.fetch_all(&mut *conn).await? {
+            out.by_name
+                .entry(r.package)
+                .or_default()
+                .push(out.rows.len());
+            out.rows.push((r.advisory_id, r.ecosystem, r.ranges));
         }
     }
     Ok(out)
@@ -812,6 +828,23 @@ pub async fn versions_for(
     conn: &mut Conn,
     pairs: &[(i64, String)],
 ) -> Result<(HashMap<(i64, String), i64>, Vec<i64>)> {
+    /// A stored row; `unmatched` when it is stale and no server counts in
+    /// it yet.
+    #[derive(sqlx::FromRow)]
+    struct Known {
+        id: i64,
+        patch_id: i64,
+        from_version: String,
+        #[sqlx(try_from = "Flag")]
+        unmatched: bool,
+    }
+    /// A row just created.
+    #[derive(sqlx::FromRow)]
+    struct Created {
+        id: i64,
+        patch_id: i64,
+        from_version: String,
+    }
     let mut ids = HashMap::new();
     let mut created = Vec::new();
     let sorted: Vec<&(i64, String)> = pairs.iter().collect::<BTreeSet<_>>().into_iter().collect();
@@ -820,18 +853,19 @@ pub async fn versions_for(
         // been seen before writes nothing here.
         let keys = values_placeholders(chunk.len(), 2);
         let sql = format!(
-            "select f.id, f.patch_id, f.from_version, (case when f.stale and f.open_servers = 0 then 1 else 0 end) \
-             from patch_from f join (values {keys}) k on f.patch_id = k.column1 and f.from_version = k.column2"
+            "select f.id as id, f.patch_id as patch_id, f.from_version as from_version, {} as unmatched \
+             from patch_from f join (values {keys}) k on f.patch_id = k.column1 and f.from_version = k.column2",
+            flag("f.stale and f.open_servers = 0")
         );
-        let mut q = sqlx::query_as::<_, (i64, i64, String, i64)>(&sql);
+        let mut q = sqlx::query_as::<_, Known>(&sql);
         for (patch_id, from) in chunk {
             q = q.bind(*patch_id).bind(from.as_str());
         }
-        for (id, patch_id, from, unmatched) in q.fetch_all(&mut *conn).await? {
-            if unmatched != 0 {
-                created.push(id);
+        for r in q.fetch_all(&mut *conn).await? {
+            if r.unmatched {
+                created.push(r.id);
             }
-            ids.insert((patch_id, from), id);
+            ids.insert((r.patch_id, r.from_version), r.id);
         }
         let missing: Vec<&&(i64, String)> = chunk
             .iter()
@@ -847,30 +881,40 @@ pub async fn versions_for(
              on conflict (patch_id, from_version) do nothing returning id, patch_id, from_version",
             values_placeholders(missing.len(), 2)
         );
-        let mut q = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        let mut q = sqlx::query_as::<_, Created>(&sql);
         for (patch_id, from) in &missing {
             q = q.bind(*patch_id).bind(from.as_str());
         }
-        for (id, patch_id, from) in q.fetch_all(&mut *conn).await? {
-            created.push(id);
-            ids.insert((patch_id, from), id);
+        for r in q.fetch_all(&mut *conn).await? {
+            created.push(r.id);
+            ids.insert((r.patch_id, r.from_version), r.id);
         }
-        for (patch_id, from) in missing {
-            let key = (*patch_id, from.clone());
-            if ids.contains_key(&key) {
-                continue;
-            }
-            let (id,): (i64,) = sqlx::query_as(
-                "select id from patch_from where patch_id = $1 and from_version = $2",
-            )
-            .bind(*patch_id)
-            .bind(from.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-            ids.insert(key, id);
-        }
+        read_back(conn, &missing, &mut ids).await?;
     }
     Ok((ids, created))
+}
+
+/// Reads the ids of the `missing` pairs a concurrent check-in created
+/// first (this one's insert did nothing for them).
+async fn read_back(
+    conn: &mut Conn,
+    missing: &[&&(i64, String)],
+    ids: &mut HashMap<(i64, String), i64>,
+) -> Result<()> {
+    for (patch_id, from) in missing.iter().map(|p| **p) {
+        let key = (*patch_id, from.clone());
+        if ids.contains_key(&key) {
+            continue;
+        }
+        let (id,): (i64,) =
+            sqlx::query_as("select id from patch_from where patch_id = $1 and from_version = $2")
+                .bind(*patch_id)
+                .bind(from.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+        ids.insert(key, id);
+    }
+    Ok(())
 }
 
 /// Marks a patch's versions stale (its security origin or source version
@@ -937,23 +981,27 @@ pub async fn of_patch(
     if owner_id.is_some() {
         scope.push_str(" and sp.server_id in (select id from server where owner_id = $3)");
     }
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-        String,
-        i64,
-        i64,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        advisory_id: String,
+        summary: String,
+        severity: String,
+        severity_source: String,
+        kind: String,
+        cvss_vector: Option<String>,
+        cvss_score10: Option<i64>,
+        published: Option<Timestamp>,
+        details: String,
+        servers: i64,
+        /// How many in all, on every row.
+        total: i64,
+    }
     let sql = format!(
-        "select a.id, a.advisory_id, a.summary, a.severity, a.severity_source, a.kind, a.cvss_vector, \
-           a.cvss_score10, a.published, a.details, x.servers, count(*) over () \
+        "select a.id as id, a.advisory_id as advisory_id, a.summary as summary, a.severity as severity, \
+           a.severity_source as severity_source, a.kind as kind, a.cvss_vector as cvss_vector, \
+           a.cvss_score10 as cvss_score10, a.published as published, a.details as details, \
+           x.servers as servers, count(*) over () as total \
          from (select l.advisory_id, count(*) as servers from server_patch sp \
                join patch_from_advisory l on l.from_id = sp.from_id \
                where sp.patch_id = $1 and sp.state in {PATCH_OPEN}{scope} group by l.advisory_id) x \
@@ -970,24 +1018,24 @@ pub async fn of_patch(
         .bind(offset)
         .fetch_all(&mut *conn)
         .await?;
-    let total = rows.first().map_or(0, |r| r.11);
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let total = rows.first().map_or(0, |r| r.total);
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let cves = cves_of(conn, &ids).await?;
     let out = rows
         .into_iter()
         .map(|r| {
-            let (cves, kev) = cves.get(&r.0).cloned().unwrap_or_default();
+            let (cves, kev) = cves.get(&r.id).cloned().unwrap_or_default();
             AdvisoryRow {
-                advisory_id: r.1,
-                summary: r.2,
-                severity: r.3,
-                severity_source: r.4,
-                kind: r.5,
-                cvss_vector: r.6,
-                cvss_score: r.7.map(|s| s as f64 / 10.0),
-                published: r.8,
-                details: r.9,
-                servers: r.10,
+                advisory_id: r.advisory_id,
+                summary: r.summary,
+                severity: r.severity,
+                severity_source: r.severity_source,
+                kind: r.kind,
+                cvss_vector: r.cvss_vector,
+                cvss_score: r.cvss_score10.map(|s| s as f64 / 10.0),
+                published: r.published,
+                details: r.details,
+                servers: r.servers,
                 cves,
                 known_exploited: kev,
             }
@@ -1003,19 +1051,27 @@ async fn cves_of(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, (Vec<Strin
     if ids.is_empty() {
         return Ok(out);
     }
-    let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-        "select c.advisory_id, c.cve, (case when k.cve is null then 0 else 1 end) from advisory_cve c \
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        advisory_id: i64,
+        cve: String,
+        #[sqlx(try_from = "Flag")]
+        known_exploited: bool,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select c.advisory_id as advisory_id, c.cve as cve, {} as known_exploited from advisory_cve c \
          left join kev k on k.cve = c.cve where c.advisory_id in ({}) order by c.advisory_id, c.cve",
+        flag("k.cve is not null"),
         id_list(ids)
     ))
     .fetch_all(conn)
     .await?;
-    for (advisory, cve, kev) in rows {
-        let entry = out.entry(advisory).or_default();
-        if kev != 0 {
-            entry.1.push(cve.clone());
+    for r in rows {
+        let (cves, kev) = out.entry(r.advisory_id).or_default();
+        if r.known_exploited {
+            kev.push(r.cve.clone());
         }
-        entry.0.push(cve);
+        cves.push(r.cve);
     }
     Ok(out)
 }
@@ -1051,33 +1107,53 @@ pub async fn summaries_for_server(
     conn: &mut Conn,
     server_id: i64,
 ) -> Result<HashMap<i64, PatchSummary>> {
-    type Head = (i64, i64, i64, i64, i64, i64);
-    let heads: Vec<Head> = sqlx::query_as(
-        "select sp.patch_id, f.severity_rank, f.cvss10, (case when f.known_exploited then 1 else 0 end), \
-           (case when f.security then 1 else 0 end), f.advisories \
+    #[derive(sqlx::FromRow)]
+    struct Head {
+        patch_id: i64,
+        severity_rank: i64,
+        cvss10: i64,
+        #[sqlx(try_from = "Flag")]
+        known_exploited: bool,
+        #[sqlx(try_from = "Flag")]
+        security: bool,
+        advisories: i64,
+    }
+    #[derive(sqlx::FromRow)]
+    struct Listed {
+        patch_id: i64,
+        advisory_id: String,
+        /// Empty when the advisory has none.
+        cve: String,
+    }
+    let heads: Vec<Head> = sqlx::query_as(&format!(
+        "select sp.patch_id as patch_id, f.severity_rank as severity_rank, f.cvss10 as cvss10, \
+           {} as known_exploited, {} as security, f.advisories as advisories \
          from server_patch sp join patch_from f on f.id = sp.from_id where sp.server_id = $1",
-    )
+        flag("f.known_exploited"),
+        flag("f.security")
+    ))
     .bind(server_id)
     .fetch_all(&mut *conn)
     .await?;
     let mut out: HashMap<i64, PatchSummary> = heads
         .into_iter()
-        .map(|(patch, rank, cvss10, kev, security, count)| {
+        .map(|h| {
             (
-                patch,
+                h.patch_id,
                 PatchSummary {
-                    advisory_count: count,
-                    cvss: (cvss10 >= 0).then(|| cvss10 as f64 / 10.0),
-                    severity: crate::report::severity_of_rank(rank).to_owned(),
-                    known_exploited: kev != 0,
-                    security: security != 0,
+                    advisory_count: h.advisories,
+                    cvss: (h.cvss10 >= 0).then(|| h.cvss10 as f64 / 10.0),
+                    severity: crate::report::severity_of_rank(h.severity_rank).to_owned(),
+                    known_exploited: h.known_exploited,
+                    security: h.security,
                     ..Default::default()
                 },
             )
         })
         .collect();
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
-        "select sp.patch_id, a.advisory_id, coalesce(c.cve, '') from server_patch sp \
+    let rows: Vec<Listed> = sqlx::query_as(&format!(
+        "select sp.patch_id as patch_id, a.advisory_id as advisory_id, coalesce(c.cve, '') as cve \
+         from server_patch sp \
          join patch_from_advisory l on l.from_id = sp.from_id join advisory a on a.id = l.advisory_id \
          left join advisory_cve c on c.advisory_id = a.id where sp.server_id = $1 \
          order by sp.patch_id, (case when a.kind = 'security' then 0 else 1 end), {SEVERITY_RANK_SQL} desc, \
@@ -1086,13 +1162,13 @@ pub async fn summaries_for_server(
     .bind(server_id)
     .fetch_all(conn)
     .await?;
-    for (patch, advisory, cve) in rows {
-        let s = out.entry(patch).or_default();
-        if s.advisories.len() < LISTED && !s.advisories.contains(&advisory) {
-            s.advisories.push(advisory);
+    for r in rows {
+        let s = out.entry(r.patch_id).or_default();
+        if s.advisories.len() < LISTED && !s.advisories.contains(&r.advisory_id) {
+            s.advisories.push(r.advisory_id);
         }
-        if !cve.is_empty() && !s.cves.contains(&cve) {
-            s.cves.push(cve);
+        if !r.cve.is_empty() && !s.cves.contains(&r.cve) {
+            s.cves.push(r.cve);
         }
     }
     for s in out.values_mut() {
@@ -1108,18 +1184,39 @@ pub async fn summaries_for_server(
 pub async fn security_patches(
     conn: &mut Conn,
 ) -> Result<Vec<(String, String, Option<String>, String, String)>> {
-    Ok(sqlx::query_as(
-        "select p.release, p.package, p.source_package, min(f.from_version), \
-           coalesce(p.source_version, p.version) from patch p join patch_from f on f.patch_id = p.id \
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        release: String,
+        package: String,
+        source_package: Option<String>,
+        from_version: String,
+        to_version: String,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select p.release as release, p.package as package, p.source_package as source_package, \
+           min(f.from_version) as from_version, coalesce(p.source_version, p.version) as to_version \
+         from patch p join patch_from f on f.patch_id = p.id \
          where p.security group by p.id, p.release, p.package, p.source_package, p.source_version, p.version \
          order by p.package, p.version, p.release",
     )
     .fetch_all(conn)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.release,
+                r.package,
+                r.source_package,
+                r.from_version,
+                r.to_version,
+            )
+        })
+        .collect())
 }
 
 /// A patch in the catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PatchInfo {
     /// Release, e.g. `debian:12`.
     pub release: String,
@@ -1136,6 +1233,7 @@ pub struct PatchInfo {
     /// apt origin or dnf repository.
     pub origin: String,
     /// From a security origin.
+    #[sqlx(try_from = "Flag")]
     pub security: bool,
     /// First seen anywhere.
     pub first_seen: Timestamp,
@@ -1143,35 +1241,14 @@ pub struct PatchInfo {
 
 /// One patch.
 pub async fn patch(conn: &mut Conn, patch_id: i64) -> Result<Option<PatchInfo>> {
-    type Row = (
-        String,
-        String,
-        Option<String>,
-        String,
-        Option<String>,
-        String,
-        String,
-        i64,
-        i64,
-    );
-    let row: Option<Row> = sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "select release, package, source_package, version, source_version, arch, origin, \
-         (case when security then 1 else 0 end), first_seen from patch where id = $1",
-    )
+         {} as security, first_seen from patch where id = $1",
+        flag("security")
+    ))
     .bind(patch_id)
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| PatchInfo {
-        release: r.0,
-        package: r.1,
-        source_package: r.2,
-        version: r.3,
-        source_version: r.4,
-        arch: r.5,
-        origin: r.6,
-        security: r.7 != 0,
-        first_seen: r.8,
-    }))
+    .await?)
 }
 
 /// A server that misses (or missed) a patch.
@@ -1206,26 +1283,30 @@ pub async fn servers_missing(
     patch_id: i64,
     owner_id: Option<i64>,
 ) -> Result<Vec<MissingOn>> {
-    type Row = (
-        i64,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        i64,
-        i64,
-        i64,
-        i64,
-    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        server_id: i64,
+        hostname: String,
+        criticality: String,
+        owner: Option<String>,
+        installed_version: Option<String>,
+        state: String,
+        first_seen: Timestamp,
+        severity_rank: i64,
+        advisories: i64,
+        #[sqlx(try_from = "Flag")]
+        known_exploited: bool,
+    }
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "select s.id, s.hostname, s.criticality, a.username, sp.installed_version, sp.state, sp.first_seen, \
-           coalesce(f.severity_rank, 0), coalesce(f.advisories, 0), \
-           (case when f.known_exploited then 1 else 0 end) \
+        "select s.id as server_id, s.hostname as hostname, s.criticality as criticality, a.username as owner, \
+           sp.installed_version as installed_version, sp.state as state, sp.first_seen as first_seen, \
+           coalesce(f.severity_rank, 0) as severity_rank, coalesce(f.advisories, 0) as advisories, \
+           {} as known_exploited \
          from server_patch sp join server s on s.id = sp.server_id left join account a on a.id = s.owner_id \
          left join patch_from f on f.id = sp.from_id \
          where sp.patch_id = $1 and sp.state in {PATCH_OPEN} and ($2 < 0 or s.owner_id = $2) \
-         order by coalesce(f.severity_rank, 0) desc, lower(s.hostname), s.id"
+         order by coalesce(f.severity_rank, 0) desc, lower(s.hostname), s.id",
+        flag("f.known_exploited")
     ))
     .bind(patch_id)
     .bind(owner_id.unwrap_or(-1))
@@ -1234,16 +1315,16 @@ pub async fn servers_missing(
     Ok(rows
         .into_iter()
         .map(|r| MissingOn {
-            server_id: r.0,
-            hostname: r.1,
-            criticality: r.2,
-            owner: r.3,
-            installed_version: r.4,
-            state: r.5,
-            first_seen: r.6,
-            severity: crate::report::severity_of_rank(r.7).to_owned(),
-            advisories: r.8,
-            known_exploited: r.9 != 0,
+            server_id: r.server_id,
+            hostname: r.hostname,
+            criticality: r.criticality,
+            owner: r.owner,
+            installed_version: r.installed_version,
+            state: r.state,
+            first_seen: r.first_seen,
+            severity: crate::report::severity_of_rank(r.severity_rank).to_owned(),
+            advisories: r.advisories,
+            known_exploited: r.known_exploited,
         })
         .collect())
 }

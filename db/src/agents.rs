@@ -1,11 +1,13 @@
 //! Enrolment tokens and agent credentials. Only SHA-256 digests of the
 //! secrets are stored; callers hash, storage compares nothing itself.
 
+use crate::row::{Flag, flag};
 use crate::{Conn, Result};
 use patchport_core::Timestamp;
+pub use patchport_core::refusal::TokenRefusal;
 
 /// An enrolment token, as listed for admins (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EnrollmentToken {
     /// Row id.
     pub id: i64,
@@ -50,32 +52,6 @@ pub async fn create_token(
     Ok(id)
 }
 
-/// Why a token cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRefusal {
-    /// No token has this hash.
-    Unknown,
-    /// Past its expiry.
-    Expired,
-    /// Revoked by an admin.
-    Revoked,
-    /// Already used as often as allowed.
-    UsedUp,
-}
-
-impl TokenRefusal {
-    /// Text for the audit trail (never sent to the agent, which only learns
-    /// that the token was refused).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenRefusal::Unknown => "unknown token",
-            TokenRefusal::Expired => "token expired",
-            TokenRefusal::Revoked => "token revoked",
-            TokenRefusal::UsedUp => "token used up",
-        }
-    }
-}
-
 /// Counts one use of the token with this hash, if it is usable at `now`.
 /// The check and the count are one statement, so two agents racing for the
 /// last use cannot both win.
@@ -95,42 +71,39 @@ pub async fn use_token(
     if let Some((id,)) = used {
         return Ok(Ok(id));
     }
-    let row: Option<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "select expires_at, uses, max_uses, revoked_at from enrollment_token where token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(conn)
-    .await?;
+    // Why the token was refused: what is left once revoked and expired
+    // tokens are told apart is a used-up one.
+    #[derive(sqlx::FromRow)]
+    struct Refused {
+        expires_at: Timestamp,
+        revoked_at: Option<Timestamp>,
+    }
+    let row: Option<Refused> =
+        sqlx::query_as("select expires_at, revoked_at from enrollment_token where token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(conn)
+            .await?;
     Ok(Err(match row {
         None => TokenRefusal::Unknown,
-        Some((_, _, _, Some(_))) => TokenRefusal::Revoked,
-        Some((expires, ..)) if expires <= now => TokenRefusal::Expired,
+        Some(Refused {
+            revoked_at: Some(_),
+            ..
+        }) => TokenRefusal::Revoked,
+        Some(r) if r.expires_at <= now => TokenRefusal::Expired,
         Some(_) => TokenRefusal::UsedUp,
     }))
 }
 
 /// Lists tokens, newest first.
 pub async fn list_tokens(conn: &mut Conn) -> Result<Vec<EnrollmentToken>> {
-    type Row = (i64, String, String, i64, i64, i64, i64, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "select t.id, t.label, coalesce(a.username, ''), t.created_at, t.expires_at, t.max_uses, t.uses, t.revoked_at \
+    Ok(sqlx::query_as(
+        "select t.id as id, t.label as label, coalesce(a.username, '') as created_by, \
+         t.created_at as created_at, t.expires_at as expires_at, t.max_uses as max_uses, \
+         t.uses as uses, t.revoked_at as revoked_at \
          from enrollment_token t left join account a on a.id = t.created_by order by t.id desc limit 200",
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| EnrollmentToken {
-            id: r.0,
-            label: r.1,
-            created_by: r.2,
-            created_at: r.3,
-            expires_at: r.4,
-            max_uses: r.5,
-            uses: r.6,
-            revoked_at: r.7,
-        })
-        .collect())
+    .await?)
 }
 
 /// Revokes a token; returns false if there is no such unrevoked token.
@@ -179,30 +152,27 @@ pub async fn revoke_credential(conn: &mut Conn, server_id: i64, now: Timestamp) 
 
 /// A server's live credential as stored: the current hash and, during a
 /// rotation, the next one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredCredential {
     /// SHA-256 of the current secret.
     pub secret_hash: String,
     /// SHA-256 of the secret handed out for a rotation, not yet used.
     pub next_secret_hash: Option<String>,
     /// An admin asked for a new credential.
+    #[sqlx(try_from = "Flag")]
     pub rotate_requested: bool,
 }
 
 /// The server's live (unrevoked) credential.
 pub async fn credential(conn: &mut Conn, server_id: i64) -> Result<Option<StoredCredential>> {
-    let row: Option<(String, Option<String>, Option<i64>)> = sqlx::query_as(
-        "select secret_hash, next_secret_hash, rotate_requested_at from agent_credential \
+    Ok(sqlx::query_as(&format!(
+        "select secret_hash, next_secret_hash, {} as rotate_requested from agent_credential \
          where server_id = $1 and revoked_at is null",
-    )
+        flag("rotate_requested_at is not null")
+    ))
     .bind(server_id)
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| StoredCredential {
-        secret_hash: r.0,
-        next_secret_hash: r.1,
-        rotate_requested: r.2.is_some(),
-    }))
+    .await?)
 }
 
 /// Asks for the server's credential to be replaced at its next check-in.

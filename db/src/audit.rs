@@ -4,25 +4,7 @@ use crate::{Conn, Page, Result, limit_offset};
 use patchport_core::Timestamp;
 
 /// One recorded event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
-    /// Row id; increases with time.
-    pub id: i64,
-    /// When it happened.
-    pub at: Timestamp,
-    /// The account that acted, if any.
-    pub actor_id: Option<i64>,
-    /// The actor's name at the time (or what an anonymous client typed).
-    pub actor_name: String,
-    /// What happened, e.g. `login.failed`.
-    pub action: String,
-    /// What it happened to, e.g. a user name.
-    pub target: String,
-    /// Free text that helps a reader.
-    pub detail: String,
-    /// Client address.
-    pub source: String,
-}
+pub use patchport_core::view::AuditEvent;
 
 /// An event to record.
 #[derive(Debug, Clone, Default)]
@@ -40,17 +22,6 @@ pub struct NewAuditEvent<'a> {
     /// Client address.
     pub source: &'a str,
 }
-
-type EventRow = (
-    i64,
-    i64,
-    Option<i64>,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
 
 /// Records an event (inside the caller's transaction, if it has one).
 pub async fn record(conn: &mut Conn, e: &NewAuditEvent<'_>, now: Timestamp) -> Result<()> {
@@ -101,7 +72,7 @@ pub async fn list(
             .bind(&pattern)
             .fetch_one(&mut *conn)
             .await?;
-    let rows: Vec<EventRow> = sqlx::query_as(
+    let items: Vec<AuditEvent> = sqlx::query_as(
         "select id, at, actor_id, actor_name, action, target, detail, source from audit_event \
          where action like $1 escape '\\' order by id desc limit $2 offset $3",
     )
@@ -110,19 +81,6 @@ pub async fn list(
     .bind(offset)
     .fetch_all(&mut *conn)
     .await?;
-    let items = rows
-        .into_iter()
-        .map(|r| AuditEvent {
-            id: r.0,
-            at: r.1,
-            actor_id: r.2,
-            actor_name: r.3,
-            action: r.4,
-            target: r.5,
-            detail: r.6,
-            source: r.7,
-        })
-        .collect();
     Ok(Page { items, total })
 }
 

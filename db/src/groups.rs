@@ -1,18 +1,20 @@
 //! Server groups. One group may be the test group, where new patches are
 //! tried first.
 
+use crate::row::{Flag, flag};
 use crate::{Conn, Result, StorageError};
 use patchport_core::Timestamp;
 use std::collections::HashMap;
 
 /// A group as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Group {
     /// Group id.
     pub id: i64,
     /// Unique name.
     pub name: String,
     /// The test group.
+    #[sqlx(try_from = "Flag")]
     pub is_test_group: bool,
     /// Servers in it.
     pub members: i64,
@@ -20,22 +22,14 @@ pub struct Group {
 
 /// All groups by name.
 pub async fn list(conn: &mut Conn) -> Result<Vec<Group>> {
-    let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "select g.id, g.name, (case when g.is_test_group then 1 else 0 end), \
-           (select count(*) from server_group_member m where m.group_id = g.id) \
+    Ok(sqlx::query_as(&format!(
+        "select g.id as id, g.name as name, {} as is_test_group, \
+           (select count(*) from server_group_member m where m.group_id = g.id) as members \
          from server_group g order by g.name",
-    )
+        flag("g.is_test_group")
+    ))
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Group {
-            id: r.0,
-            name: r.1,
-            is_test_group: r.2 != 0,
-            members: r.3,
-        })
-        .collect())
+    .await?)
 }
 
 /// Creates a group; a taken name is a [`StorageError::Duplicate`].
@@ -102,6 +96,12 @@ pub async fn of_servers(
     conn: &mut Conn,
     server_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<(i64, String)>>> {
+    #[derive(sqlx::FromRow)]
+    struct Member {
+        server_id: i64,
+        group_id: i64,
+        name: String,
+    }
     let mut out: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
     for chunk in server_ids.chunks(200) {
         let placeholders = (1..=chunk.len())
@@ -109,15 +109,18 @@ pub async fn of_servers(
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "select m.server_id, g.id, g.name from server_group_member m join server_group g on g.id = m.group_id \
+            "select m.server_id as server_id, g.id as group_id, g.name as name \
+             from server_group_member m join server_group g on g.id = m.group_id \
              where m.server_id in ({placeholders}) order by g.name"
         );
-        let mut q = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        let mut q = sqlx::query_as::<_, Member>(&sql);
         for id in chunk {
             q = q.bind(*id);
         }
-        for (server, group, name) in q.fetch_all(&mut *conn).await? {
-            out.entry(server).or_default().push((group, name));
+        for m in q.fetch_all(&mut *conn).await? {
+            out.entry(m.server_id)
+                .or_default()
+                .push((m.group_id, m.name));
         }
     }
     Ok(out)

@@ -12,6 +12,7 @@
 //! are [`patchport_core::workflow`]'s: this module reads, asks it, and
 //! writes what it planned.
 
+use crate::row::flag;
 use crate::states::{
     JOB_ACTIVE, JOB_CANCELLED, JOB_EXPIRED, JOB_FAILED, JOB_QUEUED, JOB_REBOOTING, JOB_RUNNING,
     JOB_SUCCEEDED, KIND_INSTALL, KIND_REBOOT, List, PATCH_QUEUED,
@@ -243,16 +244,23 @@ pub async fn claim(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
     if busy > 0 {
         return Ok(None);
     }
-    let next: Option<(i64, String, String)> = sqlx::query_as(&format!(
+    #[derive(sqlx::FromRow)]
+    struct Next {
+        id: i64,
+        kind: String,
+        packages: String,
+    }
+    let next: Option<Next> = sqlx::query_as(&format!(
         "select id, kind, packages from job where server_id = $1 and state = {JOB_QUEUED} \
          and not_before <= $2 and not_after > $2 \
-         order by (case when kind = {KIND_REBOOT} then 1 else 0 end), not_before, id limit 1"
+         order by {}, not_before, id limit 1",
+        flag(&format!("kind = {KIND_REBOOT}"))
     ))
     .bind(server_id)
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((id, kind, packages)) = next else {
+    let Some(Next { id, kind, packages }) = next else {
         return Ok(None);
     };
     // Guarded by the state, so two claims racing cannot both win.
@@ -305,14 +313,27 @@ pub async fn record_result(
     result: &JobResult,
     now: Timestamp,
 ) -> Result<Recorded> {
-    let row: Option<(String, String, i64, String)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Current {
+        kind: String,
+        state: String,
+        attempt: i64,
+        packages: String,
+    }
+    let row: Option<Current> = sqlx::query_as(
         "select kind, state, attempt, packages from job where id = $1 and server_id = $2",
     )
     .bind(job_id)
     .bind(server_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((kind, state, attempt, packages)) = row else {
+    let Some(Current {
+        kind,
+        state,
+        attempt,
+        packages,
+    }) = row
+    else {
         return Err(StorageError::NotFound);
     };
     let job = JobFacts {
@@ -377,12 +398,14 @@ async fn tell_install_outcome(
     let Some(owner) = owner else {
         return Ok(());
     };
-    let (subject, body) = workflow::install_notice(&host, packages, state == JobState::Succeeded);
-    let notice = crate::mail::Notice {
-        kind: "install_done",
-        subject: &subject,
-        body: &body,
-        link: &format!("/servers/{server_id}"),
+    let notice = patchport_core::notice::Notice::InstallDone {
+        server_id,
+        host,
+        packages: packages
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect(),
+        succeeded: state == JobState::Succeeded,
     };
     crate::mail::notify(conn, owner, &notice, now).await
 }
@@ -393,16 +416,33 @@ async fn tell_install_outcome(
 /// back to missing. A job already running is not stopped (the agent has
 /// it). Returns how many jobs changed.
 pub async fn withdraw_patch(conn: &mut Conn, patch_id: i64, now: Timestamp) -> Result<u64> {
-    let patch: Option<(String, String, String)> =
-        sqlx::query_as("select package, version, arch from patch where id = $1")
+    #[derive(sqlx::FromRow)]
+    struct Patch {
+        name: String,
+        version: String,
+        arch: String,
+    }
+    #[derive(sqlx::FromRow)]
+    struct Queued {
+        job_id: i64,
+        server_id: i64,
+        packages: String,
+    }
+    let patch: Option<Patch> =
+        sqlx::query_as("select package as name, version, arch from patch where id = $1")
             .bind(patch_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some((name, version, arch)) = patch else {
+    let Some(Patch {
+        name,
+        version,
+        arch,
+    }) = patch
+    else {
         return Ok(0);
     };
-    let rows: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
-        "select j.id, j.server_id, j.packages from job j \
+    let rows: Vec<Queued> = sqlx::query_as(&format!(
+        "select j.id as job_id, j.server_id as server_id, j.packages as packages from job j \
          where j.kind = {KIND_INSTALL} and j.state = {JOB_QUEUED} and exists (select 1 from server_patch sp \
            where sp.server_id = j.server_id and sp.patch_id = $1 and sp.state = {PATCH_QUEUED}) \
          order by j.id"
@@ -412,10 +452,10 @@ pub async fn withdraw_patch(conn: &mut Conn, patch_id: i64, now: Timestamp) -> R
     .await?;
     let queued: Vec<QueuedInstall> = rows
         .into_iter()
-        .map(|(job_id, server_id, packages)| QueuedInstall {
-            job_id,
-            server_id,
-            packages: decode_packages(&packages),
+        .map(|r| QueuedInstall {
+            job_id: r.job_id,
+            server_id: r.server_id,
+            packages: decode_packages(&r.packages),
         })
         .collect();
     let patch = PackageTarget {
@@ -555,44 +595,48 @@ pub struct JobRow {
     pub finished_at: Option<Timestamp>,
 }
 
-type Row = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    Timestamp,
-    Timestamp,
-    i64,
-    Option<i64>,
-    String,
-    String,
-    Option<String>,
-    Timestamp,
-    Option<Timestamp>,
-    Option<Timestamp>,
-);
+/// A job as [`COLUMNS`] selects it; kind and packages make its spec.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    server_id: i64,
+    kind: String,
+    packages: String,
+    state: String,
+    not_before: Timestamp,
+    not_after: Timestamp,
+    attempt: i64,
+    exit_code: Option<i64>,
+    log: String,
+    reason: String,
+    created_by: Option<String>,
+    created_at: Timestamp,
+    started_at: Option<Timestamp>,
+    finished_at: Option<Timestamp>,
+}
 
-const COLUMNS: &str = "j.id, j.server_id, j.kind, j.packages, j.state, j.not_before, j.not_after, j.attempt, \
-     j.exit_code, j.log, j.reason, a.username, j.created_at, j.started_at, j.finished_at \
+const COLUMNS: &str = "j.id as id, j.server_id as server_id, j.kind as kind, j.packages as packages, \
+     j.state as state, j.not_before as not_before, j.not_after as not_after, j.attempt as attempt, \
+     j.exit_code as exit_code, j.log as log, j.reason as reason, a.username as created_by, \
+     j.created_at as created_at, j.started_at as started_at, j.finished_at as finished_at \
      from job j left join account a on a.id = j.created_by";
 
 fn job_row(r: Row) -> JobRow {
     JobRow {
-        id: r.0,
-        server_id: r.1,
-        spec: spec_of(&r.2, &r.3),
-        state: r.4,
-        not_before: r.5,
-        not_after: r.6,
-        attempt: r.7,
-        exit_code: r.8,
-        log: r.9,
-        reason: r.10,
-        created_by: r.11,
-        created_at: r.12,
-        started_at: r.13,
-        finished_at: r.14,
+        id: r.id,
+        server_id: r.server_id,
+        spec: spec_of(&r.kind, &r.packages),
+        state: r.state,
+        not_before: r.not_before,
+        not_after: r.not_after,
+        attempt: r.attempt,
+        exit_code: r.exit_code,
+        log: r.log,
+        reason: r.reason,
+        created_by: r.created_by,
+        created_at: r.created_at,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mail;
 pub mod report;
 pub mod rollouts;
+pub mod row;
 pub mod servers;
 pub mod sessions;
 pub mod states;
@@ -183,13 +184,7 @@ impl StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 /// A page of rows plus the total, for paged lists.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    /// The rows on this page.
-    pub items: Vec<T>,
-    /// How many rows match in all.
-    pub total: i64,
-}
+pub use patchport_core::view::Page;
 
 /// The database handle: cheap to clone.
 ///

@@ -3,23 +3,13 @@
 //! worker claims due mail, sends it and records the outcome here. Nothing is
 //! deleted: sent and dead mail stay for the outbox page.
 
+use crate::row::{Flag, flag};
 use crate::states::{JOB_OPEN, MAIL_QUEUED, MAIL_SENT};
 use crate::{Conn, Page, Result, StorageError, limit_offset};
 use patchport_core::Timestamp;
+use patchport_core::notice::{self, BookingMark, Notice};
+use patchport_core::refusal::Refusal;
 use patchport_core::state::{JobState, MailState};
-
-/// What to tell someone.
-#[derive(Debug, Clone, Copy)]
-pub struct Notice<'a> {
-    /// Kind (see `patchport_core::mail::KINDS`).
-    pub kind: &'a str,
-    /// Subject line.
-    pub subject: &'a str,
-    /// What happened, in a sentence or two.
-    pub body: &'a str,
-    /// Path in the portal to act on it ("/servers/3").
-    pub link: &'a str,
-}
 
 /// The accounts a notice goes to, as `account a`: the account `$1`, or
 /// every enabled admin when `$1` is null. (A disabled account still gets
@@ -30,7 +20,7 @@ const RECIPIENTS: &str = "(a.id = $1 or ($1 is null and a.role = 'admin' and not
 pub async fn notify(
     conn: &mut Conn,
     account_id: i64,
-    notice: &Notice<'_>,
+    notice: &Notice,
     now: Timestamp,
 ) -> Result<()> {
     tell(conn, Some(account_id), notice, now).await.map(drop)
@@ -38,7 +28,7 @@ pub async fn notify(
 
 /// Records a notification for every enabled admin and queues their mail;
 /// returns how many were told.
-pub async fn notify_admins(conn: &mut Conn, notice: &Notice<'_>, now: Timestamp) -> Result<u32> {
+pub async fn notify_admins(conn: &mut Conn, notice: &Notice, now: Timestamp) -> Result<u32> {
     tell(conn, None, notice, now).await
 }
 
@@ -48,28 +38,35 @@ pub async fn notify_admins(conn: &mut Conn, notice: &Notice<'_>, now: Timestamp)
 async fn tell(
     conn: &mut Conn,
     account_id: Option<i64>,
-    notice: &Notice<'_>,
+    notice: &Notice,
     now: Timestamp,
 ) -> Result<u32> {
     let notification = format!(
-        "insert into notification (account_id, kind, subject, body, link, created_at) \
-         select a.id, $2, $3, $4, $5, $6 from account a where {RECIPIENTS}"
+        "insert into notification (account_id, kind, subject, body, link, data, created_at) \
+         select a.id, $2, $3, $4, $5, $7, $6 from account a where {RECIPIENTS}"
     );
     let mail = format!(
         "insert into mail \
-         (account_id, recipient, kind, subject, body, link, next_attempt_at, created_at) \
-         select a.id, a.email, $2, $3, $4, $5, $6, $6 from account a \
+         (account_id, recipient, kind, subject, body, link, data, next_attempt_at, created_at) \
+         select a.id, a.email, $2, $3, $4, $5, $7, $6, $6 from account a \
          where {RECIPIENTS} and not a.disabled and a.email is not null and a.email <> '' \
          and not exists (select 1 from mail_opt_out o where o.account_id = a.id and o.kind = $2)"
+    );
+    let (subject, body, link, data) = (
+        notice.subject(),
+        notice.body(),
+        notice.link(),
+        notice.to_json(),
     );
     let bound = |sql| {
         sqlx::query(sql)
             .bind(account_id)
-            .bind(notice.kind)
-            .bind(notice.subject)
-            .bind(notice.body)
-            .bind(notice.link)
+            .bind(notice.kind())
+            .bind(&subject)
+            .bind(&body)
+            .bind(&link)
             .bind(now)
+            .bind(&data)
     };
     let told = bound(&notification).execute(&mut *conn).await?;
     bound(&mail).execute(conn).await?;
@@ -77,34 +74,37 @@ async fn tell(
 }
 
 /// Queues a mail whose link carries a secret (invitation, password reset)
-/// to an account's address, whatever its preferences. The link is hidden
-/// on the outbox page and removed once the mail is sent. Returns the mail's
-/// id, or None when the account has no address.
+/// to an account's address, whatever its preferences. The link is not
+/// part of the stored notice: it is hidden on the outbox page and removed
+/// once the mail is sent. Returns the mail's id, or None when the account
+/// has no address.
 pub async fn queue_secret(
     conn: &mut Conn,
     account_id: i64,
-    notice: &Notice<'_>,
+    notice: &Notice,
+    link: &str,
     now: Timestamp,
 ) -> Result<Option<i64>> {
     let row: Option<(i64,)> = sqlx::query_as(
-        "insert into mail (account_id, recipient, kind, subject, body, link, secret_link, \
+        "insert into mail (account_id, recipient, kind, subject, body, link, data, secret_link, \
          next_attempt_at, created_at) \
-         select id, email, $2, $3, $4, $5, true, $6, $6 from account \
+         select id, email, $2, $3, $4, $5, $7, true, $6, $6 from account \
          where id = $1 and email is not null and email <> '' returning id",
     )
     .bind(account_id)
-    .bind(notice.kind)
-    .bind(notice.subject)
-    .bind(notice.body)
-    .bind(notice.link)
+    .bind(notice.kind())
+    .bind(notice.subject())
+    .bind(notice.body())
+    .bind(link)
     .bind(now)
+    .bind(notice.to_json())
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.0))
 }
 
 /// A mail in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Mail {
     /// Id.
     pub id: i64,
@@ -119,6 +119,7 @@ pub struct Mail {
     /// Path under the public URL; empty once a secret link was sent.
     pub link: String,
     /// Whether the link holds a secret.
+    #[sqlx(try_from = "Flag")]
     pub secret_link: bool,
     /// queued, sent or dead.
     pub state: String,
@@ -134,42 +135,13 @@ pub struct Mail {
     pub sent_at: Option<Timestamp>,
 }
 
-type MailTuple = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    i64,
-    String,
-    i64,
-    Option<i64>,
-);
-
-const MAIL_COLUMNS: &str = "id, recipient, kind, subject, body, link, \
-     case when secret_link then 1 else 0 end, state, attempts, next_attempt_at, last_error, \
-     created_at, sent_at";
-
-fn mail(r: MailTuple) -> Mail {
-    Mail {
-        id: r.0,
-        recipient: r.1,
-        kind: r.2,
-        subject: r.3,
-        body: r.4,
-        link: r.5,
-        secret_link: r.6 != 0,
-        state: r.7,
-        attempts: r.8,
-        next_attempt_at: r.9,
-        last_error: r.10,
-        created_at: r.11,
-        sent_at: r.12,
-    }
+/// The columns of [`Mail`].
+fn mail_columns() -> String {
+    format!(
+        "id, recipient, kind, subject, body, link, {} as secret_link, state, attempts, \
+         next_attempt_at, last_error, created_at, sent_at",
+        flag("secret_link")
+    )
 }
 
 /// Claims up to `limit` due mails for `lease` seconds: their next attempt
@@ -182,17 +154,17 @@ pub async fn claim_due(
     lease: i64,
     limit: i64,
 ) -> Result<Vec<Mail>> {
-    let due: Vec<MailTuple> = sqlx::query_as(&format!(
-        "select {MAIL_COLUMNS} from mail where state = {MAIL_QUEUED} and next_attempt_at <= $1 \
-         order by next_attempt_at, id limit $2"
+    let due: Vec<Mail> = sqlx::query_as(&format!(
+        "select {} from mail where state = {MAIL_QUEUED} and next_attempt_at <= $1 \
+         order by next_attempt_at, id limit $2",
+        mail_columns()
     ))
     .bind(now)
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
     let mut claimed = Vec::with_capacity(due.len());
-    for row in due {
-        let mut m = mail(row);
+    for mut m in due {
         let won = sqlx::query(&format!(
             "update mail set attempts = attempts + 1, next_attempt_at = $1 \
              where id = $2 and state = {MAIL_QUEUED} and next_attempt_at = $3"
@@ -279,8 +251,9 @@ pub async fn list(
         .bind(account)
         .fetch_one(&mut *conn)
         .await?;
-    let rows: Vec<MailTuple> = sqlx::query_as(&format!(
-        "select {MAIL_COLUMNS} from mail where {filter_sql} order by id desc limit $3 offset $4"
+    let items: Vec<Mail> = sqlx::query_as(&format!(
+        "select {} from mail where {filter_sql} order by id desc limit $3 offset $4",
+        mail_columns()
     ))
     .bind(&state)
     .bind(account)
@@ -288,10 +261,7 @@ pub async fn list(
     .bind(offset)
     .fetch_all(conn)
     .await?;
-    Ok(Page {
-        items: rows.into_iter().map(mail).collect(),
-        total,
-    })
+    Ok(Page { items, total })
 }
 
 /// How many mails are in each state: (queued, sent, dead).
@@ -317,20 +287,26 @@ pub async fn counts(conn: &mut Conn) -> Result<(i64, i64, i64)> {
 /// Refused (Conflict) for a mail still queued, and for one whose secret
 /// link was removed when it was sent: a new link must be asked for.
 pub async fn resend(conn: &mut Conn, id: i64, now: Timestamp) -> Result<()> {
-    let (state, secret, link): (String, i64, String) = sqlx::query_as(
-        "select state, case when secret_link then 1 else 0 end, link from mail where id = $1",
-    )
+    #[derive(sqlx::FromRow)]
+    struct Sent {
+        state: String,
+        #[sqlx(try_from = "Flag")]
+        secret_link: bool,
+        link: String,
+    }
+    let sent: Sent = sqlx::query_as(&format!(
+        "select state, {} as secret_link, link from mail where id = $1",
+        flag("secret_link")
+    ))
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StorageError::NotFound)?;
-    if MailState::parse(&state) == Some(MailState::Queued) {
-        return Err(StorageError::Conflict("this mail is still queued".into()));
+    if MailState::parse(&sent.state) == Some(MailState::Queued) {
+        return Err(StorageError::Conflict(Refusal::MailStillQueued.to_string()));
     }
-    if secret != 0 && link.is_empty() {
-        return Err(StorageError::Conflict(
-            "its one-time link was sent and removed: send a new invitation or reset instead".into(),
-        ));
+    if sent.secret_link && sent.link.is_empty() {
+        return Err(StorageError::Conflict(Refusal::SecretLinkGone.to_string()));
     }
     sqlx::query(&format!(
         "update mail set state = {MAIL_QUEUED}, attempts = 0, next_attempt_at = $1, last_error = '', \
@@ -360,9 +336,9 @@ pub async fn set_opt_outs(conn: &mut Conn, account_id: i64, kinds: &[String]) ->
         .iter()
         .find(|k| !patchport_core::mail::kind(k).is_some_and(|k| k.optional()))
     {
-        return Err(StorageError::Conflict(format!(
-            "'{bad}' is not a kind of mail that can be switched off"
-        )));
+        return Err(StorageError::Conflict(
+            Refusal::NotOptional(bad.to_string()).to_string(),
+        ));
     }
     sqlx::query("delete from mail_opt_out where account_id = $1")
         .bind(account_id)
@@ -384,86 +360,70 @@ pub async fn set_opt_outs(conn: &mut Conn, account_id: i64, kinds: &[String]) ->
 /// failed, or missed (the window closed first). A booking cancelled or
 /// moved ends without a mail. Returns how many mails were queued.
 pub async fn follow_bookings(conn: &mut Conn, now: Timestamp) -> Result<u32> {
-    // (job, server, host, owner, at, job state, reminded day, reminded hour)
-    type Open = (i64, i64, String, Option<i64>, i64, String, i64, i64);
+    /// A booking still to follow, with its job's state and its server.
+    #[derive(sqlx::FromRow)]
+    struct Open {
+        job_id: i64,
+        server_id: i64,
+        hostname: String,
+        owner_id: Option<i64>,
+        at: Timestamp,
+        state: String,
+        #[sqlx(try_from = "Flag")]
+        reminded_day: bool,
+        #[sqlx(try_from = "Flag")]
+        reminded_hour: bool,
+    }
     let rows: Vec<Open> = sqlx::query_as(&format!(
-        "select b.job_id, b.server_id, s.hostname, s.owner_id, b.at, j.state, \
-         case when b.reminded_day then 1 else 0 end, case when b.reminded_hour then 1 else 0 end \
+        "select b.job_id as job_id, b.server_id as server_id, s.hostname as hostname, \
+         s.owner_id as owner_id, b.at as at, j.state as state, \
+         {} as reminded_day, {} as reminded_hour \
          from reboot_booking b join job j on j.id = b.job_id join server s on s.id = b.server_id \
          where not b.outcome_told and (j.state not in {JOB_OPEN} \
          or (not b.reminded_hour and b.at - $1 <= 3600) \
-         or (not b.reminded_day and b.at - $1 <= 86400)) order by b.at, b.job_id"
+         or (not b.reminded_day and b.at - $1 <= 86400)) order by b.at, b.job_id",
+        flag("b.reminded_day"),
+        flag("b.reminded_hour")
     ))
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
     let mut queued = 0;
-    for (job_id, server_id, host, owner, at, state, day, hour) in rows {
-        let when = patchport_core::clock::format_utc(at);
-        let link = format!("/servers/{server_id}");
-        let (column, subject, body) = match JobState::parse(&state) {
-            Some(JobState::Succeeded) => (
-                "outcome_told",
-                format!("{host} rebooted"),
-                format!("{host} rebooted as booked and came back with a new boot id."),
-            ),
-            Some(JobState::Failed) => (
-                "outcome_told",
-                format!("Reboot of {host} failed"),
-                format!("The reboot of {host} booked for {when} failed; see the server's jobs."),
-            ),
-            Some(JobState::Expired) => (
-                "outcome_told",
-                format!("Reboot of {host} was missed"),
-                format!(
-                    "{host} did not reboot in its window (booked for {when}): \
-                     the agent did not pick the job up in time. Please book again."
-                ),
-            ),
-            Some(JobState::Queued) if hour == 0 && at - now <= 3600 => (
-                "reminded_hour",
-                format!("{host} reboots in an hour"),
-                format!("Reminder: {host} reboots at {when}."),
-            ),
-            Some(JobState::Queued) if day == 0 && at - now > 3600 => (
-                "reminded_day",
-                format!("{host} reboots tomorrow"),
-                format!("Reminder: {host} reboots at {when}, within 24 hours."),
-            ),
-            // Running now, or cancelled / moved (told nothing).
-            Some(JobState::Cancelled) => ("outcome_told", String::new(), String::new()),
-            _ => continue,
+    for Open {
+        job_id,
+        server_id,
+        hostname: host,
+        owner_id: owner,
+        at,
+        state,
+        reminded_day,
+        reminded_hour,
+    } in rows
+    {
+        let Some(state) = JobState::parse(&state) else {
+            continue;
         };
-        if !subject.is_empty()
-            && let Some(owner) = owner
-        {
-            let kind = if column == "outcome_told" {
-                "reboot_outcome"
-            } else {
-                "reboot_reminder"
-            };
-            notify(
-                conn,
-                owner,
-                &Notice {
-                    kind,
-                    subject: &subject,
-                    body: &body,
-                    link: &link,
-                },
-                now,
-            )
-            .await?;
+        let booking = notice::Booking {
+            at,
+            state,
+            reminded_day,
+            reminded_hour,
+        };
+        let Some((mark, news)) = notice::follow_booking(&booking, now) else {
+            continue;
+        };
+        if let (Some(news), Some(owner)) = (news, owner) {
+            notify(conn, owner, &news.notice(server_id, &host, at), now).await?;
             queued += 1;
         }
         // An hour's reminder makes the day's one pointless.
-        let also = if column == "reminded_hour" {
-            ", reminded_day = true"
-        } else {
-            ""
+        let set = match mark {
+            BookingMark::OutcomeTold => "outcome_told = true",
+            BookingMark::RemindedHour => "reminded_hour = true, reminded_day = true",
+            BookingMark::RemindedDay => "reminded_day = true",
         };
         sqlx::query(&format!(
-            "update reboot_booking set {column} = true{also} where job_id = $1"
+            "update reboot_booking set {set} where job_id = $1"
         ))
         .bind(job_id)
         .execute(&mut *conn)

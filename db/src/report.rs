@@ -3,10 +3,14 @@
 //! server (from the version it has installed), filtered and sorted in the
 //! database.
 
+use crate::row::{Flag, flag};
 use crate::states::PATCH_OPEN;
 use crate::{Conn, Page, Result, limit_offset};
 use patchport_core::Timestamp;
 use patchport_core::state::PatchState;
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+use std::collections::HashMap;
 
 /// Columns the report sorts on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,38 +86,7 @@ pub struct PatchQuery {
 }
 
 /// One row: a patch and where it is missing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PatchRow {
-    /// Patch id.
-    pub patch_id: i64,
-    /// Release.
-    pub release: String,
-    /// Package.
-    pub package: String,
-    /// Target version.
-    pub version: String,
-    /// Architecture.
-    pub arch: String,
-    /// From a security origin.
-    pub security: bool,
-    /// Servers it is open on (within the filter).
-    pub servers: i64,
-    /// Oldest detection among them.
-    pub oldest: Timestamp,
-    /// Highest severity of what it fixes on the counted servers (critical
-    /// … negligible, or empty).
-    pub severity: String,
-    /// Highest CVSS score.
-    pub cvss: Option<f64>,
-    /// Fixes a known-exploited CVE.
-    pub known_exploited: bool,
-    /// Advisories it fixes on the counted server where it fixes the most.
-    pub advisories: i64,
-    /// Its rollout's state ("" when no rollout took it).
-    pub rollout: String,
-    /// Its rollout.
-    pub rollout_id: Option<i64>,
-}
+pub use patchport_core::view::PatchReportRow as PatchRow;
 
 /// The severity names by rank.
 pub fn severity_of_rank(rank: i64) -> &'static str {
@@ -299,24 +272,42 @@ impl Sql {
         format!("from {} where {}", from.join(joiner), on.join(" and "))
     }
 
-    /// The total of a page: the window count of its first row, or, for a
-    /// page past the end, a count of `source`.
-    async fn total(
+    /// One page of `source`'s rows (`r`), joined to `joins`, as `columns`
+    /// selects them, in `order`; with the total: the window count of its
+    /// first row, or, for a page past the end, a count of `source`.
+    async fn page<R>(
         &self,
         conn: &mut Conn,
         source: &str,
-        first_row: Option<i64>,
-        offset: i64,
-    ) -> Result<i64> {
-        match first_row {
-            Some(n) => Ok(n),
+        (columns, joins): (&str, &str),
+        order: &str,
+        (limit, offset): (i64, i64),
+    ) -> Result<(Vec<R>, i64)>
+    where
+        R: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        let text = format!(
+            "select {columns}, count(*) over () as total from ({source}) r{joins} \
+             order by {order} limit {} offset {}",
+            self.next(1),
+            self.next(2)
+        );
+        let rows: Vec<Paged<R>> = self
+            .bind(sqlx::query_as(&text))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *conn)
+            .await?;
+        let total = match rows.first() {
+            Some(first) => first.total,
             None if offset > 0 => {
                 let text = format!("select count(*) from ({source}) r");
                 let (n,): (i64,) = self.bind(sqlx::query_as(&text)).fetch_one(conn).await?;
-                Ok(n)
+                n
             }
-            None => Ok(0),
-        }
+            None => 0,
+        };
+        Ok((rows.into_iter().map(|r| r.row).collect(), total))
     }
 
     fn next(&self, k: usize) -> String {
@@ -337,6 +328,21 @@ impl Sql {
     }
 }
 
+/// A row of a page and the page's total (its window count, `total`).
+struct Paged<R> {
+    row: R,
+    total: i64,
+}
+
+impl<'r, R: sqlx::FromRow<'r, AnyRow>> sqlx::FromRow<'r, AnyRow> for Paged<R> {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        Ok(Paged {
+            row: R::from_row(row)?,
+            total: row.try_get("total")?,
+        })
+    }
+}
+
 impl PatchQuery {
     /// Whether a filter narrows the servers (or the server-patch rows), so
     /// the counts kept on the patch rows no longer apply.
@@ -347,6 +353,138 @@ impl PatchQuery {
             || self.state.is_some()
             || self.older_than.is_some()
     }
+
+    /// Whether the filter only chooses servers by what they are (release,
+    /// criticality, owner, groups), so the counts kept on server rows
+    /// apply; filters on which of a server's rows count (patch attributes,
+    /// state, age) aggregate those rows.
+    fn server_counts_apply(&self) -> bool {
+        self.search.trim().is_empty()
+            && !self.security_only
+            && !self.known_exploited
+            && self.min_severity == 0
+            && self.state.is_none()
+            && self.older_than.is_none()
+    }
+}
+
+/// What the patch fixes differs per installed version; a row shows the
+/// worst it fixes on the servers counted.
+const FIXES: &str = "max(f.severity_rank) as severity_rank, max(f.cvss10) as cvss10, \
+    max(case when f.known_exploited then 1 else 0 end) as known_exploited, \
+    max(f.advisories) as advisories, max(case when f.security then 1 else 0 end) as security";
+
+/// The report by patch's rows (a `select` of [`PatchRead`]'s columns): per
+/// patch, the servers on which it meets the filter and what it fixes
+/// there.
+fn patch_source(q: &PatchQuery, sql: &Sql) -> String {
+    let patch_join = if sql.patch.is_empty() {
+        ""
+    } else {
+        " join patch p on p.id = f.patch_id"
+    };
+    let conditions = |first: &str| {
+        let mut on = vec![first.to_owned()];
+        on.extend(sql.patch.iter().cloned());
+        on.extend(sql.from.iter().cloned());
+        on.join(" and ")
+    };
+    let aggregated = if q.narrows_servers() {
+        // Counted per installed version from the covering indexes first,
+        // then joined to the few version rows the patch filters keep.
+        format!(
+            "select f.patch_id, cast(sum(x.servers) as bigint) as servers, min(x.oldest) as oldest, {FIXES} \
+             from (select sp.from_id, count(*) as servers, min(sp.first_seen) as oldest {} \
+                   group by sp.from_id) x \
+             join patch_from f on f.id = x.from_id{patch_join} where {} group by f.patch_id",
+            sql.server_rows(),
+            conditions("1 = 1")
+        )
+    } else {
+        // The counts kept on the version rows: no server-patch row is read.
+        format!(
+            "select f.patch_id, cast(sum(f.open_servers) as bigint) as servers, min(f.oldest_open) as oldest, \
+               {FIXES} from patch_from f{patch_join} where {} group by f.patch_id",
+            conditions("f.open_servers > 0")
+        )
+    };
+    format!(
+        "select p.id, p.release, p.package, p.version, p.arch, x.security, x.servers, x.oldest, \
+           x.severity_rank, x.cvss10, x.known_exploited, x.advisories \
+         from ({aggregated}) x join patch p on p.id = x.patch_id"
+    )
+}
+
+/// A row of the report by patch as read (its rollout apart).
+#[derive(sqlx::FromRow)]
+struct PatchRead {
+    id: i64,
+    release: String,
+    package: String,
+    version: String,
+    arch: String,
+    #[sqlx(try_from = "Flag")]
+    security: bool,
+    servers: i64,
+    oldest: Timestamp,
+    severity_rank: i64,
+    cvss10: i64,
+    #[sqlx(try_from = "Flag")]
+    known_exploited: bool,
+    advisories: i64,
+}
+
+const PATCH_COLUMNS: &str = "r.id as id, r.release as release, r.package as package, \
+    r.version as version, r.arch as arch, r.security as security, r.servers as servers, \
+    r.oldest as oldest, r.severity_rank as severity_rank, r.cvss10 as cvss10, \
+    r.known_exploited as known_exploited, r.advisories as advisories";
+
+impl PatchRead {
+    fn into_row(self, rollout: Option<&Rollout>) -> PatchRow {
+        PatchRow {
+            rollout: rollout.map(|r| r.state.clone()).unwrap_or_default(),
+            rollout_id: rollout.map(|r| r.id),
+            patch_id: self.id,
+            release: self.release,
+            package: self.package,
+            version: self.version,
+            arch: self.arch,
+            security: self.security,
+            servers: self.servers,
+            oldest: self.oldest,
+            severity: severity_of_rank(self.severity_rank).to_owned(),
+            cvss: cvss_of(self.cvss10),
+            known_exploited: self.known_exploited,
+            advisories: self.advisories,
+        }
+    }
+}
+
+/// A CVSS score stored in tenths (-1: none).
+fn cvss_of(cvss10: i64) -> Option<f64> {
+    (cvss10 >= 0).then(|| cvss10 as f64 / 10.0)
+}
+
+/// A patch's rollout.
+#[derive(sqlx::FromRow)]
+struct Rollout {
+    patch_id: i64,
+    id: i64,
+    state: String,
+}
+
+/// The rollouts of these patches, by patch, in one query.
+async fn rollouts_of(conn: &mut Conn, patch_ids: &[i64]) -> Result<HashMap<i64, Rollout>> {
+    if patch_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<Rollout> = sqlx::query_as(&format!(
+        "select patch_id, id, state from rollout where patch_id in ({})",
+        crate::id_list(patch_ids)
+    ))
+    .fetch_all(conn)
+    .await?;
+    Ok(found.into_iter().map(|r| (r.patch_id, r)).collect())
 }
 
 /// One page of the report by patch.
@@ -363,119 +501,30 @@ pub async fn by_patch(
     page: i64,
     per_page: i64,
 ) -> Result<Page<PatchRow>> {
-    let (limit, offset) = limit_offset(page, per_page);
     let sql = Sql::of(q);
-    // What the patch fixes differs per installed version; a row shows the
-    // worst it fixes on the servers counted, and counts only the servers
-    // on which it meets the filter.
-    const FIXES: &str = "max(f.severity_rank) as severity_rank, max(f.cvss10) as cvss10, \
-        max(case when f.known_exploited then 1 else 0 end) as known_exploited, \
-        max(f.advisories) as advisories, max(case when f.security then 1 else 0 end) as security";
-    let aggregated = if q.narrows_servers() {
-        // Counted per installed version from the covering indexes first,
-        // then joined to the few version rows the patch filters keep.
-        let patch_join = if sql.patch.is_empty() {
-            ""
-        } else {
-            " join patch p on p.id = f.patch_id"
-        };
-        let mut on = vec!["1 = 1".to_owned()];
-        on.extend(sql.patch.iter().cloned());
-        on.extend(sql.from.iter().cloned());
-        format!(
-            "select f.patch_id, cast(sum(x.servers) as bigint) as servers, min(x.oldest) as oldest, {FIXES} \
-             from (select sp.from_id, count(*) as servers, min(sp.first_seen) as oldest {} \
-                   group by sp.from_id) x \
-             join patch_from f on f.id = x.from_id{patch_join} where {} group by f.patch_id",
-            sql.server_rows(),
-            on.join(" and ")
-        )
-    } else {
-        // The counts kept on the version rows: no server-patch row is read.
-        let patch_join = if sql.patch.is_empty() {
-            ""
-        } else {
-            " join patch p on p.id = f.patch_id"
-        };
-        let mut on = vec!["f.open_servers > 0".to_owned()];
-        on.extend(sql.patch.iter().cloned());
-        on.extend(sql.from.iter().cloned());
-        format!(
-            "select f.patch_id, cast(sum(f.open_servers) as bigint) as servers, min(f.oldest_open) as oldest, \
-               {FIXES} from patch_from f{patch_join} where {} group by f.patch_id",
-            on.join(" and ")
-        )
-    };
-    let source = format!(
-        "select p.id, p.release, p.package, p.version, p.arch, x.security, x.servers, x.oldest, \
-           x.severity_rank, x.cvss10, x.known_exploited, x.advisories \
-         from ({aggregated}) x join patch p on p.id = x.patch_id"
-    );
+    let source = patch_source(q, &sql);
     let dir = if q.descending { "desc" } else { "asc" };
-    let order = q.sort.expr().replace("{dir}", dir);
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
+    let order = format!(
+        "{}, r.package, r.version, r.id",
+        q.sort.expr().replace("{dir}", dir)
     );
-    let text = format!(
-        "select r.id, r.release, r.package, r.version, r.arch, \
-           r.security, r.servers, r.oldest, \
-           r.severity_rank, r.cvss10, r.known_exploited, r.advisories, count(*) over () \
-         from ({source}) r \
-         order by {order}, r.package, r.version, r.id limit {} offset {}",
-        sql.next(1),
-        sql.next(2)
-    );
-    let rows: Vec<Row> = sql
-        .bind(sqlx::query_as(&text))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
+    let (rows, total): (Vec<PatchRead>, i64) = sql
+        .page(
+            conn,
+            &source,
+            (PATCH_COLUMNS, ""),
+            &order,
+            limit_offset(page, per_page),
+        )
         .await?;
-    let total = sql
-        .total(conn, &source, rows.first().map(|r| r.12), offset)
-        .await?;
-    // The page's rollouts, in one query.
-    let mut rollouts: std::collections::HashMap<i64, (i64, String)> = Default::default();
-    if !rows.is_empty() {
-        let ids: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
-        let found: Vec<(i64, i64, String)> = sqlx::query_as(&format!(
-            "select patch_id, id, state from rollout where patch_id in ({})",
-            ids.join(",")
-        ))
-        .fetch_all(&mut *conn)
-        .await?;
-        rollouts.extend(found.into_iter().map(|(p, id, s)| (p, (id, s))));
-    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let rollouts = rollouts_of(conn, &ids).await?;
     Ok(Page {
         items: rows
             .into_iter()
-            .map(|r| PatchRow {
-                rollout: rollouts.get(&r.0).map(|x| x.1.clone()).unwrap_or_default(),
-                rollout_id: rollouts.get(&r.0).map(|x| x.0),
-                patch_id: r.0,
-                release: r.1,
-                package: r.2,
-                version: r.3,
-                arch: r.4,
-                security: r.5 != 0,
-                servers: r.6,
-                oldest: r.7,
-                severity: severity_of_rank(r.8).to_owned(),
-                cvss: (r.9 >= 0).then(|| r.9 as f64 / 10.0),
-                known_exploited: r.10 != 0,
-                advisories: r.11,
+            .map(|r| {
+                let rollout = rollouts.get(&r.id);
+                r.into_row(rollout)
             })
             .collect(),
         total,
@@ -523,28 +572,97 @@ impl ServerSort {
 }
 
 /// One row of the report by server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerRow {
-    /// Server id.
-    pub server_id: i64,
-    /// Host name.
-    pub hostname: String,
-    /// Release, e.g. `debian:12`.
-    pub release: String,
-    /// critical or standard.
-    pub criticality: String,
-    /// Owner's user name, or empty.
-    pub owner: String,
-    /// Patches missing (within the filter).
-    pub missing: i64,
-    /// Of those, security patches.
-    pub security: i64,
-    /// Of those, fixing a known-exploited CVE.
-    pub known_exploited: i64,
-    /// Worst severity among them.
-    pub worst: String,
-    /// Oldest detection among them.
-    pub oldest: Timestamp,
+pub use patchport_core::view::ServerReportRow as ServerRow;
+
+/// The report by server's rows from the counts kept on server rows (see
+/// [`PatchQuery::server_counts_apply`]), and their filter.
+fn server_counts_source(q: &PatchQuery) -> (Sql, String) {
+    let mut sql = Sql::default();
+    let mut on = vec!["s.open_patches > 0".to_owned()];
+    let mut from = "server s".to_owned();
+    if let Some(group) = q.group_id {
+        let n = sql.arg(Arg::Int(group));
+        from.push_str(&format!(
+            " join server_group_member m on m.server_id = s.id and m.group_id = {n}"
+        ));
+    }
+    if let Some(release) = &q.release {
+        let n = sql.arg(Arg::Text(release.clone()));
+        on.push(format!("s.os_id || ':' || s.os_version = {n}"));
+    }
+    if let Some(c) = &q.criticality {
+        let n = sql.arg(Arg::Text(c.clone()));
+        on.push(format!("s.criticality = {n}"));
+    }
+    if let Some(owner) = q.owner_id {
+        let n = sql.arg(Arg::Int(owner));
+        on.push(format!("s.owner_id = {n}"));
+    }
+    let source = format!(
+        "select s.id, s.hostname, s.os_id, s.os_version, s.criticality, s.owner_id, \
+           s.open_patches as missing, s.open_security as security, s.open_kev as kev, \
+           (case when s.open_critical > 0 then 5 when s.open_high > 0 then 4 \
+              when s.open_medium > 0 then 3 when s.open_low > 0 then 2 else 0 end) as worst, \
+           s.oldest_open as oldest from {from} where {}",
+        on.join(" and ")
+    );
+    (sql, source)
+}
+
+/// The report by server's rows aggregated from the server-patch rows of
+/// the filter, and their filter.
+fn server_rows_source(q: &PatchQuery) -> (Sql, String) {
+    let sql = Sql::of(q);
+    let source = format!(
+        "select s.id, s.hostname, s.os_id, s.os_version, s.criticality, s.owner_id, \
+           x.missing, x.security, x.kev, x.worst, x.oldest from \
+           (select sp.server_id, count(*) as missing, \
+              cast(sum(case when f.security then 1 else 0 end) as bigint) as security, \
+              cast(sum(case when f.known_exploited then 1 else 0 end) as bigint) as kev, \
+              max(case when f.severity_rank >= 2 then f.severity_rank else 0 end) as worst, \
+              min(sp.first_seen) as oldest \
+            {} group by sp.server_id) x \
+         join server s on s.id = x.server_id",
+        sql.open_rows()
+    );
+    (sql, source)
+}
+
+/// A row of the report by server as read.
+#[derive(sqlx::FromRow)]
+struct ServerRead {
+    id: i64,
+    hostname: String,
+    os_id: String,
+    os_version: String,
+    criticality: String,
+    owner: String,
+    missing: i64,
+    security: i64,
+    kev: i64,
+    worst: i64,
+    oldest: Timestamp,
+}
+
+const SERVER_COLUMNS: &str = "r.id as id, r.hostname as hostname, r.os_id as os_id, \
+    r.os_version as os_version, r.criticality as criticality, coalesce(a.username, '') as owner, \
+    r.missing as missing, r.security as security, r.kev as kev, r.worst as worst, r.oldest as oldest";
+
+impl From<ServerRead> for ServerRow {
+    fn from(r: ServerRead) -> Self {
+        ServerRow {
+            server_id: r.id,
+            hostname: r.hostname,
+            release: format!("{}:{}", r.os_id, r.os_version),
+            criticality: r.criticality,
+            owner: r.owner,
+            missing: r.missing,
+            security: r.security,
+            known_exploited: r.kev,
+            worst: severity_of_rank(r.worst).to_owned(),
+            oldest: r.oldest,
+        }
+    }
 }
 
 /// One page of the report by server: each server with what it misses
@@ -557,110 +675,24 @@ pub async fn by_server(
     page: i64,
     per_page: i64,
 ) -> Result<Page<ServerRow>> {
-    let (limit, offset) = limit_offset(page, per_page);
-    // Filters on what a server is (its release, criticality, owner,
-    // groups) read the counts kept on server rows; filters on which of its
-    // rows count (patch attributes, state, age) aggregate those rows.
-    let counts_apply = q.search.trim().is_empty()
-        && !q.security_only
-        && !q.known_exploited
-        && q.min_severity == 0
-        && q.state.is_none()
-        && q.older_than.is_none();
-    let mut sql = Sql::default();
-    let source = if counts_apply {
-        let mut on = vec!["s.open_patches > 0".to_owned()];
-        let mut from = "server s".to_owned();
-        if let Some(group) = q.group_id {
-            let n = sql.arg(Arg::Int(group));
-            from.push_str(&format!(
-                " join server_group_member m on m.server_id = s.id and m.group_id = {n}"
-            ));
-        }
-        if let Some(release) = &q.release {
-            let n = sql.arg(Arg::Text(release.clone()));
-            on.push(format!("s.os_id || ':' || s.os_version = {n}"));
-        }
-        if let Some(c) = &q.criticality {
-            let n = sql.arg(Arg::Text(c.clone()));
-            on.push(format!("s.criticality = {n}"));
-        }
-        if let Some(owner) = q.owner_id {
-            let n = sql.arg(Arg::Int(owner));
-            on.push(format!("s.owner_id = {n}"));
-        }
-        format!(
-            "select s.id, s.hostname, s.os_id, s.os_version, s.criticality, s.owner_id, \
-               s.open_patches as missing, s.open_security as security, s.open_kev as kev, \
-               (case when s.open_critical > 0 then 5 when s.open_high > 0 then 4 \
-                  when s.open_medium > 0 then 3 when s.open_low > 0 then 2 else 0 end) as worst, \
-               s.oldest_open as oldest from {from} where {}",
-            on.join(" and ")
-        )
+    let (sql, source) = if q.server_counts_apply() {
+        server_counts_source(q)
     } else {
-        sql = Sql::of(q);
-        format!(
-            "select s.id, s.hostname, s.os_id, s.os_version, s.criticality, s.owner_id, \
-               x.missing, x.security, x.kev, x.worst, x.oldest from \
-               (select sp.server_id, count(*) as missing, \
-                  cast(sum(case when f.security then 1 else 0 end) as bigint) as security, \
-                  cast(sum(case when f.known_exploited then 1 else 0 end) as bigint) as kev, \
-                  max(case when f.severity_rank >= 2 then f.severity_rank else 0 end) as worst, \
-                  min(sp.first_seen) as oldest \
-                {} group by sp.server_id) x \
-             join server s on s.id = x.server_id",
-            sql.open_rows()
-        )
+        server_rows_source(q)
     };
     let dir = if descending { "desc" } else { "asc" };
-    let order = sort.expr().replace("{dir}", dir);
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-    );
-    let text = format!(
-        "select r.id, r.hostname, r.os_id, r.os_version, r.criticality, coalesce(a.username, ''), \
-           r.missing, r.security, r.kev, r.worst, r.oldest, count(*) over () \
-         from ({source}) r left join account a on a.id = r.owner_id \
-         order by {order}, r.hostname, r.id limit {} offset {}",
-        sql.next(1),
-        sql.next(2)
-    );
-    let rows: Vec<Row> = sql
-        .bind(sqlx::query_as(&text))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *conn)
-        .await?;
-    let total = sql
-        .total(conn, &source, rows.first().map(|r| r.11), offset)
+    let order = format!("{}, r.hostname, r.id", sort.expr().replace("{dir}", dir));
+    let (rows, total): (Vec<ServerRead>, i64) = sql
+        .page(
+            conn,
+            &source,
+            (SERVER_COLUMNS, " left join account a on a.id = r.owner_id"),
+            &order,
+            limit_offset(page, per_page),
+        )
         .await?;
     Ok(Page {
-        items: rows
-            .into_iter()
-            .map(|r| ServerRow {
-                server_id: r.0,
-                hostname: r.1,
-                release: format!("{}:{}", r.2, r.3),
-                criticality: r.4,
-                owner: r.5,
-                missing: r.6,
-                security: r.7,
-                known_exploited: r.8,
-                worst: severity_of_rank(r.9).to_owned(),
-                oldest: r.10,
-            })
-            .collect(),
+        items: rows.into_iter().map(ServerRow::from).collect(),
         total,
     })
 }
@@ -702,6 +734,52 @@ pub struct DetailRow {
     pub first_seen: Timestamp,
 }
 
+/// A row of the detailed export as read.
+#[derive(sqlx::FromRow)]
+struct DetailRead {
+    server_id: i64,
+    patch_id: i64,
+    hostname: String,
+    criticality: String,
+    owner: String,
+    release: String,
+    package: String,
+    installed_version: String,
+    version: String,
+    arch: String,
+    severity_rank: i64,
+    cvss10: i64,
+    #[sqlx(try_from = "Flag")]
+    known_exploited: bool,
+    #[sqlx(try_from = "Flag")]
+    security: bool,
+    state: String,
+    first_seen: Timestamp,
+}
+
+impl From<DetailRead> for DetailRow {
+    fn from(r: DetailRead) -> Self {
+        DetailRow {
+            server_id: r.server_id,
+            patch_id: r.patch_id,
+            hostname: r.hostname,
+            criticality: r.criticality,
+            owner: r.owner,
+            release: r.release,
+            package: r.package,
+            installed_version: r.installed_version,
+            version: r.version,
+            arch: r.arch,
+            severity: severity_of_rank(r.severity_rank).to_owned(),
+            cvss: cvss_of(r.cvss10),
+            known_exploited: r.known_exploited,
+            security: r.security,
+            state: r.state,
+            first_seen: r.first_seen,
+        }
+    }
+}
+
 /// The next `limit` server-patch rows of the filter after `(server, patch)`
 /// in key order: the export walks the index instead of counting offsets.
 pub async fn detail_after(
@@ -716,37 +794,22 @@ pub async fn detail_after(
     if sql.patch.is_empty() {
         sql.patch.push("1 = 1".into());
     }
-    type Row = (
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        i64,
-        i64,
-        String,
-        i64,
-    );
     let (after_server, after_patch) = (sql.next(1), sql.next(2));
     // A row-value comparison: PostgreSQL then walks the covering index in
     // key order. With `a > x or (a = x and b > y)` it switched to a bitmap
     // scan and a sort once the key passed the middle of the table (230 ms
     // per batch instead of 20 at one million rows).
     let text = format!(
-        "select sp.server_id, sp.patch_id, s.hostname, s.criticality, coalesce(a.username, ''), \
-           p.release, p.package, coalesce(sp.installed_version, ''), p.version, p.arch, \
-           f.severity_rank, f.cvss10, (case when f.known_exploited then 1 else 0 end), \
-           (case when f.security then 1 else 0 end), sp.state, sp.first_seen \
+        "select sp.server_id as server_id, sp.patch_id as patch_id, s.hostname as hostname, \
+           s.criticality as criticality, coalesce(a.username, '') as owner, p.release as release, \
+           p.package as package, coalesce(sp.installed_version, '') as installed_version, \
+           p.version as version, p.arch as arch, f.severity_rank as severity_rank, f.cvss10 as cvss10, \
+           {} as known_exploited, {} as security, sp.state as state, sp.first_seen as first_seen \
          {} and s.id >= {after_server} \
            and (sp.server_id, sp.patch_id) > ({after_server}, {after_patch}) \
          order by s.id, sp.patch_id limit {}",
+        flag("f.known_exploited"),
+        flag("f.security"),
         sql.open_rows().replacen(
             " where ",
             " left join account a on a.id = s.owner_id where ",
@@ -754,34 +817,14 @@ pub async fn detail_after(
         ),
         sql.next(3)
     );
-    let rows: Vec<Row> = sql
+    let rows: Vec<DetailRead> = sql
         .bind(sqlx::query_as(&text))
         .bind(after.0)
         .bind(after.1)
         .bind(limit)
         .fetch_all(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| DetailRow {
-            server_id: r.0,
-            patch_id: r.1,
-            hostname: r.2,
-            criticality: r.3,
-            owner: r.4,
-            release: r.5,
-            package: r.6,
-            installed_version: r.7,
-            version: r.8,
-            arch: r.9,
-            severity: severity_of_rank(r.10).to_owned(),
-            cvss: (r.11 >= 0).then(|| r.11 as f64 / 10.0),
-            known_exploited: r.12 != 0,
-            security: r.13 != 0,
-            state: r.14,
-            first_seen: r.15,
-        })
-        .collect())
+    Ok(rows.into_iter().map(DetailRow::from).collect())
 }
 
 /// The counts a morning look needs.
@@ -820,16 +863,22 @@ pub async fn dashboard(conn: &mut Conn, overdue_before: Timestamp) -> Result<Das
     let mut d = Dashboard::default();
     // Rows count by what the patch fixes on each server; a patch counts
     // once, by the worst it fixes anywhere.
-    let by_rank: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "select severity_rank, cast(sum(open_servers) as bigint), \
-           cast(sum(case when known_exploited then open_servers else 0 end) as bigint) \
+    #[derive(sqlx::FromRow)]
+    struct ByRank {
+        severity_rank: i64,
+        open_rows: i64,
+        kev: i64,
+    }
+    let by_rank: Vec<ByRank> = sqlx::query_as(
+        "select severity_rank, cast(sum(open_servers) as bigint) as open_rows, \
+           cast(sum(case when known_exploited then open_servers else 0 end) as bigint) as kev \
          from patch_from where open_servers > 0 group by severity_rank",
     )
     .fetch_all(&mut *conn)
     .await?;
-    for (rank, rows, kev) in by_rank {
-        d.missing_by_severity[severity_slot(rank)] += rows;
-        d.missing_known_exploited += kev;
+    for r in by_rank {
+        d.missing_by_severity[severity_slot(r.severity_rank)] += r.open_rows;
+        d.missing_known_exploited += r.kev;
     }
     let patches: Vec<(i64, i64)> = sqlx::query_as(
         "select worst, count(*) from (select patch_id, max(severity_rank) as worst from patch_from \
@@ -911,7 +960,17 @@ pub async fn record_snapshot(conn: &mut Conn, d: &Dashboard, now: Timestamp) -> 
 
 /// The recorded days from `since_day` on, oldest first.
 pub async fn trend(conn: &mut Conn, since_day: i64) -> Result<Vec<Snapshot>> {
-    type Row = (i64, i64, i64, i64, i64, i64, i64, i64);
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        day: i64,
+        missing_critical: i64,
+        missing_high: i64,
+        missing_medium: i64,
+        missing_low: i64,
+        missing_other: i64,
+        servers: i64,
+        servers_patched: i64,
+    }
     let rows: Vec<Row> = sqlx::query_as(
         "select day, missing_critical, missing_high, missing_medium, missing_low, missing_other, \
            servers, servers_patched from report_snapshot where day >= $1 order by day",
@@ -922,10 +981,16 @@ pub async fn trend(conn: &mut Conn, since_day: i64) -> Result<Vec<Snapshot>> {
     Ok(rows
         .into_iter()
         .map(|r| Snapshot {
-            day: r.0,
-            missing_by_severity: [r.1, r.2, r.3, r.4, r.5],
-            servers: r.6,
-            servers_patched: r.7,
+            day: r.day,
+            missing_by_severity: [
+                r.missing_critical,
+                r.missing_high,
+                r.missing_medium,
+                r.missing_low,
+                r.missing_other,
+            ],
+            servers: r.servers,
+            servers_patched: r.servers_patched,
         })
         .collect())
 }

@@ -1,11 +1,12 @@
 //! Maintenance windows (see `patchport_core::window`), assigned to groups
 //! and servers. A server's windows are its own and its groups'.
 
+use crate::row::{Flag, flag};
 use crate::states::{JOB_QUEUED, JOB_SUCCEEDED, KIND_REBOOT};
 use crate::{Conn, Result, StorageError};
 use patchport_core::Timestamp;
 use patchport_core::deadline::RebootRules;
-use patchport_core::window::{Occurrence, Window};
+use patchport_core::window::{Duty, Occurrence, Window, check_booking};
 use std::collections::HashMap;
 
 /// A stored window.
@@ -30,7 +31,13 @@ fn decode(id: i64, json: &str) -> Result<Window> {
 
 /// Every window by name, with where it applies.
 pub async fn list(conn: &mut Conn) -> Result<Vec<WindowRow>> {
-    let rows: Vec<(i64, String, String)> =
+    #[derive(sqlx::FromRow)]
+    struct Stored {
+        id: i64,
+        name: String,
+        settings: String,
+    }
+    let rows: Vec<Stored> =
         sqlx::query_as("select id, name, settings from maintenance_window order by name")
             .fetch_all(&mut *conn)
             .await?;
@@ -47,11 +54,11 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<WindowRow>> {
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
-        .map(|(id, name, json)| {
+        .map(|Stored { id, name, settings }| {
             Ok(WindowRow {
                 id,
                 name,
-                window: decode(id, &json)?,
+                window: decode(id, &settings)?,
                 groups: groups
                     .iter()
                     .filter(|g| g.0 == id)
@@ -142,9 +149,16 @@ async fn of_servers(conn: &mut Conn, server_ids: &[i64]) -> Result<Vec<(i64, Str
     if server_ids.is_empty() {
         return Ok(Vec::new());
     }
+    #[derive(sqlx::FromRow)]
+    struct Applied {
+        server_id: i64,
+        id: i64,
+        name: String,
+        settings: String,
+    }
     let ids = crate::id_list(server_ids);
-    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(&format!(
-        "select a.server_id, w.id, w.name, w.settings from ( \
+    let rows: Vec<Applied> = sqlx::query_as(&format!(
+        "select a.server_id as server_id, w.id as id, w.name as name, w.settings as settings from ( \
            select server_id, window_id from maintenance_window_server where server_id in ({ids}) \
            union select m.server_id, wg.window_id from maintenance_window_group wg \
              join server_group_member m on m.group_id = wg.group_id where m.server_id in ({ids})) a \
@@ -153,7 +167,7 @@ async fn of_servers(conn: &mut Conn, server_ids: &[i64]) -> Result<Vec<(i64, Str
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|(server_id, id, name, json)| Ok((server_id, name, decode(id, &json)?)))
+        .map(|r| Ok((r.server_id, r.name, decode(r.id, &r.settings)?)))
         .collect()
 }
 
@@ -190,7 +204,7 @@ pub async fn next_for_servers(
 }
 
 /// A reboot booked for a server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct Booking {
     /// The reboot job.
     pub job_id: i64,
@@ -202,17 +216,13 @@ pub struct Booking {
 
 /// The reboots waiting to run on a server (queued reboot jobs).
 pub async fn booked_reboots(conn: &mut Conn, server_id: i64) -> Result<Vec<Booking>> {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
-        "select id, not_before, not_after from job where server_id = $1 and kind = {KIND_REBOOT} \
-         and state = {JOB_QUEUED} order by not_before"
+    Ok(sqlx::query_as(&format!(
+        "select id as job_id, not_before as at, not_after as until from job \
+         where server_id = $1 and kind = {KIND_REBOOT} and state = {JOB_QUEUED} order by not_before"
     ))
     .bind(server_id)
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(job_id, at, until)| Booking { job_id, at, until })
-        .collect())
+    .await?)
 }
 
 /// For each of the servers with a reboot booked, when the first one is.
@@ -233,36 +243,7 @@ pub async fn first_bookings(
     Ok(rows.into_iter().collect())
 }
 
-/// Why a booking was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BookingError {
-    /// In the past.
-    #[error("that time has passed")]
-    Past,
-    /// The server has no window at all.
-    #[error("this server has no maintenance window: ask an admin to give it one")]
-    NoWindow,
-    /// Outside every window; says when the next one opens.
-    #[error("outside this server's maintenance windows; the next one is {next}")]
-    Outside {
-        /// The next window, formatted.
-        next: String,
-    },
-    /// Later than the reboot's deadline.
-    #[error("this server must reboot by {deadline}: choose a time before that")]
-    AfterDeadline {
-        /// The deadline, formatted.
-        deadline: String,
-    },
-    /// Moved too often.
-    #[error(
-        "this reboot was already moved {deferrals} time(s), the most allowed: ask an admin to move it"
-    )]
-    TooManyDeferrals {
-        /// How often it was moved.
-        deferrals: i64,
-    },
-}
+pub use patchport_core::window::BookingRefusal;
 
 /// Books (or moves) the server's reboot to `at`, which must be inside one
 /// of its maintenance windows: a queued reboot is cancelled and one reboot
@@ -274,43 +255,23 @@ pub async fn book_reboot(
     at: Timestamp,
     by: i64,
     now: Timestamp,
-) -> Result<std::result::Result<Booking, BookingError>> {
-    // A minute of slack for filling in the form.
-    if at < now - 60 {
-        return Ok(Err(BookingError::Past));
-    }
-    let at = at.max(now);
+) -> Result<std::result::Result<Booking, BookingRefusal>> {
     let windows = of_server(conn, server_id).await?;
-    if windows.is_empty() {
-        return Ok(Err(BookingError::NoWindow));
-    }
-    let Some(window) = windows.iter().find_map(|(_, w)| w.open_at(at)) else {
-        let next = windows
-            .iter()
-            .filter_map(|(_, w)| w.upcoming(at, 1).into_iter().next())
-            .min_by_key(|o| o.start)
-            .map(|o| {
-                format!(
-                    "{} to {}",
-                    patchport_core::clock::format_utc(o.start),
-                    patchport_core::clock::format_utc(o.end)
-                )
-            })
-            .unwrap_or_default();
-        return Ok(Err(BookingError::Outside { next }));
+    let windows: Vec<&Window> = windows.iter().map(|(_, w)| w).collect();
+    let owed = obligation(conn, server_id).await?;
+    let duty = match &owed {
+        Some(o) => Some(Duty {
+            deadline_at: o.deadline_at,
+            bookings: o.bookings,
+            max_deferrals: rules(conn).await?.max_deferrals,
+        }),
+        None => None,
     };
-    if let Some(duty) = obligation(conn, server_id).await? {
-        if at > duty.deadline_at {
-            return Ok(Err(BookingError::AfterDeadline {
-                deadline: patchport_core::clock::format_utc(duty.deadline_at),
-            }));
-        }
-        let rules = rules(conn).await?;
-        if duty.bookings > rules.max_deferrals {
-            return Ok(Err(BookingError::TooManyDeferrals {
-                deferrals: duty.bookings - 1,
-            }));
-        }
+    let (at, window) = match check_booking(at, now, &windows, duty) {
+        Ok(checked) => checked,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    if owed.is_some() {
         sqlx::query("update reboot_obligation set bookings = bookings + 1 where server_id = $1")
             .bind(server_id)
             .execute(&mut *conn)
@@ -334,22 +295,13 @@ pub async fn book_reboot(
     crate::mail::record_booking(conn, job_id, server_id, at, now).await?;
     let (hostname, owner) = crate::servers::host_and_owner(conn, server_id).await?;
     if let Some(owner) = owner {
-        let when = patchport_core::clock::format_utc(at);
-        crate::mail::notify(
-            conn,
-            owner,
-            &crate::mail::Notice {
-                kind: "reboot_booked",
-                subject: &format!("Reboot of {hostname} booked for {when}"),
-                body: &format!(
-                    "{hostname} will reboot at {when}, inside its maintenance window (closes {}).",
-                    patchport_core::clock::format_utc(window.end)
-                ),
-                link: &format!("/servers/{server_id}"),
-            },
-            now,
-        )
-        .await?;
+        let notice = patchport_core::notice::Notice::RebootBooked {
+            server_id,
+            host: hostname,
+            at,
+            window_end: window.end,
+        };
+        crate::mail::notify(conn, owner, &notice, now).await?;
     }
     Ok(Ok(Booking {
         job_id,
@@ -391,7 +343,7 @@ pub async fn save_rules(conn: &mut Conn, rules: &RebootRules, now: Timestamp) ->
 }
 
 /// A patched server's open obligation to reboot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct Obligation {
     /// Since when.
     pub since: Timestamp,
@@ -402,25 +354,20 @@ pub struct Obligation {
     /// Bookings made so far (each after the first is a deferral).
     pub bookings: i64,
     /// Admins were told the deadline passed.
+    #[sqlx(try_from = "Flag")]
     pub escalated: bool,
 }
 
 /// The server's open obligation to reboot, if any.
 pub async fn obligation(conn: &mut Conn, server_id: i64) -> Result<Option<Obligation>> {
-    let row: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "select since, severity_rank, deadline_at, bookings, \
-         case when escalated then 1 else 0 end from reboot_obligation where server_id = $1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "select since, severity_rank, deadline_at, bookings, {} as escalated \
+         from reboot_obligation where server_id = $1",
+        flag("escalated")
+    ))
     .bind(server_id)
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| Obligation {
-        since: r.0,
-        severity_rank: r.1,
-        deadline_at: r.2,
-        bookings: r.3,
-        escalated: r.4 != 0,
-    }))
+    .await?)
 }
 
 /// Records that a server was patched without a reboot: it must reboot
@@ -469,8 +416,17 @@ pub async fn follow_obligations(conn: &mut Conn, now: Timestamp) -> Result<u32> 
     ))
     .execute(&mut *conn)
     .await?;
-    let missed: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
-        "select o.server_id, s.hostname, o.since, o.deadline_at, o.bookings \
+    #[derive(sqlx::FromRow)]
+    struct Missed {
+        server_id: i64,
+        hostname: String,
+        since: Timestamp,
+        deadline_at: Timestamp,
+        bookings: i64,
+    }
+    let missed: Vec<Missed> = sqlx::query_as(
+        "select o.server_id as server_id, s.hostname as hostname, o.since as since, \
+         o.deadline_at as deadline_at, o.bookings as bookings \
          from reboot_obligation o join server s on s.id = o.server_id \
          where not o.escalated and o.deadline_at <= $1 order by o.deadline_at, o.server_id",
     )
@@ -478,19 +434,20 @@ pub async fn follow_obligations(conn: &mut Conn, now: Timestamp) -> Result<u32> 
     .fetch_all(&mut *conn)
     .await?;
     let mut told = 0;
-    for (server_id, host, since, deadline, bookings) in missed {
-        let subject = format!("{host} missed its reboot deadline");
-        let body = format!(
-            "{host} was patched on {} and should have rebooted by {}. Its owner booked {bookings} time(s). \
-             Reboot it, or talk to its owner.",
-            patchport_core::clock::format_utc(since),
-            patchport_core::clock::format_utc(deadline)
-        );
-        let notice = crate::mail::Notice {
-            kind: "deadline_missed",
-            subject: &subject,
-            body: &body,
-            link: &format!("/servers/{server_id}"),
+    for Missed {
+        server_id,
+        hostname: host,
+        since,
+        deadline_at: deadline,
+        bookings,
+    } in missed
+    {
+        let notice = patchport_core::notice::Notice::DeadlineMissed {
+            server_id,
+            host,
+            since,
+            deadline,
+            bookings,
         };
         told += crate::mail::notify_admins(conn, &notice, now).await?;
         sqlx::query("update reboot_obligation set escalated = $1 where server_id = $2")

@@ -417,6 +417,8 @@ fn prepare(
     Ok((new, warnings))
 }
 
+/// Runs an OSV import that has begun: checks every document, stages what
+/// is new or changed, switches it over and matches again what it concerns.
 async fn import_osv_run(
     db: &Db,
     clock: &dyn Clock,
@@ -425,12 +427,29 @@ async fn import_osv_run(
     target: &str,
     actor: &str,
 ) -> Result<Imported, ImportError> {
-    let total = documents.len();
     let mut out = Imported {
-        read: total,
+        read: documents.len(),
         ..Default::default()
     };
     // Check everything before anything is stored.
+    let prepared = check_documents(db, clock, import_id, documents, &mut out.warnings).await?;
+    let changed = changed_advisories(db, prepared, &mut out).await?;
+    stage_advisories(db, clock, import_id, &changed).await?;
+    switch_over(db, clock, import_id, &mut out, target, actor).await?;
+    out.matched = match_stale(db, clock, Some(import_id)).await?;
+    Ok(out)
+}
+
+/// Parses and checks every document on the blocking pool, a batch at a
+/// time with progress in between; adds their warnings to `warnings`.
+async fn check_documents(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: i64,
+    documents: Vec<(String, Vec<u8>)>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<advisories::NewAdvisory>, ImportError> {
+    let total = documents.len();
     let mut prepared: Vec<advisories::NewAdvisory> = Vec::with_capacity(total);
     let mut rest = documents;
     while !rest.is_empty() {
@@ -444,11 +463,22 @@ async fn import_osv_run(
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-        for (new, warnings) in parsed {
-            out.warnings.extend(warnings);
+        for (new, found) in parsed {
+            warnings.extend(found);
             prepared.push(new);
         }
     }
+    Ok(prepared)
+}
+
+/// The advisories that are new or differ from what is stored, the last
+/// one read of each id; counts the unchanged ones in `out` and warns of
+/// ids that appear more than once.
+async fn changed_advisories(
+    db: &Db,
+    prepared: Vec<advisories::NewAdvisory>,
+    out: &mut Imported,
+) -> Result<Vec<advisories::NewAdvisory>, ImportError> {
     // A document may repeat an id (the same record in two files): the
     // last one read wins, as it would one import after the other.
     let mut by_id: std::collections::HashMap<String, usize> = Default::default();
@@ -470,12 +500,23 @@ async fn import_osv_run(
             changed.push(a);
         }
     }
-    if by_id.len() < total {
+    if by_id.len() < out.read {
         out.warnings.push(format!(
             "{} advisory ids appear in more than one file; the last file read counts",
-            total - by_id.len()
+            out.read - by_id.len()
         ));
     }
+    Ok(changed)
+}
+
+/// Writes the changed advisories to the import's staging area, a short
+/// transaction per batch.
+async fn stage_advisories(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: i64,
+    changed: &[advisories::NewAdvisory],
+) -> Result<(), ImportError> {
     for (n, batch) in changed.chunks(STAGE_BATCH).enumerate() {
         progress(
             db,
@@ -490,6 +531,20 @@ async fn import_osv_run(
         advisories::stage(&mut tx, import_id, batch).await?;
         patchport_db::commit(tx).await?;
     }
+    Ok(())
+}
+
+/// Switches the staged advisories over in one transaction, counting the
+/// new and changed ones in `out`, and audits the import if it changed
+/// anything.
+async fn switch_over(
+    db: &Db,
+    clock: &dyn Clock,
+    import_id: i64,
+    out: &mut Imported,
+    target: &str,
+    actor: &str,
+) -> Result<(), ImportError> {
     progress(db, clock, import_id, "switching", 0, 1).await?;
     let now = clock.now();
     let mut tx = db.begin().await?;
@@ -512,8 +567,7 @@ async fn import_osv_run(
         audit::record(&mut tx, &event, now).await?;
     }
     patchport_db::commit(tx).await?;
-    out.matched = match_stale(db, clock, Some(import_id)).await?;
-    Ok(out)
+    Ok(())
 }
 
 /// Matches stale server-patch versions again, a batch per transaction,

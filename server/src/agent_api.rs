@@ -213,37 +213,13 @@ async fn authenticate(
     headers: &HeaderMap,
     source: &str,
 ) -> Result<Caller, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|v| v.split_once('.'))
-        .and_then(|(id, secret)| Some((id.parse::<i64>().ok()?, secret)));
-    let Some((server_id, secret)) = presented else {
-        audit_refusal(
-            state,
-            "agent.auth_failed",
-            "",
-            "missing or malformed credential",
-            source,
-        )
-        .await?;
-        return Err(ApiError::Unauthorized);
+    let Some((server_id, secret)) = presented_credential(headers) else {
+        return auth_failed(state, "", "missing or malformed credential", source).await;
     };
     let mut conn = state.db.read().await?;
     let stored = agents::credential(&mut conn, server_id).await?;
     drop(conn);
-    let given = secret_digest(secret);
-    // Compare against something even when the server has no credential, so
-    // unknown and known servers take the same time.
-    let filler = "0".repeat(64);
-    let current = stored.as_ref().map_or(&filler, |c| &c.secret_hash);
-    let next = stored
-        .as_ref()
-        .and_then(|c| c.next_secret_hash.as_ref())
-        .unwrap_or(&filler);
-    let is_current = bool::from(given.as_bytes().ct_eq(current.as_bytes()));
-    let is_next = bool::from(given.as_bytes().ct_eq(next.as_bytes()));
+    let (is_current, is_next) = compare_secret(stored.as_ref(), secret);
     match stored {
         // The new credential went to whoever presented the current one
         // first; the current one again means two holders (or a lost
@@ -257,19 +233,7 @@ async fn authenticate(
             rotate: c.rotate_requested,
         }),
         Some(c) if is_next && c.next_secret_hash.is_some() => {
-            let now = state.clock.now();
-            let mut tx = state.db.begin().await?;
-            agents::complete_rotation(&mut tx, server_id, now).await?;
-            let event = audit::NewAuditEvent {
-                actor_name: "agent",
-                action: "agent.credential_rotated",
-                target: &format!("server {server_id}"),
-                detail: "the agent switched to its new credential",
-                source,
-                ..Default::default()
-            };
-            audit::record(&mut tx, &event, now).await?;
-            patchport_db::commit(tx).await?;
+            complete_rotation(state, server_id, source).await?;
             Ok(Caller {
                 server_id,
                 rotate: false,
@@ -281,17 +245,66 @@ async fn authenticate(
             } else {
                 "no live credential (revoked or unknown server)"
             };
-            audit_refusal(
-                state,
-                "agent.auth_failed",
-                &format!("server {server_id}"),
-                reason,
-                source,
-            )
-            .await?;
-            Err(ApiError::Unauthorized)
+            auth_failed(state, &format!("server {server_id}"), reason, source).await
         }
     }
+}
+
+/// The (server id, secret) of an `Authorization: Bearer <server id>.<secret>`
+/// header, if there is one of that form.
+fn presented_credential(headers: &HeaderMap) -> Option<(i64, &str)> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once('.'))
+        .and_then(|(id, secret)| Some((id.parse::<i64>().ok()?, secret)))
+}
+
+/// Whether `secret` is the stored current secret and whether it is the
+/// pending next one, both compared in constant time.
+fn compare_secret(stored: Option<&agents::StoredCredential>, secret: &str) -> (bool, bool) {
+    let given = secret_digest(secret);
+    // Compare against something even when the server has no credential, so
+    // unknown and known servers take the same time.
+    let filler = "0".repeat(64);
+    let current = stored.map_or(&filler, |c| &c.secret_hash);
+    let next = stored
+        .and_then(|c| c.next_secret_hash.as_ref())
+        .unwrap_or(&filler);
+    let is_current = bool::from(given.as_bytes().ct_eq(current.as_bytes()));
+    let is_next = bool::from(given.as_bytes().ct_eq(next.as_bytes()));
+    (is_current, is_next)
+}
+
+/// Retires a server's old credential on the first use of its new one, and
+/// records it.
+async fn complete_rotation(state: &AppState, server_id: i64, source: &str) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    agents::complete_rotation(&mut tx, server_id, now).await?;
+    let event = audit::NewAuditEvent {
+        actor_name: "agent",
+        action: "agent.credential_rotated",
+        target: &format!("server {server_id}"),
+        detail: "the agent switched to its new credential",
+        source,
+        ..Default::default()
+    };
+    audit::record(&mut tx, &event, now).await?;
+    patchport_db::commit(tx).await?;
+    Ok(())
+}
+
+/// Audits a refused authentication and refuses it.
+async fn auth_failed(
+    state: &AppState,
+    target: &str,
+    reason: &str,
+    source: &str,
+) -> Result<Caller, ApiError> {
+    audit_refusal(state, "agent.auth_failed", target, reason, source).await?;
+    Err(ApiError::Unauthorized)
 }
 
 /// Revokes a server's credentials after its current one was presented
@@ -315,18 +328,10 @@ async fn credential_conflict(
             ..Default::default()
         };
         audit::record(&mut tx, &event, now).await?;
-        let subject = format!("{hostname}: agent credential revoked, enrol it again");
-        let body = format!(
-            "During a credential rotation the old credential of {hostname} was presented again (from {source}) \
-             after its replacement had been handed out. Either a copy of it is used elsewhere, or the agent \
-             lost the answer. Both credentials are revoked: enrol the server again with a new token, and \
-             check the server if it was not you."
-        );
-        let notice = patchport_db::mail::Notice {
-            kind: "credential_conflict",
-            subject: &subject,
-            body: &body,
-            link: &format!("/servers/{server_id}"),
+        let notice = patchport_core::notice::Notice::CredentialConflict {
+            server_id,
+            host: hostname,
+            source: source.to_owned(),
         };
         patchport_db::mail::notify_admins(&mut tx, &notice, now).await?;
     }
@@ -356,9 +361,34 @@ async fn check_in(
     let source = client.0.to_string();
     let caller = authenticate(&state, &headers, &source).await?;
     let server_id = caller.server_id;
-    // Parsed here rather than by `Json`, whose error paths cost a third of
-    // the parse on 1,500-package reports; serde's messages still name the
-    // line and column.
+    let req = check_in_request(payload)?;
+    let now = state.clock.now();
+    let new_credential = if caller.rotate {
+        Some(stage_rotation(&state, server_id, &source).await?)
+    } else {
+        None
+    };
+    let (send_report, job, next_job_at) = match req.report {
+        Some(report) => {
+            let job = accept_report(&state, server_id, report, &req.digest, now).await?;
+            (false, job, None)
+        }
+        None => digest_only(&state, server_id, &req.digest, now).await?,
+    };
+    Ok(Json(CheckInResponse {
+        send_report,
+        next_check_in: next_check_in(now, next_job_at),
+        jobs: job.into_iter().collect(),
+        new_credential,
+    }))
+}
+
+/// Reads a check-in's body. Parsed here rather than by `Json`, whose error
+/// paths cost a third of the parse on 1,500-package reports; serde's
+/// messages still name the line and column.
+fn check_in_request(
+    payload: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<CheckInRequest, ApiError> {
     let bytes = payload.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge
@@ -366,105 +396,115 @@ async fn check_in(
             ApiError::BadRequest(e.body_text())
         }
     })?;
-    let req: CheckInRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("invalid check-in: {e}")))?;
-    let now = state.clock.now();
-    let new_credential = if caller.rotate {
-        let secret = app::ssr::new_secret();
-        let mut tx = state.db.begin().await?;
-        let staged = agents::stage_rotation(&mut tx, server_id, &secret_digest(&secret)).await?;
-        patchport_db::commit(tx).await?;
-        if !staged {
-            // Another check-in with the same credential got there first.
-            credential_conflict(&state, server_id, &source).await?;
-            return Err(ApiError::Unauthorized);
-        }
-        Some(format!("{server_id}.{secret}"))
-    } else {
-        None
-    };
-    let answer = move |send_report, jobs: Option<protocol::JobOrder>, next_job_at: Option<i64>| {
-        Json(CheckInResponse {
-            send_report,
-            next_check_in: next_check_in(now, next_job_at),
-            jobs: jobs.into_iter().collect(),
-            new_credential: new_credential.clone(),
-        })
-    };
-    match req.report {
-        Some(mut report) => {
-            report
-                .validate()
-                .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-            report.normalise();
-            let digest = report.digest();
-            if digest != req.digest {
-                return Err(ApiError::Unprocessable(
-                    "digest: does not match the report".into(),
-                ));
-            }
-            // Reports of different servers update shared catalog rows (and
-            // the counts on them); PostgreSQL may end one of two crossing
-            // transactions as a deadlock, which is simply run again.
-            let mut attempt = 1;
-            loop {
-                let run = async {
-                    let mut tx = state.db.begin().await?;
-                    let done =
-                        servers::apply_report(&mut tx, server_id, &report, &digest, now).await?;
-                    let job = if done.open_jobs {
-                        jobs::claim(&mut tx, server_id, now).await?
-                    } else {
-                        None
-                    };
-                    patchport_db::commit(tx).await?;
-                    Ok::<_, patchport_db::StorageError>((done, job))
-                };
-                match run.await {
-                    Ok((done, job)) => {
-                        tracing::debug!(server_id, ?done, "report reconciled");
-                        if !done.security_raised.is_empty() {
-                            raise_security(&state, &done.security_raised).await;
-                        }
-                        return Ok(answer(false, job, None));
-                    }
-                    Err(e) if e.is_retryable() && attempt < 3 => {
-                        tracing::info!(server_id, attempt, "report lost a race; running it again");
-                        back_off(attempt).await;
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        None => {
-            // The hot path: one statement records the check-in and says
-            // whether anything else needs doing.
-            let mut conn = state.db.write().await?;
-            let touched = servers::touch(&mut conn, server_id, now).await?;
-            drop(conn);
-            let unchanged = touched
-                .as_ref()
-                .is_some_and(|t| !t.report_digest.is_empty() && t.report_digest == req.digest);
-            // Jobs only while the portal knows the server's current state
-            // (a reboot is confirmed against the boot id it knows).
-            let next_job_at = touched.as_ref().and_then(|t| t.next_job_at);
-            let job = if unchanged && touched.is_some_and(|t| t.open_jobs) {
-                let mut tx = state.db.begin().await?;
-                let job = jobs::claim(&mut tx, server_id, now).await?;
-                patchport_db::commit(tx).await?;
-                job
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid check-in: {e}")))
+}
+
+/// Stages a new credential for a server whose rotation is pending and
+/// returns it; refuses (and revokes) when another check-in with the same
+/// credential got there first.
+async fn stage_rotation(
+    state: &AppState,
+    server_id: i64,
+    source: &str,
+) -> Result<String, ApiError> {
+    let secret = app::ssr::new_secret();
+    let mut tx = state.db.begin().await?;
+    let staged = agents::stage_rotation(&mut tx, server_id, &secret_digest(&secret)).await?;
+    patchport_db::commit(tx).await?;
+    if !staged {
+        // Another check-in with the same credential got there first.
+        credential_conflict(state, server_id, source).await?;
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(format!("{server_id}.{secret}"))
+}
+
+/// Checks a full report against its digest and reconciles it, then claims
+/// the server's next job if it has open ones. Refused reports change
+/// nothing.
+async fn accept_report(
+    state: &AppState,
+    server_id: i64,
+    mut report: protocol::Report,
+    expected: &str,
+    now: i64,
+) -> Result<Option<protocol::JobOrder>, ApiError> {
+    report
+        .validate()
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    report.normalise();
+    let digest = report.digest();
+    if digest != expected {
+        return Err(ApiError::Unprocessable(
+            "digest: does not match the report".into(),
+        ));
+    }
+    // Reports of different servers update shared catalog rows (and
+    // the counts on them); PostgreSQL may end one of two crossing
+    // transactions as a deadlock, which is simply run again.
+    let mut attempt = 1;
+    loop {
+        let run = async {
+            let mut tx = state.db.begin().await?;
+            let done = servers::apply_report(&mut tx, server_id, &report, &digest, now).await?;
+            let job = if done.open_jobs {
+                jobs::claim(&mut tx, server_id, now).await?
             } else {
                 None
             };
-            Ok(answer(!unchanged, job, next_job_at))
+            patchport_db::commit(tx).await?;
+            Ok::<_, patchport_db::StorageError>((done, job))
+        };
+        match run.await {
+            Ok((done, job)) => {
+                tracing::debug!(server_id, ?done, "report reconciled");
+                if !done.security_raised.is_empty() {
+                    raise_security(state, &done.security_raised).await;
+                }
+                return Ok(job);
+            }
+            Err(e) if e.is_retryable() && attempt < 3 => {
+                tracing::info!(server_id, attempt, "report lost a race; running it again");
+                back_off(attempt).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// Seconds until the agent should check in again: the usual interval, or
-/// sooner when a queued job becomes due before that (a reboot booked for
-/// 22:00 starts within about 30 s of it, not up to 5 min later).
+/// A check-in with the digest only: records it, and returns whether the
+/// portal needs the full report, the server's next job (claimed only while
+/// the portal knows its current state) and when a queued job becomes due.
+async fn digest_only(
+    state: &AppState,
+    server_id: i64,
+    digest: &str,
+    now: i64,
+) -> Result<(bool, Option<protocol::JobOrder>, Option<i64>), ApiError> {
+    // The hot path: one statement records the check-in and says
+    // whether anything else needs doing.
+    let mut conn = state.db.write().await?;
+    let touched = servers::touch(&mut conn, server_id, now).await?;
+    drop(conn);
+    let unchanged = touched
+        .as_ref()
+        .is_some_and(|t| !t.report_digest.is_empty() && t.report_digest == digest);
+    // Jobs only while the portal knows the server's current state
+    // (a reboot is confirmed against the boot id it knows).
+    let next_job_at = touched.as_ref().and_then(|t| t.next_job_at);
+    let job = if unchanged && touched.is_some_and(|t| t.open_jobs) {
+        let mut tx = state.db.begin().await?;
+        let job = jobs::claim(&mut tx, server_id, now).await?;
+        patchport_db::commit(tx).await?;
+        job
+    } else {
+        None
+    };
+    Ok((!unchanged, job, next_job_at))
+}
+
 /// Waits a little before running a transaction that lost a race again,
 /// longer each attempt and with jitter, so the same two do not collide
 /// again at once.
@@ -496,6 +536,9 @@ async fn raise_security(state: &AppState, ids: &[i64]) {
     }
 }
 
+/// Seconds until the agent should check in again: the usual interval, or
+/// sooner when a queued job becomes due before that (a reboot booked for
+/// 22:00 starts within about 30 s of it, not up to 5 min later).
 fn next_check_in(now: i64, next_job_at: Option<i64>) -> u64 {
     let interval = protocol::CHECK_IN_INTERVAL;
     match next_job_at {

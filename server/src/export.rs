@@ -78,7 +78,40 @@ pub fn csv_stream(
     query: patchport_db::report::PatchQuery,
     view: View,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    let header_row = match view {
+    let header_row = header_row(view);
+    let start = match view {
+        View::Patch => Cursor::Page(1),
+        View::Server => Cursor::After(0, 0),
+    };
+    let batches = stream::unfold(Some(start), move |cursor| {
+        let db = db.clone();
+        let query = query.clone();
+        async move {
+            let cursor = cursor?;
+            match batch(&db, &query, cursor).await {
+                Err(e) => {
+                    tracing::error!(error = %app::errors::error_chain(&e), "export batch failed");
+                    Some((Err(std::io::Error::other("export failed")), None))
+                }
+                Ok((out, next)) => Some((Ok(out), next)),
+            }
+        }
+    });
+    futures_util::StreamExt::chain(stream::iter([Ok(header_row)]), batches)
+}
+
+/// Where the next batch of rows starts.
+#[derive(Clone, Copy)]
+enum Cursor {
+    /// By patch: the page (of [`BATCH`] rows) to read.
+    Page(i64),
+    /// By server: after this (server id, patch id).
+    After(i64, i64),
+}
+
+/// The header record of a view's CSV.
+fn header_row(view: View) -> Vec<u8> {
+    match view {
         View::Patch => csv_bytes(&[
             "package",
             "version",
@@ -108,93 +141,97 @@ pub fn csv_stream(
             "state",
             "detected_utc",
         ]),
-    };
-    #[derive(Clone, Copy)]
-    enum Cursor {
-        Page(i64),
-        After(i64, i64),
     }
-    let start = match view {
-        View::Patch => Cursor::Page(1),
-        View::Server => Cursor::After(0, 0),
-    };
-    let yes_no = |b: bool| if b { "yes" } else { "no" };
-    let batches = stream::unfold(Some(start), move |cursor| {
-        let db = db.clone();
-        let query = query.clone();
-        async move {
-            let cursor = cursor?;
-            let batch = async {
-                let mut conn = db.read().await?;
-                let mut out = Records::new();
-                let next = match cursor {
-                    Cursor::Page(page) => {
-                        let found =
-                            patchport_db::report::by_patch(&mut conn, &query, page, BATCH).await?;
-                        for r in &found.items {
-                            out.write(&[
-                                r.package.as_str(),
-                                r.version.as_str(),
-                                r.arch.as_str(),
-                                r.release.as_str(),
-                                r.severity.as_str(),
-                                &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
-                                yes_no(r.known_exploited),
-                                yes_no(r.security),
-                                &r.advisories.to_string(),
-                                &r.servers.to_string(),
-                                &patchport_core::clock::format_utc(r.oldest),
-                            ]);
-                        }
-                        (found.items.len() as i64 == BATCH).then_some(Cursor::Page(page + 1))
-                    }
-                    Cursor::After(server, patch) => {
-                        let rows = patchport_db::report::detail_after(
-                            &mut conn,
-                            &query,
-                            (server, patch),
-                            BATCH,
-                        )
-                        .await?;
-                        for r in &rows {
-                            out.write(&[
-                                r.hostname.as_str(),
-                                r.criticality.as_str(),
-                                r.owner.as_str(),
-                                r.release.as_str(),
-                                r.package.as_str(),
-                                r.installed_version.as_str(),
-                                r.version.as_str(),
-                                r.arch.as_str(),
-                                r.severity.as_str(),
-                                &r.cvss.map(|c| format!("{c:.1}")).unwrap_or_default(),
-                                yes_no(r.known_exploited),
-                                yes_no(r.security),
-                                r.state.as_str(),
-                                &patchport_core::clock::format_utc(r.first_seen),
-                            ]);
-                        }
-                        match rows.last() {
-                            Some(last) if rows.len() as i64 == BATCH => {
-                                Some(Cursor::After(last.server_id, last.patch_id))
-                            }
-                            _ => None,
-                        }
-                    }
-                };
-                Ok::<_, patchport_db::StorageError>((out.into_bytes(), next))
-            }
-            .await;
-            match batch {
-                Err(e) => {
-                    tracing::error!(error = %app::errors::error_chain(&e), "export batch failed");
-                    Some((Err(std::io::Error::other("export failed")), None))
-                }
-                Ok((out, next)) => Some((Ok(out), next)),
-            }
+}
+
+/// One batch of rows from `cursor` on, as CSV, and where the next batch
+/// starts (none after the last).
+async fn batch(
+    db: &patchport_db::Db,
+    query: &patchport_db::report::PatchQuery,
+    cursor: Cursor,
+) -> Result<(Vec<u8>, Option<Cursor>), patchport_db::StorageError> {
+    let mut conn = db.read().await?;
+    let mut out = Records::new();
+    let next = match cursor {
+        Cursor::Page(page) => patch_rows(&mut conn, query, page, &mut out).await?,
+        Cursor::After(server, patch) => {
+            server_rows(&mut conn, query, (server, patch), &mut out).await?
         }
-    });
-    futures_util::StreamExt::chain(stream::iter([Ok(header_row)]), batches)
+    };
+    Ok((out.into_bytes(), next))
+}
+
+/// Writes a page of the report by patch; returns the next page unless
+/// this one was the last.
+async fn patch_rows(
+    conn: &mut patchport_db::Conn,
+    query: &patchport_db::report::PatchQuery,
+    page: i64,
+    out: &mut Records,
+) -> Result<Option<Cursor>, patchport_db::StorageError> {
+    let found = patchport_db::report::by_patch(conn, query, page, BATCH).await?;
+    for r in &found.items {
+        out.write(&[
+            r.package.as_str(),
+            r.version.as_str(),
+            r.arch.as_str(),
+            r.release.as_str(),
+            r.severity.as_str(),
+            &cvss_cell(r.cvss),
+            yes_no(r.known_exploited),
+            yes_no(r.security),
+            &r.advisories.to_string(),
+            &r.servers.to_string(),
+            &patchport_core::clock::format_utc(r.oldest),
+        ]);
+    }
+    Ok((found.items.len() as i64 == BATCH).then_some(Cursor::Page(page + 1)))
+}
+
+/// Writes the server-patch rows after `after`; returns where the next
+/// batch starts unless this one was the last.
+async fn server_rows(
+    conn: &mut patchport_db::Conn,
+    query: &patchport_db::report::PatchQuery,
+    after: (i64, i64),
+    out: &mut Records,
+) -> Result<Option<Cursor>, patchport_db::StorageError> {
+    let rows = patchport_db::report::detail_after(conn, query, after, BATCH).await?;
+    for r in &rows {
+        out.write(&[
+            r.hostname.as_str(),
+            r.criticality.as_str(),
+            r.owner.as_str(),
+            r.release.as_str(),
+            r.package.as_str(),
+            r.installed_version.as_str(),
+            r.version.as_str(),
+            r.arch.as_str(),
+            r.severity.as_str(),
+            &cvss_cell(r.cvss),
+            yes_no(r.known_exploited),
+            yes_no(r.security),
+            r.state.as_str(),
+            &patchport_core::clock::format_utc(r.first_seen),
+        ]);
+    }
+    Ok(match rows.last() {
+        Some(last) if rows.len() as i64 == BATCH => {
+            Some(Cursor::After(last.server_id, last.patch_id))
+        }
+        _ => None,
+    })
+}
+
+/// A CVSS score with one decimal, or empty.
+fn cvss_cell(cvss: Option<f64>) -> String {
+    cvss.map(|c| format!("{c:.1}")).unwrap_or_default()
+}
+
+/// A flag as `yes` or `no`.
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
 }
 
 /// CSV records written by `csv::Writer` (quoted where needed), with

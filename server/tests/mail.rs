@@ -8,7 +8,7 @@
 
 mod support;
 
-use patchport_db::mail::Notice;
+use patchport_core::notice::Notice;
 use support::sink::{PUBLIC, Received, Sink};
 use support::{ADMIN, OWNER, PASSWORD, TestApp, for_each_backend_with};
 
@@ -61,17 +61,17 @@ impl TestApp {
         (self.find_user(name).await.unwrap(), address)
     }
 
-    /// Queues a notification (and its mail) the way the scheduler does.
-    async fn tell(&self, account: i64, subject: &str) {
+    /// Queues a notification (and its mail) the way the scheduler does:
+    /// `patches` patches published for the account's servers.
+    async fn tell(&self, account: i64, patches: usize) {
         let mut tx = self.app_state.db.begin().await.unwrap();
         patchport_db::mail::notify(
             &mut tx,
             account,
-            &Notice {
-                kind: "published",
-                subject,
-                body: "Two patches are ready for you to install.",
-                link: "/servers",
+            &Notice::Published {
+                items: (1..=patches)
+                    .map(|n| format!("pkg{n} 1.0 on web-1"))
+                    .collect(),
             },
             self.clock_now(),
         )
@@ -110,19 +110,17 @@ async fn mails_reach_their_recipients_with_links_from_the_public_url() {
         let (ann, ann_at) = app.person("ann", false).await;
         let (bob, bob_at) = app.person("bob", false).await;
         let (_, carol_at) = app.person("carol", true).await;
-        app.tell(ann, "2 patch(es) published for your servers")
-            .await;
-        app.tell(bob, "1 patch(es) published for your servers")
-            .await;
+        app.tell(ann, 2).await;
+        app.tell(bob, 1).await;
         // An admin alert goes to every admin with an address.
         let mut tx = app.app_state.db.begin().await.unwrap();
         let told = patchport_db::mail::notify_admins(
             &mut tx,
-            &Notice {
-                kind: "test_failed",
-                subject: "Test install of xz 5.4 failed",
-                body: "dpkg failed.",
-                link: "/rollouts/7",
+            &Notice::TestFailed {
+                rollout_id: 7,
+                package: "xz".into(),
+                version: "5.4".into(),
+                failures: vec!["web-1: failed dpkg failed".into()],
             },
             app.clock_now(),
         )
@@ -182,8 +180,8 @@ async fn mails_reach_their_recipients_with_links_from_the_public_url() {
             )
             .await;
         assert_eq!(resp.status(), 422, "owners cannot choose admin mail");
-        app.tell(bob, "another").await;
-        app.tell(ann, "another").await;
+        app.tell(bob, 1).await;
+        app.tell(ann, 1).await;
         assert_eq!(app.deliver_mail().await.sent, 1);
         assert_eq!(sink.to(&bob_at).len(), 1, "bob switched it off");
         assert_eq!(sink.to(&ann_at).len(), 2);
@@ -231,7 +229,7 @@ async fn an_smtp_outage_delays_mail_but_loses_and_doubles_none() {
         }
         sink.stop();
         for (id, _) in &people {
-            app.tell(*id, "patches published").await;
+            app.tell(*id, 1).await;
         }
         // Down: the first try fails and the pass stops; the rest wait
         // without spending tries.
@@ -281,8 +279,8 @@ async fn a_permanent_refusal_is_a_dead_letter_that_admins_can_resend() {
     with_smtp(|app, sink| async move {
         let (bounce, _) = app.person("bounce", false).await;
         let (hal, hal_at) = app.person("hal", false).await;
-        app.tell(bounce, "patches published").await;
-        app.tell(hal, "patches published").await;
+        app.tell(bounce, 1).await;
+        app.tell(hal, 1).await;
         let done = app.deliver_mail().await;
         assert_eq!((done.sent, done.dead), (1, 1));
         assert_eq!(sink.to(&hal_at).len(), 1, "the good one still goes");
@@ -334,8 +332,8 @@ async fn queued_mail_survives_a_restart_of_the_portal() {
         let (ivy, ivy_at) = app.person("ivy", false).await;
         let (jon, jon_at) = app.person("jon", false).await;
         sink.stop();
-        app.tell(ivy, "patches published").await;
-        app.tell(jon, "patches published").await;
+        app.tell(ivy, 1).await;
+        app.tell(jon, 1).await;
         assert_eq!(app.deliver_mail().await.retried, 1);
         let app = app.restart().await;
         sink.start();
@@ -705,7 +703,7 @@ async fn an_smtp_server_that_never_answers_delays_mail_without_losing_it() {
         },
         |app| async move {
             let (hal, _) = app.person("hal", false).await;
-            app.tell(hal, "patches published").await;
+            app.tell(hal, 1).await;
             let started = std::time::Instant::now();
             let done = app.deliver_mail().await;
             assert!(

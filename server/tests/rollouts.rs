@@ -304,7 +304,8 @@ async fn a_decline_takes_the_patch_out_of_installs_already_queued() {
                     "owner_ids": [], "install_at": at, "reboot": "none", "reboot_at": "", "request_key": "key-decline-queued"}),
             )
             .await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(resp.status(), 200);
+        let deployed: app::rollouts::DeploymentCreated = resp.json().await.unwrap();
         assert_eq!(app.patch_state(web1, "bash").await, "queued");
         let resp = app
             .post_fn(
@@ -318,6 +319,13 @@ async fn a_decline_takes_the_patch_out_of_installs_already_queued() {
         assert_eq!(app.patch_state(web2, "bash").await, "missing");
         assert_eq!(app.patch_state(web1, "zlib").await, "queued", "the rest of the job stays");
         assert_eq!((app.open_jobs(web1).await, app.open_jobs(web2).await), (1, 0));
+        // The deployment says why web-2's install will not happen.
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let shown = rollouts::deployment(&mut conn, deployed.id).await.unwrap().unwrap();
+        drop(conn);
+        let web2_target = shown.targets.iter().find(|t| t.server_id == web2).unwrap();
+        assert_eq!(web2_target.state, "cancelled");
+        assert_eq!(web2_target.reason, patchport_core::workflow::JobReason::PatchDeclined.text());
         // At the time, web-1's agent installs zlib only; web-2 gets nothing.
         app.clock.advance(3600 + 60);
         assert_eq!(app.agent_runs(&mut other, true).await, None);

@@ -14,6 +14,9 @@
 use clap::Parser;
 use patchport_agent::client::Client;
 use patchport_agent::fleet::{self, Shape, VirtualAgent};
+use patchport_core::protocol::Report;
+use std::process::ExitCode;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -171,27 +174,20 @@ fn simulate(file: &std::path::Path, interval: u64, seed: u64) -> Result<(), Stri
     }
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(file) = &args.simulate {
         return match simulate(file, args.interval, args.seed) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("patchport-fleet: {e}");
-                std::process::ExitCode::FAILURE
-            }
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
         };
     }
     let (Some(url), Some(token)) = (args.url.clone(), args.token.clone()) else {
-        eprintln!("patchport-fleet: --url and --token are required");
-        return std::process::ExitCode::FAILURE;
+        return fail("--url and --token are required");
     };
     let client = match Client::new(&url, None, args.allow_http) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("patchport-fleet: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return fail(e),
     };
     let shape = Shape {
         packages: args.packages,
@@ -203,35 +199,79 @@ fn main() -> std::process::ExitCode {
         args.agents, args.packages, args.updates, args.concurrency
     );
 
-    let catalog = match (args.os.as_str(), &args.catalog) {
-        ("debian", _) => None,
-        ("almalinux", Some(dir)) => match fleet::RpmCatalog::from_osv_dir(dir, "AlmaLinux:9") {
-            Ok(c) => {
-                println!(
-                    "catalog: {} AlmaLinux 9 packages with fixes",
-                    c.packages.len()
-                );
-                Some(c)
-            }
-            Err(e) => {
-                eprintln!("patchport-fleet: {e}");
-                return std::process::ExitCode::FAILURE;
-            }
-        },
-        (os, _) => {
-            eprintln!("patchport-fleet: --os {os}: expected debian, or almalinux with --catalog");
-            return std::process::ExitCode::FAILURE;
-        }
+    let catalog = match catalog(&args) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
     };
     let report_of = |i: usize| match &catalog {
         Some(c) => fleet::report_rpm(i, shape, args.seed, c),
         None => fleet::report(i, shape, args.seed),
     };
-    let slots: Vec<std::sync::Mutex<Option<VirtualAgent>>> =
+    let enrolled = enroll_all(&client, &token, &args, report_of);
+    if enrolled.is_empty() {
+        return ExitCode::FAILURE;
+    }
+
+    // Encoded before the clock starts: real agents do this on their own
+    // machines, not on the portal's.
+    let encoded: Vec<fleet::Encoded> = enrolled.iter().map(fleet::encode).collect();
+    full_reports(&client, &enrolled, &encoded, args.concurrency);
+    if !unchanged_check_ins(&client, &enrolled, &encoded, &args) {
+        return ExitCode::FAILURE;
+    }
+    if args.load_seconds > 0
+        && !load(
+            &client,
+            enrolled,
+            args.concurrency,
+            args.load_seconds,
+            args.latency_log.as_deref(),
+        )
+    {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints `patchport-fleet: <message>` to standard error and fails.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("patchport-fleet: {message}");
+    ExitCode::FAILURE
+}
+
+/// The package catalog `--os` asks for: none for Debian, AlmaLinux 9's
+/// fixed versions (read from `--catalog`) for AlmaLinux.
+fn catalog(args: &Args) -> Result<Option<fleet::RpmCatalog>, String> {
+    match (args.os.as_str(), &args.catalog) {
+        ("debian", _) => Ok(None),
+        ("almalinux", Some(dir)) => {
+            let c = fleet::RpmCatalog::from_osv_dir(dir, "AlmaLinux:9")?;
+            println!(
+                "catalog: {} AlmaLinux 9 packages with fixes",
+                c.packages.len()
+            );
+            Ok(Some(c))
+        }
+        (os, _) => Err(format!(
+            "--os {os}: expected debian, or almalinux with --catalog"
+        )),
+    }
+}
+
+/// Enrols `--agents` virtual agents with `token`, `report_of(i)` the
+/// inventory of the i-th; prints how long it took and the first failure.
+/// Returns the agents that enrolled.
+fn enroll_all(
+    client: &Client,
+    token: &str,
+    args: &Args,
+    report_of: impl Fn(usize) -> Report + Sync,
+) -> Vec<VirtualAgent> {
+    let slots: Vec<Mutex<Option<VirtualAgent>>> =
         (0..args.agents).map(|_| Default::default()).collect();
     let started = Instant::now();
     let failed = parallel(args.agents, args.concurrency, |i| {
-        let agent = fleet::enroll(&client, &token, report_of(i)).map_err(|e| e.to_string())?;
+        let agent = fleet::enroll(client, token, report_of(i)).map_err(|e| e.to_string())?;
         *slots[i].lock().map_err(|e| e.to_string())? = Some(agent);
         Ok(())
     });
@@ -248,16 +288,19 @@ fn main() -> std::process::ExitCode {
     if let Some(first) = failed.first() {
         eprintln!("first enrolment failure: {first}");
     }
-    if enrolled.is_empty() {
-        return std::process::ExitCode::FAILURE;
-    }
+    enrolled
+}
 
-    // Encoded before the clock starts: real agents do this on their own
-    // machines, not on the portal's.
-    let encoded: Vec<fleet::Encoded> = enrolled.iter().map(fleet::encode).collect();
+/// Sends every agent's full report once and prints the rate.
+fn full_reports(
+    client: &Client,
+    enrolled: &[VirtualAgent],
+    encoded: &[fleet::Encoded],
+    concurrency: usize,
+) {
     let started = Instant::now();
-    let failed = parallel(enrolled.len(), args.concurrency, |i| {
-        fleet::send_full(&client, &enrolled[i], &encoded[i]).map_err(|e| e.to_string())
+    let failed = parallel(enrolled.len(), concurrency, |i| {
+        fleet::send_full(client, &enrolled[i], &encoded[i]).map_err(|e| e.to_string())
     });
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -266,12 +309,22 @@ fn main() -> std::process::ExitCode {
         enrolled.len() as f64 / secs,
         failed.len()
     );
+}
 
+/// Checks every agent in `--rounds` times with its digest only and prints
+/// the rate; false (after printing the first failure) if any failed or
+/// the portal asked for a report it already has.
+fn unchanged_check_ins(
+    client: &Client,
+    enrolled: &[VirtualAgent],
+    encoded: &[fleet::Encoded],
+    args: &Args,
+) -> bool {
     let total = enrolled.len() * args.rounds;
     let started = Instant::now();
     let failed = parallel(total, args.concurrency, |i| {
         let n = i % enrolled.len();
-        match fleet::send_digest(&client, &enrolled[n], &encoded[n]) {
+        match fleet::send_digest(client, &enrolled[n], &encoded[n]) {
             Ok(false) => Ok(()),
             Ok(true) => Err("portal asked for a report it already has".into()),
             Err(e) => Err(e.to_string()),
@@ -285,20 +338,9 @@ fn main() -> std::process::ExitCode {
     );
     if let Some(first) = failed.first() {
         eprintln!("first failure: {first}");
-        return std::process::ExitCode::FAILURE;
+        return false;
     }
-    if args.load_seconds > 0
-        && !load(
-            &client,
-            enrolled,
-            args.concurrency,
-            args.load_seconds,
-            args.latency_log.as_deref(),
-        )
-    {
-        return std::process::ExitCode::FAILURE;
-    }
-    std::process::ExitCode::SUCCESS
+    true
 }
 
 /// Checks in for `seconds`: every other check-in sends a changed report
@@ -311,13 +353,10 @@ fn load(
     seconds: u64,
     log: Option<&std::path::Path>,
 ) -> bool {
-    let agents: Vec<std::sync::Mutex<VirtualAgent>> =
-        agents.into_iter().map(std::sync::Mutex::new).collect();
+    let agents: Vec<Mutex<VirtualAgent>> = agents.into_iter().map(Mutex::new).collect();
     let next = AtomicUsize::new(0);
     let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
-    let latencies = std::sync::Mutex::new(Vec::new());
-    let failures = std::sync::Mutex::new(Vec::new());
-    let lines = std::sync::Mutex::new(Vec::<String>::new());
+    let tally = Tally::default();
     println!("load: {seconds} s of check-ins on {threads} connections, half of them writing");
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
@@ -327,68 +366,92 @@ fn load(
                     let Ok(mut agent) = agents[i % agents.len()].lock() else {
                         continue;
                     };
-                    let writes = i.is_multiple_of(2);
-                    if writes {
-                        agent.report.reboot_required = !agent.report.reboot_required;
-                    }
-                    let encoded = fleet::encode(&agent);
-                    let at = unix_ms();
-                    let started = Instant::now();
-                    let result = if writes {
-                        fleet::send_full(client, &agent, &encoded)
-                    } else {
-                        fleet::send_digest(client, &agent, &encoded).map(|_| ())
-                    };
-                    let ms = started.elapsed().as_secs_f64() * 1000.0;
-                    let now = at / 1000;
-                    if log.is_some()
-                        && let Ok(mut l) = lines.lock()
-                    {
-                        l.push(format!(
-                            "{at} {ms:.1} {}",
-                            if result.is_ok() { "ok" } else { "failed" }
-                        ));
-                    }
-                    match result {
-                        Ok(()) => latencies.lock().map(|mut l| l.push(ms)).unwrap_or(()),
-                        Err(e) => failures
-                            .lock()
-                            .map(|mut f| f.push(format!("{now}: {}: {e}", agent.report.hostname)))
-                            .unwrap_or(()),
-                    }
+                    tally.check_in(client, &mut agent, i.is_multiple_of(2), log.is_some());
                 }
             });
         }
     });
-    let mut latencies = latencies.into_inner().unwrap_or_default();
-    latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
-    let failures = failures.into_inner().unwrap_or_default();
-    if let Some(path) = log {
-        let mut text = lines.into_inner().unwrap_or_default().join("\n");
-        text.push('\n');
-        if let Err(e) = std::fs::write(path, text) {
-            eprintln!("patchport-fleet: {}: {e}", path.display());
+    tally.finish(log)
+}
+
+/// What the load phase's threads collect.
+#[derive(Default)]
+struct Tally {
+    /// Milliseconds each successful check-in took.
+    latencies: Mutex<Vec<f64>>,
+    /// Each failed check-in: when (Unix seconds), which server, why.
+    failures: Mutex<Vec<String>>,
+    /// With a latency log: `start-ms latency-ms ok|failed` per check-in.
+    lines: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    /// Checks `agent` in once, with a changed report when `writes` (its
+    /// reboot flag flipped) or else the digest only, and records how it
+    /// went (a log line too when `logged`).
+    fn check_in(&self, client: &Client, agent: &mut VirtualAgent, writes: bool, logged: bool) {
+        if writes {
+            agent.report.reboot_required = !agent.report.reboot_required;
+        }
+        let encoded = fleet::encode(agent);
+        let at = unix_ms();
+        let started = Instant::now();
+        let result = if writes {
+            fleet::send_full(client, agent, &encoded)
+        } else {
+            fleet::send_digest(client, agent, &encoded).map(|_| ())
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let now = at / 1000;
+        if logged && let Ok(mut l) = self.lines.lock() {
+            l.push(format!(
+                "{at} {ms:.1} {}",
+                if result.is_ok() { "ok" } else { "failed" }
+            ));
+        }
+        match result {
+            Ok(()) => self.latencies.lock().map(|mut l| l.push(ms)).unwrap_or(()),
+            Err(e) => self
+                .failures
+                .lock()
+                .map(|mut f| f.push(format!("{now}: {}: {e}", agent.report.hostname)))
+                .unwrap_or(()),
         }
     }
-    println!(
-        "load: {} check-ins, {} failed; latency ms p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1}",
-        latencies.len() + failures.len(),
-        failures.len(),
-        at(0.5),
-        at(0.95),
-        at(0.99),
-        latencies.last().copied().unwrap_or(0.0)
-    );
-    for f in &failures {
-        eprintln!("failed: {f}");
+
+    /// Writes the latency log (if asked for), prints the latency
+    /// percentiles and every failure; false if any.
+    fn finish(self, log: Option<&std::path::Path>) -> bool {
+        let mut latencies = self.latencies.into_inner().unwrap_or_default();
+        latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let failures = self.failures.into_inner().unwrap_or_default();
+        if let Some(path) = log {
+            let mut text = self.lines.into_inner().unwrap_or_default().join("\n");
+            text.push('\n');
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("patchport-fleet: {}: {e}", path.display());
+            }
+        }
+        println!(
+            "load: {} check-ins, {} failed; latency ms p50 {:.1}, p95 {:.1}, p99 {:.1}, max {:.1}",
+            latencies.len() + failures.len(),
+            failures.len(),
+            at(0.5),
+            at(0.95),
+            at(0.99),
+            latencies.last().copied().unwrap_or(0.0)
+        );
+        for f in &failures {
+            eprintln!("failed: {f}");
+        }
+        failures.is_empty()
     }
-    failures.is_empty()
 }
 
 /// Milliseconds since the Unix epoch, to line check-ins up with other logs.

@@ -67,12 +67,7 @@ pub fn parse_check_update(text: &str) -> Result<Vec<CheckUpdateEntry>, ScanError
             }
         } else {
             if !pending.is_empty() {
-                return Err(ScanError::parse(
-                    CHECK_UPDATE,
-                    started_at,
-                    text.lines().nth(started_at).unwrap_or_default(),
-                    "entry without version or repository",
-                ));
+                return Err(unfinished_entry(text, started_at));
             }
             started_at = index;
         }
@@ -86,44 +81,62 @@ pub fn parse_check_update(text: &str) -> Result<Vec<CheckUpdateEntry>, ScanError
             ));
         }
         if let [name_arch, version, repo] = pending[..] {
-            let (name, arch) = name_arch
-                .rsplit_once('.')
-                .filter(|(name, arch)| !name.is_empty() && !arch.is_empty())
-                .ok_or_else(|| {
-                    ScanError::parse(
-                        CHECK_UPDATE,
-                        index,
-                        line,
-                        format!("`{name_arch}` is not NAME.ARCH"),
-                    )
-                })?;
-            if !version.contains('-') {
-                return Err(ScanError::parse(
-                    CHECK_UPDATE,
-                    index,
-                    line,
-                    format!("`{version}` is not VERSION-RELEASE"),
-                ));
-            }
-            updates.push((
-                name.to_owned(),
-                arch.to_owned(),
-                version.to_owned(),
-                repo.to_owned(),
-            ));
+            updates.push(check_update_entry(name_arch, version, repo, index, line)?);
             pending.clear();
         }
     }
     if !pending.is_empty() {
-        let line = text.lines().nth(started_at).unwrap_or_default();
-        return Err(ScanError::parse(
-            CHECK_UPDATE,
-            started_at,
-            line,
-            "entry without version or repository",
-        ));
+        return Err(unfinished_entry(text, started_at));
     }
     Ok(updates)
+}
+
+/// Checks the three words of a `dnf check-update` entry, whose last line is
+/// `line` at `index`, and makes them a (name, architecture, version,
+/// repository) tuple.
+fn check_update_entry(
+    name_arch: &str,
+    version: &str,
+    repo: &str,
+    index: usize,
+    line: &str,
+) -> Result<CheckUpdateEntry, ScanError> {
+    let (name, arch) = name_arch
+        .rsplit_once('.')
+        .filter(|(name, arch)| !name.is_empty() && !arch.is_empty())
+        .ok_or_else(|| {
+            ScanError::parse(
+                CHECK_UPDATE,
+                index,
+                line,
+                format!("`{name_arch}` is not NAME.ARCH"),
+            )
+        })?;
+    if !version.contains('-') {
+        return Err(ScanError::parse(
+            CHECK_UPDATE,
+            index,
+            line,
+            format!("`{version}` is not VERSION-RELEASE"),
+        ));
+    }
+    Ok((
+        name.to_owned(),
+        arch.to_owned(),
+        version.to_owned(),
+        repo.to_owned(),
+    ))
+}
+
+/// The error for a `dnf check-update` entry that starts on line
+/// `started_at` and ends before it has a version and a repository.
+fn unfinished_entry(text: &str, started_at: usize) -> ScanError {
+    ScanError::parse(
+        CHECK_UPDATE,
+        started_at,
+        text.lines().nth(started_at).unwrap_or_default(),
+        "entry without version or repository",
+    )
 }
 
 /// Whether a line is one of the notes RHEL's dnf adds about installed

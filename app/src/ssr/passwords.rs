@@ -91,21 +91,13 @@ pub fn chosen(
 pub async fn tell_changed(
     conn: &mut patchport_db::Conn,
     account: &crate::accounts::UserView,
-    how: &str,
+    how: patchport_core::notice::PasswordChange,
     now: patchport_core::Timestamp,
 ) -> Result<(), AppError> {
-    let subject = "Your Patchport password was changed".to_owned();
-    let body = format!(
-        "The password of your account {} was changed {how} on {}. If this was not you, \
-         ask an administrator to reset it at once.",
-        account.username,
-        patchport_core::clock::format_utc(now)
-    );
-    let notice = patchport_db::mail::Notice {
-        kind: "password_changed",
-        subject: &subject,
-        body: &body,
-        link: "/account",
+    let notice = patchport_core::notice::Notice::PasswordChanged {
+        username: account.username.clone(),
+        how,
+        at: now,
     };
     patchport_db::mail::notify(conn, account.id, &notice, now).await?;
     Ok(())
