@@ -93,16 +93,48 @@ pub async fn client_address(
     next.run(req).await
 }
 
-/// Security headers on every response. Pages carry their own
-/// Content-Security-Policy with a per-response nonce; everything else gets
-/// the strict one without a nonce.
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The nonce of a page's scripts, chosen here before the page renders
+/// (see [`provide_page_nonce`]), so that the page and its
+/// Content-Security-Policy header always carry the same one.
+#[derive(Debug, Clone)]
+pub struct PageNonce(pub String);
+
+/// Gives the page being rendered the request's [`PageNonce`] (Leptos's
+/// hydration scripts and `use_nonce` read it), in place of the one Leptos
+/// would make up itself.
+pub fn provide_page_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    if let Some(nonce) =
+        use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<PageNonce>().cloned())
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
+}
+
+/// Security headers on every response. An HTML page's
+/// Content-Security-Policy allows its scripts by the nonce chosen here for
+/// it; everything else gets the strict policy without a nonce.
+pub async fn security_headers(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     let is_static = is_static(path);
     // Pages whose address holds a secret (a reset or invitation token)
     // send no referrer at all, not even to this portal's own requests.
     let secret_url = path.starts_with("/reset/") || path.starts_with("/invite/");
+    // 128 random bits, hex.
+    let nonce = (!is_static).then(|| app::ssr::new_secret()[..32].to_owned());
+    if let Some(n) = &nonce {
+        req.extensions_mut().insert(PageNonce(n.clone()));
+    }
     let mut res = next.run(req).await;
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -132,9 +164,8 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
     );
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY)
-        && let Ok(v) = HeaderValue::from_str(&app::app::content_security_policy(None))
-    {
+    let policy = app::app::content_security_policy(nonce.as_deref().filter(|_| html));
+    if let Ok(v) = HeaderValue::from_str(&policy) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     if !is_static {

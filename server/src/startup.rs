@@ -267,11 +267,14 @@ fn router(state: &AppState, settings: &Settings) -> Router {
         .route("/healthz", get(healthz))
         .route("/export/patches.csv", get(crate::export::patches_csv))
         .route("/servers/{id}/reboot.ics", get(crate::calendar::reboot_ics))
-        .leptos_routes(state, routes, {
+        .leptos_routes_with_context(state, routes, middleware::provide_page_nonce, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(middleware::provide_page_nonce, shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::auth_gate,

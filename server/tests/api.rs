@@ -254,10 +254,46 @@ async fn security_headers_are_on_pages_and_the_csp_nonce_matches_the_scripts() {
         );
 
         let cookie = app.login(ADMIN, PASSWORD).await.unwrap();
-        let signed_in = app.get("/admin/users", Some(&cookie)).await;
-        assert_eq!(signed_in.status(), 200);
-        assert_eq!(signed_in.headers()["cache-control"], "no-store");
-        assert!(signed_in.headers().contains_key("content-security-policy"));
+        // Every page the portal renders, streamed or awaited, found or not:
+        // its scripts carry the nonce its header allows, a new one each time.
+        let nonce_of = |csp: &str| {
+            csp.split("'nonce-")
+                .nth(1)
+                .and_then(|s| s.split('\'').next())
+                .map(str::to_owned)
+        };
+        let mut seen: Vec<String> = vec![nonce.to_owned()];
+        for path in [
+            "/admin/users",
+            "/servers",
+            "/report",
+            "/windows",
+            "/",
+            "/no-such-page",
+        ] {
+            let page = app.get(path, Some(&cookie)).await;
+            assert_eq!(page.headers()["cache-control"], "no-store", "{path}");
+            let csp = page.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let nonce =
+                nonce_of(&csp).unwrap_or_else(|| panic!("{path}: page CSP has a nonce: {csp}"));
+            let html = page.text().await.unwrap();
+            assert!(
+                html.contains(&format!("nonce=\"{nonce}\"")),
+                "{path}: scripts carry the header's nonce"
+            );
+            assert!(!seen.contains(&nonce), "{path}: a new nonce for each page");
+            seen.push(nonce);
+        }
+        // What is not a page allows no inline script at all.
+        let json = app.post_fn("/api/whoami", Some(&cookie), &[]).await;
+        let csp = json.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(nonce_of(&csp).is_none(), "no nonce outside pages: {csp}");
         assert_eq!(
             app.get("/healthz", None).await.headers()["x-frame-options"],
             "DENY"
