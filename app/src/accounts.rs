@@ -18,6 +18,11 @@ pub struct UserView {
     pub display_name: String,
     /// Admin or owner.
     pub role: Role,
+    /// The zone this user reads and types times in (IANA name).
+    pub zone: String,
+    /// The user chose the zone (else it is the portal's default, and the
+    /// browser's own zone is offered).
+    pub zone_chosen: bool,
 }
 
 impl UserView {
@@ -39,6 +44,8 @@ impl From<patchport_db::accounts::Account> for UserView {
             username: a.username,
             display_name: a.display_name,
             role: a.role,
+            zone_chosen: a.time_zone.is_some(),
+            zone: a.zone,
         }
     }
 }
@@ -542,6 +549,7 @@ pub fn AccountPage() -> impl IntoView {
                 {move || change.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
                 <button type="submit" class="primary">"Change password"</button>
             </ActionForm>
+            <crate::zones::ZoneCard />
             <crate::mail::MailPreferences />
         </section>
     }

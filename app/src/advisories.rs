@@ -162,14 +162,14 @@ pub fn AdvisoriesPage() -> impl IntoView {
                                 view! { <p class="empty" id="advisories-empty">"No advisory has been imported yet."</p> }.into_any()
                             } else {
                                 view! {
-                                    <table class="data" id="advisory-counts">
+                                    <div class="table-scroll"><table class="data" id="advisory-counts">
                                         <thead><tr><th>"Kind"</th><th>"Rating"</th><th>"Advisories"</th></tr></thead>
                                         <tbody>
                                             {s.counts.iter().map(|(kind, severity, n)| view! {
                                                 <tr><td>{kind.clone()}</td><td><span class=format!("badge sev-{severity}")>{severity.clone()}</span></td><td>{*n}</td></tr>
                                             }).collect_view()}
                                         </tbody>
-                                    </table>
+                                    </table></div>
                                     <p class="hint">{format!("{stored} advisories in all.")}</p>
                                 }.into_any()
                             }}
@@ -184,7 +184,7 @@ pub fn AdvisoriesPage() -> impl IntoView {
                                 view! { <p class="empty">"No import has run yet."</p> }.into_any()
                             } else {
                                 view! {
-                                    <table class="data" id="imports">
+                                    <div class="table-scroll"><table class="data" id="imports">
                                         <thead><tr><th>"Started"</th><th>"What"</th><th>"By"</th><th>"State"</th><th>"Outcome"</th></tr></thead>
                                         <tbody>
                                             {s.imports.into_iter().map(|i| {
@@ -193,7 +193,7 @@ pub fn AdvisoriesPage() -> impl IntoView {
                                                 let warnings: Vec<String> = i.warnings.lines().map(str::to_owned).collect();
                                                 view! {
                                                     <tr data-import=i.id.to_string() data-state=i.state.clone()>
-                                                        <td class="nowrap"><small>{patchport_core::clock::format_utc(i.started_at)}</small></td>
+                                                        <td class="nowrap"><small><crate::ui::Time ts={i.started_at} /></small></td>
                                                         <td><span class="badge">{if i.kind == "kev" { "KEV" } else { "OSV" }}</span>" "<small class="source">{i.source.clone()}</small></td>
                                                         <td>{i.actor.clone()}</td>
                                                         <td><span class=format!("badge import-{}", i.state)>{i.state.clone()}</span></td>
@@ -212,7 +212,7 @@ pub fn AdvisoriesPage() -> impl IntoView {
                                                 }
                                             }).collect_view()}
                                         </tbody>
-                                    </table>
+                                    </table></div>
                                 }.into_any()
                             }}
                         }.into_any()

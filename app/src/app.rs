@@ -37,15 +37,12 @@ pub fn content_security_policy(nonce: Option<&str>) -> String {
     )
 }
 
-/// The HTML document around the app, rendered on the server only.
+/// The HTML document around the app, rendered on the server only. Its
+/// Content-Security-Policy header is set by the portal's
+/// `security_headers` middleware, which also chose the page's nonce: a
+/// header set here through `ResponseOptions` was sometimes missing from
+/// the response, and the page's scripts were then blocked.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string());
-        if let Ok(v) = http::HeaderValue::from_str(&content_security_policy(nonce.as_deref())) {
-            res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
-        }
-    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -85,17 +82,22 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/patchport.css" />
         <Title formatter=|page: String| if page.is_empty() { "Patchport".to_owned() } else { format!("{page} · Patchport") } />
+        // Part of the app, not the shell: hydration starts at the body's first
+        // node. `target` leaves the click to the browser, which moves the
+        // focus; the router would only scroll.
+        <a class="skip" href="#main" target="_self">"Skip to the content"</a>
         <Router>
             <Header />
-            <main>
-                <Routes fallback=|| view! { <section class="card narrow"><h1>"Not found"</h1><p>"There is no such page."</p></section> }>
+            <main id="main" tabindex="-1">
+                <crate::zones::ZoneOffer />
+                <Routes fallback=|| view! { <Title text="Not found" /><section class="card narrow"><h1>"Not found"</h1><p>"There is no such page."</p></section> }>
                     <Route path=path!("/") view=Dashboard />
-                    <Route path=path!("/login") view=LoginPage />
-                    <Route path=path!("/setup") view=SetupPage />
-                    <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage />
-                    <Route path=path!("/forgot") view=crate::mail::ForgotPage />
-                    <Route path=path!("/reset/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="reset" /> } />
-                    <Route path=path!("/invite/:token") view=|| view! { <crate::mail::AccountLinkPage purpose="invite" /> } />
+                    <Route path=path!("/login") view=|| view! { <Title text="Sign in" /><LoginPage /> } />
+                    <Route path=path!("/setup") view=|| view! { <Title text="Set up" /><SetupPage /> } />
+                    <Route ssr=SsrMode::Async path=path!("/account") view=|| view! { <Title text="Account" /><AccountPage /> } />
+                    <Route path=path!("/forgot") view=|| view! { <Title text="Forgot password" /><crate::mail::ForgotPage /> } />
+                    <Route path=path!("/reset/:token") view=|| view! { <Title text="New password" /><crate::mail::AccountLinkPage purpose="reset" /> } />
+                    <Route path=path!("/invite/:token") view=|| view! { <Title text="Invitation" /><crate::mail::AccountLinkPage purpose="invite" /> } />
                     <Route path=path!("/advisories") view=|| view! { <Gate admin=true><Title text="Advisories" /><crate::advisories::AdvisoriesPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/outbox") view=|| view! { <Gate admin=true><Title text="Outbox" /><crate::mail::OutboxPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
@@ -104,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
                     <Route path=path!("/rollouts") view=|| view! { <Gate admin=true><Title text="Rollouts" /><crate::rollouts::RolloutsPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/rollouts/:id") view=|| view! { <Gate admin=true><Title text="Rollout" /><crate::rollouts::RolloutPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/deployments") view=|| view! { <Gate admin=true><Title text="Deployments" /><crate::deployments::DeploymentsPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/deployments/:id") view=|| view! { <Gate admin=true><Title text="Deployment" /><crate::rollouts::DeploymentPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/policies") view=|| view! { <Gate admin=true><Title text="Rollout policies" /><crate::rollouts::PoliciesPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/windows") view=|| view! { <Gate admin=true><Title text="Maintenance windows" /><crate::windows::WindowsPage /></Gate> } />
@@ -172,6 +175,7 @@ fn Gate(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
 #[component]
 fn Header() -> impl IntoView {
     let auth = expect_context::<AuthContext>();
+    let menu_open = RwSignal::new(false);
     view! {
         <header class="top">
             <a class="brand" href="/">"Patchport"</a>
@@ -180,13 +184,24 @@ fn Header() -> impl IntoView {
                     let admin = u.role == Role::Admin;
                     let name = u.name().to_owned();
                     view! {
-                        <nav class="main">
-                            <A href="/">"Dashboard"</A>
+                        // The menu folds behind a button on narrow screens;
+                        // a checkbox and its label open it without JavaScript.
+                        // Following a link folds it again (once hydrated).
+                        <input type="checkbox" id="menu-open" class="menu-open" aria-label="Show the menu"
+                            prop:checked=move || menu_open.get() on:change=move |ev| menu_open.set(event_target_checked(&ev)) />
+                        <label for="menu-open" class="menu-button" aria-hidden="true">"Menu"</label>
+                        <nav class="main" aria-label="Main" on:click=move |_| menu_open.set(false)>
+                            <A href="/">"Home"</A>
                             <A href="/servers">{if admin { "Servers" } else { "My servers" }}</A>
                             {admin.then(|| view! {
                                 <A href="/report">"Patches missing"</A>
                                 <A href="/rollouts">"Rollouts"</A>
+                                <A href="/deployments">"Deployments"</A>
+                                <A href="/policies">"Policies"</A>
+                                <A href="/windows">"Windows"</A>
                                 <A href="/advisories">"Advisories"</A>
+                                <A href="/notifications">"Notifications"</A>
+                                <A href="/outbox">"Outbox"</A>
                                 <A href="/admin/users">"Users"</A>
                                 <A href="/admin/audit">"Audit trail"</A>
                             })}
@@ -221,6 +236,7 @@ fn Dashboard() -> impl IntoView {
                         {if admin {
                             view! {
                                 <p>"You administer this portal."</p>
+                                <crate::home::AdminToDo />
                                 <ul class="tiles">
                                     <li><a href="/report"><strong>"Patches missing"</strong><span>"Which patches are missing where, how severe, since when."</span></a></li>
                                     <li><a href="/servers"><strong>"Servers"</strong><span>"Enrolled servers, their agents and missing patches; enrol new ones."</span></a></li>
@@ -234,6 +250,7 @@ fn Dashboard() -> impl IntoView {
                         } else {
                             view! {
                                 <p>"You look after servers. Install the patches your administrators published for them, and book their reboots inside their maintenance windows."</p>
+                                <crate::home::OwnerToDo />
                                 <ul class="tiles">
                                     <li><a href="/servers"><strong>"My servers"</strong><span>"Status, patches published for you, reboots needed and booked, the next window."</span></a></li>
                                     <li><a href="/account"><strong>"Mail"</strong><span>"Choose which mails you get."</span></a></li>

@@ -5,7 +5,6 @@
 use crate::errors::AppError;
 use crate::ui::FormError;
 use leptos::prelude::*;
-use patchport_core::clock::format_utc;
 use patchport_core::window::Occurrence;
 use serde::{Deserialize, Serialize};
 
@@ -74,18 +73,18 @@ pub async fn book_reboot(server_id: i64, at: String) -> Result<i64, AppError> {
         if at.trim().is_empty() {
             return Err(AppError::invalid("at", "choose the reboot time"));
         }
-        let at = crate::jobs::parse_time("at", "the reboot time", &at, now)?;
+        let at = crate::jobs::parse_time("at", "the reboot time", &at, now, &me.zone)?;
         let mut tx = state.db.begin().await?;
         let server = crate::servers::visible_server(&mut tx, &me, server_id).await?;
         let booking = patchport_db::windows::book_reboot(&mut tx, server_id, at, me.id, now)
             .await?
-            .map_err(|e| AppError::invalid("at", e.to_string()))?;
+            .map_err(|e| AppError::invalid("at", e.explain(&me.zone)))?;
         ssr::audit(
             &mut tx,
             Some(&me),
             "reboot.booked",
             &server.row.hostname,
-            &format!("at {}", format_utc(booking.at)),
+            &format!("at {}", patchport_core::clock::format_utc(booking.at)),
             now,
         )
         .await?;
@@ -146,13 +145,13 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                     Ok(p) => view! {
                         <p>"Maintenance windows: "{p.windows.iter().map(|(n, s)| format!("{n} ({s})")).collect::<Vec<_>>().join("; ")}</p>
                         <p id="booked">{match p.booked {
-                            Some((at, until)) => format!("Reboot booked for {} (window closes {}).", format_utc(at), format_utc(until)),
+                            Some((at, until)) => format!("Reboot booked for {} (window closes {}).", crate::ui::when(at), crate::ui::when(until)),
                             None => "No reboot booked.".to_owned(),
                         }}</p>
                         {p.deadline.map(|d| view! {
                             <p id="reboot-deadline" class="warn">{format!(
                                 "Patched: it must reboot by {}.{}",
-                                format_utc(d),
+                                crate::ui::when(d),
                                 match (p.booked.is_some(), p.deferrals_left) {
                                     (true, Some(0)) => " The booking can no longer be moved.".to_owned(),
                                     (true, Some(n)) => format!(" The booking can be moved {n} more time(s)."),
@@ -161,8 +160,16 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                             )}</p>
                         })}
                         <ul class="upcoming">
-                            {p.upcoming.iter().map(|o| view! { <li>{format!("{} – {}", format_utc(o.start), format_utc(o.end))}</li> }).collect_view()}
+                            {p.upcoming.iter().map(|o| view! { <li>{format!("{} – {}", crate::ui::when(o.start), crate::ui::when(o.end))}</li> }).collect_view()}
                         </ul>
+                        // A plain form post without JavaScript: the server
+                        // redirects back here, which then shows the booking
+                        // (or the error). Times are typed in the reader's zone.
+                        <ActionForm action=book attr:class="inline" attr:id="book-reboot">
+                            <input type="hidden" name="server_id" value=server_id.to_string() />
+                            <label>{format!("Reboot at ({}) ", crate::ui::reader_zone())}<input type="datetime-local" name="at" aria-label="Reboot at" /></label>
+                            <button type="submit" class="primary">{if p.booked.is_some() { "Move the reboot" } else { "Book reboot" }}</button>
+                        </ActionForm>
                         {p.booked.is_some().then(|| view! {
                             <a class="button" id="booking-ics" href=format!("/servers/{server_id}/reboot.ics") download="">"Add to my calendar (.ics)"</a>
                             " "
@@ -174,13 +181,6 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                     }.into_any(),
                 }})}
             </Transition>
-            // A plain form post without JavaScript: the server redirects
-            // back here, which then shows the booking (or the error).
-            <ActionForm action=book attr:class="inline">
-                <input type="hidden" name="server_id" value=server_id.to_string() />
-                <label>"Reboot at (UTC) "<input type="datetime-local" name="at" aria-label="Reboot at" /></label>
-                <button type="submit" class="primary">"Book reboot"</button>
-            </ActionForm>
             <FormError action=book />
             <FormError action=cancel />
         </section>

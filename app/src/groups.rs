@@ -137,7 +137,7 @@ pub fn GroupsCard(
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No groups yet."</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="data" id="groups">
+                        <div class="table-scroll"><table class="data" id="groups">
                             <thead><tr><th>"Group"</th><th>"Servers"</th><th>"Test group"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|g| {
@@ -167,7 +167,7 @@ pub fn GroupsCard(
                                     }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>

@@ -85,11 +85,11 @@ fn job_view(j: patchport_db::jobs::JobRow) -> JobView {
     }
 }
 
-/// Parses `YYYY-MM-DDTHH:MM` (what a `datetime-local` field sends), read as
-/// UTC, or empty for "now".
+/// Parses `YYYY-MM-DDTHH:MM` (what a `datetime-local` field sends), read
+/// in the user's zone, or empty for "now".
 #[cfg(feature = "ssr")]
-fn parse_start(text: &str, now: i64) -> Result<i64, AppError> {
-    parse_time("start_at", "start time", text, now)
+fn parse_start(text: &str, now: i64, zone: &str) -> Result<i64, AppError> {
+    parse_time("start_at", "start time", text, now, zone)
 }
 
 /// The install job for `patch_ids` on a server, each at its exact version;
@@ -144,26 +144,32 @@ async fn install_spec(
     Ok(JobSpec::Install { packages })
 }
 
-/// Parses a `datetime-local` value in `field` (UTC); empty is `now`; a
-/// time in the past is refused.
+/// Parses a `datetime-local` value in `field`, read in the user's `zone`;
+/// empty is `now`; a time in the past, or one the clocks skip, is refused.
 #[cfg(feature = "ssr")]
-pub(crate) fn parse_time(field: &str, what: &str, text: &str, now: i64) -> Result<i64, AppError> {
+pub(crate) fn parse_time(
+    field: &str,
+    what: &str,
+    text: &str,
+    now: i64,
+    zone: &str,
+) -> Result<i64, AppError> {
+    use patchport_core::clock::{LocalTimeError, parse_local};
     let text = text.trim();
     if text.is_empty() {
         return Ok(now);
     }
-    let format =
-        time::format_description::parse_borrowed::<2>("[year]-[month]-[day]T[hour]:[minute]")
-            .map_err(|_| AppError::Internal)?;
-    let at = time::PrimitiveDateTime::parse(text, &format)
-        .map_err(|_| AppError::invalid(field, format!("{what} must look like 2026-11-21T22:00")))?
-        .assume_utc()
-        .unix_timestamp();
+    let at = parse_local(text, zone).map_err(|e| match e {
+        LocalTimeError::Malformed => {
+            AppError::invalid(field, format!("{what} must look like 2026-11-21T22:00"))
+        }
+        other => AppError::invalid(field, format!("{what}: {other}")),
+    })?;
     // A minute of slack for the time it took to fill in the form.
     if at < now - 60 {
         return Err(AppError::invalid(
             field,
-            format!("{what} is in the past (times are UTC)"),
+            format!("{what} is in the past (times are {zone})"),
         ));
     }
     Ok(at.max(now))
@@ -191,7 +197,7 @@ pub async fn queue_job(
                 format!("the start window must be 1 to {MAX_WINDOW_HOURS} hours"),
             ));
         }
-        let not_before = parse_start(&start_at, w.now)?;
+        let not_before = parse_start(&start_at, w.now, &w.me.zone)?;
         let server = patchport_db::servers::get(&mut w.tx, server_id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -282,7 +288,7 @@ pub async fn install_patches(
         let (starts_at, until) = match when.as_str() {
             "now" => (now, now + INSTALL_START_HOURS * 3600),
             "at" => {
-                let at = parse_time("at", "the install time", &at, now)?;
+                let at = parse_time("at", "the install time", &at, now, &me.zone)?;
                 (at, at + INSTALL_START_HOURS * 3600)
             }
             "window" => {
@@ -354,12 +360,9 @@ pub async fn cancel_job(job_id: i64) -> Result<(), AppError> {
                 job.state
             )));
         }
-        w.commit(
-            "job.cancelled",
-            &format!("server {}", job.server_id),
-            &format!("job {job_id}"),
-        )
-        .await?;
+        let host = ssr::host_name(&mut w.tx, job.server_id).await;
+        w.commit("job.cancelled", &host, &format!("job {job_id}"))
+            .await?;
         Ok(())
     })
     .await
@@ -405,8 +408,8 @@ pub fn JobButtons(server_id: i64, queue: ServerAction<QueueJob>) -> impl IntoVie
     };
     view! {
         <div class="toolbar" id="job-buttons">
-            <label>"Start (UTC, empty = now) "
-                <input type="datetime-local" name="start_at" aria-label="Start time (UTC)"
+            <label>{format!("Start ({}, empty = now) ", crate::ui::reader_zone())}
+                <input type="datetime-local" name="start_at" aria-label="Start time"
                     prop:value=start_at on:input=move |ev| start_at.set(event_target_value(&ev)) />
             </label>
             <label>"Expires after (hours) "
@@ -421,7 +424,7 @@ pub fn JobButtons(server_id: i64, queue: ServerAction<QueueJob>) -> impl IntoVie
                     {move || if start_at.get().is_empty() {
                         "Reboot this server now?".to_owned()
                     } else {
-                        format!("Reboot this server at {} UTC?", start_at.get().replace('T', " "))
+                        format!("Reboot this server at {} {}?", start_at.get().replace('T', " "), crate::ui::reader_zone())
                     }}
                     <button type="button" class="danger" on:click=move |_| { send("reboot"); confirming.set(false); }>"Reboot"</button>
                     <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
@@ -499,14 +502,14 @@ pub fn JobsCard(
                     }.into_any(),
                     Ok(p) => view! {
                         <Pager page per_page=JOBS_PER_PAGE total=p.total />
-                        <table class="data" id="jobs">
+                        <div class="table-scroll"><table class="data" id="jobs">
                             <thead><tr><th>"#"</th><th>"Job"</th><th>"State"</th><th>"Start"</th><th>"Ended"</th><th>"By"</th><th></th></tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|j| {
                                     let id = j.id;
                                     let queued = j.state == "queued";
                                     let what = if j.packages.is_empty() { j.kind.clone() } else { format!("{}: {}", j.kind, j.packages.join(", ")) };
-                                    let timing = format!("{} (expires {})", patchport_core::clock::format_utc(j.not_before), patchport_core::clock::format_utc(j.not_after));
+                                    let timing = format!("{} (expires {})", crate::ui::when(j.not_before), crate::ui::when(j.not_after));
                                     let has_log = !j.log.is_empty();
                                     view! {
                                         <tr data-job=id data-state=j.state.clone()>
@@ -519,7 +522,7 @@ pub fn JobsCard(
                                                 {(!j.reason.is_empty()).then(|| view! { <br/><small>{j.reason.clone()}</small> })}
                                             </td>
                                             <td class="nowrap"><small>{timing}</small></td>
-                                            <td class="nowrap"><small>{j.finished_at.map(patchport_core::clock::format_utc).unwrap_or_default()}</small></td>
+                                            <td class="nowrap"><small>{j.finished_at.map(crate::ui::when).unwrap_or_default()}</small></td>
                                             <td>{j.created_by.clone().unwrap_or_else(|| "—".into())}</td>
                                             <td>{(admin && queued).then(|| view! {
                                                 <ActionForm action=cancel attr:class="inline">
@@ -536,7 +539,7 @@ pub fn JobsCard(
                                     }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>

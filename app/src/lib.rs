@@ -7,8 +7,10 @@ pub mod advisories;
 pub mod app;
 pub mod audit;
 pub mod booking;
+pub mod deployments;
 pub mod errors;
 pub mod groups;
+pub mod home;
 pub mod jobs;
 pub mod mail;
 pub mod patches;
@@ -18,6 +20,7 @@ pub mod servers;
 pub mod ui;
 pub mod users;
 pub mod windows;
+pub mod zones;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -5,7 +5,6 @@ use crate::errors::AppError;
 use crate::ui::{FormError, Pager};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use patchport_core::clock::format_utc;
 use serde::{Deserialize, Serialize};
 
 /// One mail, for the outbox page.
@@ -467,22 +466,30 @@ pub fn OutboxPage() -> impl IntoView {
                         view! {
                             <p class="hint" id="outbox-summary">{summary}</p>
                             <Pager page per_page=PER_PAGE total />
-                            <table class="data" id="outbox">
+                            <div class="table-scroll"><table class="data" id="outbox">
                                 <thead><tr><th>"Queued"</th><th>"To"</th><th>"Subject"</th><th>"State"</th><th>"Tries"</th><th>"Last error"</th><th></th></tr></thead>
                                 <tbody>
                                     {p.items.into_iter().map(|m| {
                                         let id = m.id;
                                         let state_text = match (m.state.as_str(), m.sent_at) {
-                                            ("sent", Some(at)) => format!("sent {}", format_utc(at)),
-                                            ("queued", _) if m.attempts > 0 => format!("retry at {}", format_utc(m.next_attempt_at)),
+                                            ("sent", Some(at)) => format!("sent {}", crate::ui::when(at)),
+                                            ("queued", _) if m.attempts > 0 => format!("retry at {}", crate::ui::when(m.next_attempt_at)),
                                             (s, _) => s.to_owned(),
                                         };
                                         let can_resend = m.state != "queued";
                                         view! {
                                             <tr data-state=m.state.clone() data-kind=m.kind.clone()>
-                                                <td class="nowrap"><small>{format_utc(m.created_at)}</small></td>
+                                                <td class="nowrap"><small><crate::ui::Time ts={m.created_at} /></small></td>
                                                 <td>{m.recipient.clone()}</td>
-                                                <td title=m.body.clone()>{m.subject.clone()}<br /><small>{m.kind.clone()} " · " {m.link.clone()}</small></td>
+                                                // The text opens in place (no JavaScript needed); secret
+                                                // links are never part of it.
+                                                <td class="mail-text">
+                                                    <details>
+                                                        <summary>{m.subject.clone()}</summary>
+                                                        <pre class="details">{m.body.clone()}</pre>
+                                                    </details>
+                                                    <small>{m.kind.clone()} " · " {m.link.clone()}</small>
+                                                </td>
                                                 <td><span class=format!("badge mail-{}", m.state)>{state_text}</span></td>
                                                 <td>{m.attempts}</td>
                                                 <td><small>{m.last_error.clone()}</small></td>
@@ -496,7 +503,7 @@ pub fn OutboxPage() -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any()
                     }
                 }})}

@@ -8,6 +8,7 @@
 //! none of their servers misses.
 
 use crate::errors::AppError;
+use crate::ui::Time;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -228,7 +229,7 @@ fn AdvisoryCard(a: AdvisoryView, scoped: bool, of: usize) -> impl IntoView {
             <p><strong>{a.summary.clone()}</strong></p>
             <p class="hint">
                 {rated}
-                {a.published.map(|t| format!(" · published {}", patchport_core::clock::format_utc(t)))}
+                {a.published.map(|t| format!(" · published {}", crate::ui::when(t)))}
                 {(!scoped).then(|| format!(" · fixed by this update on {} of {of} servers", a.servers))}
             </p>
             {a.cvss_vector.clone().map(|v| view! { <p><small><code>{v}</code></small></p> })}
@@ -265,6 +266,11 @@ pub fn PatchPage() -> impl IntoView {
                 .unwrap_or(1)
         })
     };
+    // The report this page was opened from (`?from=`, see
+    // `report::report_back`): the way back, carried by the page's own links.
+    let from = move || query.with(|q| q.get("from").and_then(|f| crate::report::report_back(&f)));
+    let admin = use_context::<crate::accounts::UserView>()
+        .is_some_and(|u| u.role == patchport_core::Role::Admin);
     let detail = Resource::new(
         move || (id(), server(), page()),
         |(id, server, page)| patch_detail(id, server, page),
@@ -272,17 +278,19 @@ pub fn PatchPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match detail.await {
-                Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p><a href="/servers">"Back to servers"</a></section> }.into_any(),
+                Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p><p><BackLink from=from() scope=None admin /></p></section> }.into_any(),
                 Ok(d) => {
                     let pid = id();
+                    let from = from();
+                    // `from=…&` for the page's own links, so the way back stays.
+                    let keep = from.as_ref()
+                        .map(|f| format!("{}&", serde_urlencoded::to_string([("from", f)]).unwrap_or_default()))
+                        .unwrap_or_default();
                     let scoped = d.scope.is_some();
                     let of = d.servers.len();
                     let pages = (d.advisory_total + ADVISORIES_PER_PAGE - 1) / ADVISORIES_PER_PAGE;
-                    let scope_param = d.scope.as_ref().map(|s| format!("server={}&", s.0)).unwrap_or_default();
-                    let back = match &d.scope {
-                        Some((sid, host, _)) => view! { <a href=format!("/servers/{sid}")>{format!("‹ {host}")}</a> }.into_any(),
-                        None => view! { <a href="/report">"‹ Patches missing"</a> }.into_any(),
-                    };
+                    let scope_param = d.scope.as_ref().map(|s| format!("{keep}server={}&", s.0)).unwrap_or_else(|| keep.clone());
+                    let back = view! { <BackLink from scope=d.scope.as_ref().map(|s| (s.0, s.1.clone())) admin /> };
                     let heading = match &d.scope {
                         Some((_, host, installed)) => format!(
                             "What it fixes on {host} (installed: {})",
@@ -292,7 +300,7 @@ pub fn PatchPage() -> impl IntoView {
                     };
                     view! {
                     <section class="card">
-                        <p>{back}</p>
+                        <p id="back">{back}</p>
                         <h1 id="patch-name">{format!("{} {}", d.package, d.version)}</h1>
                         <dl class="facts">
                             <dt>"Release"</dt><dd>{d.release.clone()}</dd>
@@ -303,12 +311,12 @@ pub fn PatchPage() -> impl IntoView {
                             }}</dd>
                             <dt>"Architecture"</dt><dd>{d.arch.clone()}</dd>
                             <dt>"Origin"</dt><dd>{d.origin.clone()}{d.security.then_some(" (security)")}</dd>
-                            <dt>"First seen"</dt><dd>{patchport_core::clock::format_utc(d.first_seen)}</dd>
+                            <dt>"First seen"</dt><dd><Time ts=d.first_seen /></dd>
                         </dl>
                     </section>
                     <section class="card">
                         <h2 id="fixes-heading">{heading}</h2>
-                        {scoped.then(|| view! { <p class="hint"><a href=format!("/patches/{pid}")>"Show what it fixes on every server missing it"</a></p> })}
+                        {scoped.then(|| view! { <p class="hint"><a href=format!("/patches/{pid}{}", if keep.is_empty() { String::new() } else { format!("?{}", keep.trim_end_matches('&')) })>"Show what it fixes on every server missing it"</a></p> })}
                         {if d.advisories.is_empty() {
                             view! { <p class="empty">{if d.security {
                                 "No imported advisory is fixed by this update here, but it comes from a security origin."
@@ -340,7 +348,7 @@ pub fn PatchPage() -> impl IntoView {
                             view! { <p class="empty">"No server misses this patch now."</p> }.into_any()
                         } else {
                             view! {
-                                <table class="data" id="missing-on">
+                                <div class="table-scroll"><table class="data" id="missing-on">
                                     <thead><tr><th>"Server"</th><th>"Criticality"</th><th>"Owner"</th><th>"Installed"</th><th>"Fixes there"</th><th>"State"</th><th>"Missing since"</th></tr></thead>
                                     <tbody>
                                         {d.servers.into_iter().map(|s| view! {
@@ -351,7 +359,7 @@ pub fn PatchPage() -> impl IntoView {
                                                 <td>{s.installed_version.clone().unwrap_or_default()}</td>
                                                 <td class="fixes">
                                                     {(!s.severity.is_empty()).then(|| view! { <span class=format!("badge sev-{}", s.severity)>{s.severity.clone()}</span> " " })}
-                                                    <a href=format!("/patches/{pid}?server={}", s.server_id)>{match s.advisories {
+                                                    <a href=format!("/patches/{pid}?{keep}server={}", s.server_id)>{match s.advisories {
                                                         0 => "no advisory".to_owned(),
                                                         1 => "1 advisory".to_owned(),
                                                         n => format!("{n} advisories"),
@@ -359,16 +367,31 @@ pub fn PatchPage() -> impl IntoView {
                                                     {s.known_exploited.then(|| view! { " " <span class="badge kev">"known exploited"</span> })}
                                                 </td>
                                                 <td><span class=format!("badge patch-{}", s.state)>{s.state.clone()}</span></td>
-                                                <td class="nowrap"><small>{patchport_core::clock::format_utc(s.first_seen)}</small></td>
+                                                <td class="nowrap"><small><Time ts=s.first_seen /></small></td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
-                                </table>
+                                </table></div>
                             }.into_any()
                         }}
                     </section>
                 }.into_any() }
             }})}
         </Transition>
+    }
+}
+
+/// The way back from a patch: to the report it was opened from (`from`,
+/// already checked), else to the server the page is about, else to the
+/// report (admins) or the servers list (owners).
+#[component]
+fn BackLink(from: Option<String>, scope: Option<(i64, String)>, admin: bool) -> impl IntoView {
+    match (from, scope) {
+        (Some(from), _) => view! { <a href=from rel="prev">"‹ Back to the report"</a> }.into_any(),
+        (None, Some((sid, host))) => {
+            view! { <a href=format!("/servers/{sid}")>{format!("‹ {host}")}</a> }.into_any()
+        }
+        (None, None) if admin => view! { <a href="/report">"‹ Patches missing"</a> }.into_any(),
+        (None, None) => view! { <a href="/servers">"‹ My servers"</a> }.into_any(),
     }
 }

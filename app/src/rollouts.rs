@@ -6,7 +6,6 @@ use crate::errors::AppError;
 use crate::ui::{FormError, Pager};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use patchport_core::clock::format_utc;
 use patchport_core::rollout::{Policy, RolloutState};
 #[cfg(feature = "ssr")]
 use patchport_db::rollouts::{Kind, Reboot};
@@ -410,7 +409,7 @@ pub async fn create_deployment(request: DeploymentRequest) -> Result<DeploymentC
         let hostnames = non_blank(&request.hostnames);
         let owners = non_blank(&request.owners);
         let (kind, not_before, reboot) =
-            checked_choices(&request, hostnames.len() + owners.len(), w.now)?;
+            checked_choices(&request, hostnames.len() + owners.len(), w.now, &w.me.zone)?;
         let servers = chosen_servers(&mut w.tx, &request, &hostnames, &owners).await?;
         let DeploymentRequest {
             mode,
@@ -592,6 +591,7 @@ fn checked_choices(
     r: &DeploymentRequest,
     named: usize,
     now: i64,
+    zone: &str,
 ) -> Result<(Kind, i64, Reboot), AppError> {
     let kind = match r.mode.as_str() {
         "publish" => Kind::Publish,
@@ -619,7 +619,8 @@ fn checked_choices(
             "the form is stale: reload the page",
         ));
     }
-    let not_before = crate::jobs::parse_time("install_at", "install time", &r.install_at, now)?;
+    let not_before =
+        crate::jobs::parse_time("install_at", "install time", &r.install_at, now, zone)?;
     let reboot = match (kind, r.reboot.as_str()) {
         (Kind::Publish, _) | (_, "none") => Reboot::None,
         (_, "after") => Reboot::AfterInstall,
@@ -627,7 +628,7 @@ fn checked_choices(
             if r.reboot_at.trim().is_empty() {
                 return Err(AppError::invalid("reboot_at", "choose the reboot time"));
             }
-            let at = crate::jobs::parse_time("reboot_at", "reboot time", &r.reboot_at, now)?;
+            let at = crate::jobs::parse_time("reboot_at", "reboot time", &r.reboot_at, now, zone)?;
             if at < not_before {
                 return Err(AppError::invalid(
                     "reboot_at",
@@ -801,7 +802,13 @@ fn state_badge(state: RolloutState) -> impl IntoView {
 /// `/rollouts`: every rollout, filterable by state.
 #[component]
 pub fn RolloutsPage() -> impl IntoView {
-    let state = RwSignal::new(String::new());
+    // A link may ask for one state (`/rollouts?state=observing`).
+    let state = RwSignal::new(
+        leptos_router::hooks::use_query_map()
+            .get_untracked()
+            .get("state")
+            .unwrap_or_default(),
+    );
     let page = RwSignal::new(1i64);
     let rollouts = Resource::new(
         move || (state.get(), page.get()),
@@ -815,7 +822,7 @@ pub fn RolloutsPage() -> impl IntoView {
             <div class="filters">
                 <select aria-label="State" on:change=move |ev| { state.set(event_target_value(&ev)); page.set(1); }>
                     <option value="">"Any state"</option>
-                    {RolloutState::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
+                    {RolloutState::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=s.as_str() == state.get_untracked()>{s.label()}</option> }).collect_view()}
                 </select>
             </div>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -824,7 +831,7 @@ pub fn RolloutsPage() -> impl IntoView {
                     Ok(p) if p.items.is_empty() => view! { <p class="empty">"No rollouts. Patches covered by a policy appear here once a server misses them."</p> }.into_any(),
                     Ok(p) => view! {
                         <Pager page per_page=ROLLOUTS_PER_PAGE total=p.total />
-                        <table class="data" id="rollouts">
+                        <div class="table-scroll"><table class="data" id="rollouts">
                             <thead><tr><th>"Patch"</th><th>"Severity"</th><th>"State"</th><th>"Policy"</th><th>"Servers"</th><th>"Observed until"</th><th>"Changed"</th></tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|r| view! {
@@ -835,12 +842,12 @@ pub fn RolloutsPage() -> impl IntoView {
                                         <td>{state_badge(r.state)}</td>
                                         <td>{r.policy.clone()}</td>
                                         <td>{r.servers}</td>
-                                        <td class="nowrap"><small>{r.observe_until.map(format_utc).unwrap_or_default()}</small></td>
-                                        <td class="nowrap"><small>{format_utc(r.updated_at)}</small></td>
+                                        <td class="nowrap"><small>{r.observe_until.map(crate::ui::when).unwrap_or_default()}</small></td>
+                                        <td class="nowrap"><small><crate::ui::Time ts={r.updated_at} /></small></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>
@@ -891,7 +898,7 @@ pub fn RolloutPage() -> impl IntoView {
                         <h1 id="rollout-name">{format!("{} {}", r.package, r.version)}</h1>
                         <p>{state_badge(r.state)}" "
                             <span>{format!("{} · policy {} · {} servers missing it", r.release, if r.policy.is_empty() { "none".to_owned() } else { r.policy.clone() }, r.servers)}</span>
-                            {r.observe_until.filter(|_| r.state == RolloutState::Observing).map(|t| view! { <span>{format!(" · observed until {}", format_utc(t))}</span> })}
+                            {r.observe_until.filter(|_| r.state == RolloutState::Observing).map(|t| view! { <span>{format!(" · observed until {}", crate::ui::when(t))}</span> })}
                             " · "<a href=format!("/patches/{}", r.patch_id)>"patch details"</a></p>
                         <Show when=move || open>
                             <div class="actions" id="decisions">
@@ -909,7 +916,10 @@ pub fn RolloutPage() -> impl IntoView {
                                             <NoEnterSubmit />
                                             <input type="hidden" name="id" value=rid.to_string() />
                                             <input type="hidden" name="decision" value=confirming.get_untracked() />
-                                            <button type="submit" class="danger">"Confirm"</button>
+                                            // Approving is the constructive choice; only declining is red.
+                                            <button type="submit" class=move || if confirming.get() == "approve" { "primary" } else { "danger" }>
+                                                {move || if confirming.get() == "approve" { "Yes, approve" } else { "Yes, decline" }}
+                                            </button>
                                         </ActionForm>
                                         <crate::ui::CancelStep close />
                                     </span>
@@ -938,12 +948,12 @@ pub fn RolloutPage() -> impl IntoView {
                     </section>
                     <section class="card">
                         <h2>"History"</h2>
-                        <table class="data" id="history">
+                        <div class="table-scroll"><table class="data" id="history">
                             <thead><tr><th>"When"</th><th>"From"</th><th>"To"</th><th>"Who"</th><th>"Why"</th></tr></thead>
                             <tbody>
                                 {d.events.into_iter().map(|e| view! {
                                     <tr data-to=e.to.clone()>
-                                        <td class="nowrap"><small>{format_utc(e.at)}</small></td>
+                                        <td class="nowrap"><small><crate::ui::Time ts={e.at} /></small></td>
                                         <td>{e.from.clone().unwrap_or_default()}</td>
                                         <td>{e.to.clone()}</td>
                                         <td>{e.actor.clone()}</td>
@@ -951,7 +961,7 @@ pub fn RolloutPage() -> impl IntoView {
                                     </tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     </section>
                     <section class="card">
                         <h2>"Test installs"</h2>
@@ -959,7 +969,7 @@ pub fn RolloutPage() -> impl IntoView {
                             view! { <p class="empty">"No test installs."</p> }.into_any()
                         } else {
                             view! {
-                            <table class="data" id="tests">
+                            <div class="table-scroll"><table class="data" id="tests">
                                 <thead><tr><th>"Server"</th><th>"Job"</th><th>"Log"</th></tr></thead>
                                 <tbody>
                                     {d.tests.into_iter().map(|t| view! {
@@ -970,7 +980,7 @@ pub fn RolloutPage() -> impl IntoView {
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any() }}
                         {(!d.deployments.is_empty()).then(|| view! {
                             <p>"Deployments: "{d.deployments.iter().map(|id| view! { <a href=format!("/deployments/{id}")>{format!("#{id}")}</a>" " }).collect_view()}</p>
@@ -1024,15 +1034,15 @@ pub fn DeploymentPage() -> impl IntoView {
                 Ok(d) => view! {
                     <section class="card">
                         <h1>{format!("Deployment #{} ({})", d.id, d.kind)}</h1>
-                        <p>{format!("by {} on {}", d.created_by, format_utc(d.created_at))}
-                            {(d.kind == "deploy").then(|| format!(" · install from {} · reboot: {}", format_utc(d.not_before), match (d.reboot.as_str(), d.reboot_at) {
+                        <p>{format!("by {} on {}", d.created_by, crate::ui::when(d.created_at))}
+                            {(d.kind == "deploy").then(|| format!(" · install from {} · reboot: {}", crate::ui::when(d.not_before), match (d.reboot.as_str(), d.reboot_at) {
                                 ("after", _) => "right after install".to_owned(),
-                                ("at", Some(t)) => format!("at {}", format_utc(t)),
+                                ("at", Some(t)) => format!("at {}", crate::ui::when(t)),
                                 _ => "none (owners are asked to schedule it)".to_owned(),
                             }))}
                             {d.rollout_id.map(|r| view! { " · " <a href=format!("/rollouts/{r}")>"rollout"</a> })}</p>
                         <p class="hint" id="live">{if d.active { "Updating live…" } else { "Done." }}</p>
-                        <table class="data" id="deployment">
+                        <div class="table-scroll"><table class="data" id="deployment">
                             <thead><tr><th>"Server"</th><th>"Patches"</th><th>"State"</th><th>"Log"</th></tr></thead>
                             <tbody>
                                 {d.targets.into_iter().map(|t| view! {
@@ -1045,7 +1055,7 @@ pub fn DeploymentPage() -> impl IntoView {
                                     </tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     </section>
                 }.into_any(),
             }})}
@@ -1096,13 +1106,13 @@ pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl 
                 <label>"Servers "<input type="text" name="hostnames" aria-label="Servers" placeholder="host names or #numbers, e.g. web-01, #12" /></label>
                 <label>"Owners' servers "<input type="text" name="owners" aria-label="Owners" placeholder="user names" /></label>
                 <Show when=move || mode.get() == "deploy">
-                    <label>"Install at (UTC, empty: now) "<input type="datetime-local" name="install_at" aria-label="Install at" /></label>
+                    <label>{format!("Install at ({}, empty: now) ", crate::ui::reader_zone())}<input type="datetime-local" name="install_at" aria-label="Install at" /></label>
                     <label>"Reboot "<select name="reboot" aria-label="Reboot">
                         <option value="none">"No reboot (owners are asked to schedule it)"</option>
                         <option value="after">"Right after install"</option>
                         <option value="at">"At a time"</option>
                     </select></label>
-                    <label>"Reboot at (UTC, with “At a time”) "<input type="datetime-local" name="reboot_at" aria-label="Reboot at" /></label>
+                    <label>{format!("Reboot at ({}, with “At a time”) ", crate::ui::reader_zone())}<input type="datetime-local" name="reboot_at" aria-label="Reboot at" /></label>
                 </Show>
                 <button type="submit" class="primary" disabled=move || create.pending().get()>
                     {move || if mode.get() == "deploy" { "Deploy" } else { "Publish" }}
@@ -1183,16 +1193,18 @@ fn PolicyForm(
     let name = RwSignal::new(first_name.clone());
     let position = view.as_ref().map(|v| v.position).unwrap_or(position);
     let enabled = view.as_ref().map(|v| v.enabled).unwrap_or(true);
+    // A policy nobody changed yet was written by setup (at time 0 for the
+    // default one): say so instead of showing 1970.
     let changed = view.as_ref().map(|v| {
-        format!(
-            "changed {} by {}",
-            format_utc(v.updated_at),
-            if v.updated_by.is_empty() {
-                "setup"
-            } else {
-                v.updated_by.as_str()
-            }
-        )
+        if v.updated_by.is_empty() {
+            "as set up, not changed since".to_owned()
+        } else {
+            format!(
+                "changed {} by {}",
+                crate::ui::when(v.updated_at),
+                v.updated_by
+            )
+        }
     });
     // A ticked box sends `true`; an unticked one nothing (false).
     let check = |field: &'static str, label: &'static str, on: bool| {
@@ -1223,7 +1235,7 @@ fn PolicyForm(
                 <label>"Observation period (7 to 30 days) "<input type="number" name="observation_days" min="7" max="30" aria-label="Observation days" value=p.observation_days.to_string() /></label>
                 {check("auto_approve", "approve automatically after observation (else an admin approves)", p.auto_approve)}
                 {check("publish_critical", "on approval, publish to the self-service portal for critical servers", p.publish_critical)}
-                {check("deploy_standard", "on approval, deploy to standard servers without a forced reboot and ask owners to schedule it", p.deploy_standard)}
+                {check("deploy_standard", "on approval, deploy to standard servers in their next maintenance window without a forced reboot and ask owners to book it (a standard server without a window gets the patch published instead)", p.deploy_standard)}
                 <p><button type="submit" class="primary">{if id > 0 { "Save policy" } else { "Add policy" }}</button>" "<small>{changed}</small></p>
             </fieldset>
         </ActionForm>
@@ -1245,19 +1257,19 @@ pub fn NotificationsPage() -> impl IntoView {
                     Ok((items, _)) if items.is_empty() => view! { <p class="empty">"Nothing to tell anyone yet."</p> }.into_any(),
                     Ok((items, total)) => view! {
                         <Pager page per_page=50 total />
-                        <table class="data" id="notifications">
+                        <div class="table-scroll"><table class="data" id="notifications">
                             <thead><tr><th>"When"</th><th>"To"</th><th>"Subject"</th><th>"Message"</th></tr></thead>
                             <tbody>
                                 {items.into_iter().map(|n| view! {
                                     <tr data-kind=n.kind.clone()>
-                                        <td class="nowrap"><small>{format_utc(n.created_at)}</small></td>
+                                        <td class="nowrap"><small><crate::ui::Time ts={n.created_at} /></small></td>
                                         <td>{n.username.clone()}</td>
                                         <td>{if n.link.is_empty() { view! { <span>{n.subject.clone()}</span> }.into_any() } else { view! { <a href=n.link.clone()>{n.subject.clone()}</a> }.into_any() }}</td>
                                         <td><small>{n.body.clone()}</small></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>

@@ -44,6 +44,29 @@ pub fn Pager(page: RwSignal<i64>, per_page: i64, total: i64) -> impl IntoView {
     }
 }
 
+/// The zone the signed-in reader sees and types times in (UTC where no
+/// user is in context, e.g. outside a signed-in page).
+pub fn reader_zone() -> String {
+    use_context::<crate::accounts::UserView>()
+        .map(|u| u.zone)
+        .unwrap_or_else(|| patchport_core::clock::DEFAULT_ZONE.to_owned())
+}
+
+/// A time as text in the reader's zone, the zone named
+/// (`2027-03-29 21:30 CEST`), for sentences; see [`Time`] for a table cell.
+pub fn when(ts: i64) -> String {
+    patchport_core::clock::format_in(ts, &reader_zone())
+}
+
+/// A time in the reader's zone, the zone named; the UTC time in the
+/// tooltip and the machine-readable `datetime`.
+#[component]
+pub fn Time(ts: i64) -> impl IntoView {
+    let utc = patchport_core::clock::format_utc(ts);
+    let iso = patchport_core::clock::iso_utc(ts);
+    view! { <time datetime=iso title=utc>{when(ts)}</time> }
+}
+
 /// The query key naming the confirmation a page shows open
 /// (`?confirm=delete-window-3`): without JavaScript, a confirmed action is
 /// two steps, a GET that reloads the page with its question open, then the

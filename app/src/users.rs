@@ -24,6 +24,8 @@ pub struct UserRow {
     pub disabled: bool,
     /// When created (seconds since the epoch).
     pub created_at: i64,
+    /// Invited by mail and no password chosen yet.
+    pub invited: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -37,6 +39,7 @@ impl From<patchport_db::accounts::Account> for UserRow {
             role: a.role,
             disabled: a.disabled,
             created_at: a.created_at,
+            invited: a.invited,
         }
     }
 }
@@ -181,10 +184,8 @@ pub async fn create_user(
     .await
 }
 
-/// The password hash of an invited account: not a PHC string, so no
-/// password matches it.
 #[cfg(feature = "ssr")]
-const NO_PASSWORD: &str = "!invited";
+use patchport_db::accounts::NO_PASSWORD;
 
 /// Loads the target account for a change, refusing changes to oneself and
 /// changes that would leave no enabled admin.
@@ -309,6 +310,15 @@ const PASSWORD_RESET: &str = "password-reset";
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
+    // Created: the form is emptied for the next user.
+    let create_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(create.value().get(), Some(Ok(_)))
+            && let Some(form) = create_form.get()
+        {
+            form.reset();
+        }
+    });
     let set_disabled = ServerAction::<SetUserDisabled>::new();
     let set_role = ServerAction::<SetUserRole>::new();
     let reset = ServerAction::<ResetPassword>::new();
@@ -382,7 +392,7 @@ pub fn UsersPage() -> impl IntoView {
                     }.into_any(),
                     Ok(p) => view! {
                         <Pager page per_page=PER_PAGE total=p.total />
-                        <table class="data" id="users">
+                        <div class="table-scroll"><table class="data" id="users">
                             <thead><tr>
                                 <th><button type="button" class="sort" on:click=move |_| sort_by("username")>"User name" {arrow("username")}</button></th>
                                 <th>"Name"</th><th>"Email"</th>
@@ -397,14 +407,14 @@ pub fn UsersPage() -> impl IntoView {
                                     view! { <UserRowView user=u is_me set_disabled set_role reset /> }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>
         </section>
         <section class="card">
             <h2>"Create a user"</h2>
-            <ActionForm action=create attr:class="grid-form" attr:id="create-user">
+            <ActionForm action=create node_ref=create_form attr:class="grid-form" attr:id="create-user">
                 <label>"User name" <input type="text" name="username" required autocomplete="off" /></label>
                 <label>"Display name" <input type="text" name="display_name" /></label>
                 <label>"Email" <input type="email" name="email" /></label>
@@ -421,9 +431,24 @@ pub fn UsersPage() -> impl IntoView {
             </ActionForm>
             <FormError action=create />
             {move || create.value().get().and_then(Result::ok).map(|u| view! {
-                <p class="ok" role="status">{format!("Created {} ({}).", u.username, u.role)}</p>
+                <p class="ok" role="status">{created_text(&u)}</p>
             })}
         </section>
+    }
+}
+
+/// What creating a user answers: who was created and, for an invitation,
+/// where it was mailed.
+fn created_text(u: &UserRow) -> String {
+    match (&u.email, u.invited) {
+        (Some(to), true) => format!(
+            "Created {} ({}) and mailed an invitation to {to}: the link is valid for 7 days.",
+            u.username, u.role
+        ),
+        _ => format!(
+            "Created {} ({}) with the initial password you gave.",
+            u.username, u.role
+        ),
     }
 }
 
@@ -483,8 +508,8 @@ fn UserRowView(
             <td>{user.display_name.clone()}</td>
             <td>{user.email.clone().unwrap_or_default()}</td>
             <td><span class=format!("badge role-{}", user.role)>{user.role.as_str()}</span></td>
-            <td>{if disabled { "disabled" } else { "active" }}</td>
-            <td class="nowrap">{patchport_core::clock::format_utc(user.created_at)}</td>
+            <td>{if disabled { "disabled" } else if user.invited { "invited (no password yet)" } else { "active" }}</td>
+            <td class="nowrap"><crate::ui::Time ts={user.created_at} /></td>
             <td class="actions">
                 {move || match confirming.get() {
                     None => view! {

@@ -4,7 +4,6 @@
 use crate::errors::AppError;
 use crate::ui::FormError;
 use leptos::prelude::*;
-use patchport_core::clock::format_utc;
 use patchport_core::window::{Occurrence, Window};
 use serde::{Deserialize, Serialize};
 
@@ -53,15 +52,17 @@ pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
     .await
 }
 
-/// Two weeks of windows from this week's Monday (UTC), for the calendar.
+/// Two weeks of windows from this week's Monday, in the reader's zone, for
+/// the calendar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalendarView {
-    /// Monday 00:00 UTC of this week.
-    pub start: i64,
-    /// Today 00:00 UTC.
-    pub today: i64,
-    /// Per day (14), its windows' openings by time.
-    pub days: Vec<Vec<Slot>>,
+    /// Today's date in the reader's zone (`YYYY-MM-DD`).
+    pub today: String,
+    /// The zone the days are cut in.
+    pub zone: String,
+    /// Per day (14): its local midnight, its date and its windows'
+    /// openings by time.
+    pub days: Vec<(i64, String, Vec<Slot>)>,
 }
 
 /// A window opening in the calendar: (window name, opens, closes).
@@ -71,70 +72,77 @@ pub type Slot = (String, i64, i64);
 pub const CALENDAR_DAYS: i64 = 14;
 
 /// The windows' occurrences over two weeks from this week's Monday, each on
-/// the (UTC) day it opens.
+/// the day it opens in the reader's zone.
 #[server(endpoint = "admin/windows/calendar")]
 pub async fn window_calendar() -> Result<CalendarView, AppError> {
     use crate::ssr;
+    use patchport_core::clock::{local_days, local_input};
     ssr::run(async move {
-        ssr::require_admin()?;
+        let me = ssr::require_admin()?;
         let state = ssr::state()?;
         let now = state.clock.now();
-        let today = now.div_euclid(86_400) * 86_400;
-        // 1970-01-01 was a Thursday: three days after a Monday.
-        let start = today - ((now.div_euclid(86_400) + 3).rem_euclid(7)) * 86_400;
-        let end = start + CALENDAR_DAYS * 86_400;
+        let mut days: Vec<(i64, String, Vec<Slot>)> = local_days(now, &me.zone, CALENDAR_DAYS + 1)
+            .into_iter()
+            .map(|(start, date)| (start, date, Vec::new()))
+            .collect();
+        // The day after the last one only marks where the last one ends.
+        let Some((end, _, _)) = days.pop() else {
+            return Err(AppError::Internal);
+        };
+        let start = days.first().map_or(end, |d| d.0);
         let mut conn = state.db.read().await?;
-        let mut days = vec![Vec::new(); CALENDAR_DAYS as usize];
         for w in patchport_db::windows::list(&mut conn).await? {
             // At most a few occurrences a day, over two weeks.
             for o in w.window.upcoming(start, 64) {
                 if o.start >= end {
                     break;
                 }
-                if o.start >= start {
-                    days[((o.start - start) / 86_400) as usize].push((
-                        w.name.clone(),
-                        o.start,
-                        o.end,
-                    ));
+                if let Some(day) = days.iter_mut().rev().find(|d| d.0 <= o.start) {
+                    day.2.push((w.name.clone(), o.start, o.end));
                 }
             }
         }
         for day in &mut days {
-            day.sort_by_key(|(name, opens, _)| (*opens, name.clone()));
+            day.2.sort_by_key(|(name, opens, _)| (*opens, name.clone()));
         }
-        Ok(CalendarView { start, today, days })
+        let today = local_input(now, &me.zone)[..10].to_owned();
+        Ok(CalendarView {
+            today,
+            zone: me.zone,
+            days,
+        })
     })
     .await
 }
 
-/// The calendar: two weeks of windows, Monday first, times in UTC.
+/// The calendar: two weeks of windows, Monday first, in the reader's zone.
 #[component]
 fn CalendarCard(version: Signal<(usize, usize)>) -> impl IntoView {
     let calendar = Resource::new(move || version.get(), |_| window_calendar());
-    let hm = |t: i64| format_utc(t)[11..16].to_owned();
     view! {
         <section class="card">
-            <h2>"Calendar (UTC)"</h2>
+            <h2>"Calendar"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { match calendar.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(c) if c.days.iter().all(Vec::is_empty) => view! { <p class="empty" id="window-calendar">"No window opens in these two weeks: create one below."</p> }.into_any(),
+                    Ok(c) if c.days.iter().all(|d| d.2.is_empty()) => view! { <p class="empty" id="window-calendar">"No window opens in these two weeks: create one below."</p> }.into_any(),
                     Ok(c) => {
-                        let weeks: Vec<Vec<(i64, Vec<Slot>)>> = c.days.chunks(7).enumerate()
-                            .map(|(w, days)| days.iter().enumerate().map(|(d, list)| (c.start + ((w * 7 + d) as i64) * 86_400, list.clone())).collect())
-                            .collect();
-                        let today = c.today;
+                        let zone = c.zone.clone();
+                        let hm = move |t: i64| patchport_core::clock::local_hm(t, &zone);
+                        let weeks: Vec<Vec<(i64, String, Vec<Slot>)>> = c.days.chunks(7).map(<[_]>::to_vec).collect();
+                        let today = c.today.clone();
                         view! {
+                            <p class="hint">{format!("Times in {}.", c.zone)}</p>
+                            <div class="table-scroll">
                             <table class="calendar" id="window-calendar">
                                 <thead><tr>{["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].map(|d| view! { <th>{d}</th> }).collect_view()}</tr></thead>
                                 <tbody>
                                     {weeks.into_iter().map(|week| view! {
-                                        <tr>{week.into_iter().map(|(day, list)| view! {
-                                            <td class:today=day == today class:past=day < today data-day=format_utc(day)[..10].to_owned()>
-                                                <span class="date">{format_utc(day)[5..10].to_owned()}</span>
+                                        <tr>{week.into_iter().map(|(_, date, list)| view! {
+                                            <td class:today=date == today class:past=date < today data-day=date.clone()>
+                                                <span class="date">{date[5..10].to_owned()}</span>
                                                 {list.into_iter().map(|(name, opens, closes)| {
-                                                    let title = format!("{name}: {} – {}", format_utc(opens), format_utc(closes));
+                                                    let title = format!("{name}: {} – {}", crate::ui::when(opens), crate::ui::when(closes));
                                                     view! { <span class="slot" title=title><b>{format!("{}–{}", hm(opens), hm(closes))}</b>" "{name}</span> }
                                                 }).collect_view()}
                                             </td>
@@ -142,6 +150,7 @@ fn CalendarCard(version: Signal<(usize, usize)>) -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
+                            </div>
                         }.into_any()
                     }
                 }})}
@@ -294,7 +303,7 @@ pub fn WindowsPage() -> impl IntoView {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No maintenance windows yet: approved patches are published for standard servers instead of deployed."</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="data" id="windows">
+                        <div class="table-scroll"><table class="data" id="windows">
                             <thead><tr><th>"Window"</th><th>"When"</th><th>"Applies to"</th><th>"Next"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|w| {
@@ -306,7 +315,7 @@ pub fn WindowsPage() -> impl IntoView {
                                             <td>{w.name.clone()}</td>
                                             <td>{w.summary.clone()}</td>
                                             <td>{if applies.is_empty() { "nothing yet".to_owned() } else { applies }}</td>
-                                            <td><small>{w.upcoming.iter().take(3).map(|o| format!("{} – {}", format_utc(o.start), format_utc(o.end))).collect::<Vec<_>>().join("; ")}</small></td>
+                                            <td><small>{w.upcoming.iter().take(3).map(|o| format!("{} – {}", crate::ui::when(o.start), crate::ui::when(o.end))).collect::<Vec<_>>().join("; ")}</small></td>
                                             <td>
                                                 <crate::ui::ConfirmDelete question=question.clone() step=format!("delete-window-{id}")>
                                                     <ActionForm action=delete attr:class="inline">
@@ -319,7 +328,7 @@ pub fn WindowsPage() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>

@@ -9,7 +9,7 @@
 //! - [`follow_booking`]: which reminder or outcome a booked reboot is due.
 
 use crate::Timestamp;
-use crate::clock::format_utc;
+use crate::clock::{DEFAULT_ZONE, format_in};
 use crate::state::JobState;
 use serde::{Deserialize, Serialize};
 
@@ -218,8 +218,18 @@ impl Notice {
         }
     }
 
-    /// The subject line.
+    /// The subject line, times in UTC.
     pub fn subject(&self) -> String {
+        self.subject_in(DEFAULT_ZONE)
+    }
+
+    /// What happened, times in UTC.
+    pub fn body(&self) -> String {
+        self.body_in(DEFAULT_ZONE)
+    }
+
+    /// The subject line, times in the reader's zone.
+    pub fn subject_in(&self, zone: &str) -> String {
         match self {
             Notice::Published { items } => {
                 format!("{} patch(es) published for your servers", items.len())
@@ -234,7 +244,7 @@ impl Notice {
                 format!("{host} was patched: please schedule its reboot")
             }
             Notice::RebootBooked { host, at, .. } => {
-                format!("Reboot of {host} booked for {}", format_utc(*at))
+                format!("Reboot of {host} booked for {}", format_in(*at, zone))
             }
             Notice::RebootReminder {
                 host, within_hour, ..
@@ -257,7 +267,7 @@ impl Notice {
                 ..
             } => format!(
                 "{host} has not checked in since {}",
-                format_utc(*last_check_in)
+                format_in(*last_check_in, zone)
             ),
             Notice::TestFailed {
                 package, version, ..
@@ -275,8 +285,8 @@ impl Notice {
         }
     }
 
-    /// What happened, in a sentence or two.
-    pub fn body(&self) -> String {
+    /// What happened, in a sentence or two, times in the reader's zone.
+    pub fn body_in(&self, zone: &str) -> String {
         match self {
             Notice::Published { items } => format!(
                 "These patches are ready for you to install from the self-service portal:\n{}",
@@ -304,13 +314,13 @@ impl Notice {
                 "Installed on {host} without a reboot: {}. Please book a reboot in one of its \
                  maintenance windows before {}.",
                 packages.join(", "),
-                format_utc(*deadline)
+                format_in(*deadline, zone)
             ),
             Notice::ServerSilent {
                 host,
                 last_check_in,
                 ..
-            } => server_silent_body(host, *last_check_in),
+            } => server_silent_body(host, *last_check_in, zone),
             Notice::TestFailed {
                 package,
                 version,
@@ -330,7 +340,7 @@ impl Notice {
             Notice::RebootBooked { .. }
             | Notice::RebootReminder { .. }
             | Notice::RebootOutcome { .. }
-            | Notice::DeadlineMissed { .. } => self.reboot_body(),
+            | Notice::DeadlineMissed { .. } => self.reboot_body(zone),
             Notice::CredentialConflict { host, source, .. } => format!(
                 "During a credential rotation the old credential of {host} was presented again \
                  (from {source}) after its replacement had been handed out. Either a copy of it \
@@ -339,12 +349,12 @@ impl Notice {
             ),
             Notice::Invitation { .. }
             | Notice::PasswordReset { .. }
-            | Notice::PasswordChanged { .. } => self.account_body(),
+            | Notice::PasswordChanged { .. } => self.account_body(zone),
         }
     }
 
     /// The body of the reboot notices (empty for the other kinds).
-    fn reboot_body(&self) -> String {
+    fn reboot_body(&self, zone: &str) -> String {
         match self {
             Notice::RebootBooked {
                 host,
@@ -353,8 +363,8 @@ impl Notice {
                 ..
             } => format!(
                 "{host} will reboot at {}, inside its maintenance window (closes {}).",
-                format_utc(*at),
-                format_utc(*window_end)
+                format_in(*at, zone),
+                format_in(*window_end, zone)
             ),
             Notice::RebootReminder {
                 host,
@@ -367,11 +377,14 @@ impl Notice {
                 } else {
                     ", within 24 hours"
                 };
-                format!("Reminder: {host} reboots at {}{within}.", format_utc(*at))
+                format!(
+                    "Reminder: {host} reboots at {}{within}.",
+                    format_in(*at, zone)
+                )
             }
             Notice::RebootOutcome {
                 host, at, outcome, ..
-            } => reboot_outcome_body(host, *at, *outcome),
+            } => reboot_outcome_body(host, *at, *outcome, zone),
             Notice::DeadlineMissed {
                 host,
                 since,
@@ -381,15 +394,15 @@ impl Notice {
             } => format!(
                 "{host} was patched on {} and should have rebooted by {}. Its owner booked \
                  {bookings} time(s). Reboot it, or talk to its owner.",
-                format_utc(*since),
-                format_utc(*deadline)
+                format_in(*since, zone),
+                format_in(*deadline, zone)
             ),
             _ => String::new(),
         }
     }
 
     /// The body of the account mails (empty for the other kinds).
-    fn account_body(&self) -> String {
+    fn account_body(&self, zone: &str) -> String {
         match self {
             Notice::Invitation { username } => format!(
                 "An administrator created the Patchport account '{username}' for you. Choose \
@@ -409,7 +422,7 @@ impl Notice {
                 format!(
                     "The password of your account {username} was changed {how} on {}. If this \
                      was not you, ask an administrator to reset it at once.",
-                    format_utc(*at)
+                    format_in(*at, zone)
                 )
             }
             _ => String::new(),
@@ -423,19 +436,19 @@ impl Notice {
 }
 
 /// The body of a silent server's notice.
-fn server_silent_body(host: &str, last_check_in: Timestamp) -> String {
+fn server_silent_body(host: &str, last_check_in: Timestamp, zone: &str) -> String {
     format!(
         "The Patchport agent on {host} last reported at {} and has been silent for more than \
          a day. Until it reports again, its missing patches and reboot state may be out of \
          date, and installs and reboots queued for it cannot run. Check that the server is up \
          and that the patchport-agent service is running.",
-        format_utc(last_check_in)
+        format_in(last_check_in, zone)
     )
 }
 
 /// The body of a reboot's outcome.
-fn reboot_outcome_body(host: &str, at: Timestamp, outcome: RebootOutcome) -> String {
-    let when = format_utc(at);
+fn reboot_outcome_body(host: &str, at: Timestamp, outcome: RebootOutcome, zone: &str) -> String {
+    let when = format_in(at, zone);
     match outcome {
         RebootOutcome::Done => {
             format!("{host} rebooted as booked and came back with a new boot id.")
@@ -688,12 +701,25 @@ mod tests {
         };
         assert_eq!(
             booked.subject(),
-            "Reboot of web-1 booked for 1970-01-01 00:00:00 UTC"
+            "Reboot of web-1 booked for 1970-01-01 00:00 UTC"
+        );
+        // A reader in Berlin reads it in their own zone, across the
+        // daylight-saving change of 2027-03-28 (CET before, CEST after).
+        let spring = Notice::RebootBooked {
+            server_id: 3,
+            host: "web-1".into(),
+            at: 1_806_193_800,
+            window_end: 1_806_193_800 + 7_200,
+        };
+        assert_eq!(
+            spring.body_in("Europe/Berlin"),
+            "web-1 will reboot at 2027-03-28 01:30 CET, inside its maintenance window \
+             (closes 2027-03-28 04:30 CEST)."
         );
         assert_eq!(
             booked.body(),
-            "web-1 will reboot at 1970-01-01 00:00:00 UTC, inside its maintenance window \
-             (closes 1970-01-01 01:00:00 UTC)."
+            "web-1 will reboot at 1970-01-01 00:00 UTC, inside its maintenance window \
+             (closes 1970-01-01 01:00 UTC)."
         );
         let changed = Notice::PasswordChanged {
             username: "ann".into(),

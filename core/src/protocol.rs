@@ -503,6 +503,18 @@ pub enum JobOutcome {
     Rebooting,
 }
 
+impl JobOutcome {
+    /// The outcome's name, as it is sent (`succeeded`, `failed`,
+    /// `rebooting`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Rebooting => "rebooting",
+        }
+    }
+}
+
 /// `POST /agent/v1/jobs/{id}/result`: how an attempt ended. Sending the same
 /// result twice is harmless.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -535,6 +547,17 @@ pub fn log_tail(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_outcome_names_are_what_is_sent() {
+        for o in [
+            JobOutcome::Succeeded,
+            JobOutcome::Failed,
+            JobOutcome::Rebooting,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+    }
 
     fn report() -> Report {
         Report {

@@ -12,6 +12,7 @@ use sqlx::{
     error::BoxDynError,
 };
 
+pub mod home;
 mod report;
 mod servers;
 

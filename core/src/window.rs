@@ -229,6 +229,29 @@ pub enum BookingRefusal {
     },
 }
 
+impl BookingRefusal {
+    /// The refusal with its times in the reader's zone (the `Display` text
+    /// gives them in UTC, for logs).
+    pub fn explain(&self, zone: &str) -> String {
+        let at = |ts| crate::clock::format_in(ts, zone);
+        match self {
+            Self::Outside { next } => match next {
+                Some(o) => format!(
+                    "outside this server's maintenance windows; the next one is {} to {}",
+                    at(o.start),
+                    at(o.end)
+                ),
+                None => "outside this server's maintenance windows".to_owned(),
+            },
+            Self::AfterDeadline { deadline } => format!(
+                "this server must reboot by {}: choose a time before that",
+                at(*deadline)
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// "start to end" of an occurrence, or nothing.
 fn next_text(next: &Option<Occurrence>) -> String {
     next.map(|o| {

@@ -21,6 +21,13 @@ pub struct Account {
     pub disabled: bool,
     /// When the account was created.
     pub created_at: Timestamp,
+    /// Invited by mail and no password chosen yet.
+    pub invited: bool,
+    /// The zone the account chose, if it chose one.
+    pub time_zone: Option<String>,
+    /// The zone its times are shown in: its own, else the portal's default,
+    /// else UTC.
+    pub zone: String,
 }
 
 /// What it takes to create an account.
@@ -50,13 +57,20 @@ struct Row {
     #[sqlx(try_from = "Flag")]
     disabled: bool,
     created_at: Timestamp,
+    #[sqlx(try_from = "Flag")]
+    invited: bool,
+    time_zone: Option<String>,
+    zone: String,
 }
 
 /// The columns of [`Row`].
 fn columns() -> String {
     format!(
-        "id, username, display_name, email, role, {} as disabled, created_at",
-        flag("disabled")
+        "id, username, display_name, email, role, {} as disabled, created_at, {} as invited, \
+         time_zone, {} as zone",
+        flag("disabled"),
+        flag(&format!("password_hash = '{NO_PASSWORD}'")),
+        zone_of("account"),
     )
 }
 
@@ -70,6 +84,9 @@ fn from_row(r: Row) -> Result<Account> {
             .map_err(|e| StorageError::Database(sqlx::Error::Decode(e.into())))?,
         disabled: r.disabled,
         created_at: r.created_at,
+        invited: r.invited,
+        time_zone: r.time_zone,
+        zone: r.zone,
     })
 }
 
@@ -446,4 +463,60 @@ pub async fn device_account(
     .fetch_optional(conn)
     .await?;
     Ok(row.map(|r| r.0))
+}
+
+/// The password hash of an invited account until the invitation is
+/// accepted: not a PHC string, so no password matches it.
+pub const NO_PASSWORD: &str = "!invited";
+
+/// SQL for the zone account `alias` reads times in: its own, else the
+/// portal's default, else UTC.
+pub(crate) fn zone_of(alias: &str) -> String {
+    format!(
+        "coalesce({alias}.time_zone, (select value from portal_setting where name = '{DEFAULT_ZONE_SETTING}'), '{}')",
+        patchport_core::clock::DEFAULT_ZONE
+    )
+}
+
+/// The name under which `portal_setting` keeps the portal's default zone.
+const DEFAULT_ZONE_SETTING: &str = "time_zone";
+
+/// Sets (or, with `None`, forgets) the zone the account reads times in.
+/// The caller checks the name (`patchport_core::clock::zone`).
+pub async fn set_time_zone(
+    conn: &mut Conn,
+    id: i64,
+    zone: Option<&str>,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("update account set time_zone = $1, updated_at = $2 where id = $3")
+        .bind(zone)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The portal's default zone, for accounts that chose none.
+pub async fn default_zone(conn: &mut Conn) -> Result<String> {
+    let row: Option<(String,)> = sqlx::query_as("select value from portal_setting where name = $1")
+        .bind(DEFAULT_ZONE_SETTING)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map_or_else(|| patchport_core::clock::DEFAULT_ZONE.to_owned(), |(z,)| z))
+}
+
+/// Sets the portal's default zone (admins). The caller checks the name.
+pub async fn set_default_zone(conn: &mut Conn, zone: &str, now: Timestamp) -> Result<()> {
+    sqlx::query(
+        "insert into portal_setting (name, value, updated_at) values ($1, $2, $3) \
+         on conflict (name) do update set value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(DEFAULT_ZONE_SETTING)
+    .bind(zone)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

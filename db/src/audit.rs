@@ -84,6 +84,25 @@ pub async fn list(
     Ok(Page { items, total })
 }
 
+/// The kinds of event recorded so far: each action's part up to and
+/// including its first `.` (`job.`), or the whole action when it has none
+/// (`logout`), sorted, for the audit trail's filter.
+pub async fn kinds(conn: &mut Conn) -> Result<Vec<String>> {
+    let actions: Vec<(String,)> =
+        sqlx::query_as("select distinct action from audit_event order by action")
+            .fetch_all(conn)
+            .await?;
+    let mut kinds: Vec<String> = actions
+        .into_iter()
+        .map(|(a,)| match a.find('.') {
+            Some(i) => a[..=i].to_owned(),
+            None => a,
+        })
+        .collect();
+    kinds.dedup();
+    Ok(kinds)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -9,6 +9,7 @@ pub mod advisories;
 pub mod agents;
 pub mod audit;
 pub mod groups;
+pub mod home;
 pub mod jobs;
 pub mod mail;
 pub mod report;

@@ -34,43 +34,54 @@ pub async fn notify_admins(conn: &mut Conn, notice: &Notice, now: Timestamp) -> 
 
 /// Records the notification for the recipients (see `RECIPIENTS`) and
 /// queues the mail of those with an address who did not switch this kind
-/// off; returns how many were notified.
+/// off, its times written in each recipient's zone; returns how many were
+/// notified.
 async fn tell(
     conn: &mut Conn,
     account_id: Option<i64>,
     notice: &Notice,
     now: Timestamp,
 ) -> Result<u32> {
+    let zone = crate::accounts::zone_of("a");
+    let zones: Vec<(String,)> = sqlx::query_as(&format!(
+        "select distinct {zone} from account a where {RECIPIENTS}"
+    ))
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await?;
     let notification = format!(
         "insert into notification (account_id, kind, subject, body, link, data, created_at) \
-         select a.id, $2, $3, $4, $5, $7, $6 from account a where {RECIPIENTS}"
+         select a.id, $2, $3, $4, $5, $7, $6 from account a where {RECIPIENTS} and {zone} = $8"
     );
     let mail = format!(
         "insert into mail \
          (account_id, recipient, kind, subject, body, link, data, next_attempt_at, created_at) \
          select a.id, a.email, $2, $3, $4, $5, $7, $6, $6 from account a \
-         where {RECIPIENTS} and not a.disabled and a.email is not null and a.email <> '' \
+         where {RECIPIENTS} and {zone} = $8 and not a.disabled and a.email is not null and a.email <> '' \
          and not exists (select 1 from mail_opt_out o where o.account_id = a.id and o.kind = $2)"
     );
-    let (subject, body, link, data) = (
-        notice.subject(),
-        notice.body(),
-        notice.link(),
-        notice.to_json(),
-    );
-    let bound = |sql| {
-        sqlx::query(sql)
-            .bind(account_id)
-            .bind(notice.kind())
-            .bind(&subject)
-            .bind(&body)
-            .bind(&link)
-            .bind(now)
-            .bind(&data)
-    };
-    let told = bound(&notification).execute(&mut *conn).await?;
-    bound(&mail).execute(conn).await?;
-    Ok(told.rows_affected() as u32)
+    let (link, data) = (notice.link(), notice.to_json());
+    let mut told = 0;
+    for (zone,) in zones {
+        let (subject, body) = (notice.subject_in(&zone), notice.body_in(&zone));
+        let bound = |sql| {
+            sqlx::query(sql)
+                .bind(account_id)
+                .bind(notice.kind())
+                .bind(&subject)
+                .bind(&body)
+                .bind(&link)
+                .bind(now)
+                .bind(&data)
+                .bind(&zone)
+        };
+        told += bound(&notification)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected() as u32;
+        bound(&mail).execute(&mut *conn).await?;
+    }
+    Ok(told)
 }
 
 /// Queues a mail whose link carries a secret (invitation, password reset)
@@ -85,6 +96,14 @@ pub async fn queue_secret(
     link: &str,
     now: Timestamp,
 ) -> Result<Option<i64>> {
+    let zone: Option<(String,)> = sqlx::query_as(&format!(
+        "select {} from account a where a.id = $1",
+        crate::accounts::zone_of("a")
+    ))
+    .bind(account_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let zone = zone.map_or_else(|| patchport_core::clock::DEFAULT_ZONE.to_owned(), |z| z.0);
     let row: Option<(i64,)> = sqlx::query_as(
         "insert into mail (account_id, recipient, kind, subject, body, link, data, secret_link, \
          next_attempt_at, created_at) \
@@ -93,8 +112,8 @@ pub async fn queue_secret(
     )
     .bind(account_id)
     .bind(notice.kind())
-    .bind(notice.subject())
-    .bind(notice.body())
+    .bind(notice.subject_in(&zone))
+    .bind(notice.body_in(&zone))
     .bind(link)
     .bind(now)
     .bind(notice.to_json())

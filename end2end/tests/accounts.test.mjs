@@ -28,8 +28,11 @@ test('admin signs in, creates an owner, signs out; the owner is refused on an ad
   await form.locator('select[name=role]').selectOption('owner');
   await form.locator('input[name=password]').fill('e2e-owner-password');
   await form.locator('button[type=submit]').click();
-  await page.getByRole('status').filter({ hasText: `Created ${owner} (owner).` }).waitFor();
+  await page.getByRole('status').filter({ hasText: `Created ${owner} (owner) with the initial password you gave.` }).waitFor();
   await page.locator(`tr[data-user="${owner}"]`).waitFor();
+  // The form is empty again for the next user.
+  assert.equal(await form.locator('input[name=username]').inputValue(), '');
+  assert.equal(await form.locator('input[name=password]').inputValue(), '');
   // Paging controls render as controls (one page: both disabled).
   assert.equal(await page.getByRole('button', { name: 'Next ›', exact: true }).isDisabled(), true);
   assert.match(await page.locator('nav.pager span').innerText(), /^Page 1 of 1 · \d+ in all$/);

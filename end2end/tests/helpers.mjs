@@ -1,6 +1,9 @@
 // Shared setup for the end-to-end tests: real Chromium (Debian's), driven by
 // playwright-core, against the portal that scripts/e2e.sh started in demo mode.
 import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 
 export const BASE = process.env.PATCHPORT_E2E_URL ?? 'http://127.0.0.1:3100';
 export const DEMO_PASSWORD = 'patchport-demo';
@@ -45,3 +48,29 @@ export async function signOut(page) {
   await page.waitForURL(/\/login\?signed_out=1/);
   await page.getByRole('status').filter({ hasText: 'You have signed out.' }).waitFor();
 }
+
+// Where the SMTP server started by scripts/e2e.sh keeps each mail as JSON.
+export const MAIL_DIR = process.env.PATCHPORT_E2E_MAIL_DIR;
+// The demo owner's address.
+export const OWNER_MAIL = 'owner@demo.patchport.invalid';
+
+// The mails the SMTP server accepted for `to`, oldest first.
+export function mailsTo(to) {
+  return fs.readdirSync(MAIL_DIR).filter((f) => f.endsWith('.json')).sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(MAIL_DIR, f), 'utf8')))
+    .filter((m) => m.to.includes(to))
+    .map((m) => ({ ...m, subject: (m.data.match(/^Subject: (.*)$/m) ?? [])[1]?.trim() ?? '' }));
+}
+
+export async function mailArrives(to, subject, timeout) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const found = mailsTo(to).find((m) => subject.test(m.subject));
+    if (found) return found;
+    if (Date.now() > until) {
+      assert.fail(`no mail to ${to} matching ${subject}; got: ${mailsTo(to).map((m) => m.subject).join(' | ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+

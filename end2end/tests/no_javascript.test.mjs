@@ -227,7 +227,7 @@ test('without JavaScript: mail preferences, a maintenance window, reboot rules, 
   await landedOn(admin, `/rollouts/${rollout.id}`, (q) => !q.has('confirm'));
   await decisions.getByRole('button', { name: 'Decline' }).click();
   await landedOn(admin, `/rollouts/${rollout.id}`, (q) => q.get('confirm') === 'decline');
-  await decisions.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
+  await decisions.getByRole('alertdialog').getByRole('button', { name: 'Yes, decline' }).click();
   await landedOn(admin, `/rollouts/${rollout.id}`, (q) => q.has('__err'));
   assert.match(await admin.getByRole('alert').innerText(), /say why the patch is declined/);
   assert.equal(await decisions.getByRole('alertdialog').count(), 1, 'the question is still open');
@@ -425,7 +425,7 @@ test('with JavaScript the converted forms still answer without a reload', async 
   await decisions.getByLabel('Reason').press('Enter');
   await page.waitForTimeout(300);
   assert.equal(await decisions.getByRole('alertdialog').count(), 1, 'still asking');
-  await decisions.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
+  await decisions.getByRole('alertdialog').getByRole('button', { name: 'Yes, decline' }).click();
   await page.getByRole('alert').filter({ hasText: 'say why the patch is declined' }).waitFor();
   assert.equal(await decisions.getByRole('alertdialog').count(), 0, 'the question closed');
   await notReloaded();

@@ -1,5 +1,7 @@
 // The Patches Missing report in a real browser against the demo fleet: the
-// admin narrows it to known-exploited patches and opens one.
+// admin narrows it to known-exploited patches and opens one; the filters,
+// order, view and page live in the address, so Back (and a reload) bring
+// the same report back; ticking rows opens a bar that moves no row.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -41,7 +43,7 @@ test('the admin filters the report to known-exploited patches and opens one', as
   const first = page.locator('#report tbody tr').first();
   const name = await first.getAttribute('data-package');
   await first.locator('a[href^="/patches/"]').click();
-  await page.waitForURL(/\/patches\/\d+$/);
+  await page.waitForURL((u) => /^\/patches\/\d+$/.test(u.pathname));
   await page.locator('#patch-name').waitFor();
   assert.match(await page.locator('#patch-name').innerText(), new RegExp(`^${name} `));
   await page.getByText('known exploited').first().waitFor();
@@ -96,7 +98,7 @@ test('the admin narrows the report to critical security patches on critical serv
   await first.waitFor();
   const name = await first.getAttribute('data-package');
   await first.locator('a[href^="/patches/"]').click();
-  await page.waitForURL(/\/patches\/\d+$/);
+  await page.waitForURL((u) => /^\/patches\/\d+$/.test(u.pathname));
   await page.locator('#missing-on').waitFor();
   const [, version] = (await page.locator('#patch-name').innerText()).split(' ');
   const missingOn = await page.locator('#missing-on tbody tr').evaluateAll((rows) =>
@@ -120,6 +122,173 @@ test('the admin follows the advisory imports on the advisories page', async () =
   assert.ok(kinds.includes('OSV') && kinds.includes('KEV'), `both kinds of import: ${kinds}`);
   assert.match(await page.locator('#imports tr[data-state="succeeded"]').first().innerText(), /read: \d+ new/);
   await page.locator('#advisory-counts tbody tr').first().waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+// Signs the admin in and opens the report once the demo fleet reported.
+async function reportAsAdmin() {
+  const page = await newPage(browser);
+  await signIn(page, 'admin', DEMO_PASSWORD);
+  await page.waitForURL((u) => u.pathname === '/');
+  for (let i = 0; i < 30; i++) {
+    await page.goto('/report');
+    await hydrated(page);
+    await page.locator('#report, .empty').first().waitFor();
+    if (await page.locator('#report tbody tr').count()) break;
+    await page.waitForTimeout(1000);
+  }
+  return page;
+}
+
+// What the report shows: the filter fields, the order, the view, the page
+// and the rows (their packages or host names).
+async function shownReport(page) {
+  return page.evaluate(() => ({
+    severity: document.querySelector('select[name=severity]').value,
+    securityOnly: document.querySelector('input[name=security_only]').checked,
+    search: document.querySelector('input[name=search]').value,
+    sortedBy: [...document.querySelectorAll('th[aria-sort]')].map((th) =>
+      `${th.querySelector('a').dataset.sort} ${th.getAttribute('aria-sort')}`),
+    view: document.querySelector('[role=tab][aria-selected=true]').id,
+    page: document.querySelector('#report-page')?.textContent,
+    rows: [...document.querySelectorAll('#report tbody tr, #report-servers tbody tr')]
+      .map((tr) => tr.dataset.package ?? tr.dataset.hostname),
+  }));
+}
+
+// Waits until the rows on screen belong to the address (the table follows
+// the address after a fetch).
+async function rowsSettled(page) {
+  await page.waitForLoadState('networkidle');
+  await page.locator('#report tbody tr, #report-servers tbody tr, .empty').first().waitFor();
+}
+
+test("Back keeps the report's filters", async () => {
+  const page = await reportAsAdmin();
+  // Typing in the search box replaces the address: no history entry per key.
+  const entries = await page.evaluate(() => history.length);
+  await page.getByLabel('Search package').pressSequentially('zz-none');
+  await page.waitForURL((u) => u.searchParams.get('search') === 'zz-none');
+  await page.locator('.empty').waitFor();
+  await page.getByLabel('Search package').fill('');
+  await page.waitForURL((u) => u.pathname === '/report' && u.search === '');
+  assert.equal(await page.evaluate(() => history.length), entries, 'typing adds no history entry');
+
+  // Low or worse, security only, by package A to Z.
+  await page.getByLabel('Severity').selectOption('low');
+  await page.getByLabel(/security only/).check();
+  await page.waitForURL((u) => u.searchParams.get('severity') === 'low' && u.searchParams.get('security_only') === 'true');
+  await rowsSettled(page);
+  await page.locator('#report th a[data-sort="package"]').click();
+  await page.waitForURL((u) => u.searchParams.get('sort') === 'package' && !u.searchParams.has('descending'));
+  await page.locator('#report th[aria-sort="ascending"] a[data-sort="package"]').waitFor();
+  await rowsSettled(page);
+  // The second page, when there is one (a page is a history entry).
+  const next = page.locator('nav.pager a[rel="next"]');
+  if (await next.count()) {
+    await next.click();
+    await page.waitForURL((u) => u.searchParams.get('page') === '2');
+    await page.locator('#report-page', { hasText: /^Page 2 of/ }).waitFor();
+    await rowsSettled(page);
+  }
+  const before = await shownReport(page);
+  const address = new URL(page.url());
+  assert.equal(before.severity, 'low');
+  assert.equal(before.securityOnly, true);
+  assert.deepEqual(before.sortedBy, ['package ascending']);
+  assert.equal(before.view, 'view-patch');
+  assert.ok(before.rows.length > 0, 'the filter shows rows');
+
+  // Open a patch: its back link names the report and leads to this address.
+  await page.locator('#report tbody tr').first().locator('a[href^="/patches/"]').click();
+  await page.waitForURL((u) => /^\/patches\/\d+$/.test(u.pathname));
+  const back = page.locator('#back a');
+  await back.waitFor();
+  assert.equal(await back.innerText(), '‹ Back to the report');
+  assert.equal(await back.getAttribute('href'), address.pathname + address.search);
+
+  // The browser's Back: the same filters, order, view, page and rows.
+  await page.goBack();
+  await page.waitForURL((u) => u.pathname === '/report' && u.search === address.search);
+  await rowsSettled(page);
+  assert.deepEqual(await shownReport(page), before);
+
+  // The page's own back link, and a reload (rendered by the server).
+  await page.locator('#report tbody tr').first().locator('a[href^="/patches/"]').click();
+  await back.waitFor();
+  await back.click();
+  await page.waitForURL((u) => u.pathname === '/report' && u.search === address.search);
+  await rowsSettled(page);
+  assert.deepEqual(await shownReport(page), before);
+  await page.reload();
+  await hydrated(page);
+  await rowsSettled(page);
+  assert.deepEqual(await shownReport(page), before);
+  // The server's first paint is already filtered (no JavaScript needed).
+  const html = await (await page.request.get(page.url())).text();
+  assert.match(html, /<option[^>]*value="low"[^>]*selected/);
+  assert.ok(html.includes(`data-package="${before.rows[0]}"`), 'the first row is in the server-rendered page');
+
+  // By server, sorted by host name, then open a server and come Back.
+  await page.locator('#view-server').click();
+  await page.waitForURL((u) => u.searchParams.get('view') === 'server' && u.searchParams.get('severity') === 'low');
+  await page.locator('#report-servers tbody tr').first().waitFor();
+  await page.locator('#report-servers th a[data-sort="hostname"]').click();
+  await page.waitForURL((u) => u.searchParams.get('sort') === 'hostname');
+  await page.locator('#report-servers th[aria-sort="ascending"] a[data-sort="hostname"]').waitFor();
+  await rowsSettled(page);
+  const byServer = await shownReport(page);
+  const serverAddress = page.url();
+  assert.equal(byServer.view, 'view-server');
+  await page.locator('#report-servers tbody tr').first().locator('a[href^="/servers/"]').click();
+  await page.waitForURL((u) => /^\/servers\/\d+$/.test(u.pathname));
+  await page.goBack();
+  await page.waitForURL(serverAddress);
+  await rowsSettled(page);
+  assert.deepEqual(await shownReport(page), byServer);
+  // One more Back: the view by patch as it was.
+  await page.goBack();
+  await page.waitForURL((u) => u.search === address.search);
+  await rowsSettled(page);
+  assert.deepEqual(await shownReport(page), before);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('ticking a row opens the selection bar without moving the rows', async () => {
+  const page = await reportAsAdmin();
+  const bar = page.locator('#selection-bar');
+  assert.equal(await bar.isVisible(), false, 'no bar before a row is ticked');
+  const first = page.locator('#report tbody tr').first();
+  const before = await first.boundingBox();
+  await first.locator('input[type=checkbox]').check();
+  await bar.waitFor();
+  await page.locator('#deploy-panel').waitFor();
+  assert.match(await page.locator('#selection').innerText(), /^1 patch selected/);
+  const after = await first.boundingBox();
+  assert.deepEqual(after, before, 'the first row stays where it was');
+  // The bar sits at the bottom of the window.
+  const box = await bar.boundingBox();
+  const height = page.viewportSize().height;
+  assert.ok(box.y + box.height <= height + 1 && box.y > height / 3, `the bar is at the bottom: ${JSON.stringify(box)}`);
+
+  // The selection is still there after a look at a patch and Back.
+  const ticked = await first.getAttribute('data-package');
+  await page.locator('#report tbody tr').nth(1).locator('a[href^="/patches/"]').click();
+  await page.waitForURL((u) => /^\/patches\/\d+$/.test(u.pathname));
+  await page.locator('#patch-name').waitFor();
+  await page.goBack();
+  await page.waitForURL((u) => u.pathname === '/report');
+  await page.locator(`#report tbody tr[data-package="${ticked}"]`).first().waitFor();
+  assert.equal(await page.locator(`#report tbody tr[data-package="${ticked}"] input[type=checkbox]`).first().isChecked(), true);
+  await bar.waitFor();
+
+  // Clearing it closes the bar; the rows stay put again.
+  const open = await page.locator('#report tbody tr').first().boundingBox();
+  await page.locator('#selection button', { hasText: 'Clear' }).click();
+  await bar.waitFor({ state: 'hidden' });
+  assert.deepEqual(await page.locator('#report tbody tr').first().boundingBox(), open);
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

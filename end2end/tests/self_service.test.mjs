@@ -8,12 +8,8 @@
 // integration tests in server/tests/mail.rs cover them.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, signIn, DEMO_PASSWORD, mailsTo, mailArrives, MAIL_DIR, OWNER_MAIL } from './helpers.mjs';
 
-const MAIL_DIR = process.env.PATCHPORT_E2E_MAIL_DIR;
-const OWNER_MAIL = 'owner@demo.patchport.invalid';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -21,26 +17,6 @@ after(async () => { await browser?.close(); });
 
 // A Date as a datetime-local value (UTC, as the form reads it).
 const local = (d) => d.toISOString().slice(0, 16);
-
-// The mails the SMTP server accepted for `to`, oldest first.
-function mailsTo(to) {
-  return fs.readdirSync(MAIL_DIR).filter((f) => f.endsWith('.json')).sort()
-    .map((f) => JSON.parse(fs.readFileSync(path.join(MAIL_DIR, f), 'utf8')))
-    .filter((m) => m.to.includes(to))
-    .map((m) => ({ ...m, subject: (m.data.match(/^Subject: (.*)$/m) ?? [])[1]?.trim() ?? '' }));
-}
-
-async function mailArrives(to, subject, timeout) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const found = mailsTo(to).find((m) => subject.test(m.subject));
-    if (found) return found;
-    if (Date.now() > until) {
-      assert.fail(`no mail to ${to} matching ${subject}; got: ${mailsTo(to).map((m) => m.subject).join(' | ')}`);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 // Calls a server function from the signed-in page (same origin, its cookie).
 async function call(page, endpoint, body) {
@@ -109,6 +85,9 @@ test('an owner installs a published patch, books the reboot and gets the mails',
   await patch.locator('input[type=checkbox]').check();
   await page.locator('#install-selected').click();
   await page.locator('#install-queued').waitFor();
+  // Next to "Install queued", the hint does not claim nothing was published.
+  await page.locator('#install-toolbar .hint')
+    .filter({ hasText: /queued or being installed|No published patch waits to be installed|were published for you to install/ }).waitFor();
   await page.locator('#jobs tbody tr[data-state="succeeded"]').first().waitFor({ timeout: 60_000 });
 
   // Book the reboot two minutes ahead, inside the window.

@@ -283,10 +283,11 @@ async fn complete_rotation(state: &AppState, server_id: i64, source: &str) -> Re
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     agents::complete_rotation(&mut tx, server_id, now).await?;
+    let (host, _) = servers::host_and_owner(&mut tx, server_id).await?;
     let event = audit::NewAuditEvent {
         actor_name: "agent",
         action: "agent.credential_rotated",
-        target: &format!("server {server_id}"),
+        target: &host,
         detail: "the agent switched to its new credential",
         source,
         ..Default::default()
@@ -321,7 +322,7 @@ async fn credential_conflict(
         let event = audit::NewAuditEvent {
             actor_name: "agent",
             action: "agent.credential_conflict",
-            target: &format!("server {server_id}"),
+            target: &hostname,
             detail: "the current credential was presented again after its replacement was handed out; \
                      both revoked",
             source,
@@ -590,14 +591,16 @@ async fn job_result(
         return Err(ApiError::Stale);
     }
     if recorded == jobs::Recorded::Applied {
+        let (host, _) = servers::host_and_owner(&mut tx, server_id).await?;
+        let outcome = result.outcome.as_str();
+        let exit = result
+            .exit_code
+            .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
         let event = audit::NewAuditEvent {
             actor_name: "agent",
             action: "job.result",
-            target: &format!("server {server_id}"),
-            detail: &format!(
-                "job {job_id} attempt {}: {:?}, exit code {:?}",
-                result.attempt, result.outcome, result.exit_code
-            ),
+            target: &host,
+            detail: &format!("job {job_id} attempt {}: {outcome}, {exit}", result.attempt),
             source: &source,
             ..Default::default()
         };

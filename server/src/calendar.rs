@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use icalendar::{Calendar, Component, Event, EventLike};
-use patchport_core::clock::format_utc;
+use patchport_core::clock::format_in;
 
 /// How long the calendar entry lasts: the reboot itself is quicker, but
 /// services take a while to settle.
@@ -62,14 +62,16 @@ async fn entry(
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "patchport".into());
     let link = format!("{}/servers/{id}", state.public_url.trim_end_matches('/'));
+    // Start and end are UTC instants (`…Z`), which every calendar shows in
+    // its reader's zone; the text names the times in the reader's zone too.
     let event = Event::new()
         .uid(&format!("reboot-{}@{domain}", booking.job_id))
         .summary(&format!("Reboot of {host}"))
         .description(&format!(
-            "Patchport reboots {host} at {} (UTC), inside its maintenance window, which closes at {}. \
+            "Patchport reboots {host} at {}, inside its maintenance window, which closes at {}. \
              Change or cancel the booking: {link}",
-            format_utc(booking.at),
-            format_utc(booking.until)
+            format_in(booking.at, &user.zone),
+            format_in(booking.until, &user.zone)
         ))
         .url(&link)
         .starts(at(booking.at))

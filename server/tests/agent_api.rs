@@ -867,6 +867,16 @@ async fn an_install_job_is_leased_once_reported_idempotently_and_reconciled() {
         assert_eq!(again.status(), 200, "a repeated result is harmless");
         assert_eq!(again.json::<serde_json::Value>().await.unwrap()["recorded"], "repeated");
         assert_eq!(app.audit_count("job.result").await, 1, "recorded once");
+        // In words, with the host name: no debug text, no server number.
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let event = patchport_db::audit::list(&mut conn, "job.result", 1, 1).await.unwrap().items.remove(0);
+        let kinds = patchport_db::audit::kinds(&mut conn).await.unwrap();
+        drop(conn);
+        assert_eq!((event.target.as_str(), event.detail.as_str()),
+            (r.hostname.as_str(), format!("job {job_id} attempt 1: succeeded, exit code 0").as_str()));
+        for kind in ["job.", "login."] {
+            assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}: every recorded kind is filterable");
+        }
         let job = app.job(job_id).await;
         assert_eq!((job.state.as_str(), job.exit_code), ("succeeded", Some(0)));
         assert!(job.log.contains("Setting up openssl"));

@@ -492,11 +492,22 @@ async fn reset_and_invitation_links_work_once_and_expire() {
             )
             .await;
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let lee = app.find_user("lee").await.unwrap();
+        let invited = || async {
+            let mut conn = app.app_state.db.read().await.unwrap();
+            patchport_db::accounts::get(&mut conn, lee)
+                .await
+                .unwrap()
+                .unwrap()
+                .invited
+        };
+        assert!(invited().await, "invited, no password yet");
         assert!(app.login("lee", "").await.is_none());
         assert_eq!(app.deliver_mail().await.sent, 1);
         let invite = &sink.to("lee@example.test")[0];
         assert_eq!(invite.subject(), "You are invited to Patchport");
         let token = invite.link().rsplit('/').next().unwrap().to_owned();
+        let secret = token.clone();
         let accept = |token: String| {
             let app = &app;
             async move {
@@ -532,11 +543,23 @@ async fn reset_and_invitation_links_work_once_and_expire() {
         let resp = accept(token.clone()).await;
         assert!(resp.status().is_success() || resp.status().is_redirection());
         assert!(app.login("lee", "lees-password-1").await.is_some());
+        assert!(!invited().await, "the invitation was accepted");
         assert_eq!(accept(token).await.status(), 409);
         // A secret link cannot be resent from the outbox once sent.
         let page = app.outbox(&admin, "sent").await;
         let invite_mail = page.items.iter().find(|m| m.kind == "invitation").unwrap();
         assert_eq!(invite_mail.link, "(one-time link)");
+        // The outbox page shows the mail's text, never the secret link.
+        let html = app.get("/outbox", Some(&admin)).await.text().await.unwrap();
+        assert!(
+            html.contains("<summary>You are invited to Patchport</summary>"),
+            "the text opens from its subject"
+        );
+        assert!(
+            html.contains("Choose your password to sign in; the link works once, for 7 days."),
+            "the mail's text is on the page"
+        );
+        assert!(!html.contains(&secret), "the invitation's token is not");
         let id = invite_mail.id.to_string();
         assert_eq!(
             app.post_fn("/api/admin/mail/resend", Some(&admin), &[("id", &id)])

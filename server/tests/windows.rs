@@ -77,12 +77,21 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
     for_each_backend(|app| async move {
         let admin = app.login(ADMIN, PASSWORD).await.unwrap();
         let owner = app.login(OWNER, PASSWORD).await.unwrap();
-        let mine = app.reported(&support::report("web-1", vec![], vec![])).await;
+        let mut needs_reboot = support::report("web-1", vec![], vec![]);
+        needs_reboot.reboot_required = true;
+        let mine = app.reported(&needs_reboot).await;
         let theirs = app.reported(&support::report("web-2", vec![], vec![])).await;
         let owner_id = app.find_user(OWNER).await;
         let mut conn = app.app_state.db.write().await.unwrap();
         patchport_db::servers::set_assignment(&mut conn, mine, owner_id, "standard").await.unwrap();
         drop(conn);
+        // My servers does not ask to book what cannot be booked.
+        let reboot_cell = || async {
+            let html = app.get("/servers", Some(&owner)).await.text().await.unwrap();
+            let cell = html.split("<td class=\"reboot\">").nth(1).unwrap_or_default();
+            cell[..cell.find("</td>").unwrap_or(0)].to_owned()
+        };
+        assert_eq!(reboot_cell().await, "required: no window to book it in, ask an admin");
         let book = |server: i64, at: String, cookie: String| {
             let app = &app;
             async move {
@@ -108,6 +117,7 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
                 serde_json::json!({"name": "nightly", "window": window, "group_ids": [], "hostnames": ["web-1", "web-2"]}))
             .await;
         assert_eq!(resp.status(), 200);
+        assert_eq!(reboot_cell().await, "required: book it");
 
         // Outside the window, in the past, or another owner's server: refused.
         let resp = book(mine, local(opens - 600), owner.clone()).await;
@@ -155,6 +165,84 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
     .await;
 }
 
+/// 2027-03-26 12:00 UTC, a Friday: Berlin changes from CET (UTC+1) to
+/// CEST (UTC+2) on Sunday 2027-03-28 at 02:00 local time.
+const BEFORE_SPRING_CHANGE: i64 = 1_806_192_000 - 2 * 86_400 + 12 * 3_600;
+
+#[tokio::test]
+async fn a_berlin_owner_books_in_local_time_across_the_daylight_saving_change() {
+    for_each_backend(|app| async move {
+        app.clock.advance(BEFORE_SPRING_CHANGE - app.clock_now());
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        let mine = app.reported(&support::report("web-1", vec![], vec![])).await;
+        let owner_id = app.find_user(OWNER).await;
+        let mut conn = app.app_state.db.write().await.unwrap();
+        patchport_db::servers::set_assignment(&mut conn, mine, owner_id, "standard").await.unwrap();
+        drop(conn);
+        // An unknown zone is refused and changes nothing.
+        let resp = app.post_fn("/api/account/time_zone", Some(&owner), &[("zone", "Mars/Base")]).await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("Mars/Base"));
+        let resp = app.post_fn("/api/account/time_zone", Some(&owner), &[("zone", "Europe/Berlin")]).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(app.audit_count("account.time_zone").await, 1);
+        // Nightly 21:00–05:00 Berlin time.
+        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": 21 * 60,
+            "duration_minutes": 8 * 60, "time_zone": "Europe/Berlin"});
+        let resp = app
+            .post_json("/api/admin/windows/create", Some(&admin),
+                serde_json::json!({"name": "nightly", "window": window, "group_ids": [], "hostnames": ["web-1"]}))
+            .await;
+        assert_eq!(resp.status(), 200);
+        let book = |at: &'static str| {
+            let (app, owner) = (&app, owner.clone());
+            async move {
+                app.post_fn("/api/servers/book_reboot", Some(&owner), &[("server_id", &mine.to_string()), ("at", at)])
+                    .await
+            }
+        };
+        let utc = |t: i64| patchport_core::clock::format_utc(t);
+        // 04:30 on Saturday as the owner reads it (CET): inside Friday's
+        // window, which read as UTC (03:30) it would not be told apart from.
+        let resp = book("2027-03-27T04:30").await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let at: i64 = resp.json().await.unwrap();
+        assert_eq!(utc(at), "2027-03-27 03:30:00 UTC");
+        // The hour the clocks skip does not exist.
+        let resp = book("2027-03-28T02:30").await;
+        assert_eq!(resp.status(), 422);
+        assert!(resp.text().await.unwrap().contains("does not exist in Europe/Berlin"));
+        // After the change 04:30 is CEST, two hours ahead of UTC.
+        let resp = book("2027-03-29T04:30").await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let at: i64 = resp.json().await.unwrap();
+        assert_eq!(utc(at), "2027-03-29 02:30:00 UTC");
+        // Outside the window: the refusal names the next one in Berlin time.
+        let resp = book("2027-03-29T05:30").await;
+        assert_eq!(resp.status(), 422);
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("the next one is 2027-03-29 21:00 CEST to 2027-03-30 05:00 CEST"), "{text}");
+        // What the owner is told is in their zone too.
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let told = patchport_db::rollouts::notifications(&mut conn, owner_id, 1, 10).await.unwrap();
+        drop(conn);
+        assert_eq!(told.items[0].subject, "Reboot of web-1 booked for 2027-03-29 04:30 CEST");
+        assert_eq!(told.items[1].subject, "Reboot of web-1 booked for 2027-03-27 04:30 CET");
+        // The admin, in the portal's default zone (UTC), is refused a time
+        // that is inside the window only in Berlin.
+        let resp = app.post_fn("/api/servers/book_reboot", Some(&admin), &[("server_id", &mine.to_string()), ("at", "2027-03-29T04:30")]).await;
+        assert_eq!(resp.status(), 422, "04:30 UTC is 06:30 CEST");
+        // With Europe/Berlin as the portal's default, it is accepted.
+        let resp = app.post_fn("/api/admin/default_time_zone", Some(&admin), &[("zone", "Europe/Berlin")]).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(app.post_fn("/api/admin/default_time_zone", Some(&owner), &[("zone", "UTC")]).await.status(), 403);
+        let resp = app.post_fn("/api/servers/book_reboot", Some(&admin), &[("server_id", &mine.to_string()), ("at", "2027-03-29T04:15")]).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_calendar_shows_two_weeks_of_windows_from_monday() {
     for_each_backend(|app| async move {
@@ -172,13 +260,16 @@ async fn the_calendar_shows_two_weeks_of_windows_from_monday() {
         assert_eq!(resp.status(), 200);
         let c: app::windows::CalendarView = resp.json().await.unwrap();
         assert_eq!(c.days.len(), 14);
+        assert_eq!(c.zone, "UTC", "the admin's zone is the portal's default");
         // Starts on a Monday at midnight UTC, this week.
-        assert_eq!(c.start % 86_400, 0);
+        let start = c.days[0].0;
+        assert_eq!(start % 86_400, 0);
         // 1970-01-05 was a Monday.
-        assert_eq!((c.start / 86_400 - 4) % 7, 0, "a Monday");
-        assert!(c.start <= c.today && c.today < c.start + 7 * 86_400);
-        for (i, day) in c.days.iter().enumerate() {
-            let midnight = c.start + i as i64 * 86_400;
+        assert_eq!((start / 86_400 - 4) % 7, 0, "a Monday");
+        assert!(c.days[..7].iter().any(|d| d.1 == c.today), "today is in the first week");
+        for (i, (midnight, date, day)) in c.days.iter().enumerate() {
+            assert_eq!(*midnight, start + i as i64 * 86_400);
+            assert_eq!(*date, patchport_core::clock::format_utc(*midnight)[..10]);
             let names: Vec<&str> = day.iter().map(|(n, _, _)| n.as_str()).collect();
             let expected: &[&str] = if i % 7 == 1 || i % 7 == 3 { &["daily", "tue-thu"] } else { &["daily"] };
             assert_eq!(names, expected, "day {i}");

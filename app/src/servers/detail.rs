@@ -128,12 +128,8 @@ pub async fn rotate_credential(server_id: i64) -> Result<(), AppError> {
                     .into(),
             ));
         }
-        w.commit(
-            "agent.rotation_requested",
-            &format!("server {server_id}"),
-            "",
-        )
-        .await?;
+        let host = ssr::host_name(&mut w.tx, server_id).await;
+        w.commit("agent.rotation_requested", &host, "").await?;
         Ok(())
     })
     .await
@@ -224,8 +220,8 @@ pub fn ServerPage() -> impl IntoView {
                                     <FormError action=rotate />
                                 </dd>
                                 <dt>"Groups"</dt><dd>{if d.server.row.groups.is_empty() { "—".to_owned() } else { d.server.row.groups.iter().map(|g| g.1.clone()).collect::<Vec<_>>().join(", ") }}</dd>
-                                <dt>"Last check-in"</dt><dd>{d.server.row.last_check_in.map(patchport_core::clock::format_utc).unwrap_or_else(|| "never".into())}</dd>
-                                <dt>"Last full report"</dt><dd>{d.server.last_report_at.map(patchport_core::clock::format_utc).unwrap_or_else(|| "none yet".into())}</dd>
+                                <dt>"Last check-in"</dt><dd>{d.server.row.last_check_in.map(crate::ui::when).unwrap_or_else(|| "never".into())}</dd>
+                                <dt>"Last full report"</dt><dd>{d.server.last_report_at.map(crate::ui::when).unwrap_or_else(|| "none yet".into())}</dd>
                                 <dt>"Reboot"</dt><dd>{if d.server.row.reboot_required {
                                     format!("required {}", d.server.reboot_required_packages)
                                 } else { "not required".to_owned() }}</dd>
@@ -241,10 +237,13 @@ pub fn ServerPage() -> impl IntoView {
                                 // admins anything not installed or underway.
                                 let selectable = move |p: &PatchView| if admin { p.patch.installable() } else { p.patch.state == "published" };
                                 let installable = open.iter().filter(|p| selectable(p)).count();
+                                let underway = open.iter().filter(|p| matches!(p.patch.state.as_str(), "queued" | "installing")).count();
                                 let hint = if admin {
                                     format!("Installs exactly these versions with the server's package manager; {installable} can be installed.")
+                                } else if installable == 0 && underway > 0 {
+                                    format!("Nothing more to install now: {underway} patch(es) are queued or being installed (see Jobs).")
                                 } else if installable == 0 {
-                                    "Nothing is published for you to install yet: your administrators publish patches once they have been tested.".to_owned()
+                                    "No published patch waits to be installed: your administrators publish patches once they have been tested.".to_owned()
                                 } else {
                                     format!("{installable} patch(es) were published for you to install: choose them, then when.")
                                 };
@@ -259,11 +258,11 @@ pub fn ServerPage() -> impl IntoView {
                                             <select name="when" aria-label="When to install" on:change=move |ev| when.set(event_target_value(&ev))>
                                                 <option value="now" selected=true>"now"</option>
                                                 <option value="window">"in the next maintenance window"</option>
-                                                <option value="at">"at a time (UTC)…"</option>
+                                                <option value="at">{format!("at a time ({})…", crate::ui::reader_zone())}</option>
                                             </select>
                                         </label>
                                         <Show when=move || when.get() == "at">
-                                            <input type="datetime-local" name="install_at" aria-label="Install at (UTC)"
+                                            <input type="datetime-local" name="install_at" aria-label="Install at"
                                                 prop:value=install_at on:input=move |ev| install_at.set(event_target_value(&ev)) />
                                         </Show>
                                         <span class="hint">{hint}</span>
@@ -272,10 +271,10 @@ pub fn ServerPage() -> impl IntoView {
                                     {move || installing.value().get().and_then(Result::ok).map(|q| view! {
                                         <p class="ok" role="status" id="install-queued">{format!(
                                             "Install queued as job {}: it starts from {} (until {}). Its progress shows under Jobs.",
-                                            q.job_id, patchport_core::clock::format_utc(q.starts_at), patchport_core::clock::format_utc(q.until)
+                                            q.job_id, crate::ui::when(q.starts_at), crate::ui::when(q.until)
                                         )}</p>
                                     })}
-                                    <table class="data" id="patches">
+                                    <div class="table-scroll"><table class="data" id="patches">
                                         <thead><tr>
                                             <th></th>
                                             <th>"Risk"</th><th>"Package"</th><th>"Installed"</th><th>"Update to"</th><th>"Advisories"</th><th>"Missing since"</th><th>"State"</th>
@@ -318,13 +317,13 @@ pub fn ServerPage() -> impl IntoView {
                                                                 view! { <br/><small>{shown.join(" ")}{(rest > 0).then(|| format!(" (+{rest} CVEs)"))}</small> }
                                                             })}
                                                         </td>
-                                                        <td class="nowrap"><small>{patchport_core::clock::format_utc(p.patch.first_seen)}</small></td>
+                                                        <td class="nowrap"><small><crate::ui::Time ts={p.patch.first_seen} /></small></td>
                                                         <td><span class=format!("badge patch-{}", p.patch.state)>{p.patch.state.clone()}</span></td>
                                                     </tr>
                                                 }
                                             }).collect_view()}
                                         </tbody>
-                                    </table>
+                                    </table></div>
                                 }.into_any()
                             }}
                             {(closed > 0).then(|| view! { <p class="hint">{format!("{closed} earlier patches were installed or superseded.")}</p> })}
@@ -347,14 +346,14 @@ pub fn ServerPage() -> impl IntoView {
                     Ok(p) if p.items.is_empty() => view! { <p class="empty">"No packages match."</p> }.into_any(),
                     Ok(p) => view! {
                         <Pager page per_page=PACKAGES_PER_PAGE total=p.total />
-                        <table class="data" id="packages">
+                        <div class="table-scroll"><table class="data" id="packages">
                             <thead><tr><th>"Package"</th><th>"Version"</th><th>"Arch"</th><th>"Source"</th></tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|(n, a, v, src)| view! {
                                     <tr><td>{n}</td><td>{v}</td><td>{a}</td><td>{src.unwrap_or_default()}</td></tr>
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>

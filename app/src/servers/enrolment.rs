@@ -158,8 +158,8 @@ pub(super) fn EnrollmentTokens() -> impl IntoView {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No enrolment tokens yet."</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="data" id="tokens">
-                            <thead><tr><th>"Label"</th><th>"Created by"</th><th>"Expires (UTC)"</th><th>"Used"</th><th>"Status"</th><th></th></tr></thead>
+                        <div class="table-scroll"><table class="data" id="tokens">
+                            <thead><tr><th>"Label"</th><th>"Created by"</th><th>"Expires"</th><th>"Used"</th><th>"Status"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|t| {
                                     let id = t.id;
@@ -168,7 +168,7 @@ pub(super) fn EnrollmentTokens() -> impl IntoView {
                                         <tr>
                                             <td>{t.label}</td>
                                             <td>{t.created_by}</td>
-                                            <td class="nowrap">{patchport_core::clock::format_utc(t.expires_at)}</td>
+                                            <td class="nowrap"><crate::ui::Time ts={t.expires_at} /></td>
                                             <td>{format!("{} of {}", t.uses, t.max_uses)}</td>
                                             <td>{t.status}</td>
                                             <td>{usable.then(|| view! {
@@ -178,7 +178,7 @@ pub(super) fn EnrollmentTokens() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 }})}
             </Transition>

@@ -118,8 +118,8 @@ pub async fn revoke_agent(server_id: i64) -> Result<(), AppError> {
         if !patchport_db::agents::revoke_credential(&mut w.tx, server_id, w.now).await? {
             return Err(AppError::NotFound);
         }
-        w.commit("agent.revoked", &format!("server {server_id}"), "")
-            .await?;
+        let host = ssr::host_name(&mut w.tx, server_id).await;
+        w.commit("agent.revoked", &host, "").await?;
         Ok(())
     })
     .await
@@ -147,8 +147,8 @@ pub async fn assign_server(
         };
         patchport_db::servers::set_assignment(&mut w.tx, server_id, owner_id, &criticality).await?;
         let detail = format!("owner '{}', {criticality}", owner.trim());
-        w.commit("server.assigned", &format!("server {server_id}"), &detail)
-            .await?;
+        let host = ssr::host_name(&mut w.tx, server_id).await;
+        w.commit("server.assigned", &host, &detail).await?;
         Ok(())
     })
     .await
@@ -348,7 +348,7 @@ pub fn ServersPage() -> impl IntoView {
                                             <td class="nowrap">
                                                 <span class=format!("dot {}", s.status)></span>
                                                 {s.status.clone()} " "
-                                                <small>{s.last_check_in.map(patchport_core::clock::format_utc).unwrap_or_default()}</small>
+                                                <small>{s.last_check_in.map(crate::ui::when).unwrap_or_default()}</small>
                                             </td>
                                             <td>{s.missing}</td>
                                             <td class:warn=move || { s.missing_security > 0 }>{s.missing_security}</td>
@@ -356,13 +356,15 @@ pub fn ServersPage() -> impl IntoView {
                                                 {(s.published > 0).then(|| view! { <a href=format!("/servers/{id}")>{format!("{} to install", s.published)}</a> })}
                                             </td>
                                             <td class="reboot">{match (s.booked_reboot, s.reboot_required) {
-                                                (Some(at), _) => format!("booked {}", patchport_core::clock::format_utc(at)),
-                                                (None, true) => "required: book it".to_owned(),
+                                                (Some(at), _) => format!("booked {}", crate::ui::when(at)),
+                                                // Only a server with a window can have a reboot booked.
+                                                (None, true) if s.next_window.is_some() => "required: book it".to_owned(),
+                                                (None, true) => "required: no window to book it in, ask an admin".to_owned(),
                                                 (None, false) => String::new(),
                                             }}</td>
                                             <td class="window"><small>{match s.next_window {
-                                                Some((_, end)) if s.window_open => format!("open until {}", patchport_core::clock::format_utc(end)),
-                                                Some((start, _)) => patchport_core::clock::format_utc(start),
+                                                Some((_, end)) if s.window_open => format!("open until {}", crate::ui::when(end)),
+                                                Some((start, _)) => crate::ui::when(start),
                                                 None => "none".to_owned(),
                                             }}</small></td>
                                             <td>

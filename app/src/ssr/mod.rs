@@ -151,6 +151,14 @@ pub fn user() -> Result<UserView, AppError> {
         .ok_or(AppError::Unauthorized)
 }
 
+/// A server's host name for the audit trail (`server N` if it is gone).
+pub async fn host_name(conn: &mut patchport_db::Conn, server_id: i64) -> String {
+    match patchport_db::servers::host_and_owner(conn, server_id).await {
+        Ok((host, _)) => host,
+        Err(_) => format!("server {server_id}"),
+    }
+}
+
 /// The signed-in user, who must be an admin.
 pub fn require_admin() -> Result<UserView, AppError> {
     let user = user()?;

@@ -267,7 +267,7 @@ pub struct DeploymentDetail {
 
 /// The state a server is in within a deployment, from its jobs and its
 /// patch states.
-pub(super) fn target_state(
+pub(crate) fn target_state(
     kind: &str,
     job: Option<&str>,
     reboot_job: Option<&str>,
