@@ -76,5 +76,15 @@ await owner.goto(`${BASE}/servers`);
 await hydrated(owner);
 await owner.locator('#servers tr[data-server="db-01"]').waitFor();
 await owner.screenshot({ path: `${out}/my-servers.png` });
+// The owner's home page: what needs doing on their servers.
+await owner.goto(`${BASE}/`);
+await hydrated(owner);
+await owner.locator('main h1').waitFor();
+await owner.setViewportSize({ width: 1200, height: 900 });
+await owner.screenshot({ path: `${out}/home-owner.png` });
+// The same on a phone, the menu open.
+await owner.setViewportSize({ width: 390, height: 844 });
+await owner.locator('label.menu-button').click();
+await owner.screenshot({ path: `${out}/phone.png` });
 await browser.close();
 console.log(`screenshots written to ${out}`);
