@@ -2,7 +2,7 @@
 // identical failure messages, and the hydrated UI answering without reloads.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, hydrated, signIn, signOut, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, signIn, signOut, signInAs } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -10,8 +10,7 @@ after(async () => { await browser?.close(); });
 
 test('admin signs in, creates an owner, signs out; the owner is refused on an admin page', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   await page.getByRole('heading', { name: /Welcome, Ada Admin/ }).waitFor();
 
   await page.click('nav.main >> text=Users');
@@ -51,8 +50,7 @@ test('admin signs in, creates an owner, signs out; the owner is refused on an ad
   assert.deepEqual(page.errors, []);
 
   const ownerPage = await newPage(browser);
-  await signIn(ownerPage, owner, 'e2e-owner-password');
-  await ownerPage.waitForURL((u) => u.pathname === '/');
+  await signInAs(ownerPage, owner, 'e2e-owner-password');
   await ownerPage.getByText('You look after servers.').waitFor();
   assert.equal(await ownerPage.locator('nav.main >> text=Users').count(), 0, 'owners get no admin links');
   const resp = await ownerPage.goto('/admin/users');

@@ -8,7 +8,7 @@
 // zone, so later tests see the demo as it was.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, hydrated, signIn, BASE, DEMO_PASSWORD, mailArrives, OWNER_MAIL } from './helpers.mjs';
+import { launch, newPage, hydrated, BASE, mailArrives, OWNER_MAIL, signInAs } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -17,8 +17,7 @@ after(async () => { await browser?.close(); });
 test('a Berlin owner books a reboot in local time across the daylight-saving change', async () => {
   const page = await newPage(browser, { timezoneId: 'Europe/Berlin' });
   try {
-    await signIn(page, 'owner', DEMO_PASSWORD);
-    await page.waitForURL((u) => u.pathname === '/');
+    await signInAs(page, 'owner');
     await hydrated(page);
     // The offer of the browser's zone, once the page runs.
     const offer = page.locator('#zone-offer');

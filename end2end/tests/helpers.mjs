@@ -43,6 +43,20 @@ export async function signIn(page, username, password) {
   await page.click('button[type=submit]');
 }
 
+// Signs in (as a demo user unless a password is given) and waits for the
+// home page.
+export async function signInAs(page, username, password = DEMO_PASSWORD) {
+  await signIn(page, username, password);
+  await page.waitForURL((u) => u.pathname === '/');
+}
+
+// Calls a JSON server function with the page's session cookie; works with
+// and without JavaScript.
+export async function call(page, endpoint, body) {
+  const resp = await page.request.post(`${BASE}/api/${endpoint}`, { data: body, headers: { accept: 'application/json' } });
+  return { status: resp.status(), body: await resp.json().catch(() => null) };
+}
+
 export async function signOut(page) {
   await page.click('text=Sign out');
   await page.waitForURL(/\/login\?signed_out=1/);

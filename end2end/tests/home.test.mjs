@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, DEMO_PASSWORD, signInAs, call } from './helpers.mjs';
 
 // scripts/e2e.sh keeps the demo's database next to the mail directory.
 const MAIL_DIR = process.env.PATCHPORT_E2E_MAIL_DIR;
@@ -42,17 +42,6 @@ db.commit()
   execFileSync('python3', ['-c', script, DB], { stdio: 'pipe' });
 }
 
-// Calls a server function from the signed-in page (same origin, its cookie).
-async function call(page, endpoint, body) {
-  return page.evaluate(async ([endpoint, body]) => {
-    const resp = await fetch(`/api/${endpoint}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: resp.status, body: await resp.json().catch(() => null) };
-  }, [endpoint, body]);
-}
 
 async function serverNamed(page, hostname) {
   const servers = await call(page, 'servers/list', { filter: { search: hostname }, page: 1 });
@@ -81,8 +70,7 @@ async function sendOne(page, hostname, mode, installAt = '') {
 test('the admin home lists the silent servers and leads to the running deployments', { skip: !(DB && existsSync(DB)) && 'the demo database is not found (PATCHPORT_E2E_MAIL_DIR)' }, async () => {
   silenceForAnHour();
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   // A deployment that stays queued (running) for the whole test: build-01
   // is in no other test; a day ahead is ahead in any reader's zone.
   await page.waitForFunction(() => window.__patchportHydrated === true);
@@ -129,16 +117,14 @@ test('the admin home lists the silent servers and leads to the running deploymen
 
 test('the owner home shows what the owner can act on, on their own servers only', async () => {
   const admin = await newPage(browser);
-  await signIn(admin, 'admin', DEMO_PASSWORD);
-  await admin.waitForURL((u) => u.pathname === '/');
+  await signInAs(admin, 'admin');
   await hydrated(admin);
   // web-02 is the demo owner's.
   const { server } = await sendOne(admin, 'web-02', 'publish');
   await admin.context().close();
 
   const page = await newPage(browser);
-  await signIn(page, 'owner', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'owner');
   await hydrated(page);
   const published = page.locator('#todo-published');
   await published.waitFor();
@@ -168,8 +154,7 @@ test('the owner home shows what the owner can act on, on their own servers only'
 
 test('/deployments lists deployments and filters by state through the URL', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   await page.goto('/deployments');
   await hydrated(page);
   const rows = page.locator('#deployments tbody tr');

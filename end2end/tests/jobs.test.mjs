@@ -4,7 +4,7 @@
 // patches then show as installed. A reboot asks for confirmation first.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, signInAs } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -12,8 +12,7 @@ after(async () => { await browser?.close(); });
 
 test('an admin installs two patches on a simulated server and watches the job finish', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   await page.goto('/servers');
   await hydrated(page);
   await page.locator('#servers tr[data-server="web-04"] a').click();
@@ -54,8 +53,7 @@ test('an admin installs two patches on a simulated server and watches the job fi
 
 test('owners see their servers\' jobs and may install only what was published for them', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'owner', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'owner');
   await page.goto('/servers');
   await hydrated(page);
   await page.locator('#servers tr[data-server="web-01"] a').click();
@@ -77,8 +75,7 @@ test('owners see their servers\' jobs and may install only what was published fo
 
 test('a patch page says why the patch matters and which servers miss it', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   await page.goto('/servers');
   await hydrated(page);
   const href = await page.locator('#servers tr[data-server="db-02"] a').getAttribute('href');

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { launch, newPage, hydrated, signIn, BASE, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, BASE, signInAs } from './helpers.mjs';
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
@@ -41,8 +41,7 @@ async function settle(page) {
 
 async function signedIn(user, options) {
   const page = await newPage(browser, options);
-  await signIn(page, user, DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, user);
   return page;
 }
 
@@ -150,15 +149,19 @@ async function phoneCheck(page, paths) {
 
 // On a phone the menu is folded: its links are hidden until "Menu" is
 // pressed (by pointer or keyboard), then all of them are on the screen.
+// Once hydrated, "Menu" is a button that says whether the menu is open.
 async function checkMenu(page, links) {
   await page.goto('/');
   await settle(page);
   const nav = page.locator('nav.main');
-  const button = page.locator('label.menu-button');
+  const button = page.locator('button#menu-toggle');
   assert.equal(await nav.isVisible(), false, 'the menu starts folded');
   assert.equal(await button.innerText(), 'Menu');
+  assert.equal(await button.getAttribute('aria-expanded'), 'false');
+  assert.equal(await button.getAttribute('aria-controls'), await nav.getAttribute('id'));
   await button.click();
   await nav.waitFor({ state: 'visible' });
+  assert.equal(await button.getAttribute('aria-expanded'), 'true');
   for (const link of links) {
     const a = nav.getByRole('link', { name: link, exact: true });
     assert.ok(await a.isVisible(), `${link} is shown`);
@@ -168,6 +171,7 @@ async function checkMenu(page, links) {
   assert.equal(await page.evaluate(overflow), null, 'the open menu fits the screen');
   await button.click();
   await nav.waitFor({ state: 'hidden' });
+  assert.equal(await button.getAttribute('aria-expanded'), 'false');
 
   // By keyboard, from the top of a fresh page: the skip link, the brand,
   // then the menu's toggle.
@@ -178,8 +182,8 @@ async function checkMenu(page, links) {
   assert.ok(await page.locator('a.skip').isVisible(), 'the skip link shows when focused');
   await page.keyboard.press('Tab');
   await page.keyboard.press('Tab');
-  assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-open');
-  await page.keyboard.press('Space');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-toggle');
+  await page.keyboard.press('Enter');
   await nav.waitFor({ state: 'visible' });
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.textContent), links[0]);
@@ -196,7 +200,7 @@ async function checkDesktopMenu(page, links) {
   await page.setViewportSize(DESKTOP);
   await page.goto('/');
   await settle(page);
-  assert.equal(await page.locator('label.menu-button').isVisible(), false, 'no menu button on a desktop');
+  assert.equal(await page.locator('.menu-button').isVisible(), false, 'no menu button on a desktop');
   for (const link of links) {
     assert.ok(await page.locator('nav.main').getByRole('link', { name: link, exact: true }).isVisible(), `${link} is shown`);
   }

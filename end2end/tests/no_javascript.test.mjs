@@ -13,7 +13,7 @@
 // still answer in place, without a reload.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, hydrated, signIn, BASE, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, BASE, DEMO_PASSWORD, signInAs, call } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -31,11 +31,6 @@ async function signInWithoutJs(page, username) {
   await page.waitForURL((u) => u.pathname === '/');
 }
 
-// Calls a JSON server function with the page's cookie (setup only).
-async function call(page, endpoint, body) {
-  const resp = await page.request.post(`${BASE}/api/${endpoint}`, { data: body, headers: { accept: 'application/json' } });
-  return { status: resp.status(), body: await resp.json().catch(() => null) };
-}
 
 test('without JavaScript: sign in, publish a patch from the report, book a reboot', async () => {
   const admin = await newPage(browser, { javaScriptEnabled: false });
@@ -337,8 +332,7 @@ test('without JavaScript: groups (test group, delete) and cancelling a job', asy
 // The same forms with JavaScript: they answer in place, as before.
 test('with JavaScript the converted forms still answer without a reload', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   const stamp = Date.now();
   // Each page hydrated, then marked: a reload would drop the mark. The
   // cards inside a Transition hydrate a moment after the page's mark: a

@@ -5,24 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, signInAs } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 test('the admin filters the report to known-exploited patches and opens one', async () => {
-  const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
   // The demo imports its advisories once the simulated servers reported.
-  for (let i = 0; i < 30; i++) {
-    await page.goto('/report');
-    await hydrated(page);
-    await page.locator('#report, .empty').first().waitFor();
-    if (await page.locator('#report .kev').count()) break;
-    await page.waitForTimeout(1000);
-  }
+  const page = await reportAsAdmin('#report .kev');
   const all = await page.locator('#report tbody tr').count();
   assert.ok(all > 0, 'the report lists missing patches');
   await page.getByLabel(/known exploited/).first().check();
@@ -53,8 +44,7 @@ test('the admin filters the report to known-exploited patches and opens one', as
 
 test('the admin narrows the report to critical security patches on critical servers, opens one and exports the filter', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   // The morning look links its critical count to the report, pre-filtered.
   await page.locator('#morning [data-severity="critical"]').waitFor();
   await hydrated(page);
@@ -111,8 +101,7 @@ test('the admin narrows the report to critical security patches on critical serv
 
 test('the admin follows the advisory imports on the advisories page', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   // The demo imports its advisories (and a KEV catalog) once the simulated
   // servers reported; the page follows running imports by itself.
   await page.goto('/advisories');
@@ -126,16 +115,16 @@ test('the admin follows the advisory imports on the advisories page', async () =
   await page.context().close();
 });
 
-// Signs the admin in and opens the report once the demo fleet reported.
-async function reportAsAdmin() {
+// Signs the admin in and opens the report once it shows `until` (rows,
+// once the demo fleet reported).
+async function reportAsAdmin(until = '#report tbody tr') {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   for (let i = 0; i < 30; i++) {
     await page.goto('/report');
     await hydrated(page);
     await page.locator('#report, .empty').first().waitFor();
-    if (await page.locator('#report tbody tr').count()) break;
+    if (await page.locator(until).count()) break;
     await page.waitForTimeout(1000);
   }
   return page;

@@ -4,7 +4,7 @@
 // as the simulated agents install them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, hydrated, signIn, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, signInAs } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -22,8 +22,7 @@ function next2200(after) {
 
 test('the admin deploys two selected patches to a group with a reboot at 22:00 and watches it', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   await page.goto('/report');
   await hydrated(page);
   await page.locator('#report tbody tr').first().waitFor();

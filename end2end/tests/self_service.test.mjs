@@ -8,7 +8,7 @@
 // integration tests in server/tests/mail.rs cover them.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, newPage, hydrated, signIn, DEMO_PASSWORD, mailsTo, mailArrives, MAIL_DIR, OWNER_MAIL } from './helpers.mjs';
+import { launch, newPage, hydrated, mailsTo, mailArrives, MAIL_DIR, OWNER_MAIL, signInAs, call } from './helpers.mjs';
 
 
 let browser;
@@ -18,23 +18,11 @@ after(async () => { await browser?.close(); });
 // A Date as a datetime-local value (UTC, as the form reads it).
 const local = (d) => d.toISOString().slice(0, 16);
 
-// Calls a server function from the signed-in page (same origin, its cookie).
-async function call(page, endpoint, body) {
-  return page.evaluate(async ([endpoint, body]) => {
-    const resp = await fetch(`/api/${endpoint}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: resp.status, body: await resp.json().catch(() => null) };
-  }, [endpoint, body]);
-}
 
 test('an owner installs a published patch, books the reboot and gets the mails', { skip: !MAIL_DIR && 'PATCHPORT_E2E_MAIL_DIR is not set' }, async () => {
   // The admin: publish one of web-01's missing patches, open a window now.
   const admin = await newPage(browser);
-  await signIn(admin, 'admin', DEMO_PASSWORD);
-  await admin.waitForURL((u) => u.pathname === '/');
+  await signInAs(admin, 'admin');
   const servers = await call(admin, 'servers/list', { filter: { search: 'web-01' }, page: 1 });
   const web01 = servers.body.items.find((s) => s.hostname === 'web-01');
   assert.ok(web01, 'web-01 exists');
@@ -67,8 +55,7 @@ test('an owner installs a published patch, books the reboot and gets the mails',
 
   // The owner: My servers → web-01 → install the published patch now.
   const page = await newPage(browser);
-  await signIn(page, 'owner', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'owner');
   await page.goto('/servers');
   await hydrated(page);
   assert.equal(await page.locator('h1').innerText(), 'My servers');
@@ -80,8 +67,15 @@ test('an owner installs a published patch, books the reboot and gets the mails',
   await row.locator('a').first().click();
   await page.waitForURL(/\/servers\/\d+$/);
   await hydrated(page);
-  const patch = page.locator(`#patches tbody tr[data-package="${missing.package}"]`);
+  // The owner's page leads with what was published for them; the full
+  // list of missing patches and the installed packages are folded.
+  const patch = page.locator(`#published-patches tbody tr[data-package="${missing.package}"]`);
   assert.equal(await patch.getAttribute('data-state'), 'published');
+  assert.match(await page.locator('#install-published').innerText(), /^Install all published \(\d+\)$/);
+  assert.equal(await page.locator('#missing-patches').getAttribute('open'), null);
+  assert.equal(await page.locator('#installed-packages').getAttribute('open'), null);
+  const order = await page.locator('main > section, main > details').evaluateAll((els) => els.map((e) => e.id).filter(Boolean));
+  assert.deepEqual(order, ['to-install', 'reboot-booking', 'jobs-card', 'missing-patches', 'installed-packages']);
   await patch.locator('input[type=checkbox]').check();
   await page.locator('#install-selected').click();
   await page.locator('#install-queued').waitFor();
@@ -94,16 +88,20 @@ test('an owner installs a published patch, books the reboot and gets the mails',
   const at = new Date(Date.now() + 120_000);
   at.setUTCSeconds(0, 0);
   await page.locator('#reboot-booking').getByLabel('Reboot at').fill(local(at));
-  await page.locator('#reboot-booking button[type=submit]').click();
-  await page.locator('#booked').filter({ hasText: 'Reboot booked for' }).waitFor();
+  // An earlier deployment may already have booked web-01's reboot: then the
+  // button moves it ("Move the reboot") and "Cancel" stands beside it.
+  await page.locator('#book-reboot button[type=submit]').click();
+  const bookedFor = `Reboot booked for ${at.toISOString().slice(0, 16).replace('T', ' ')}`;
+  await page.locator('#booked').filter({ hasText: bookedFor }).waitFor();
   assert.equal(await page.locator('#booking-ics').getAttribute('href'), `/servers/${web01.id}/reboot.ics`);
-  const booked = await mailArrives(OWNER_MAIL, /^Reboot of web-01 booked for /, 30_000);
+  const subject = new RegExp(`^Reboot of web-01 booked for ${at.toISOString().slice(0, 16).replace('T', ' ')} `);
+  const booked = await mailArrives(OWNER_MAIL, subject, 30_000);
   assert.match(booked.data, /servers\//, 'the mail links to the server');
 
   // The simulated server reboots at the booked time and comes back with a
   // new boot id; the scheduler (every minute) then mails the outcome.
   await mailArrives(OWNER_MAIL, /^web-01 rebooted$/, 240_000);
-  assert.equal(mailsTo(OWNER_MAIL).filter((m) => /^Reboot of web-01 booked for/.test(m.subject)).length, 1, 'one booking mail');
+  assert.equal(mailsTo(OWNER_MAIL).filter((m) => subject.test(m.subject)).length, 1, 'one booking mail');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, newPage, hydrated, signIn, BASE, DEMO_PASSWORD } from './helpers.mjs';
+import { launch, newPage, hydrated, BASE, signInAs } from './helpers.mjs';
 
 const AGENT = process.env.PATCHPORT_AGENT_BIN ?? '../target/debug/patchport-agent';
 
@@ -18,8 +18,7 @@ after(async () => { await browser?.close(); });
 
 test('an admin enrols this machine with a token from the UI and assigns it to its owner', async () => {
   const page = await newPage(browser);
-  await signIn(page, 'admin', DEMO_PASSWORD);
-  await page.waitForURL((u) => u.pathname === '/');
+  await signInAs(page, 'admin');
   await page.goto('/servers');
   await hydrated(page);
 
@@ -55,8 +54,7 @@ test('an admin enrols this machine with a token from the UI and assigns it to it
   await page.context().close();
 
   const ownerPage = await newPage(browser);
-  await signIn(ownerPage, 'owner', DEMO_PASSWORD);
-  await ownerPage.waitForURL((u) => u.pathname === '/');
+  await signInAs(ownerPage, 'owner');
   await ownerPage.goto('/servers');
   await hydrated(ownerPage);
   await ownerPage.locator(`#servers tr[data-server="${hostname}"]`).first().waitFor();
