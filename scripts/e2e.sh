@@ -12,7 +12,9 @@ smtp_port=${PATCHPORT_E2E_SMTP_PORT:-3125}
 mkdir -p "$data/smtp"
 exec 3> >(/usr/bin/python3 server/tests/fixtures/smtp_sink.py "$smtp_port" "$data/smtp" >"$data/smtp.log" 2>&1)
 smtp_pid=$!
-SMTP_URL="smtp://127.0.0.1:$smtp_port" PATCHPORT_MAIL_SECONDS=1 \
+# Booking mails wait 5 s for the booking to rest (not the default 2 min),
+# so the tests see them soon.
+SMTP_URL="smtp://127.0.0.1:$smtp_port" PATCHPORT_MAIL_SECONDS=1 PATCHPORT_BOOKING_MAIL_QUIET_SECONDS=5 \
 PATCHPORT_DEMO_FLEET_INTERVAL=2 PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND="127.0.0.1:$port" PATCHPORT_SITE_ROOT=target/site \
   "${CARGO_TARGET_DIR:-target}/debug/patchport" demo >"$log" 2>&1 &
 pid=$!

@@ -103,8 +103,8 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/servers") view=|| view! { <Gate><Title text="Servers" /><ServersPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/servers/:id") view=|| view! { <Gate><Title text="Server" /><ServerPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/report") view=|| view! { <Gate admin=true><Title text="Patches missing" /><crate::report::ReportPage /></Gate> } />
-                    <Route path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
-                    <Route path=path!("/rollouts") view=|| view! { <Gate admin=true><Title text="Rollouts" /><crate::rollouts::RolloutsPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/patches/:id") view=|| view! { <Gate><Title text="Patch" /><crate::patches::PatchPage /></Gate> } />
+                    <Route ssr=SsrMode::Async path=path!("/rollouts") view=|| view! { <Gate admin=true><Title text="Rollouts" /><crate::rollouts::RolloutsPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/rollouts/:id") view=|| view! { <Gate admin=true><Title text="Rollout" /><crate::rollouts::RolloutPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/deployments") view=|| view! { <Gate admin=true><Title text="Deployments" /><crate::deployments::DeploymentsPage /></Gate> } />
                     <Route ssr=SsrMode::Async path=path!("/deployments/:id") view=|| view! { <Gate admin=true><Title text="Deployment" /><crate::rollouts::DeploymentPage /></Gate> } />
@@ -176,6 +176,9 @@ fn Gate(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
 fn Header() -> impl IntoView {
     let auth = expect_context::<AuthContext>();
     let menu_open = RwSignal::new(false);
+    // Set once the page is hydrated (effects run only in the browser).
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
     view! {
         <header class="top">
             <a class="brand" href="/">"Patchport"</a>
@@ -184,13 +187,24 @@ fn Header() -> impl IntoView {
                     let admin = u.role == Role::Admin;
                     let name = u.name().to_owned();
                     view! {
-                        // The menu folds behind a button on narrow screens;
-                        // a checkbox and its label open it without JavaScript.
-                        // Following a link folds it again (once hydrated).
-                        <input type="checkbox" id="menu-open" class="menu-open" aria-label="Show the menu"
-                            prop:checked=move || menu_open.get() on:change=move |ev| menu_open.set(event_target_checked(&ev)) />
-                        <label for="menu-open" class="menu-button" aria-hidden="true">"Menu"</label>
-                        <nav class="main" aria-label="Main" on:click=move |_| menu_open.set(false)>
+                        // The menu folds behind a button on narrow screens.
+                        // Without JavaScript a checkbox and its label open
+                        // it; once hydrated, a button that says whether it is
+                        // open (aria-expanded) takes their place, and
+                        // following a link folds the menu again.
+                        {move || if live.get() {
+                            view! {
+                                <button type="button" id="menu-toggle" class="menu-button" aria-controls="main-nav"
+                                    aria-expanded=move || menu_open.get().to_string()
+                                    on:click=move |_| menu_open.update(|o| *o = !*o)>"Menu"</button>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <input type="checkbox" id="menu-open" class="menu-open" aria-label="Show the menu" />
+                                <label for="menu-open" class="menu-button" aria-hidden="true">"Menu"</label>
+                            }.into_any()
+                        }}
+                        <nav class="main" id="main-nav" class:open=move || menu_open.get() aria-label="Main" on:click=move |_| menu_open.set(false)>
                             <A href="/">"Home"</A>
                             <A href="/servers">{if admin { "Servers" } else { "My servers" }}</A>
                             {admin.then(|| view! {

@@ -110,7 +110,7 @@ pub fn AuditTrailPage() -> impl IntoView {
                     Ok(p) if p.items.is_empty() => view! { <p class="empty">"No events recorded yet."</p> }.into_any(),
                     Ok(p) => view! {
                         <Pager page per_page=PER_PAGE total=p.total />
-                        <div class="table-scroll"><table class="data">
+                        <div class="table-scroll" tabindex="0" role="region" aria-label="Audit events"><table class="data">
                             <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Target"</th><th>"Detail"</th><th>"From"</th></tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|e| view! {

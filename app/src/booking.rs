@@ -61,8 +61,10 @@ pub async fn reboot_plan(server_id: i64) -> Result<RebootPlanView, AppError> {
     .await
 }
 
-/// Books (or moves) the server's reboot to `at` (`YYYY-MM-DDTHH:MM`, UTC),
-/// which must fall inside one of its maintenance windows.
+/// Books (or moves) the server's reboot to `at` (`YYYY-MM-DDTHH:MM` in
+/// the reader's zone), which must fall inside one of its maintenance
+/// windows. Its owner gets one mail, with the calendar entry, once the
+/// booking stops changing for the quiet period.
 #[server(endpoint = "servers/book_reboot")]
 pub async fn book_reboot(server_id: i64, at: String) -> Result<i64, AppError> {
     use crate::ssr;
@@ -94,7 +96,8 @@ pub async fn book_reboot(server_id: i64, at: String) -> Result<i64, AppError> {
     .await
 }
 
-/// Cancels the server's booked reboot.
+/// Cancels the server's booked reboot; its owner is mailed once the
+/// booking stops changing (see `patchport_db::mail::settle_bookings`).
 #[server(endpoint = "servers/cancel_reboot")]
 pub async fn cancel_reboot(server_id: i64) -> Result<(), AppError> {
     use crate::ssr;
@@ -111,6 +114,9 @@ pub async fn cancel_reboot(server_id: i64) -> Result<(), AppError> {
         for b in booked {
             patchport_db::jobs::cancel(&mut tx, b.job_id, now).await?;
         }
+        // Told with the booking's other changes, once they rest: nothing
+        // if its booking was never mailed.
+        patchport_db::mail::booking_changed(&mut tx, server_id, now, false).await?;
         ssr::audit(
             &mut tx,
             Some(&me),
@@ -131,6 +137,8 @@ pub async fn cancel_reboot(server_id: i64) -> Result<(), AppError> {
 pub fn RebootCard(server_id: i64) -> impl IntoView {
     let book = ServerAction::<BookReboot>::new();
     let cancel = ServerAction::<CancelReboot>::new();
+    let admin = use_context::<crate::accounts::UserView>()
+        .is_some_and(|u| u.role == patchport_core::Role::Admin);
     let plan = Resource::new(
         move || (book.version().get(), cancel.version().get()),
         move |_| reboot_plan(server_id),
@@ -141,7 +149,11 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move { match plan.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(p) if p.windows.is_empty() => view! { <p class="empty">"This server has no maintenance window, so no reboot can be booked. An admin can give it one."</p> }.into_any(),
+                    Ok(p) if p.windows.is_empty() => view! { <p class="empty" id="no-window">{if admin {
+                        view! { "This server has no maintenance window, so no reboot can be booked. " <a href="/windows">"Give it one"</a>", or queue a reboot under Jobs." }.into_any()
+                    } else {
+                        view! { "This server has no maintenance window, so no reboot can be booked here: ask an admin to give it one, or to reboot it for you." }.into_any()
+                    }}</p> }.into_any(),
                     Ok(p) => view! {
                         <p>"Maintenance windows: "{p.windows.iter().map(|(n, s)| format!("{n} ({s})")).collect::<Vec<_>>().join("; ")}</p>
                         <p id="booked">{match p.booked {
@@ -165,11 +177,27 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
                         // A plain form post without JavaScript: the server
                         // redirects back here, which then shows the booking
                         // (or the error). Times are typed in the reader's zone.
-                        <ActionForm action=book attr:class="inline" attr:id="book-reboot">
-                            <input type="hidden" name="server_id" value=server_id.to_string() />
-                            <label>{format!("Reboot at ({}) ", crate::ui::reader_zone())}<input type="datetime-local" name="at" aria-label="Reboot at" /></label>
-                            <button type="submit" class="primary">{if p.booked.is_some() { "Move the reboot" } else { "Book reboot" }}</button>
-                        </ActionForm>
+                        // A booking that may not be moved again is not
+                        // offered to be moved (the move would be refused).
+                        {if p.booked.is_some() && p.deferrals_left == Some(0) {
+                            view! { <p class="hint" id="no-more-moves">{if admin {
+                                "To reboot at another time, cancel the booking and queue a reboot under Jobs."
+                            } else {
+                                "To reboot at another time, ask an admin."
+                            }}</p> }.into_any()
+                        } else {
+                            view! {
+                                <ActionForm action=book attr:class="inline" attr:id="book-reboot">
+                                    <input type="hidden" name="server_id" value=server_id.to_string() />
+                                    <label>{format!("Reboot at ({}) ", crate::ui::reader_zone())}<input type="datetime-local" name="at" aria-label="Reboot at" /></label>
+                                    <button type="submit" class="primary">{if p.booked.is_some() { "Move the reboot" } else { "Book reboot" }}</button>
+                                </ActionForm>
+                                <p class="hint">{match p.deadline {
+                                    Some(d) => format!("Choose a time inside one of the windows above, before {}.", crate::ui::when(d)),
+                                    None => "Choose a time inside one of the windows above.".to_owned(),
+                                }}</p>
+                            }.into_any()
+                        }}
                         {p.booked.is_some().then(|| view! {
                             <a class="button" id="booking-ics" href=format!("/servers/{server_id}/reboot.ics") download="">"Add to my calendar (.ics)"</a>
                             " "

@@ -138,7 +138,7 @@ pub fn GroupsCard(
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No groups yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <div class="table-scroll"><table class="data" id="groups">
-                            <thead><tr><th>"Group"</th><th>"Servers"</th><th>"Test group"</th><th></th></tr></thead>
+                            <thead><tr><th>"Group"</th><th>"Servers"</th><th>"Test group"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|g| {
                                     let id = g.id;

@@ -10,6 +10,7 @@ use patchport_core::view::home::{
     AdminHome, DEADLINE_SOON_HOURS, DeploymentRow, KEV_OVERDUE_DAYS, OwnerHome, RebootItem,
     RolloutItem,
 };
+use serde::{Deserialize, Serialize};
 
 /// What needs doing across the fleet (admins).
 #[server(endpoint = "home/admin")]
@@ -96,11 +97,14 @@ fn deployment_list(p: &Page<DeploymentRow>) -> impl IntoView + use<> {
     }
 }
 
-fn reboot_list(p: &Page<RebootItem>, deadline: &'static str) -> impl IntoView + use<> {
+/// Servers that must reboot. One without a maintenance window cannot be
+/// booked by its owner: the owner is told to ask an admin, an admin is
+/// sent to give it a window.
+fn reboot_list(p: &Page<RebootItem>, deadline: &'static str, admin: bool) -> impl IntoView + use<> {
     view! {
         <ul class="todo-rows">
             {p.items.iter().map(|r| view! {
-                <li data-server=r.hostname.clone()>
+                <li data-server=r.hostname.clone() data-window=r.has_window.to_string()>
                     <a href=format!("/servers/{}#reboot-booking", r.server_id)>{r.hostname.clone()}</a>
                     <small>
                         {match r.deadline_at {
@@ -108,6 +112,11 @@ fn reboot_list(p: &Page<RebootItem>, deadline: &'static str) -> impl IntoView + 
                             None => view! { " the system asks for a reboot" }.into_any(),
                         }}
                         {r.booked_at.map(|t| view! { " · booked for "<Time ts=t /> })}
+                        {(!r.has_window && r.booked_at.is_none()).then(|| if admin {
+                            view! { " · no maintenance window: " <a href="/windows">"give it one"</a> }.into_any()
+                        } else {
+                            view! { <span class="warn">" · no maintenance window to book it in: ask an admin"</span> }.into_any()
+                        })}
                     </small>
                 </li>
             }).collect_view()}
@@ -118,14 +127,23 @@ fn reboot_list(p: &Page<RebootItem>, deadline: &'static str) -> impl IntoView + 
 /// The admin's list of what needs doing.
 #[component]
 pub fn AdminToDo() -> impl IntoView {
-    let home = Resource::new(|| (), |_| home_for_admin());
+    to_do(Resource::new(|| (), |_| home_for_admin()), |h| {
+        admin_items(h).into_any()
+    })
+}
+
+/// The "What needs doing" section, filled by `items` once `home` loaded.
+fn to_do<T>(home: Resource<Result<T, AppError>>, items: fn(T) -> AnyView) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + for<'de> Deserialize<'de> + 'static,
+{
     view! {
         <section class="todo" id="todo" aria-labelledby="todo-title">
             <h2 id="todo-title">"What needs doing"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { match home.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(h) => admin_items(h).into_any(),
+                    Ok(h) => items(h),
                 }})}
             </Transition>
         </section>
@@ -170,11 +188,11 @@ fn admin_items(h: AdminHome) -> impl IntoView {
             </Item>
             <Item key="deadlines-missed" title="reboot deadlines missed".into() total=h.deadlines_missed.total
                 empty="No reboot deadline was missed.".into() shown=h.deadlines_missed.items.len()>
-                {reboot_list(&h.deadlines_missed, "was due")}
+                {reboot_list(&h.deadlines_missed, "was due", true)}
             </Item>
             <Item key="deadlines-soon" title=format!("reboot deadlines in the next {DEADLINE_SOON_HOURS} hours") total=h.deadlines_soon.total
                 empty=format!("No reboot is due in the next {DEADLINE_SOON_HOURS} hours.") shown=h.deadlines_soon.items.len()>
-                {reboot_list(&h.deadlines_soon, "due")}
+                {reboot_list(&h.deadlines_soon, "due", true)}
             </Item>
             <Item key="kev" title=format!("known-exploited patches missing for more than {KEV_OVERDUE_DAYS} days") total=h.kev_overdue.total
                 empty=format!("No known-exploited patch has been missing for more than {KEV_OVERDUE_DAYS} days.") shown=h.kev_overdue.items.len()
@@ -195,18 +213,9 @@ fn admin_items(h: AdminHome) -> impl IntoView {
 /// The owner's list of what needs doing on their servers.
 #[component]
 pub fn OwnerToDo() -> impl IntoView {
-    let home = Resource::new(|| (), |_| home_for_owner());
-    view! {
-        <section class="todo" id="todo" aria-labelledby="todo-title">
-            <h2 id="todo-title">"What needs doing"</h2>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move { match home.await {
-                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(h) => owner_items(h).into_any(),
-                }})}
-            </Transition>
-        </section>
-    }
+    to_do(Resource::new(|| (), |_| home_for_owner()), |h| {
+        owner_items(h).into_any()
+    })
 }
 
 fn owner_items(h: OwnerHome) -> impl IntoView {
@@ -233,7 +242,7 @@ fn owner_items(h: OwnerHome) -> impl IntoView {
             </Item>
             <Item key="reboots" title="reboots to book".into() total=h.reboots_to_book.total
                 empty="No reboot to book.".into() shown=h.reboots_to_book.items.len()>
-                {reboot_list(&h.reboots_to_book, "reboot by")}
+                {reboot_list(&h.reboots_to_book, "reboot by", false)}
             </Item>
             <Item key="next-reboot" title="next booked reboot".into() total=i64::from(h.next_reboot.is_some())
                 empty="No reboot is booked.".into()>

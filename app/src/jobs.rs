@@ -360,6 +360,11 @@ pub async fn cancel_job(job_id: i64) -> Result<(), AppError> {
                 job.state
             )));
         }
+        // A cancelled reboot may be a booking its owner was told of: the
+        // owner hears where the booking ended, as when they cancel it.
+        if matches!(job.spec, patchport_core::protocol::JobSpec::Reboot) {
+            patchport_db::mail::booking_changed(&mut w.tx, job.server_id, w.now, false).await?;
+        }
         let host = ssr::host_name(&mut w.tx, job.server_id).await;
         w.commit("job.cancelled", &host, &format!("job {job_id}"))
             .await?;
@@ -476,7 +481,7 @@ pub fn JobsCard(
         }
     });
     view! {
-        <section class="card">
+        <section class="card" id="jobs-card">
             <h2>"Jobs"</h2>
             {admin.then(|| view! { <JobButtons server_id queue /> })}
             <FormError action=queue />
@@ -503,7 +508,7 @@ pub fn JobsCard(
                     Ok(p) => view! {
                         <Pager page per_page=JOBS_PER_PAGE total=p.total />
                         <div class="table-scroll"><table class="data" id="jobs">
-                            <thead><tr><th>"#"</th><th>"Job"</th><th>"State"</th><th>"Start"</th><th>"Ended"</th><th>"By"</th><th></th></tr></thead>
+                            <thead><tr><th>"#"</th><th>"Job"</th><th>"State"</th><th>"Start"</th><th>"Ended"</th><th>"By"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {p.items.into_iter().map(|j| {
                                     let id = j.id;

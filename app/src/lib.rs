@@ -1,6 +1,9 @@
 //! Patchport's web UI: Leptos components and the server functions next to
 //! them. Built twice: with `ssr` into the portal server, with `hydrate` into
 //! the WASM bundle that makes the server-rendered pages interactive.
+// The pages' view types nest deeply: the release build for the browser
+// needs more than the default 128 (as the server crate does).
+#![recursion_limit = "256"]
 
 pub mod accounts;
 pub mod advisories;

@@ -467,7 +467,7 @@ pub fn OutboxPage() -> impl IntoView {
                             <p class="hint" id="outbox-summary">{summary}</p>
                             <Pager page per_page=PER_PAGE total />
                             <div class="table-scroll"><table class="data" id="outbox">
-                                <thead><tr><th>"Queued"</th><th>"To"</th><th>"Subject"</th><th>"State"</th><th>"Tries"</th><th>"Last error"</th><th></th></tr></thead>
+                                <thead><tr><th>"Queued"</th><th>"To"</th><th>"Subject"</th><th>"State"</th><th>"Tries"</th><th>"Last error"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                                 <tbody>
                                     {p.items.into_iter().map(|m| {
                                         let id = m.id;

@@ -1,6 +1,16 @@
 //! The rollout workflow for admins: policies, rollouts with their history
 //! and decisions, publishing and deploying selected patches, and the live
-//! status of a deployment.
+//! status of a deployment. The rollouts list (`list`), a rollout's page
+//! (`detail`) and decisions with what they did (`decisions`) are parts of
+//! their own, re-exported here.
+
+mod decisions;
+mod detail;
+mod list;
+
+pub use decisions::*;
+pub use detail::*;
+pub use list::*;
 
 use crate::errors::AppError;
 use crate::ui::{FormError, Pager};
@@ -175,10 +185,14 @@ pub struct RolloutView {
     pub policy: String,
     /// Observation end.
     pub observe_until: Option<i64>,
+    /// When the policy took it.
+    #[serde(default)]
+    pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
 }
 
+/// A stored rollout as the pages show it.
 #[cfg(feature = "ssr")]
 fn rollout_view(r: patchport_db::rollouts::RolloutRow) -> RolloutView {
     RolloutView {
@@ -193,178 +207,9 @@ fn rollout_view(r: patchport_db::rollouts::RolloutRow) -> RolloutView {
         state: r.state,
         policy: r.policy,
         observe_until: r.observe_until,
+        created_at: r.created_at,
         updated_at: r.updated_at,
     }
-}
-
-/// A page of rollouts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RolloutPage {
-    /// Rollouts.
-    pub items: Vec<RolloutView>,
-    /// In all.
-    pub total: i64,
-}
-
-/// Rollouts per page.
-pub const ROLLOUTS_PER_PAGE: i64 = 50;
-
-/// Rollouts, latest change first; `state` "" for all.
-#[server(endpoint = "admin/rollouts/list")]
-pub async fn list_rollouts(state: String, page: i64) -> Result<RolloutPage, AppError> {
-    use crate::ssr;
-    ssr::run(async move {
-        ssr::require_admin()?;
-        let filter = if state.is_empty() {
-            None
-        } else {
-            Some(
-                RolloutState::parse(&state)
-                    .ok_or_else(|| AppError::invalid("state", "unknown rollout state"))?,
-            )
-        };
-        let app = ssr::state()?;
-        let mut conn = app.db.read().await?;
-        let p = patchport_db::rollouts::list(&mut conn, filter, page, ROLLOUTS_PER_PAGE).await?;
-        Ok(RolloutPage {
-            items: p.items.into_iter().map(rollout_view).collect(),
-            total: p.total,
-        })
-    })
-    .await
-}
-
-/// A decision in the history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventView {
-    /// From.
-    pub from: Option<String>,
-    /// To.
-    pub to: String,
-    /// Who.
-    pub actor: String,
-    /// Why.
-    pub reason: String,
-    /// When.
-    pub at: i64,
-}
-
-/// A test install.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestView {
-    /// Server id.
-    pub server_id: i64,
-    /// Host.
-    pub hostname: String,
-    /// Job state.
-    pub state: String,
-    /// Exit code.
-    pub exit_code: Option<i64>,
-    /// Log.
-    pub log: String,
-}
-
-/// A rollout with history and tests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RolloutDetailView {
-    /// The rollout.
-    pub rollout: RolloutView,
-    /// History.
-    pub events: Vec<EventView>,
-    /// Test installs.
-    pub tests: Vec<TestView>,
-    /// Deployments it made.
-    pub deployments: Vec<i64>,
-}
-
-/// One rollout.
-#[server(endpoint = "admin/rollouts/get")]
-pub async fn get_rollout(id: i64) -> Result<RolloutDetailView, AppError> {
-    use crate::ssr;
-    ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
-        let d = patchport_db::rollouts::get(&mut conn, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        Ok(RolloutDetailView {
-            rollout: rollout_view(d.rollout),
-            events: d
-                .events
-                .into_iter()
-                .map(|e| EventView {
-                    from: e.from,
-                    to: e.to,
-                    actor: e.actor,
-                    reason: e.reason,
-                    at: e.at,
-                })
-                .collect(),
-            tests: d
-                .tests
-                .into_iter()
-                .map(|t| TestView {
-                    server_id: t.server_id,
-                    hostname: t.hostname,
-                    state: t.state,
-                    exit_code: t.exit_code,
-                    log: t.log,
-                })
-                .collect(),
-            deployments: d.deployments,
-        })
-    })
-    .await
-}
-
-/// An admin's decision on a rollout: `approve`, `decline` (a reason is
-/// required) or `retest`.
-#[server(endpoint = "admin/rollouts/decide")]
-pub async fn decide_rollout(id: i64, decision: String, reason: String) -> Result<(), AppError> {
-    use crate::ssr;
-    use patchport_db::rollouts::{self, Actor};
-    ssr::run(async move {
-        let mut w = ssr::AdminWrite::begin().await?;
-        let reason = reason.trim();
-        if reason.chars().count() > 1000 {
-            return Err(AppError::invalid(
-                "reason",
-                "a reason is at most 1,000 characters",
-            ));
-        }
-        let actor = Actor::Person {
-            id: w.me.id,
-            name: &w.me.username,
-        };
-        match decision.as_str() {
-            "approve" => {
-                let why = if reason.is_empty() {
-                    "approved early by an admin"
-                } else {
-                    reason
-                };
-                rollouts::approve(&mut w.tx, id, actor, why, w.now).await?
-            }
-            "decline" => {
-                if reason.is_empty() {
-                    return Err(AppError::invalid("reason", "say why the patch is declined"));
-                }
-                rollouts::decline(&mut w.tx, id, actor, reason, w.now).await?
-            }
-            "retest" => rollouts::retest(&mut w.tx, id, actor, w.now).await?,
-            _ => {
-                return Err(AppError::invalid(
-                    "decision",
-                    "decision must be approve, decline or retest",
-                ));
-            }
-        }
-        w.commit_unaudited().await?;
-        crate::ui::back_to_page(None);
-        Ok(())
-    })
-    .await
 }
 
 /// The publish / deploy form.
@@ -704,6 +549,9 @@ pub struct DeploymentView {
     pub targets: Vec<TargetView>,
     /// Something is still moving (the page keeps refreshing).
     pub active: bool,
+    /// What it left out and why ("web-2: xz 1.0-2 is not offered to this
+    /// server"), in the order it was planned.
+    pub skipped: Vec<String>,
 }
 
 /// One deployment with every server's state.
@@ -717,6 +565,11 @@ pub async fn get_deployment(id: i64) -> Result<DeploymentView, AppError> {
         let d = patchport_db::rollouts::deployment(&mut conn, id)
             .await?
             .ok_or(AppError::NotFound)?;
+        let skipped = patchport_db::rollouts::skips(&mut conn, id)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let active = d.kind == "deploy"
             && d.targets.iter().any(|t| {
                 matches!(
@@ -734,6 +587,7 @@ pub async fn get_deployment(id: i64) -> Result<DeploymentView, AppError> {
             reboot_at: d.reboot_at,
             created_at: d.created_at,
             active,
+            skipped,
             targets: d
                 .targets
                 .into_iter()
@@ -795,209 +649,9 @@ pub async fn list_notifications(page: i64) -> Result<(Vec<NotificationView>, i64
     .await
 }
 
+/// A rollout's state as a badge.
 fn state_badge(state: RolloutState) -> impl IntoView {
     view! { <span class=format!("badge rollout-{}", state.as_str())>{state.label()}</span> }
-}
-
-/// `/rollouts`: every rollout, filterable by state.
-#[component]
-pub fn RolloutsPage() -> impl IntoView {
-    // A link may ask for one state (`/rollouts?state=observing`).
-    let state = RwSignal::new(
-        leptos_router::hooks::use_query_map()
-            .get_untracked()
-            .get("state")
-            .unwrap_or_default(),
-    );
-    let page = RwSignal::new(1i64);
-    let rollouts = Resource::new(
-        move || (state.get(), page.get()),
-        |(state, page)| list_rollouts(state, page),
-    );
-    view! {
-        <section class="card">
-            <h1>"Rollouts"</h1>
-            <p class="hint">"Each patch a policy covers goes new → testing → observing → approved, unless a test install fails or an admin declines it. "
-                <a href="/policies">"Policies"</a>" · "<a href="/windows">"Maintenance windows"</a>" · "<a href="/notifications">"Notifications"</a></p>
-            <div class="filters">
-                <select aria-label="State" on:change=move |ev| { state.set(event_target_value(&ev)); page.set(1); }>
-                    <option value="">"Any state"</option>
-                    {RolloutState::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=s.as_str() == state.get_untracked()>{s.label()}</option> }).collect_view()}
-                </select>
-            </div>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move { match rollouts.await {
-                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    Ok(p) if p.items.is_empty() => view! { <p class="empty">"No rollouts. Patches covered by a policy appear here once a server misses them."</p> }.into_any(),
-                    Ok(p) => view! {
-                        <Pager page per_page=ROLLOUTS_PER_PAGE total=p.total />
-                        <div class="table-scroll"><table class="data" id="rollouts">
-                            <thead><tr><th>"Patch"</th><th>"Severity"</th><th>"State"</th><th>"Policy"</th><th>"Servers"</th><th>"Observed until"</th><th>"Changed"</th></tr></thead>
-                            <tbody>
-                                {p.items.into_iter().map(|r| view! {
-                                    <tr data-package=r.package.clone() data-state=r.state.as_str()>
-                                        <td><a href=format!("/rollouts/{}", r.id)>{format!("{} {}", r.package, r.version)}</a><small>{format!(" {}", r.release)}</small></td>
-                                        <td>{(!r.severity.is_empty()).then(|| view! { <span class=format!("badge sev-{}", r.severity)>{r.severity.clone()}</span> })}
-                                            {r.known_exploited.then(|| view! { " " <span class="badge kev">"known exploited"</span> })}</td>
-                                        <td>{state_badge(r.state)}</td>
-                                        <td>{r.policy.clone()}</td>
-                                        <td>{r.servers}</td>
-                                        <td class="nowrap"><small>{r.observe_until.map(crate::ui::when).unwrap_or_default()}</small></td>
-                                        <td class="nowrap"><small><crate::ui::Time ts={r.updated_at} /></small></td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table></div>
-                    }.into_any(),
-                }})}
-            </Transition>
-        </section>
-    }
-}
-
-/// `/rollouts/:id`: state, decisions, history and test installs.
-#[component]
-pub fn RolloutPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
-    let decide = ServerAction::<DecideRollout>::new();
-    let rollout = Resource::new(
-        move || (id(), decide.version().get()),
-        |(id, _)| get_rollout(id),
-    );
-    // The decision being confirmed ("approve" or "decline") and the reason
-    // typed: in place, or without JavaScript from the page's query
-    // (`?confirm=decline&reason=…`, see `ui::StepButton`).
-    let query = leptos_router::hooks::use_query_map().get_untracked();
-    let reason = RwSignal::new(query.get("reason").unwrap_or_default());
-    let confirming = RwSignal::new(
-        ["approve", "decline"]
-            .into_iter()
-            .find(|d| crate::ui::step_open(d))
-            .unwrap_or_default()
-            .to_owned(),
-    );
-    let close = Callback::new(move |_| confirming.set(String::new()));
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move { match rollout.await {
-                Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p></section> }.into_any(),
-                Ok(d) => {
-                    let r = d.rollout.clone();
-                    let rid = r.id;
-                    let open = !r.state.is_final();
-                    let can_retest = matches!(r.state, RolloutState::New | RolloutState::TestFailed);
-                    view! {
-                    <section class="card">
-                        <h1 id="rollout-name">{format!("{} {}", r.package, r.version)}</h1>
-                        <p>{state_badge(r.state)}" "
-                            <span>{format!("{} · policy {} · {} servers missing it", r.release, if r.policy.is_empty() { "none".to_owned() } else { r.policy.clone() }, r.servers)}</span>
-                            {r.observe_until.filter(|_| r.state == RolloutState::Observing).map(|t| view! { <span>{format!(" · observed until {}", crate::ui::when(t))}</span> })}
-                            " · "<a href=format!("/patches/{}", r.patch_id)>"patch details"</a></p>
-                        <Show when=move || open>
-                            <div class="actions" id="decisions">
-                                // The reason belongs to the step form, or to the
-                                // decision's form while it is being confirmed.
-                                <label>"Reason "<input type="text" name="reason" maxlength="1000" placeholder="Why (required to decline)"
-                                    form=move || if confirming.get().is_empty() { "decision-step" } else { "decision-form" }
-                                    value=reason.get_untracked()
-                                    on:input=move |ev| reason.set(event_target_value(&ev)) /></label>
-                                <Show when=move || confirming.get().is_empty() fallback=move || view! {
-                                    // Sending the form closes it (its submit bubbles up here).
-                                    <span class="confirm" role="alertdialog" on:submit=move |_| confirming.set(String::new())>
-                                        {move || format!("{} this patch?", if confirming.get() == "approve" { "Approve" } else { "Decline" })}
-                                        <ActionForm action=decide attr:class="inline" attr:id="decision-form">
-                                            <NoEnterSubmit />
-                                            <input type="hidden" name="id" value=rid.to_string() />
-                                            <input type="hidden" name="decision" value=confirming.get_untracked() />
-                                            // Approving is the constructive choice; only declining is red.
-                                            <button type="submit" class=move || if confirming.get() == "approve" { "primary" } else { "danger" }>
-                                                {move || if confirming.get() == "approve" { "Yes, approve" } else { "Yes, decline" }}
-                                            </button>
-                                        </ActionForm>
-                                        <crate::ui::CancelStep close />
-                                    </span>
-                                }>
-                                    // Without JavaScript: the page again, with the
-                                    // question open and the reason kept.
-                                    <form method="get" class="inline" id="decision-step">
-                                        <NoEnterSubmit />
-                                        <button type="submit" name=crate::ui::CONFIRM value="approve" class="primary"
-                                            on:click=move |ev| { ev.prevent_default(); confirming.set("approve".into()); }>"Approve now"</button>
-                                        <button type="submit" name=crate::ui::CONFIRM value="decline"
-                                            on:click=move |ev| { ev.prevent_default(); confirming.set("decline".into()); }>"Decline"</button>
-                                    </form>
-                                    <Show when=move || can_retest>
-                                        <ActionForm action=decide attr:class="inline">
-                                            <input type="hidden" name="id" value=rid.to_string() />
-                                            <input type="hidden" name="decision" value="retest" />
-                                            <input type="hidden" name="reason" value="" />
-                                            <button type="submit">"Install on the test group"</button>
-                                        </ActionForm>
-                                    </Show>
-                                </Show>
-                            </div>
-                        </Show>
-                        <FormError action=decide />
-                    </section>
-                    <section class="card">
-                        <h2>"History"</h2>
-                        <div class="table-scroll"><table class="data" id="history">
-                            <thead><tr><th>"When"</th><th>"From"</th><th>"To"</th><th>"Who"</th><th>"Why"</th></tr></thead>
-                            <tbody>
-                                {d.events.into_iter().map(|e| view! {
-                                    <tr data-to=e.to.clone()>
-                                        <td class="nowrap"><small><crate::ui::Time ts={e.at} /></small></td>
-                                        <td>{e.from.clone().unwrap_or_default()}</td>
-                                        <td>{e.to.clone()}</td>
-                                        <td>{e.actor.clone()}</td>
-                                        <td>{e.reason.clone()}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table></div>
-                    </section>
-                    <section class="card">
-                        <h2>"Test installs"</h2>
-                        {if d.tests.is_empty() {
-                            view! { <p class="empty">"No test installs."</p> }.into_any()
-                        } else {
-                            view! {
-                            <div class="table-scroll"><table class="data" id="tests">
-                                <thead><tr><th>"Server"</th><th>"Job"</th><th>"Log"</th></tr></thead>
-                                <tbody>
-                                    {d.tests.into_iter().map(|t| view! {
-                                        <tr data-server=t.hostname.clone()>
-                                            <td><a href=format!("/servers/{}", t.server_id)>{t.hostname.clone()}</a></td>
-                                            <td>{t.state.clone()}{t.exit_code.map(|c| format!(" (exit code {c})"))}</td>
-                                            <td>{(!t.log.is_empty()).then(|| view! { <details><summary>"log"</summary><pre>{t.log.clone()}</pre></details> })}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table></div>
-                        }.into_any() }}
-                        {(!d.deployments.is_empty()).then(|| view! {
-                            <p>"Deployments: "{d.deployments.iter().map(|id| view! { <a href=format!("/deployments/{id}")>{format!("#{id}")}</a>" " }).collect_view()}</p>
-                        })}
-                    </section>
-                }.into_any() }
-            }})}
-        </Transition>
-    }
-}
-
-/// The first submit button of a form that the reason field belongs to:
-/// disabled, so Enter in that field sends nothing (as before the field
-/// belonged to a form); the buttons are clicked.
-#[component]
-fn NoEnterSubmit() -> impl IntoView {
-    view! { <button type="submit" disabled hidden aria-hidden="true"></button> }
 }
 
 /// `/deployments/:id`: each server's state, refreshed every two seconds
@@ -1056,6 +710,12 @@ pub fn DeploymentPage() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table></div>
+                        {(!d.skipped.is_empty()).then(|| view! {
+                            <details id="skipped">
+                                <summary>{format!("Left out ({})", d.skipped.len())}</summary>
+                                <ul>{d.skipped.iter().map(|why| view! { <li>{why.clone()}</li> }).collect_view()}</ul>
+                            </details>
+                        })}
                     </section>
                 }.into_any(),
             }})}

@@ -1,5 +1,8 @@
 //! Maintenance windows (admins): define recurring windows in a time zone,
-//! apply them to groups and servers, and see the upcoming ones.
+//! apply them to groups and servers, edit and delete them, and see the
+//! upcoming ones. A change that leaves booked reboots outside every window
+//! of their servers is refused, naming them, unless the admin asks to
+//! cancel those bookings (their owners are then mailed).
 
 use crate::errors::AppError;
 use crate::ui::FormError;
@@ -20,10 +23,15 @@ pub struct WindowView {
     pub summary: String,
     /// Groups it applies to.
     pub groups: Vec<String>,
+    /// The same groups' ids.
+    pub group_ids: Vec<i64>,
     /// Servers it applies to directly.
     pub servers: Vec<String>,
     /// The next occurrences (the open one first).
     pub upcoming: Vec<Occurrence>,
+    /// Booked reboots only this window holds, as (host, time): deleting
+    /// it cancels them.
+    pub only_here: Vec<(String, i64)>,
 }
 
 /// Every window, with its next occurrences.
@@ -35,6 +43,7 @@ pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
         let state = ssr::state()?;
         let now = state.clock.now();
         let mut conn = state.db.read().await?;
+        let mut held = patchport_db::windows::held_only_by(&mut conn).await?;
         Ok(patchport_db::windows::list(&mut conn)
             .await?
             .into_iter()
@@ -45,7 +54,14 @@ pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
                 upcoming: w.window.upcoming(now, 5),
                 window: w.window,
                 groups: w.groups,
+                group_ids: w.group_ids,
                 servers: w.servers,
+                only_here: held
+                    .remove(&w.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|b| (b.host, b.at))
+                    .collect(),
             })
             .collect())
     })
@@ -184,11 +200,42 @@ pub async fn create_window(
     .await
 }
 
-/// The new-window form, posted URL-encoded (by the hydrated page or,
-/// without JavaScript, by the browser): `days[]` once per ticked day (1 =
+/// A window as a form sends it: `days[]` once per ticked day (1 =
 /// Monday), `start` as `HH:MM`, `hours` (fractions allowed), the time
-/// zone, one group (`group_id`, 0 for none) and host names separated by
-/// commas or spaces. Creates it as [`create_window`] does.
+/// zone. A start or duration that does not read is refused by the
+/// window's own checks, with their words.
+#[cfg(feature = "ssr")]
+fn form_window(days: Vec<u8>, start: &str, hours: &str, time_zone: &str) -> Window {
+    let start_minute = start
+        .trim()
+        .split_once(':')
+        .and_then(|(h, m)| Some((h.parse::<u16>().ok()?, m.parse::<u16>().ok()?)))
+        .filter(|&(h, m)| h < 24 && m < 60)
+        .map_or(24 * 60, |(h, m)| h * 60 + m);
+    let duration_minutes = (hours.trim().parse::<f64>().unwrap_or(0.0) * 60.0).round() as u32;
+    Window {
+        days,
+        start_minute,
+        duration_minutes,
+        time_zone: time_zone.trim().to_owned(),
+    }
+}
+
+/// Host names typed into a form, separated by commas or spaces.
+#[cfg(feature = "ssr")]
+fn form_hosts(hostnames: &str) -> Vec<String> {
+    hostnames
+        .split([',', ' '])
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The new-window form, posted URL-encoded (by the hydrated page or,
+/// without JavaScript, by the browser): the window's fields as
+/// [`form_window`] reads them, one group (`group_id`, 0 for none) and host
+/// names separated by commas or spaces. Creates it as [`create_window`]
+/// does.
 #[server(endpoint = "admin/windows/submit")]
 pub async fn submit_window(
     #[server(default)] name: String,
@@ -199,29 +246,11 @@ pub async fn submit_window(
     #[server(default)] group_id: i64,
     #[server(default)] hostnames: String,
 ) -> Result<i64, AppError> {
-    // A start or duration that does not read is refused by the window's
-    // own checks, with their words.
-    let start_minute = start
-        .trim()
-        .split_once(':')
-        .and_then(|(h, m)| Some((h.parse::<u16>().ok()?, m.parse::<u16>().ok()?)))
-        .filter(|&(h, m)| h < 24 && m < 60)
-        .map_or(24 * 60, |(h, m)| h * 60 + m);
-    let duration_minutes = (hours.trim().parse::<f64>().unwrap_or(0.0) * 60.0).round() as u32;
     let id = create_window(
         name,
-        Window {
-            days,
-            start_minute,
-            duration_minutes,
-            time_zone: time_zone.trim().to_owned(),
-        },
+        form_window(days, &start, &hours, &time_zone),
         (group_id > 0).then_some(group_id).into_iter().collect(),
-        hostnames
-            .split([',', ' '])
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        form_hosts(&hostnames),
     )
     .await?;
     crate::ui::back_to_page(None);
@@ -243,22 +272,185 @@ async fn named_servers(
         .map_err(|e| AppError::invalid("hostnames", AppError::from(e).to_string()))
 }
 
-/// Applies a window to exactly these groups and servers.
+/// After a change of the windows in `w`'s transaction: refits the booked
+/// reboots (`patchport_db::windows::refit_bookings`). Those left outside
+/// every window refuse the change, named with their times in the admin's
+/// zone (the transaction rolls back), unless `cancel` asks to cancel them.
+#[cfg(feature = "ssr")]
+async fn refit(
+    w: &mut crate::ssr::AdminWrite,
+    cancel: bool,
+) -> Result<Vec<patchport_db::windows::Stranded>, AppError> {
+    let stranded = patchport_db::windows::refit_bookings(&mut w.tx, w.now, cancel).await?;
+    if !cancel && !stranded.is_empty() {
+        let zone = w.me.zone.clone();
+        return Err(AppError::invalid(
+            "cancel_bookings",
+            format!(
+                "Not saved: this leaves booked reboots outside every maintenance window of \
+                 their servers: {}. Tick \u{201c}{CANCEL_LABEL}\u{201d} to save it anyway, or \
+                 change it so they still fit.",
+                bookings_text(&stranded, |t| patchport_core::clock::format_in(t, &zone))
+            ),
+        ));
+    }
+    Ok(stranded)
+}
+
+/// "web-1 at 2027-03-29 04:30 CEST, db-2 at …", times as `when` writes
+/// them.
+#[cfg(feature = "ssr")]
+fn bookings_text(
+    bookings: &[patchport_db::windows::Stranded],
+    when: impl Fn(i64) -> String,
+) -> String {
+    bookings
+        .iter()
+        .map(|b| format!("{} at {}", b.host, when(b.at)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The edit form's box that lets a change cancel the bookings it strands.
+const CANCEL_LABEL: &str =
+    "Cancel booked reboots this leaves outside every window (their owners are mailed)";
+
+/// What saving a window answers.
+#[cfg(feature = "ssr")]
+fn saved_text(name: &str, cancelled: &[patchport_db::windows::Stranded], zone: &str) -> String {
+    if cancelled.is_empty() {
+        format!("Saved window {name}.")
+    } else {
+        format!(
+            "Saved window {name}. Cancelled, and their owners will be mailed: {}.",
+            bookings_text(cancelled, |t| patchport_core::clock::format_in(t, zone))
+        )
+    }
+}
+
+/// Changes a window: its name, when it recurs, and exactly which groups
+/// and servers it applies to, checked as [`create_window`] checks them.
+/// Booked reboots still inside a window expire when it now closes; a
+/// change that leaves some outside every window is refused, naming them,
+/// unless `cancel_bookings` (then they are cancelled and their owners
+/// mailed). Audited with the window as it was.
+#[server(endpoint = "admin/windows/update", input = server_fn::codec::Json)]
+pub async fn update_window(
+    id: i64,
+    name: String,
+    window: Window,
+    group_ids: Vec<i64>,
+    hostnames: Vec<String>,
+    #[server(default)] cancel_bookings: bool,
+) -> Result<String, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let mut w = ssr::AdminWrite::begin().await?;
+        let before = patchport_db::windows::get(&mut w.tx, id).await?;
+        let name = AppError::named("name", "a window", &name)?;
+        let window = window
+            .validated()
+            .map_err(|e| AppError::invalid("window", e.to_string()))?;
+        let servers = named_servers(&mut w.tx, &hostnames).await?;
+        patchport_db::windows::update(&mut w.tx, id, &name, &window).await?;
+        patchport_db::windows::assign(&mut w.tx, id, &group_ids, &servers).await?;
+        let cancelled = refit(&mut w, cancel_bookings).await?;
+        let detail = format!(
+            "{}; groups {group_ids:?}, servers {}; was {} {}{}",
+            window.describe(),
+            hostnames.join(", "),
+            before.name,
+            before.window.describe(),
+            if cancelled.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; cancelled {}",
+                    bookings_text(&cancelled, patchport_core::clock::format_utc)
+                )
+            }
+        );
+        let zone = w.me.zone.clone();
+        w.commit("window.updated", &name, &detail).await?;
+        Ok(saved_text(&name, &cancelled, &zone))
+    })
+    .await
+}
+
+pub use edit_form::*;
+
+/// The edit form's server function (its own module: one argument per form
+/// field is more than clippy's limit, and the macro's copies of the
+/// function do not carry an `allow`).
+#[allow(clippy::too_many_arguments)]
+mod edit_form {
+    use super::*;
+
+    /// The edit form, posted URL-encoded (by the hydrated page or, without
+    /// JavaScript, by the browser): the window's fields as [`form_window`]
+    /// reads them, `group_ids[]` once per ticked group, host names separated
+    /// by commas or spaces, and `cancel_bookings` when ticked. Saves it as
+    /// [`update_window`] does.
+    #[server(endpoint = "admin/windows/edit")]
+    pub async fn submit_window_edit(
+        id: i64,
+        #[server(default)] name: String,
+        #[server(default)] days: Vec<u8>,
+        #[server(default)] start: String,
+        #[server(default)] hours: String,
+        #[server(default)] time_zone: String,
+        #[server(default)] group_ids: Vec<i64>,
+        #[server(default)] hostnames: String,
+        #[server(default)] cancel_bookings: bool,
+    ) -> Result<String, AppError> {
+        let saved = update_window(
+            id,
+            name,
+            form_window(days, &start, &hours, &time_zone),
+            group_ids,
+            form_hosts(&hostnames),
+            cancel_bookings,
+        )
+        .await?;
+        crate::ui::back_to_page(Some(EDIT_DONE));
+        Ok(saved)
+    }
+}
+
+/// The page was reloaded after saving a window without JavaScript
+/// (`?done=…`).
+const EDIT_DONE: &str = "window-saved";
+
+/// Applies a window to exactly these groups and servers; bookings are
+/// refitted as by [`update_window`].
 #[server(endpoint = "admin/windows/assign", input = server_fn::codec::Json)]
 pub async fn assign_window(
     id: i64,
     group_ids: Vec<i64>,
     hostnames: Vec<String>,
+    #[server(default)] cancel_bookings: bool,
 ) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
         let mut w = ssr::AdminWrite::begin().await?;
         let servers = named_servers(&mut w.tx, &hostnames).await?;
         patchport_db::windows::assign(&mut w.tx, id, &group_ids, &servers).await?;
+        let cancelled = refit(&mut w, cancel_bookings).await?;
         w.commit(
             "window.assigned",
             &format!("window {id}"),
-            &format!("groups {group_ids:?}, servers {}", hostnames.join(", ")),
+            &format!(
+                "groups {group_ids:?}, servers {}{}",
+                hostnames.join(", "),
+                if cancelled.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; cancelled {}",
+                        bookings_text(&cancelled, patchport_core::clock::format_utc)
+                    )
+                }
+            ),
         )
         .await?;
         Ok(())
@@ -266,14 +458,28 @@ pub async fn assign_window(
     .await
 }
 
-/// Deletes a window.
+/// Deletes a window. Booked reboots only it held are refused as by
+/// [`update_window`], unless `cancel_bookings` (the page's confirmation
+/// names them and sends it).
 #[server(endpoint = "admin/windows/delete")]
-pub async fn delete_window(id: i64) -> Result<(), AppError> {
+pub async fn delete_window(
+    id: i64,
+    #[server(default)] cancel_bookings: bool,
+) -> Result<(), AppError> {
     use crate::ssr;
     ssr::run(async move {
         let mut w = ssr::AdminWrite::begin().await?;
         let name = patchport_db::windows::delete(&mut w.tx, id).await?;
-        w.commit("window.deleted", &name, "").await?;
+        let cancelled = refit(&mut w, cancel_bookings).await?;
+        let detail = if cancelled.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "cancelled {}",
+                bookings_text(&cancelled, patchport_core::clock::format_utc)
+            )
+        };
+        w.commit("window.deleted", &name, &detail).await?;
         crate::ui::back_to_page(None);
         Ok(())
     })
@@ -282,22 +488,64 @@ pub async fn delete_window(id: i64) -> Result<(), AppError> {
 
 const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
-/// `/windows`: the windows, where they apply, the upcoming ones, and a
-/// form for a new one.
+/// The confirmation step that opens window `id`'s edit form.
+fn edit_step(id: i64) -> String {
+    format!("edit-window-{id}")
+}
+
+/// The window whose edit form the page was loaded with
+/// (`?confirm=edit-window-<id>`, see [`crate::ui::StepButton`]).
+fn editing_from_query() -> Option<i64> {
+    leptos_router::hooks::use_query_map().with_untracked(|q| {
+        q.get(crate::ui::CONFIRM)?
+            .strip_prefix("edit-window-")?
+            .parse()
+            .ok()
+    })
+}
+
+/// A duration in minutes as the hours field shows it ("4", "1.5").
+fn hours_text(minutes: u32) -> String {
+    if minutes.is_multiple_of(60) {
+        (minutes / 60).to_string()
+    } else {
+        format!("{}", f64::from(minutes) / 60.0)
+    }
+}
+
+/// `/windows`: the windows, where they apply, the upcoming ones, a form
+/// for a new one, and each one's edit form.
 #[component]
 pub fn WindowsPage() -> impl IntoView {
     let create = ServerAction::<SubmitWindow>::new();
     let delete = ServerAction::<DeleteWindow>::new();
-    let windows = Resource::new(
-        move || (create.version().get(), delete.version().get()),
-        |_| list_windows(),
-    );
+    let edit = ServerAction::<SubmitWindowEdit>::new();
+    let versions = move || {
+        (
+            create.version().get(),
+            delete.version().get() + edit.version().get(),
+        )
+    };
+    let windows = Resource::new(versions, |_| list_windows());
     let groups = Resource::new(|| (), |_| crate::groups::list_groups());
+    let editing = RwSignal::new(editing_from_query());
+    // Saved with JavaScript: the form closes; the list shows the change.
+    Effect::new(move |_| {
+        if matches!(edit.value().get(), Some(Ok(_))) {
+            editing.set(None);
+        }
+    });
+    let saved_before = crate::ui::done(EDIT_DONE);
     view! {
         <section class="card">
             <h1>"Maintenance windows"</h1>
             <p class="hint">"Automatic deployments to standard servers run inside a server's windows (its own and its groups'). A start time that a daylight-saving change skips opens after the jump (02:30 becomes 03:30); one that happens twice opens at the first; durations are real hours."</p>
             <FormError action=delete />
+            {move || match edit.value().get() {
+                Some(Ok(msg)) => Some(msg),
+                None if saved_before => Some("Saved.".to_owned()),
+                _ => None,
+            }.map(|msg| view! { <p class="ok" role="status" id="window-saved">{msg}</p> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { match windows.await {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
@@ -308,7 +556,7 @@ pub fn WindowsPage() -> impl IntoView {
                             <tbody>
                                 {list.into_iter().map(|w| {
                                     let id = w.id;
-                                    let question = format!("Delete window {}?", w.name);
+                                    let question = delete_question(&w);
                                     let applies = w.groups.iter().map(|g| format!("group {g}")).chain(w.servers.iter().cloned()).collect::<Vec<_>>().join(", ");
                                     view! {
                                         <tr data-window=w.name.clone()>
@@ -316,10 +564,13 @@ pub fn WindowsPage() -> impl IntoView {
                                             <td>{w.summary.clone()}</td>
                                             <td>{if applies.is_empty() { "nothing yet".to_owned() } else { applies }}</td>
                                             <td><small>{w.upcoming.iter().take(3).map(|o| format!("{} – {}", crate::ui::when(o.start), crate::ui::when(o.end))).collect::<Vec<_>>().join("; ")}</small></td>
-                                            <td>
+                                            <td class="actions">
+                                                <crate::ui::StepButton step=edit_step(id) class="small" open=Callback::new(move |_| editing.set(Some(id)))>"Edit"</crate::ui::StepButton>
+                                                " "
                                                 <crate::ui::ConfirmDelete question=question.clone() step=format!("delete-window-{id}")>
                                                     <ActionForm action=delete attr:class="inline">
                                                         <input type="hidden" name="id" value=id.to_string() />
+                                                        <input type="hidden" name="cancel_bookings" value="true" />
                                                         <button type="submit" class="danger">"Delete"</button>
                                                     </ActionForm>
                                                 </crate::ui::ConfirmDelete>
@@ -333,7 +584,10 @@ pub fn WindowsPage() -> impl IntoView {
                 }})}
             </Transition>
         </section>
-        <CalendarCard version=Signal::derive(move || (create.version().get(), delete.version().get())) />
+        <Show when=move || editing.get().is_some()>
+            <EditWindowCard windows groups editing edit />
+        </Show>
+        <CalendarCard version=Signal::derive(versions) />
         <section class="card">
             <h2>"New window"</h2>
             <ActionForm action=create attr:id="new-window">
@@ -365,5 +619,80 @@ pub fn WindowsPage() -> impl IntoView {
             <FormError action=create />
         </section>
         <crate::booking::RebootRulesCard />
+    }
+}
+
+/// "Delete window X?", naming the booked reboots deleting it cancels.
+fn delete_question(w: &WindowView) -> String {
+    if w.only_here.is_empty() {
+        return format!("Delete window {}?", w.name);
+    }
+    let booked: Vec<String> = w
+        .only_here
+        .iter()
+        .map(|(host, at)| format!("{host} at {}", crate::ui::when(*at)))
+        .collect();
+    format!(
+        "Delete window {}? These booked reboots fall in no other window and are cancelled (their owners are mailed): {}.",
+        w.name,
+        booked.join(", ")
+    )
+}
+
+/// The edit form of the window `editing` names, filled with it as it is
+/// stored. Cancel closes it (in place with JavaScript, else by reloading
+/// the page without `?confirm=`).
+#[component]
+fn EditWindowCard(
+    windows: Resource<Result<Vec<WindowView>, AppError>>,
+    groups: Resource<Result<Vec<crate::groups::GroupView>, AppError>>,
+    editing: RwSignal<Option<i64>>,
+    edit: ServerAction<SubmitWindowEdit>,
+) -> impl IntoView {
+    let close = Callback::new(move |_| editing.set(None));
+    view! {
+        <section class="card" id="edit-window">
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || { let id = editing.get(); Suspend::new(async move {
+                    let (list, all_groups) = (windows.await, groups.await);
+                    let found = list.ok().and_then(|l| l.into_iter().find(|w| Some(w.id) == id));
+                    let Some(w) = found else {
+                        return view! { <p class="empty">"That window is gone."</p> <crate::ui::CancelStep close /> }.into_any();
+                    };
+                    let start = format!("{:02}:{:02}", w.window.start_minute / 60, w.window.start_minute % 60);
+                    let all_groups = all_groups.unwrap_or_default();
+                    view! {
+                        <h2>{format!("Edit window {}", w.name)}</h2>
+                        <ActionForm action=edit attr:id="edit-window-form">
+                            <input type="hidden" name="id" value=w.id.to_string() />
+                            <label>"Name "<input type="text" name="name" required maxlength="64" aria-label="Window name" value=w.name.clone() /></label>
+                            <fieldset class="days"><legend>"Days"</legend>
+                                {(1u8..=7).map(|d| view! {
+                                    <label class="check"><input type="checkbox" name="days[]" value=d.to_string() aria-label=DAYS[usize::from(d - 1)] checked=w.window.days.contains(&d) />
+                                        {DAYS[usize::from(d - 1)]}</label>
+                                }).collect_view()}
+                            </fieldset>
+                            <label>"Starts "<input type="time" name="start" value=start aria-label="Start time" /></label>
+                            // Any duration a window may have, also one made through the API.
+                            <label>"Hours "<input type="number" name="hours" value=hours_text(w.window.duration_minutes) max="168" step="any" aria-label="Duration in hours" /></label>
+                            <label>"Time zone "<input type="text" name="time_zone" value=w.window.time_zone.clone() aria-label="Time zone" list="zones" /></label>
+                            {(!all_groups.is_empty()).then(|| view! {
+                                <fieldset class="groups"><legend>"Groups"</legend>
+                                    {all_groups.into_iter().map(|g| view! {
+                                        <label class="check"><input type="checkbox" name="group_ids[]" value=g.id.to_string() checked=w.group_ids.contains(&g.id) />
+                                            {g.name}</label>
+                                    }).collect_view()}
+                                </fieldset>
+                            })}
+                            <label>"Servers "<input type="text" name="hostnames" aria-label="Servers" placeholder="host names" value=w.servers.join(", ") /></label>
+                            <label class="check"><input type="checkbox" name="cancel_bookings" value="true" />{CANCEL_LABEL}</label>
+                            <button type="submit" class="primary">"Save window"</button>
+                        </ActionForm>
+                        <crate::ui::CancelStep close />
+                    }.into_any()
+                })}}
+            </Transition>
+            <FormError action=edit />
+        </section>
     }
 }

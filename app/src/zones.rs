@@ -217,8 +217,9 @@ fn browser_zone() -> Option<String> {
 }
 
 /// For a signed-in user who never chose a zone, once the page runs in the
-/// browser: offers the browser's zone (or keeping the current one). Either
-/// choice is saved, so the offer is made once.
+/// browser and its zone differs from the one times are shown in: offers
+/// the browser's zone (or keeping the current one). Either choice is
+/// saved, so the offer is made once.
 #[component]
 pub fn ZoneOffer() -> impl IntoView {
     let auth = expect_context::<crate::app::AuthContext>();
@@ -237,15 +238,12 @@ pub fn ZoneOffer() -> impl IntoView {
                 move || {
                     let u = user.clone()?;
                     let browser = offered.get()?;
-                    (!u.zone_chosen && patchport_core::clock::zone(&browser).is_some()).then(|| {
+                    // Nothing to offer when the times already match the
+                    // browser's (the offer comes back if they stop to).
+                    (!u.zone_chosen && browser != u.zone && patchport_core::clock::zone(&browser).is_some()).then(|| {
                         let keep = u.zone.clone();
-                        let text = if browser == u.zone {
-                            format!("Times are shown in {}, the zone your browser uses. Keep it?", u.zone)
-                        } else {
-                            format!("Times are shown in {}. Your browser uses {browser}: show times in {browser}?", u.zone)
-                        };
+                        let text = format!("Times are shown in {}. Your browser uses {browser}: show times in {browser}?", u.zone);
                         let label = format!("Use {browser}");
-                        let differs = browser != keep;
                         let keep_label = format!("Keep {keep}");
                         view! {
                             <aside class="card zone-offer" id="zone-offer" role="region" aria-label="Time zone">
@@ -255,12 +253,10 @@ pub fn ZoneOffer() -> impl IntoView {
                                     <button type="submit" class="primary">{label}</button>
                                 </ActionForm>
                                 " "
-                                {differs.then(move || view! {
-                                    <ActionForm action=save attr:class="inline">
-                                        <input type="hidden" name="zone" value=keep />
-                                        <button type="submit">{keep_label}</button>
-                                    </ActionForm>
-                                })}
+                                <ActionForm action=save attr:class="inline">
+                                    <input type="hidden" name="zone" value=keep />
+                                    <button type="submit">{keep_label}</button>
+                                </ActionForm>
                                 <FormError action=save />
                             </aside>
                         }

@@ -147,6 +147,33 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason.
+    pub const ALL: [SkipReason; 6] = [
+        SkipReason::AlreadyPublished,
+        SkipReason::BeingInstalled,
+        SkipReason::Installed,
+        SkipReason::Superseded,
+        SkipReason::NotOffered,
+        SkipReason::NoWindow,
+    ];
+
+    /// The name it is stored under.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::AlreadyPublished => "already_published",
+            SkipReason::BeingInstalled => "being_installed",
+            SkipReason::Installed => "installed",
+            SkipReason::Superseded => "superseded",
+            SkipReason::NotOffered => "not_offered",
+            SkipReason::NoWindow => "no_window",
+        }
+    }
+
+    /// The reason stored as `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     /// Why a server-patch in `state` is left out of a `kind`, or `None`
     /// when it is a target.
     pub fn of(kind: DeployKind, state: Option<PatchState>) -> Option<Self> {
@@ -731,6 +758,17 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn skip_reasons_are_stored_under_names_that_read_back() {
+        for r in SkipReason::ALL {
+            assert_eq!(SkipReason::parse(r.as_str()), Some(r));
+        }
+        let names: std::collections::BTreeSet<_> =
+            SkipReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), SkipReason::ALL.len(), "distinct names");
+        assert_eq!(SkipReason::parse("Installed"), None);
     }
 
     #[test]

@@ -58,9 +58,15 @@ pub const KINDS: &[Kind] = &[
     },
     Kind {
         name: "reboot_booked",
-        label: "A reboot was booked",
+        label: "A reboot was booked or moved (with a calendar entry)",
         audience: Audience::Owner,
         action: "See or change the booking",
+    },
+    Kind {
+        name: "reboot_cancelled",
+        label: "A booked reboot was cancelled",
+        audience: Audience::Owner,
+        action: "See the server",
     },
     Kind {
         name: "reboot_reminder",

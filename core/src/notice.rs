@@ -7,6 +7,8 @@
 //! - [`Notice`]: every kind, with [`Notice::kind`], [`Notice::subject`],
 //!   [`Notice::body`], [`Notice::link`].
 //! - [`follow_booking`]: which reminder or outcome a booked reboot is due.
+//! - [`settle_booking`]: what one mail says about the booking changes of a
+//!   quiet period; [`Notice::calendar`]: the calendar entry a mail carries.
 
 use crate::Timestamp;
 use crate::clock::{DEFAULT_ZONE, format_in};
@@ -69,7 +71,8 @@ pub enum Notice {
         /// Reboot by then.
         deadline: Timestamp,
     },
-    /// A reboot was booked.
+    /// A reboot was booked or moved: the time it settled on once the
+    /// owner stopped changing it (see [`settle_booking`]).
     RebootBooked {
         /// The server.
         server_id: i64,
@@ -79,6 +82,27 @@ pub enum Notice {
         at: Timestamp,
         /// When its window closes.
         window_end: Timestamp,
+        /// The revision of the server's calendar entry (`SEQUENCE`): each
+        /// booking mail about the server counts up, so a calendar replaces
+        /// the entry an earlier mail made.
+        #[serde(default)]
+        sequence: i64,
+    },
+    /// A booked reboot was cancelled (after its booking had been told).
+    RebootCancelled {
+        /// The server.
+        server_id: i64,
+        /// Its host name.
+        host: String,
+        /// When it would have rebooted.
+        at: Timestamp,
+        /// The revision of the server's calendar entry, as for a booking.
+        #[serde(default)]
+        sequence: i64,
+        /// An admin changed the server's maintenance windows and the time
+        /// fell outside all of them (else the owner or an admin cancelled).
+        #[serde(default)]
+        windows_changed: bool,
     },
     /// A booked reboot is near.
     RebootReminder {
@@ -183,6 +207,7 @@ impl Notice {
             Notice::InstallDone { .. } => "install_done",
             Notice::RebootNeeded { .. } => "reboot_needed",
             Notice::RebootBooked { .. } => "reboot_booked",
+            Notice::RebootCancelled { .. } => "reboot_cancelled",
             Notice::RebootReminder { .. } => "reboot_reminder",
             Notice::RebootOutcome { .. } => "reboot_outcome",
             Notice::ServerSilent { .. } => "server_silent",
@@ -205,6 +230,7 @@ impl Notice {
             Notice::InstallDone { server_id, .. }
             | Notice::RebootNeeded { server_id, .. }
             | Notice::RebootBooked { server_id, .. }
+            | Notice::RebootCancelled { server_id, .. }
             | Notice::RebootReminder { server_id, .. }
             | Notice::RebootOutcome { server_id, .. }
             | Notice::ServerSilent { server_id, .. }
@@ -245,6 +271,9 @@ impl Notice {
             }
             Notice::RebootBooked { host, at, .. } => {
                 format!("Reboot of {host} booked for {}", format_in(*at, zone))
+            }
+            Notice::RebootCancelled { host, at, .. } => {
+                format!("Reboot of {host} on {} cancelled", format_in(*at, zone))
             }
             Notice::RebootReminder {
                 host, within_hour, ..
@@ -338,6 +367,7 @@ impl Notice {
                  approve or decline it."
             ),
             Notice::RebootBooked { .. }
+            | Notice::RebootCancelled { .. }
             | Notice::RebootReminder { .. }
             | Notice::RebootOutcome { .. }
             | Notice::DeadlineMissed { .. } => self.reboot_body(zone),
@@ -366,6 +396,24 @@ impl Notice {
                 format_in(*at, zone),
                 format_in(*window_end, zone)
             ),
+            Notice::RebootCancelled {
+                host,
+                at,
+                windows_changed,
+                ..
+            } => {
+                let why = if *windows_changed {
+                    " because an admin changed its maintenance windows and that time is no \
+                     longer inside one"
+                } else {
+                    ""
+                };
+                format!(
+                    "The reboot of {host} booked for {} was cancelled{why}. If it still needs \
+                     one, book a new time on the server's page.",
+                    format_in(*at, zone)
+                )
+            }
             Notice::RebootReminder {
                 host,
                 at,
@@ -426,6 +474,40 @@ impl Notice {
                 )
             }
             _ => String::new(),
+        }
+    }
+
+    /// The calendar entry the mail carries (as an `.ics` attachment), for
+    /// the notices that set or remove one.
+    pub fn calendar(&self) -> Option<CalendarEntry> {
+        match self {
+            Notice::RebootBooked {
+                server_id,
+                host,
+                at,
+                window_end,
+                sequence,
+            } => Some(CalendarEntry {
+                server_id: *server_id,
+                host: host.clone(),
+                at: *at,
+                window_end: Some(*window_end),
+                sequence: *sequence,
+            }),
+            Notice::RebootCancelled {
+                server_id,
+                host,
+                at,
+                sequence,
+                ..
+            } => Some(CalendarEntry {
+                server_id: *server_id,
+                host: host.clone(),
+                at: *at,
+                window_end: None,
+                sequence: *sequence,
+            }),
+            _ => None,
         }
     }
 
@@ -545,6 +627,105 @@ impl BookingNews {
     }
 }
 
+/// A server's booked reboot as a calendar entry: one entry per server
+/// (its `UID`), revised (`SEQUENCE`) each time a mail moves or removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEntry {
+    /// The server.
+    pub server_id: i64,
+    /// Its host name.
+    pub host: String,
+    /// When it reboots (or would have).
+    pub at: Timestamp,
+    /// When its window closes; None when the booking was cancelled.
+    pub window_end: Option<Timestamp>,
+    /// The entry's revision.
+    pub sequence: i64,
+}
+
+impl CalendarEntry {
+    /// The entry removes the booking from the reader's calendar.
+    pub fn cancelled(&self) -> bool {
+        self.window_end.is_none()
+    }
+}
+
+/// The booking an owner was last told of by a booking mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told {
+    /// The time told.
+    pub at: Timestamp,
+    /// Its reboot job's state now (None when the job is gone).
+    pub state: Option<JobState>,
+}
+
+/// What the one mail at the end of a quiet period says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Booked (or moved) for `at`, in a window that closes at `until`.
+    Booked {
+        /// When it reboots.
+        at: Timestamp,
+        /// When its window closes.
+        until: Timestamp,
+    },
+    /// The booking told before was cancelled.
+    Cancelled {
+        /// The time told.
+        at: Timestamp,
+    },
+    /// Nothing to tell.
+    Nothing,
+}
+
+impl Settled {
+    /// The notice that tells it about `host` (server `server_id`), as
+    /// revision `sequence` of its calendar entry; None for nothing.
+    /// `windows_changed`: an admin's change of the windows cancelled it.
+    pub fn notice(
+        self,
+        server_id: i64,
+        host: String,
+        sequence: i64,
+        windows_changed: bool,
+    ) -> Option<Notice> {
+        match self {
+            Settled::Booked { at, until } => Some(Notice::RebootBooked {
+                server_id,
+                host,
+                at,
+                window_end: until,
+                sequence,
+            }),
+            Settled::Cancelled { at } => Some(Notice::RebootCancelled {
+                server_id,
+                host,
+                at,
+                sequence,
+                windows_changed,
+            }),
+            Settled::Nothing => None,
+        }
+    }
+}
+
+/// What to tell a server's owner once its booking stopped changing for a
+/// quiet period: `told` is what the last booking mail said, `current` the
+/// booking now (time, window end). Only the end state counts: moves in
+/// between are not told, a booking moved back to the time told needs no
+/// mail, and one booked and cancelled again before anything was told
+/// needs none either. A told booking whose job ran (or runs) is over: its
+/// outcome mail follows, so its absence is no cancellation.
+pub fn settle_booking(told: Option<Told>, current: Option<(Timestamp, Timestamp)>) -> Settled {
+    let live = told.filter(|t| matches!(t.state, Some(JobState::Queued | JobState::Cancelled)));
+    match (live, current) {
+        (Some(t), Some((at, _))) if t.at == at => Settled::Nothing,
+        (_, Some((at, until))) => Settled::Booked { at, until },
+        (Some(t), None) if t.state == Some(JobState::Cancelled) => Settled::Cancelled { at: t.at },
+        _ => Settled::Nothing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,6 +755,14 @@ mod tests {
                 host: host(),
                 at: NOW,
                 window_end: NOW + 3600,
+                sequence: 1,
+            },
+            Notice::RebootCancelled {
+                server_id: 3,
+                host: host(),
+                at: NOW,
+                sequence: 2,
+                windows_changed: true,
             },
             Notice::RebootReminder {
                 server_id: 3,
@@ -698,6 +887,7 @@ mod tests {
             host: "web-1".into(),
             at: 0,
             window_end: 3600,
+            sequence: 1,
         };
         assert_eq!(
             booked.subject(),
@@ -710,6 +900,7 @@ mod tests {
             host: "web-1".into(),
             at: 1_806_193_800,
             window_end: 1_806_193_800 + 7_200,
+            sequence: 1,
         };
         assert_eq!(
             spring.body_in("Europe/Berlin"),
@@ -788,6 +979,122 @@ mod tests {
         assert_eq!(
             follow_booking(&booking(JobState::Cancelled, NOW + 600, false, false), NOW),
             Some((OutcomeTold, None))
+        );
+    }
+
+    #[test]
+    fn cancellations_say_why_and_booking_notices_carry_their_calendar_entry() {
+        let cancelled = |windows_changed| Notice::RebootCancelled {
+            server_id: 3,
+            host: "web-1".into(),
+            at: 0,
+            sequence: 4,
+            windows_changed,
+        };
+        assert_eq!(
+            cancelled(false).subject(),
+            "Reboot of web-1 on 1970-01-01 00:00 UTC cancelled"
+        );
+        assert_eq!(
+            cancelled(false).body(),
+            "The reboot of web-1 booked for 1970-01-01 00:00 UTC was cancelled. If it still \
+             needs one, book a new time on the server's page."
+        );
+        assert!(
+            cancelled(true).body_in("Europe/Berlin").contains(
+                "01:00 CET was cancelled because an admin changed its maintenance windows"
+            )
+        );
+        let entry = cancelled(false).calendar().unwrap();
+        assert!(entry.cancelled());
+        assert_eq!((entry.server_id, entry.at, entry.sequence), (3, 0, 4));
+        let booked = Notice::RebootBooked {
+            server_id: 3,
+            host: "web-1".into(),
+            at: NOW,
+            window_end: NOW + 600,
+            sequence: 2,
+        }
+        .calendar()
+        .unwrap();
+        assert!(!booked.cancelled());
+        assert_eq!(booked.window_end, Some(NOW + 600));
+        assert_eq!(
+            Notice::Invitation {
+                username: "ann".into()
+            }
+            .calendar(),
+            None
+        );
+        // Booking notices stored before the calendar entries had no
+        // revision: they still read.
+        let old = r#"{"kind":"reboot_booked","server_id":3,"host":"web-1","at":0,"window_end":60}"#;
+        assert!(matches!(
+            serde_json::from_str::<Notice>(old).unwrap(),
+            Notice::RebootBooked { sequence: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn a_quiet_period_of_booking_changes_is_told_by_where_it_ended() {
+        use JobState::*;
+        let told = |at, state| {
+            Some(Told {
+                at,
+                state: Some(state),
+            })
+        };
+        let booked = |at| Settled::Booked { at, until: at + 60 };
+        // Nothing told yet: the final time, or nothing if cancelled again.
+        assert_eq!(settle_booking(None, Some((NOW, NOW + 60))), booked(NOW));
+        assert_eq!(settle_booking(None, None), Settled::Nothing);
+        // Told, then moved (the told job was cancelled by the move).
+        assert_eq!(
+            settle_booking(told(NOW, Cancelled), Some((NOW + 600, NOW + 660))),
+            booked(NOW + 600)
+        );
+        // Moved away and back again: the mail said it already.
+        assert_eq!(
+            settle_booking(told(NOW, Cancelled), Some((NOW, NOW + 60))),
+            Settled::Nothing
+        );
+        assert_eq!(
+            settle_booking(told(NOW, Queued), Some((NOW, NOW + 60))),
+            Settled::Nothing
+        );
+        // Told, then moved and cancelled, or just cancelled.
+        assert_eq!(
+            settle_booking(told(NOW, Cancelled), None),
+            Settled::Cancelled { at: NOW }
+        );
+        // The told reboot ran (its outcome is mailed) or its job is gone:
+        // a new booking is news, its absence is not.
+        for state in [Running, Succeeded, Failed, Expired] {
+            assert_eq!(settle_booking(told(NOW, state), None), Settled::Nothing);
+            assert_eq!(
+                settle_booking(told(NOW, state), Some((NOW, NOW + 60))),
+                booked(NOW)
+            );
+        }
+        let gone = Some(Told {
+            at: NOW,
+            state: None,
+        });
+        assert_eq!(settle_booking(gone, None), Settled::Nothing);
+        // Told as a booking or a cancellation, at the entry's revision.
+        let kind = |s: Settled| s.notice(3, "web-1".into(), 7, true).map(|n| n.kind());
+        assert_eq!(kind(booked(NOW)), Some("reboot_booked"));
+        assert_eq!(
+            kind(Settled::Cancelled { at: NOW }),
+            Some("reboot_cancelled")
+        );
+        assert_eq!(kind(Settled::Nothing), None);
+        assert_eq!(
+            booked(NOW)
+                .notice(3, "web-1".into(), 7, false)
+                .and_then(|n| n.calendar())
+                .map(|c| (c.sequence, c.window_end)),
+            Some((7, Some(NOW + 60)))
         );
     }
 }

@@ -135,6 +135,53 @@ pub fn next(from: RolloutState, transition: Transition) -> Result<RolloutState, 
     Ok(to)
 }
 
+/// What an admin decides on a rollout, one at a time or several at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Approve now: the policy's actions follow.
+    Approve,
+    /// Decline, with a reason: nothing is published or deployed any more.
+    Decline,
+    /// Install on the test group (again): a new rollout, or one whose test
+    /// failed.
+    Retest,
+}
+
+impl Decision {
+    /// Every decision, as the pages offer them.
+    pub const ALL: [Decision; 3] = [Self::Approve, Self::Decline, Self::Retest];
+
+    /// The name forms and links use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Decline => "decline",
+            Self::Retest => "retest",
+        }
+    }
+
+    /// Parses a form's name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    /// The transition it asks of the workflow.
+    pub fn transition(self) -> Transition {
+        match self {
+            Self::Approve => Transition::Approve,
+            Self::Decline => Transition::Decline,
+            Self::Retest => Transition::StartTest,
+        }
+    }
+
+    /// Why a rollout in state `from` cannot take this decision, if it
+    /// cannot.
+    pub fn refusal(self, from: RolloutState) -> Option<NotAllowed> {
+        next(from, self.transition()).err()
+    }
+}
+
 /// How one test-group server's install went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestInstall {
@@ -433,6 +480,25 @@ mod tests {
         assert_eq!(test_verdict(&[Succeeded, Succeeded]), Some(T::TestPassed));
         assert_eq!(test_verdict(&[Pending, Failed]), Some(T::TestFailed));
         assert_eq!(test_verdict(&[]), Some(T::TestPassed));
+    }
+
+    #[test]
+    fn decisions_follow_the_transitions_and_say_why_not() {
+        use Decision as D;
+        for d in D::ALL {
+            assert_eq!(D::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(D::parse("wipe"), None);
+        assert_eq!(D::Approve.refusal(S::Observing), None);
+        assert_eq!(D::Retest.refusal(S::TestFailed), None);
+        assert_eq!(
+            D::Approve.refusal(S::Declined).unwrap().to_string(),
+            "a rollout that is declined cannot be approved"
+        );
+        assert_eq!(
+            D::Retest.refusal(S::Observing).unwrap().to_string(),
+            "a rollout that is observing cannot start testing"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sqlx::{
 
 pub mod home;
 mod report;
+pub mod rollouts;
 mod servers;
 
 pub use report::{PatchReportRow, ServerReportRow};

@@ -315,6 +315,35 @@ pub fn check_booking(
     Ok((at, open))
 }
 
+/// Where a booked reboot stands once its server's windows changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refit {
+    /// Still inside a window that closes when its job expires.
+    Same,
+    /// Still inside a window, which now closes at this time: its job
+    /// should expire then.
+    Until(Timestamp),
+    /// Inside none of the server's windows any more.
+    Outside,
+}
+
+/// Checks a reboot booked for `at`, whose job expires at `until` (the end
+/// of the window it was booked in), against the server's `windows` as they
+/// are now. Of several windows open at `at`, the one it was booked in wins,
+/// else the one that closes last.
+pub fn refit(at: Timestamp, until: Timestamp, windows: &[&Window]) -> Refit {
+    let ends: Vec<Timestamp> = windows
+        .iter()
+        .filter_map(|w| w.open_at(at))
+        .map(|o| o.end)
+        .collect();
+    match ends.iter().max() {
+        None => Refit::Outside,
+        Some(_) if ends.contains(&until) => Refit::Same,
+        Some(&end) => Refit::Until(end),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,6 +560,40 @@ mod tests {
         assert_eq!(
             check_booking(inside, now, &[&w], duty(inside, 3)),
             Err(BookingRefusal::TooManyDeferrals { deferrals: 2 })
+        );
+    }
+
+    #[test]
+    fn bookings_refit_to_changed_windows() {
+        let nightly = window(&[1, 2, 3, 4, 5, 6, 7], "22:00", 240, "UTC");
+        // 2027-03-01 is a Monday.
+        let opens = utc("2027-03-01T22:00:00Z");
+        let at = opens + 3600;
+        assert_eq!(refit(at, opens + 4 * 3600, &[&nightly]), Refit::Same);
+        // Shortened to 3 hours: still inside, the job expires earlier.
+        let shorter = window(&[1, 2, 3, 4, 5, 6, 7], "22:00", 180, "UTC");
+        assert_eq!(
+            refit(at, opens + 4 * 3600, &[&shorter]),
+            Refit::Until(opens + 3 * 3600)
+        );
+        // Moved to the weekend, or away altogether: outside.
+        let weekend = window(&[6, 7], "22:00", 240, "UTC");
+        assert_eq!(refit(at, opens + 4 * 3600, &[&weekend]), Refit::Outside);
+        assert_eq!(refit(at, opens + 4 * 3600, &[]), Refit::Outside);
+        // Two windows hold it: the one it was booked in stays.
+        assert_eq!(
+            refit(at, opens + 3 * 3600, &[&nightly, &shorter]),
+            Refit::Same
+        );
+        assert_eq!(
+            refit(at, opens + 2 * 3600, &[&shorter, &nightly]),
+            Refit::Until(opens + 4 * 3600)
+        );
+        // In another zone the same local hours are other instants.
+        let berlin = window(&[1, 2, 3, 4, 5, 6, 7], "22:00", 240, "Europe/Berlin");
+        assert_eq!(
+            refit(at, opens + 4 * 3600, &[&berlin]),
+            Refit::Until(opens + 3 * 3600)
         );
     }
 }

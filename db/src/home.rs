@@ -59,12 +59,18 @@ where
     Ok(Page { items, total })
 }
 
-/// The server's first booked reboot (a queued reboot job), as a column
-/// of a select over servers `s`.
-fn booked_at() -> String {
+/// The server's first booked reboot (a queued reboot job) and whether it
+/// has a maintenance window to book one in, as columns of a select over
+/// servers `s`.
+fn booking_columns() -> String {
     format!(
         "(select min(j.not_before) from job j where j.server_id = s.id \
-           and j.kind = {KIND_REBOOT} and j.state = {JOB_QUEUED}) as booked_at"
+           and j.kind = {KIND_REBOOT} and j.state = {JOB_QUEUED}) as booked_at, {} as has_window",
+        crate::row::flag(
+            "exists (select 1 from maintenance_window_server ws where ws.server_id = s.id) \
+             or exists (select 1 from maintenance_window_group wg \
+               join server_group_member m on m.group_id = wg.group_id where m.server_id = s.id)"
+        )
     )
 }
 
@@ -102,7 +108,7 @@ pub async fn admin(conn: &mut Conn, now: Timestamp) -> Result<AdminHome> {
     .await?;
     let obligation = format!(
         "o.server_id as server_id, s.hostname as hostname, o.deadline_at as deadline_at, {}",
-        booked_at()
+        booking_columns()
     );
     let deadlines_soon = listed::<RebootItem>(
         conn,
@@ -195,7 +201,7 @@ pub async fn owner(conn: &mut Conn, owner_id: i64, now: Timestamp) -> Result<Own
         conn,
         &format!(
             "s.id as server_id, s.hostname as hostname, o.deadline_at as deadline_at, {}",
-            booked_at()
+            booking_columns()
         ),
         &format!(
             "from server s left join reboot_obligation o on o.server_id = s.id \

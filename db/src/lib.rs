@@ -422,19 +422,49 @@ pub mod testing {
         }
     }
 
-    /// Every backend the tests should run on: a fresh SQLite file always,
-    /// plus a fresh PostgreSQL database when [`POSTGRES_ENV`] is set. Each
-    /// comes migrated.
-    pub async fn backends(dir: &std::path::Path) -> Vec<Db> {
+    /// URLs of every backend the tests should run on: a fresh SQLite file
+    /// in `dir` always, plus a fresh PostgreSQL database when
+    /// [`POSTGRES_ENV`] is set, which CI (`CI` set) must do: a CI run that
+    /// skipped PostgreSQL would test half the storage.
+    pub async fn urls(dir: &std::path::Path) -> Vec<String> {
         let mut urls = vec![sqlite_url(dir)];
         urls.extend(postgres_url().await);
+        if std::env::var("CI").is_ok() {
+            assert_eq!(
+                urls.len(),
+                2,
+                "CI must test PostgreSQL too: set {POSTGRES_ENV}"
+            );
+        }
+        urls
+    }
+
+    /// Every backend the tests should run on ([`urls`]), each migrated.
+    pub async fn backends(dir: &std::path::Path) -> Vec<Db> {
         let mut dbs = Vec::new();
-        for url in urls {
+        for url in urls(dir).await {
             let db = Db::connect(&url).await.expect("connect test database");
             db.migrate().await.expect("migrate test database");
             dbs.push(db);
         }
         dbs
+    }
+
+    /// Runs `story` on each backend of [`backends`] in turn (its name goes
+    /// to the test's output), closing each database after it.
+    pub async fn with_backends<F, Fut>(story: F)
+    where
+        F: Fn(Db) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dir = std::env::temp_dir().join(unique_name());
+        std::fs::create_dir_all(&dir).expect("a directory for the test databases");
+        for db in backends(&dir).await {
+            eprintln!("backend: {:?}", db.backend());
+            story(db.clone()).await;
+            db.close().await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

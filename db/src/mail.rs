@@ -1,10 +1,13 @@
 //! The mail outbox. A notification and its mail are written with the
 //! connection (so in the transaction) of whatever caused them; the portal's
 //! worker claims due mail, sends it and records the outcome here. Nothing is
-//! deleted: sent and dead mail stay for the outbox page.
+//! deleted: sent and dead mail stay for the outbox page. Booking changes
+//! are the exception to "told at once": they are marked in
+//! `booking_notice` ([`booking_changed`]) and told in one notice once they
+//! rest ([`settle_bookings`], run by the worker before it sends).
 
 use crate::row::{Flag, flag};
-use crate::states::{JOB_OPEN, MAIL_QUEUED, MAIL_SENT};
+use crate::states::{JOB_OPEN, JOB_QUEUED, KIND_REBOOT, MAIL_QUEUED, MAIL_SENT};
 use crate::{Conn, Page, Result, StorageError, limit_offset};
 use patchport_core::Timestamp;
 use patchport_core::notice::{self, BookingMark, Notice};
@@ -152,14 +155,23 @@ pub struct Mail {
     pub created_at: Timestamp,
     /// Sent at.
     pub sent_at: Option<Timestamp>,
+    /// The notice as stored (`patchport_core::notice::Notice` as JSON; `{}`
+    /// for mail queued before notices were kept), for what the mail
+    /// carries besides its text (a calendar entry).
+    pub data: String,
+    /// The zone its recipient reads times in now (UTC without an account).
+    pub zone: String,
 }
 
 /// The columns of [`Mail`].
 fn mail_columns() -> String {
     format!(
         "id, recipient, kind, subject, body, link, {} as secret_link, state, attempts, \
-         next_attempt_at, last_error, created_at, sent_at",
-        flag("secret_link")
+         next_attempt_at, last_error, created_at, sent_at, data, \
+         coalesce((select {} from account a where a.id = mail.account_id), '{}') as zone",
+        flag("secret_link"),
+        crate::accounts::zone_of("a"),
+        patchport_core::clock::DEFAULT_ZONE
     )
 }
 
@@ -473,4 +485,139 @@ pub async fn record_booking(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Records that a server's booked reboot changed (booked, moved or
+/// cancelled) at `now`. Its owner is not mailed at once: once the changes
+/// stop, [`settle_bookings`] tells where they ended, in one mail.
+/// `windows_changed`: an admin's edit of the maintenance windows made it.
+pub async fn booking_changed(
+    conn: &mut Conn,
+    server_id: i64,
+    now: Timestamp,
+    windows_changed: bool,
+) -> Result<()> {
+    sqlx::query(
+        "insert into booking_notice (server_id, first_change_at, last_change_at, windows_changed) \
+         values ($1, $2, $2, $3) on conflict (server_id) do update set \
+         first_change_at = coalesce(booking_notice.first_change_at, excluded.first_change_at), \
+         last_change_at = excluded.last_change_at, \
+         windows_changed = (booking_notice.windows_changed or excluded.windows_changed)",
+    )
+    .bind(server_id)
+    .bind(now)
+    .bind(windows_changed)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How much longer than a quiet period changes that never stop may hold
+/// their mail back: it goes at the latest this many quiet periods after
+/// the first of them.
+const MOST_QUIET_PERIODS: i64 = 5;
+
+/// The mail worker's step before sending: for each server whose booking
+/// changes stopped `quiet` seconds ago (or began five quiet periods ago,
+/// or whose reboot is less than a quiet period away), tells its owner in
+/// one notice where the booking ended, as [`notice::settle_booking`]
+/// decides: booked for the final time, cancelled, or nothing. Each notice
+/// revises the server's calendar entry. Returns how many were told.
+pub async fn settle_bookings(conn: &mut Conn, now: Timestamp, quiet: i64) -> Result<u32> {
+    let mut told = 0;
+    for p in resting_bookings(conn, now, quiet).await? {
+        // Another worker (another portal) may have settled it first.
+        let claimed = sqlx::query(
+            "update booking_notice set first_change_at = null, last_change_at = null, \
+             windows_changed = $1 where server_id = $2 and last_change_at = $3",
+        )
+        .bind(false)
+        .bind(p.server_id)
+        .bind(p.last_change_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            continue;
+        }
+        let current = crate::windows::booked_reboots(conn, p.server_id)
+            .await?
+            .into_iter()
+            .next();
+        let last = p.told_at.map(|at| notice::Told {
+            at,
+            state: p.told_state.as_deref().and_then(JobState::parse),
+        });
+        let revision = p.revision + 1;
+        let settled = notice::settle_booking(last, current.map(|b| (b.at, b.until)));
+        if settled != notice::Settled::Nothing {
+            let (host, owner) = crate::servers::host_and_owner(conn, p.server_id).await?;
+            let news = settled.notice(p.server_id, host, revision, p.windows_changed);
+            if let (Some(news), Some(owner)) = (news, owner) {
+                notify(conn, owner, &news, now).await?;
+                told += 1;
+            }
+        }
+        // What the owner knows now is the booking as it is.
+        sqlx::query(
+            "update booking_notice set told_job_id = $1, told_at = $2, revision = $3 \
+             where server_id = $4",
+        )
+        .bind(current.map(|b| b.job_id))
+        .bind(current.map(|b| b.at))
+        .bind(revision)
+        .bind(p.server_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(told)
+}
+
+/// A server whose booking changes are due to be told.
+#[derive(sqlx::FromRow)]
+struct Resting {
+    server_id: i64,
+    last_change_at: Timestamp,
+    told_at: Option<Timestamp>,
+    /// The state of the job last told.
+    told_state: Option<String>,
+    revision: i64,
+    #[sqlx(try_from = "Flag")]
+    windows_changed: bool,
+}
+
+/// The servers whose booking changes are due to be told at `now` (see
+/// [`settle_bookings`]), oldest change first.
+async fn resting_bookings(conn: &mut Conn, now: Timestamp, quiet: i64) -> Result<Vec<Resting>> {
+    Ok(sqlx::query_as(&format!(
+        "select n.server_id as server_id, n.last_change_at as last_change_at, \
+         n.told_at as told_at, j.state as told_state, n.revision as revision, \
+         {} as windows_changed \
+         from booking_notice n left join job j on j.id = n.told_job_id \
+         where n.last_change_at is not null and (n.last_change_at <= $1 or n.first_change_at <= $2 \
+         or exists (select 1 from job r where r.server_id = n.server_id and r.kind = {KIND_REBOOT} \
+         and r.state = {JOB_QUEUED} and r.not_before <= $3)) \
+         order by n.last_change_at, n.server_id",
+        flag("n.windows_changed")
+    ))
+    .bind(now - quiet)
+    .bind(now - MOST_QUIET_PERIODS * quiet)
+    .bind(now + quiet)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The revision of a server's calendar entry as the next booking mail will
+/// carry it (one more than the last mail's while a change waits), so a
+/// downloaded entry and the mails agree.
+pub async fn calendar_revision(conn: &mut Conn, server_id: i64) -> Result<i64> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "select revision + case when last_change_at is null then 0 else 1 end \
+         from booking_notice where server_id = $1",
+    )
+    .bind(server_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map_or(0, |r| r.0))
 }

@@ -20,6 +20,8 @@ pub struct WindowRow {
     pub window: Window,
     /// Groups it applies to (names).
     pub groups: Vec<String>,
+    /// The same groups' ids, in the same order.
+    pub group_ids: Vec<i64>,
     /// Servers it applies to directly (host names).
     pub servers: Vec<String>,
 }
@@ -41,8 +43,8 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<WindowRow>> {
         sqlx::query_as("select id, name, settings from maintenance_window order by name")
             .fetch_all(&mut *conn)
             .await?;
-    let groups: Vec<(i64, String)> = sqlx::query_as(
-        "select wg.window_id, g.name from maintenance_window_group wg \
+    let groups: Vec<(i64, String, i64)> = sqlx::query_as(
+        "select wg.window_id, g.name, g.id from maintenance_window_group wg \
          join server_group g on g.id = wg.group_id order by g.name",
     )
     .fetch_all(&mut *conn)
@@ -64,6 +66,7 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<WindowRow>> {
                     .filter(|g| g.0 == id)
                     .map(|g| g.1.clone())
                     .collect(),
+                group_ids: groups.iter().filter(|g| g.0 == id).map(|g| g.2).collect(),
                 servers: servers
                     .iter()
                     .filter(|s| s.0 == id)
@@ -86,6 +89,33 @@ pub async fn create(conn: &mut Conn, name: &str, window: &Window, now: Timestamp
     .fetch_one(conn)
     .await?;
     Ok(id)
+}
+
+/// One window, with where it applies.
+pub async fn get(conn: &mut Conn, id: i64) -> Result<WindowRow> {
+    list(conn)
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or(StorageError::NotFound)
+}
+
+/// Renames and reschedules a window (validated by the caller); a taken
+/// name is a [`StorageError::Duplicate`]. Bookings are the caller's to
+/// check afterwards ([`refit_bookings`]).
+pub async fn update(conn: &mut Conn, id: i64, name: &str, window: &Window) -> Result<()> {
+    let updated =
+        sqlx::query("update maintenance_window set name = $1, settings = $2 where id = $3")
+            .bind(name)
+            .bind(serde_json::to_string(window).expect("a window serialises"))
+            .bind(id)
+            .execute(conn)
+            .await?
+            .rows_affected();
+    if updated == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
 }
 
 /// Deletes a window; returns its name.
@@ -139,25 +169,33 @@ pub async fn of_server(conn: &mut Conn, server_id: i64) -> Result<Vec<(String, W
     Ok(of_servers(conn, &[server_id])
         .await?
         .into_iter()
-        .map(|(_, name, window)| (name, window))
+        .map(|a| (a.name, a.window))
         .collect())
 }
 
-/// The windows of each of the servers (their own and their groups'), as
-/// (server, window name, window), by name, in one query.
-async fn of_servers(conn: &mut Conn, server_ids: &[i64]) -> Result<Vec<(i64, String, Window)>> {
+/// A window as it applies to one server.
+struct Applied {
+    server_id: i64,
+    id: i64,
+    name: String,
+    window: Window,
+}
+
+/// The windows of each of the servers (their own and their groups'), by
+/// name, in one query.
+async fn of_servers(conn: &mut Conn, server_ids: &[i64]) -> Result<Vec<Applied>> {
     if server_ids.is_empty() {
         return Ok(Vec::new());
     }
     #[derive(sqlx::FromRow)]
-    struct Applied {
+    struct Stored {
         server_id: i64,
         id: i64,
         name: String,
         settings: String,
     }
     let ids = crate::id_list(server_ids);
-    let rows: Vec<Applied> = sqlx::query_as(&format!(
+    let rows: Vec<Stored> = sqlx::query_as(&format!(
         "select a.server_id as server_id, w.id as id, w.name as name, w.settings as settings from ( \
            select server_id, window_id from maintenance_window_server where server_id in ({ids}) \
            union select m.server_id, wg.window_id from maintenance_window_group wg \
@@ -167,7 +205,14 @@ async fn of_servers(conn: &mut Conn, server_ids: &[i64]) -> Result<Vec<(i64, Str
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|r| Ok((r.server_id, r.name, decode(r.id, &r.settings)?)))
+        .map(|r| {
+            Ok(Applied {
+                window: decode(r.id, &r.settings)?,
+                server_id: r.server_id,
+                id: r.id,
+                name: r.name,
+            })
+        })
         .collect()
 }
 
@@ -191,7 +236,10 @@ pub async fn next_for_servers(
     now: Timestamp,
 ) -> Result<HashMap<i64, Occurrence>> {
     let mut next: HashMap<i64, Occurrence> = HashMap::new();
-    for (server_id, _, window) in of_servers(conn, server_ids).await? {
+    for Applied {
+        server_id, window, ..
+    } in of_servers(conn, server_ids).await?
+    {
         let Some(o) = window.upcoming(now, 1).into_iter().next() else {
             continue;
         };
@@ -247,8 +295,10 @@ pub use patchport_core::window::BookingRefusal;
 
 /// Books (or moves) the server's reboot to `at`, which must be inside one
 /// of its maintenance windows: a queued reboot is cancelled and one reboot
-/// job queued for `at`, expiring when that window closes. The outer error
-/// is storage; the inner one says why the time was refused.
+/// job queued for `at`, expiring when that window closes; its owner is
+/// mailed once the booking stops changing ([`crate::mail::booking_changed`]).
+/// The outer error is storage; the inner one says why the time was
+/// refused.
 pub async fn book_reboot(
     conn: &mut Conn,
     server_id: i64,
@@ -293,21 +343,132 @@ pub async fn book_reboot(
     )
     .await?;
     crate::mail::record_booking(conn, job_id, server_id, at, now).await?;
-    let (hostname, owner) = crate::servers::host_and_owner(conn, server_id).await?;
-    if let Some(owner) = owner {
-        let notice = patchport_core::notice::Notice::RebootBooked {
-            server_id,
-            host: hostname,
-            at,
-            window_end: window.end,
-        };
-        crate::mail::notify(conn, owner, &notice, now).await?;
-    }
+    // The owner hears of it once the booking stops changing.
+    crate::mail::booking_changed(conn, server_id, now, false).await?;
     Ok(Ok(Booking {
         job_id,
         at,
         until: window.end,
     }))
+}
+
+/// A booked reboot that a change of the maintenance windows left outside
+/// all of its server's windows.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stranded {
+    /// The reboot job.
+    pub job_id: i64,
+    /// The server.
+    pub server_id: i64,
+    /// Its host name.
+    pub host: String,
+    /// The booked time.
+    pub at: Timestamp,
+    /// When its job expires (the end of the window it was booked in).
+    pub until: Option<Timestamp>,
+}
+
+/// Every booked reboot still waiting, by time (as [`Stranded`] rows, which
+/// they become if no window holds them).
+async fn waiting_bookings(conn: &mut Conn) -> Result<Vec<Stranded>> {
+    Ok(sqlx::query_as(&format!(
+        "select j.id as job_id, j.server_id as server_id, s.hostname as host, b.at as at, \
+         j.not_after as until from reboot_booking b join job j on j.id = b.job_id \
+         join server s on s.id = j.server_id \
+         where j.kind = {KIND_REBOOT} and j.state = {JOB_QUEUED} order by b.at, j.id"
+    ))
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The windows of each server that has a booking among `bookings`.
+async fn windows_of_booked(
+    conn: &mut Conn,
+    bookings: &[Stranded],
+) -> Result<HashMap<i64, Vec<(i64, Window)>>> {
+    let mut ids: Vec<i64> = bookings.iter().map(|b| b.server_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut by_server: HashMap<i64, Vec<(i64, Window)>> = HashMap::new();
+    for a in of_servers(conn, &ids).await? {
+        by_server
+            .entry(a.server_id)
+            .or_default()
+            .push((a.id, a.window));
+    }
+    Ok(by_server)
+}
+
+/// After a change of the maintenance windows, made in `conn`'s
+/// transaction: checks every booked reboot still waiting against its
+/// server's windows as they are now ([`patchport_core::window::refit`]).
+/// One still inside expires when its window now closes; those inside none
+/// are returned and, with `cancel`, cancelled: their owners are told (as
+/// any booking change, [`crate::mail::booking_changed`], saying why), and a
+/// server that owes a reboot gets the move back.
+pub async fn refit_bookings(
+    conn: &mut Conn,
+    now: Timestamp,
+    cancel: bool,
+) -> Result<Vec<Stranded>> {
+    use patchport_core::window::{Refit, refit};
+    let bookings = waiting_bookings(conn).await?;
+    let windows = windows_of_booked(conn, &bookings).await?;
+    let mut stranded = Vec::new();
+    for b in bookings {
+        let theirs: Vec<&Window> = windows
+            .get(&b.server_id)
+            .map(|ws| ws.iter().map(|(_, w)| w).collect())
+            .unwrap_or_default();
+        match refit(b.at, b.until.unwrap_or_default(), &theirs) {
+            Refit::Same => {}
+            Refit::Until(end) => {
+                sqlx::query(&format!(
+                    "update job set not_after = $1 where id = $2 and state = {JOB_QUEUED}"
+                ))
+                .bind(end)
+                .bind(b.job_id)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Refit::Outside => stranded.push(b),
+        }
+    }
+    if cancel {
+        for b in &stranded {
+            crate::jobs::cancel(conn, b.job_id, now).await?;
+            sqlx::query(
+                "update reboot_obligation set bookings = bookings - 1 \
+                 where server_id = $1 and bookings > 0",
+            )
+            .bind(b.server_id)
+            .execute(&mut *conn)
+            .await?;
+            crate::mail::booking_changed(conn, b.server_id, now, true).await?;
+        }
+    }
+    Ok(stranded)
+}
+
+/// For each window, the booked reboots only it holds (inside none of
+/// their server's other windows): those deleting it would leave outside.
+pub async fn held_only_by(conn: &mut Conn) -> Result<HashMap<i64, Vec<Stranded>>> {
+    let bookings = waiting_bookings(conn).await?;
+    let windows = windows_of_booked(conn, &bookings).await?;
+    let mut held: HashMap<i64, Vec<Stranded>> = HashMap::new();
+    for b in bookings {
+        let holding: Vec<i64> = windows
+            .get(&b.server_id)
+            .into_iter()
+            .flatten()
+            .filter(|(_, w)| w.open_at(b.at).is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        if let [only] = holding[..] {
+            held.entry(only).or_default().push(b);
+        }
+    }
+    Ok(held)
 }
 
 /// The admins' reboot rules (the defaults until they save their own).

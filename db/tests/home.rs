@@ -15,28 +15,6 @@ const NOW: i64 = 1_800_000_000;
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 
-async fn with_backends<F, Fut>(story: F)
-where
-    F: Fn(Db) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let dbs = testing::backends(dir.path()).await;
-    if std::env::var("CI").is_ok() {
-        assert_eq!(
-            dbs.len(),
-            2,
-            "CI must test PostgreSQL too: set {}",
-            testing::POSTGRES_ENV
-        );
-    }
-    for db in dbs {
-        eprintln!("backend: {:?}", db.backend());
-        story(db.clone()).await;
-        db.close().await;
-    }
-}
-
 /// The seeded ids the assertions name.
 struct Fleet {
     olive: i64,
@@ -242,6 +220,28 @@ async fn notification(conn: &mut Conn, account: i64, subject: &str, at: i64) {
     .unwrap();
 }
 
+/// A maintenance window (its settings are not read here) given to one
+/// server or one group.
+async fn window_for(conn: &mut Conn, name: &str, to: &str, id: i64) {
+    let window = sqlx::query_as::<_, (i64,)>(
+        "insert into maintenance_window (name, settings, created_at) values ($1, '{}', $2) returning id",
+    )
+    .bind(name)
+    .bind(NOW - DAY)
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap()
+    .0;
+    sqlx::query(&format!(
+        "insert into maintenance_window_{to} (window_id, {to}_id) values ($1, $2)"
+    ))
+    .bind(window)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+}
+
 /// Two owners' servers, a silent pair, rollouts waiting, deployments
 /// failed, running and published, reboot deadlines and their bookings.
 async fn seed(db: &Db) -> Fleet {
@@ -308,6 +308,24 @@ async fn seed(db: &Db) -> Fleet {
     obligation(c, backup01, NOW - HOUR).await;
     obligation(c, app04, NOW + 5 * DAY).await;
     job(c, backup01, "reboot", "queued", NOW + HOUR, None).await;
+    // Windows to book in: web-01 its own, edge-01 through its group;
+    // app-04 none.
+    window_for(c, "web nightly", "server", web01).await;
+    let edge = sqlx::query_as::<_, (i64,)>(
+        "insert into server_group (name, created_at) values ('edge', $1) returning id",
+    )
+    .bind(NOW - DAY)
+    .fetch_one(&mut *c)
+    .await
+    .unwrap()
+    .0;
+    sqlx::query("insert into server_group_member (group_id, server_id) values ($1, $2)")
+        .bind(edge)
+        .bind(edge01)
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    window_for(c, "edge weekly", "group", edge).await;
 
     signed_in(c, olive, "olive", NOW - 1000).await;
     signed_in(c, olive, "olive", NOW - 10).await;
@@ -348,7 +366,7 @@ fn hosts(h: &OwnerHome) -> Vec<String> {
 
 #[tokio::test]
 async fn the_admin_home_lists_what_needs_doing() {
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let f = seed(&db).await;
         let mut conn = db.read().await.unwrap();
         let h = home::admin(&mut conn, NOW).await.unwrap();
@@ -427,7 +445,7 @@ async fn the_admin_home_lists_what_needs_doing() {
 
 #[tokio::test]
 async fn the_deployments_list_filters_by_state_and_patch_and_pages() {
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let f = seed(&db).await;
         let mut conn = db.read().await.unwrap();
         let list =
@@ -494,7 +512,7 @@ async fn the_deployments_list_filters_by_state_and_patch_and_pages() {
 
 #[tokio::test]
 async fn an_owners_home_shows_their_own_servers_only() {
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let f = seed(&db).await;
         let mut conn = db.read().await.unwrap();
 
@@ -510,15 +528,15 @@ async fn an_owners_home_shows_their_own_servers_only() {
             .reboots_to_book
             .items
             .iter()
-            .map(|r| (r.server_id, r.deadline_at))
+            .map(|r| (r.server_id, r.deadline_at, r.has_window))
             .collect();
         assert_eq!(
             to_book,
             [
-                (f.web01, Some(NOW + 10 * HOUR)),
-                (f.app04, Some(NOW + 5 * DAY))
+                (f.web01, Some(NOW + 10 * HOUR), true),
+                (f.app04, Some(NOW + 5 * DAY), false)
             ],
-            "nearest deadline first"
+            "nearest deadline first; app-04 has no window to book in"
         );
         assert_eq!(olive.next_reboot, None);
         let c = &olive.changes;
@@ -544,11 +562,11 @@ async fn an_owners_home_shows_their_own_servers_only() {
             .reboots_to_book
             .items
             .iter()
-            .map(|r| (r.server_id, r.deadline_at))
+            .map(|r| (r.server_id, r.deadline_at, r.has_window))
             .collect();
         assert_eq!(
             to_book,
-            [(f.edge01, None)],
+            [(f.edge01, None, true)],
             "backup-01's reboot is booked; edge-01's OS asks for one"
         );
         let next = oscar.next_reboot.as_ref().expect("backup-01's booking");

@@ -4,31 +4,9 @@
 use patchport_core::Role;
 use patchport_db::accounts::{self, AccountQuery, AccountSort, NewAccount};
 use patchport_db::throttle::{self, Policy};
-use patchport_db::{Db, StorageError, audit, sessions, testing};
+use patchport_db::{StorageError, audit, sessions, testing};
 
 const NOW: i64 = 1_800_000_000;
-
-async fn with_backends<F, Fut>(story: F)
-where
-    F: Fn(Db) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let dbs = testing::backends(dir.path()).await;
-    if std::env::var("CI").is_ok() {
-        assert_eq!(
-            dbs.len(),
-            2,
-            "CI must test PostgreSQL too: set {}",
-            testing::POSTGRES_ENV
-        );
-    }
-    for db in dbs {
-        eprintln!("backend: {:?}", db.backend());
-        story(db.clone()).await;
-        db.close().await;
-    }
-}
 
 fn query(search: &str) -> AccountQuery {
     AccountQuery {
@@ -49,7 +27,7 @@ fn new_account<'a>(username: &'a str, role: Role) -> NewAccount<'a> {
 
 #[tokio::test]
 async fn accounts_are_created_unique_listed_and_updated() {
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let mut tx = db.begin().await.unwrap();
         assert!(!accounts::admin_exists(&mut tx).await.unwrap());
         let admin = accounts::create(&mut tx, &new_account("alice", Role::Admin), NOW)
@@ -190,7 +168,7 @@ async fn accounts_are_created_unique_listed_and_updated() {
 
 #[tokio::test]
 async fn sessions_expire_and_end_per_account() {
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let mut tx = db.begin().await.unwrap();
         let a = accounts::create(&mut tx, &new_account("carol", Role::Owner), NOW)
             .await
@@ -261,7 +239,7 @@ async fn sessions_expire_and_end_per_account() {
 
 #[tokio::test]
 async fn audit_events_are_listed_newest_first_and_filtered() {
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let mut tx = db.begin().await.unwrap();
         for (i, action) in ["login.failed", "login.succeeded", "user.created"]
             .iter()
@@ -303,7 +281,7 @@ async fn audit_events_are_listed_newest_first_and_filtered() {
 
 #[tokio::test]
 async fn throttle_blocks_after_free_failures_with_growing_bounded_blocks() {
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let policy = Policy {
             free_failures: 3,
             window: 600,
@@ -390,7 +368,7 @@ fn openssl_entry(fixed: &str) -> (String, String, String) {
 #[tokio::test]
 async fn advisory_imports_stage_switch_over_and_match_each_installed_version() {
     use patchport_db::advisories::{self, ImportKind, KevEntry, NewAdvisory};
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         let advisory = NewAdvisory {
             advisory_id: "DSA-5678-1".into(),
             summary: "openssl security update".into(),
@@ -580,7 +558,7 @@ async fn advisory_imports_stage_switch_over_and_match_each_installed_version() {
 #[tokio::test]
 async fn each_uniqueness_rule_people_meet_is_recognised_on_both_backends() {
     use patchport_db::Unique;
-    with_backends(|db| async move {
+    testing::with_backends(|db| async move {
         // Each pair of statements breaks one rule with its second row; the
         // error says which rule, whatever the backend called it.
         let cases: [(&str, &str, Unique); 4] = [

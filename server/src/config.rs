@@ -68,7 +68,14 @@ pub struct MailSettings {
     /// Seconds one SMTP conversation may take (`SMTP_TIMEOUT_SECONDS`,
     /// 1–300, default 30).
     pub timeout: u64,
+    /// Seconds a booked reboot must stay unchanged before its owner is
+    /// mailed where it ended (`PATCHPORT_BOOKING_MAIL_QUIET_SECONDS`,
+    /// 0–3600, default 120): an owner trying times gets one mail.
+    pub booking_quiet: u64,
 }
+
+/// The default of [`MailSettings::booking_quiet`].
+pub const BOOKING_QUIET_SECONDS: u64 = 120;
 
 /// How mail leaves the portal.
 #[derive(Clone, PartialEq, Eq)]
@@ -93,6 +100,7 @@ impl std::fmt::Debug for MailSettings {
             .field("from", &self.from)
             .field("interval", &self.interval)
             .field("timeout", &self.timeout)
+            .field("booking_quiet", &self.booking_quiet)
             .finish()
     }
 }
@@ -105,6 +113,7 @@ impl MailSettings {
             from: "Patchport <patchport@localhost>".into(),
             interval: 0,
             timeout: 30,
+            booking_quiet: BOOKING_QUIET_SECONDS,
         }
     }
 
@@ -181,8 +190,20 @@ impl MailSettings {
             from,
             interval: number("PATCHPORT_MAIL_SECONDS", 10, 1, 3600)? as u64,
             timeout: number("SMTP_TIMEOUT_SECONDS", 30, 1, 300)? as u64,
+            booking_quiet: booking_quiet()?,
         })
     }
+}
+
+/// `PATCHPORT_BOOKING_MAIL_QUIET_SECONDS`: see [`MailSettings::booking_quiet`].
+fn booking_quiet() -> Result<u64, ConfigError> {
+    let quiet = number(
+        "PATCHPORT_BOOKING_MAIL_QUIET_SECONDS",
+        BOOKING_QUIET_SECONDS as i64,
+        0,
+        3600,
+    )?;
+    Ok(quiet as u64)
 }
 
 /// What is unsafe about an SMTP URL, if anything: lettre sends in plain

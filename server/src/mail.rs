@@ -1,14 +1,18 @@
-//! Sending the outbox. The worker claims due mail (see
-//! `patchport_db::mail`), renders it from the text and HTML templates with
-//! links under the configured public URL (never the request's Host), and
-//! hands it to SMTP or, without SMTP, to `.eml` files. A try that fails
+//! Sending the outbox. The worker first tells owners of the booking
+//! changes that came to rest (`patchport_db::mail::settle_bookings`), then
+//! claims due mail, renders it from the text and HTML templates with
+//! links under the configured public URL (never the request's Host) and,
+//! for a booking notice, its calendar entry as an `.ics` attachment
+//! (`crate::calendar`), and hands it to SMTP or, without SMTP, to `.eml`
+//! files. A try that fails
 //! for a transient reason is retried with backoff; a permanent refusal
 //! (5xx) or too many tries leaves the mail dead; an unreachable server
 //! ends the pass so waiting mail keeps its tries for when it is back.
 
 use crate::config::{MailSettings, MailTransport};
 use askama::Template;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use patchport_core::Clock;
 use patchport_core::mail::{MAX_ATTEMPTS, retry_delay};
@@ -22,6 +26,8 @@ pub struct Mailer {
     from: Mailbox,
     public_url: url::Url,
     timeout: Duration,
+    /// Seconds a booking must rest before its owner is mailed.
+    booking_quiet: i64,
 }
 
 enum Transport {
@@ -38,6 +44,8 @@ pub struct Delivery {
     pub retried: u32,
     /// Given up.
     pub dead: u32,
+    /// Owners told where their booking changes ended (mails queued).
+    pub bookings_told: u32,
 }
 
 /// Why a try failed.
@@ -93,6 +101,7 @@ impl Mailer {
             from: settings.from.parse()?,
             public_url: public_url.clone(),
             timeout,
+            booking_quiet: settings.booking_quiet as i64,
         })
     }
 
@@ -143,6 +152,31 @@ impl Mailer {
         let template = |e: askama::Error| permanent(format!("template: {e}"));
         let text = TextMail { m: &parts }.render().map_err(template)?;
         let html = HtmlMail { m: &parts }.render().map_err(template)?;
+        let mut body = MultiPart::alternative_plain_html(text, html);
+        if let Some(entry) = serde_json::from_str::<patchport_core::notice::Notice>(&mail.data)
+            .ok()
+            .and_then(|n| n.calendar())
+        {
+            // Made from the stored notice, so every try and a resend carry
+            // the same entry; its stamp is when the mail was queued.
+            let ics = crate::calendar::ics(
+                &entry,
+                &mail.zone,
+                self.public_url.as_str(),
+                mail.created_at,
+            );
+            let method = if entry.cancelled() {
+                "CANCEL"
+            } else {
+                "PUBLISH"
+            };
+            let kind =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                    .map_err(|e| permanent(format!("calendar content type: {e}")))?;
+            body = MultiPart::mixed().multipart(body).singlepart(
+                Attachment::new(crate::calendar::file_name(&entry.host)).body(ics, kind),
+            );
+        }
         let to: Mailbox = mail
             .recipient
             .parse()
@@ -158,7 +192,7 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(&mail.subject)
-            .multipart(MultiPart::alternative_plain_html(text, html))
+            .multipart(body)
             .map_err(|e| permanent(format!("building the message: {e}")))
     }
 
@@ -198,8 +232,9 @@ impl Mailer {
     }
 }
 
-/// One worker pass: sends every due mail, one claim at a time, until none
-/// is due or the server is unreachable. Mail is claimed for the length of
+/// One worker pass: queues the booking mails whose quiet period ended,
+/// then sends every due mail, one claim at a time, until none is due or
+/// the server is unreachable. Mail is claimed for the length of
 /// a try plus a minute, so a portal that dies mid-send leaves it to be
 /// tried again, not lost.
 pub async fn deliver_due(
@@ -208,6 +243,10 @@ pub async fn deliver_due(
     mailer: &Mailer,
 ) -> Result<Delivery, StorageError> {
     let mut done = Delivery::default();
+    let mut tx = db.begin().await?;
+    done.bookings_told =
+        patchport_db::mail::settle_bookings(&mut tx, clock.now(), mailer.booking_quiet).await?;
+    patchport_db::commit(tx).await?;
     let lease = mailer.timeout.as_secs() as i64 + 60;
     loop {
         let claimed = {

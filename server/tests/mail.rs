@@ -4,7 +4,7 @@
 //! an SMTP outage delays mail but loses and doubles none; a permanent
 //! refusal is a dead letter; queued mail survives a restart; one-time
 //! links work once and expire; reboot bookings bring reminders and the
-//! outcome.
+//! outcome; booking changes become one mail with the calendar entry.
 
 mod support;
 
@@ -628,11 +628,15 @@ async fn a_booked_reboot_brings_reminders_and_its_outcome_by_mail() {
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
         app.tick().await;
         app.deliver_mail().await;
+        assert!(sink.received().is_empty(), "the booking mail waits for the quiet period");
+        app.clock.advance(QUIET + 1);
+        app.deliver_mail().await;
         let subjects = || {
             sink.to("owner@example.test").iter().map(|m| m.subject()).collect::<Vec<_>>()
         };
         assert_eq!(subjects().len(), 1);
         assert!(subjects()[0].starts_with("Reboot of db-1 booked for "), "{:?}", subjects());
+        assert!(calendar_of(&sink.to("owner@example.test")[0]).is_some(), "with its calendar entry");
 
         // 24 hours before, then 1 hour before: one reminder each.
         app.clock.advance(at - 86_400 + 60 - app.clock_now());
@@ -654,6 +658,11 @@ async fn a_booked_reboot_brings_reminders_and_its_outcome_by_mail() {
         app.deliver_mail().await;
         assert_eq!(subjects()[3..], ["db-1 rebooted".to_owned()]);
         assert_eq!(sink.received().len(), 4, "nothing else, nothing twice");
+        let mails = sink.to("owner@example.test");
+        assert!(
+            mails[1..].iter().all(|m| calendar_of(m).is_none()),
+            "reminders and the outcome carry no calendar entry"
+        );
     })
     .await;
 }
@@ -748,4 +757,317 @@ async fn an_smtp_server_that_never_answers_delays_mail_without_losing_it() {
     )
     .await;
     acceptor.abort();
+}
+
+/// The default quiet period of booking mails (the tests' settings keep it).
+const QUIET: i64 = patchport::config::BOOKING_QUIET_SECONDS as i64;
+
+/// The `.ics` attachment of a mail, unfolded into its content lines
+/// (RFC 5545 3.1), each checked to be `NAME[;PARAM…]:VALUE` and the
+/// components to nest: None without one. Also checks the part's headers.
+fn calendar_of(mail: &Received) -> Option<Vec<(String, String)>> {
+    let lines: Vec<&str> = mail
+        .data
+        .split("\r\n")
+        .flat_map(|l| l.split('\n'))
+        .collect();
+    let typed = lines
+        .iter()
+        .position(|l| l.starts_with("Content-Type: text/calendar"))?;
+    // The part's headers run from its boundary to the first empty line.
+    let at = lines[..typed]
+        .iter()
+        .rposition(|l| l.starts_with("--"))
+        .unwrap()
+        + 1;
+    let headers: Vec<&str> = lines[at..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .copied()
+        .collect();
+    let headers = headers.join("\n");
+    assert!(headers.contains("charset=utf-8"), "{headers}");
+    assert!(
+        headers.contains("Content-Disposition: attachment; filename=\"reboot-"),
+        "{headers}"
+    );
+    let body: Vec<&str> = lines[at + headers.lines().count() + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("--"))
+        .copied()
+        .collect();
+    let body = if headers.contains("Content-Transfer-Encoding: quoted-printable") {
+        unquote(&body.join("\r\n"))
+    } else {
+        assert!(
+            headers.contains("Content-Transfer-Encoding: 7bit"),
+            "{headers}"
+        );
+        body.join("\r\n")
+    };
+    let mut unfolded: Vec<String> = Vec::new();
+    for line in body.split("\r\n").filter(|l| !l.is_empty()) {
+        match line.strip_prefix(' ') {
+            Some(more) => unfolded
+                .last_mut()
+                .expect("a folded line continues one")
+                .push_str(more),
+            None => unfolded.push(line.to_owned()),
+        }
+    }
+    let mut open = Vec::new();
+    let mut props = Vec::new();
+    for line in unfolded {
+        let (name, value) = line
+            .split_once(':')
+            .unwrap_or_else(|| panic!("not a content line: {line}"));
+        let name = name.split(';').next().unwrap().to_owned();
+        assert!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{line}"
+        );
+        match name.as_str() {
+            "BEGIN" => open.push(value.to_owned()),
+            "END" => assert_eq!(open.pop().as_deref(), Some(value), "components nest"),
+            _ => assert!(!open.is_empty(), "{line} inside a component"),
+        }
+        props.push((name, value.to_owned()));
+    }
+    assert!(open.is_empty(), "every component ends: {open:?}");
+    Some(props)
+}
+
+/// A quoted-printable body decoded (RFC 2045 6.7): soft line breaks
+/// removed, `=XX` turned back into the byte.
+fn unquote(text: &str) -> String {
+    let joined = text.replace("=\r\n", "");
+    let mut bytes = Vec::new();
+    let mut rest = joined.as_bytes();
+    while let Some((&b, more)) = rest.split_first() {
+        if b == b'=' && more.len() >= 2 {
+            let hex = std::str::from_utf8(&more[..2]).unwrap();
+            bytes.push(u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("bad escape ={hex}")));
+            rest = &more[2..];
+        } else {
+            bytes.push(b);
+            rest = more;
+        }
+    }
+    String::from_utf8(bytes).expect("utf-8")
+}
+
+/// The value of the first property `name`.
+fn prop<'a>(props: &'a [(String, String)], name: &str) -> &'a str {
+    props
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name} in {props:?}"))
+}
+
+/// A time as iCalendar writes it in UTC.
+fn ical_time(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+impl TestApp {
+    /// A daily UTC window for `host`, `opens` (a time of day) for two hours.
+    async fn daily_window(&self, admin: &str, name: &str, opens: i64, host: &str) {
+        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
+            "duration_minutes": 120, "time_zone": "UTC"});
+        let resp = self
+            .post_json("/api/admin/windows/create", Some(admin),
+                serde_json::json!({"name": name, "window": window, "hostnames": [host], "group_ids": []}))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    }
+
+    /// Books (or moves) `server`'s reboot for `at`, as its owner.
+    async fn book(&self, owner: &str, server: i64, at: i64) {
+        let local = patchport_core::clock::format_utc(at)[..16].replace(' ', "T");
+        let resp = self
+            .post_fn(
+                "/api/servers/book_reboot",
+                Some(owner),
+                &[("server_id", &server.to_string()), ("at", &local)],
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    }
+
+    async fn cancel_booking(&self, owner: &str, server: i64) {
+        let resp = self
+            .post_fn(
+                "/api/servers/cancel_reboot",
+                Some(owner),
+                &[("server_id", &server.to_string())],
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    }
+
+    /// The in-app notifications of `kind`.
+    async fn notified(&self, kind: &str) -> i64 {
+        let mut conn = self.app_state.db.read().await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("select count(*) from notification where kind = $1")
+            .bind(kind)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        n
+    }
+}
+
+#[tokio::test]
+async fn booking_changes_in_a_quiet_period_become_one_mail_with_the_calendar_entry() {
+    with_smtp(|app, sink| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let (server, _agent) = app.server("db-1", &[], false).await;
+        app.owner_has_address().await;
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        let opens = (app.clock_now() / 3600 + 50) * 3600;
+        app.daily_window(&admin, "daily", opens, "db-1").await;
+        let to_owner = || sink.to("owner@example.test");
+
+        // Three times in a row, 20 s apart: nothing while they change.
+        for minutes in [10, 20, 30] {
+            app.book(&owner, server, opens + minutes * 60).await;
+            assert_eq!(app.deliver_mail().await.bookings_told, 0);
+            app.clock.advance(20);
+        }
+        let last_change = app.clock_now() - 20;
+        // A quiet period after the first change, but not after the last.
+        app.clock.advance(last_change + QUIET - 1 - app.clock_now());
+        assert_eq!(app.deliver_mail().await, Default::default());
+        assert!(to_owner().is_empty());
+        app.clock.advance(1);
+        let done = app.deliver_mail().await;
+        assert_eq!((done.bookings_told, done.sent), (1, 1));
+        let final_at = opens + 30 * 60;
+        let mails = to_owner();
+        assert_eq!(mails.len(), 1, "one mail for three changes");
+        assert_eq!(
+            mails[0].subject(),
+            format!(
+                "Reboot of db-1 booked for {}",
+                &patchport_core::clock::format_utc(final_at)[..16]
+            ) + " UTC"
+        );
+        let ics = calendar_of(&mails[0]).expect("the calendar entry is attached");
+        assert_eq!(prop(&ics, "METHOD"), "PUBLISH");
+        assert_eq!(prop(&ics, "VERSION"), "2.0");
+        assert_eq!(prop(&ics, "DTSTART"), ical_time(final_at));
+        assert_eq!(prop(&ics, "STATUS"), "CONFIRMED");
+        let uid = prop(&ics, "UID").to_owned();
+        assert_eq!(
+            uid,
+            format!("reboot-server-{server}@patchport.example.test")
+        );
+        assert_eq!(prop(&ics, "SEQUENCE"), "1");
+        assert!(prop(&ics, "URL").starts_with(&format!("{PUBLIC}servers/")));
+        assert_eq!(
+            app.notified("reboot_booked").await,
+            1,
+            "one notification too"
+        );
+        // The download is the same entry, at the same revision.
+        let download = app
+            .get(&format!("/servers/{server}/reboot.ics"), Some(&owner))
+            .await;
+        let download = download.text().await.unwrap();
+        assert!(download.contains(&format!("UID:{uid}")), "{download}");
+        assert!(download.contains("SEQUENCE:1"), "{download}");
+        assert_eq!(app.deliver_mail().await, Default::default(), "told once");
+
+        // Moved, then cancelled, inside one quiet period: one cancellation
+        // of the time the owner was told, which removes the entry.
+        app.book(&owner, server, opens + 40 * 60).await;
+        app.clock.advance(30);
+        app.cancel_booking(&owner, server).await;
+        app.clock.advance(QUIET);
+        assert_eq!(app.deliver_mail().await.sent, 1);
+        let mails = to_owner();
+        assert_eq!(
+            mails[1].subject(),
+            format!(
+                "Reboot of db-1 on {} UTC cancelled",
+                &patchport_core::clock::format_utc(final_at)[..16]
+            )
+        );
+        assert!(
+            mails[1]
+                .text()
+                .contains("was cancelled. If it still needs one, book a new time")
+        );
+        let ics = calendar_of(&mails[1]).expect("the cancellation carries the entry");
+        assert_eq!(prop(&ics, "METHOD"), "CANCEL");
+        assert_eq!(prop(&ics, "STATUS"), "CANCELLED");
+        assert_eq!(prop(&ics, "UID"), uid);
+        assert_eq!(prop(&ics, "SEQUENCE"), "2");
+        assert!(mails[1].text().contains("method=CANCEL"));
+
+        // Booked and cancelled again before anything was told: no mail.
+        app.book(&owner, server, opens + 50 * 60).await;
+        app.cancel_booking(&owner, server).await;
+        app.clock.advance(QUIET);
+        assert_eq!(app.deliver_mail().await, Default::default());
+        assert_eq!(to_owner().len(), 2);
+
+        // Changes that never stop are told five quiet periods after the
+        // first, with the time they had then.
+        let first = app.clock_now();
+        let mut at = opens;
+        while app.clock_now() < first + 5 * QUIET {
+            at += 60;
+            app.book(&owner, server, at).await;
+            app.clock.advance(QUIET / 2);
+            if app.clock_now() < first + 5 * QUIET {
+                assert_eq!(app.deliver_mail().await.sent, 0);
+            }
+        }
+        assert_eq!(app.deliver_mail().await.sent, 1);
+        let mails = to_owner();
+        assert!(
+            mails[2]
+                .subject()
+                .contains(&patchport_core::clock::format_utc(at)[..16]),
+            "{}",
+            mails[2].subject()
+        );
+        assert_eq!(
+            prop(&calendar_of(&mails[2]).unwrap(), "SEQUENCE"),
+            "4",
+            "one revision per settled change"
+        );
+        assert_eq!(app.notified("reboot_booked").await, 2);
+        assert_eq!(app.notified("reboot_cancelled").await, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reboot_booked_less_than_a_quiet_period_ahead_is_mailed_at_once() {
+    with_smtp(|app, sink| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let (server, _agent) = app.server("db-1", &[], false).await;
+        app.owner_has_address().await;
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        // A window open now: it opened ten minutes ago, on the minute.
+        let opens = (app.clock_now() / 60 - 10) * 60;
+        app.daily_window(&admin, "now", opens, "db-1").await;
+        app.book(&owner, server, opens + 11 * 60).await;
+        let done = app.deliver_mail().await;
+        assert_eq!(
+            (done.bookings_told, done.sent),
+            (1, 1),
+            "the reboot is before the quiet period ends"
+        );
+        let mails = sink.to("owner@example.test");
+        assert!(mails[0].subject().starts_with("Reboot of db-1 booked for "));
+        assert!(calendar_of(&mails[0]).is_some());
+    })
+    .await;
 }

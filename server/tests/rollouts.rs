@@ -1,7 +1,10 @@
 //! The rollout workflow on both backends: the policy path from detection to
 //! approval with simulated agents and moved time, a failing test install, a
 //! decline, manual deployments (double submit, nothing to do), and who may
-//! decide.
+//! decide; decisions in bulk (each rollout alone, refusals with why,
+//! nothing half-written, what an approval published and deployed where,
+//! with and without JavaScript) and the rollouts list's search, filters
+//! and order.
 
 mod support;
 
@@ -366,6 +369,16 @@ async fn manual_deployments_are_idempotent_and_say_what_they_skip() {
         assert_eq!((app.open_jobs(web1).await, app.open_jobs(web2).await), (1, 1), "one job per server");
         let first = if a.created { &a } else { &b };
         assert_eq!(first.skipped, vec!["web-2: xz 1.0-2 is not offered to this server".to_owned()]);
+        // The form sent again, and the deployment's page, say the same:
+        // what was left out is kept with the deployment.
+        assert_eq!(a.skipped, b.skipped);
+        let page: serde_json::Value = app
+            .post_fn("/api/admin/deployments/get", Some(&admin), &[("id", &first.id.to_string())])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["skipped"], serde_json::json!(["web-2: xz 1.0-2 is not offered to this server"]));
         // A new form for the same patches: nothing left to do, and it says so.
         let again = app
             .deploy(Some(&admin),
@@ -607,6 +620,453 @@ async fn targets_are_named_by_host_name_and_owner() {
         let done: app::rollouts::DeploymentCreated = resp.json().await.unwrap();
         assert_eq!((done.targets, done.jobs), (1, 1));
         assert_eq!((app.open_jobs(web2).await, app.open_jobs(twin).await), (0, 1));
+    })
+    .await;
+}
+
+impl TestApp {
+    /// Sends a bulk decision as the hydrated page does.
+    async fn decide_many(
+        &self,
+        cookie: &str,
+        decision: &str,
+        ids: &[i64],
+        reason: &str,
+    ) -> reqwest::Response {
+        let mut form: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| ("ids[]".to_owned(), id.to_string()))
+            .collect();
+        form.push(("decision".into(), decision.into()));
+        form.push(("reason".into(), reason.into()));
+        self.post_fn_owned("/api/admin/rollouts/decide_many", Some(cookie), &form)
+            .await
+    }
+
+    /// A bulk decision that went through (200), with what it did.
+    async fn decided_many(
+        &self,
+        cookie: &str,
+        decision: &str,
+        ids: &[i64],
+        reason: &str,
+    ) -> app::rollouts::BulkDecided {
+        let resp = self.decide_many(cookie, decision, ids, reason).await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    /// The rollouts list as an admin's page asks for it.
+    async fn listed(&self, cookie: &str, filter: serde_json::Value) -> (Vec<String>, i64) {
+        let resp = self
+            .post_json(
+                "/api/admin/rollouts/search",
+                Some(cookie),
+                serde_json::json!({ "filter": filter, "page": 1 }),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{filter}");
+        let page: app::rollouts::RolloutPage = resp.json().await.unwrap();
+        (
+            page.items.into_iter().map(|r| r.package).collect(),
+            page.total,
+        )
+    }
+
+    /// Runs SQL on the database (arranging what imports would store).
+    async fn exec(&self, sql: &str) {
+        let mut conn = self.app_state.db.write().await.unwrap();
+        sqlx::query(sql).execute(&mut *conn).await.unwrap();
+    }
+}
+
+/// What happened to each rollout of a bulk decision, by id.
+fn outcomes(done: &app::rollouts::BulkDecided) -> Vec<(i64, &'static str)> {
+    done.rollouts
+        .iter()
+        .map(|d| (d.rollout_id, d.outcome.kind()))
+        .collect()
+}
+
+#[tokio::test]
+async fn bulk_decisions_take_each_rollout_alone_and_say_what_they_did() {
+    use patchport_core::view::rollouts::Outcome;
+    for_each_backend(|app| async move {
+        let packages = [
+            ("openssl", "1.0-2"),
+            ("curl", "1.0-2"),
+            ("bash", "1.0-2"),
+            ("zlib", "1.0-2"),
+            ("xz", "1.0-2"),
+        ];
+        let (canary, mut canary_report) = app.server("canary-1", &packages, false).await;
+        let (db1, _) = app.server("db-1", &packages, true).await;
+        let (web1, _) = app.server("web-1", &packages, false).await;
+        let (web2, _) = app.server("web-2", &packages, false).await;
+        app.test_group(&[canary]).await;
+        // web-1's window opens in three hours; web-2 has none.
+        let opening = app.clock.now() + 3 * 3600;
+        app.window_for(web1, (opening % DAY / 60) as u16).await;
+        app.tick().await;
+        assert_eq!(
+            app.agent_runs(&mut canary_report, true).await,
+            Some("install")
+        );
+        assert_eq!(app.tick().await.observing, 5);
+        let mut ids = Vec::new();
+        for (package, _) in packages {
+            ids.push(app.rollout_of(package).await.rollout.id);
+        }
+        let [openssl, curl, bash, zlib, xz] = ids[..] else {
+            unreachable!()
+        };
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let resp = app
+            .post_fn(
+                "/api/admin/rollouts/decide",
+                Some(&admin),
+                &[
+                    ("id", &bash.to_string()),
+                    ("decision", "decline"),
+                    ("reason", "breaks our scripts"),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let bash_history = app.rollout_of("bash").await.events.len();
+
+        // Approved together: two go through; the declined one and one that
+        // does not exist are refused, saying why. Each once, by id.
+        let done = app
+            .decided_many(&admin, "approve", &[curl, bash, 999_999, openssl, curl], "")
+            .await;
+        assert_eq!(done.decision, patchport_core::rollout::Decision::Approve);
+        let mut want = vec![
+            (openssl, "approved"),
+            (curl, "approved"),
+            (bash, "refused"),
+            (999_999, "refused"),
+        ];
+        want.sort();
+        assert_eq!(outcomes(&done), want);
+        let of = |id: i64| {
+            done.rollouts
+                .iter()
+                .find(|d| d.rollout_id == id)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            of(bash).outcome,
+            Outcome::Refused("a rollout that is declined cannot be approved".into())
+        );
+        assert_eq!(
+            of(999_999).outcome,
+            Outcome::Refused("there is no such rollout".into())
+        );
+        assert_eq!(
+            (of(openssl).package, of(openssl).version),
+            ("openssl".to_owned(), "1.0-2".to_owned())
+        );
+
+        // What the approval did, as the policy says: published for the
+        // critical server and for the standard one without a window,
+        // deployed to web-1 from its window's opening.
+        let Outcome::Approved(did) = of(openssl).outcome else {
+            panic!("approved")
+        };
+        let published = did.published.clone().expect("a publication");
+        let deployed = did.deployed.clone().expect("a deployment");
+        let hosts = |d: &patchport_core::view::rollouts::ApprovalDeployment| {
+            d.servers
+                .iter()
+                .map(|s| s.hostname.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(hosts(&published), "db-1 web-2");
+        assert_eq!(hosts(&deployed), "web-1");
+        assert_eq!(published.servers[0].from, None, "owners install it");
+        assert_eq!(deployed.servers[0].from, Some(opening - opening % 60));
+        assert!(did.left.is_empty(), "{:?}", did.left);
+        assert_ne!(published.deployment_id, deployed.deployment_id);
+        assert_eq!(app.patch_state(db1, "openssl").await, "published");
+        assert_eq!(app.patch_state(web2, "openssl").await, "published");
+        assert_eq!(app.patch_state(web1, "openssl").await, "queued");
+        // The rollout's page reads the same later on.
+        let rollout_page = app
+            .post_fn(
+                "/api/admin/rollouts/get",
+                Some(&admin),
+                &[("id", &openssl.to_string())],
+            )
+            .await;
+        let shown: app::rollouts::RolloutDetailView = rollout_page.json().await.unwrap();
+        assert_eq!(shown.approval, Some(did));
+
+        // A single approval says what it did the same way.
+        let resp = app
+            .post_fn(
+                "/api/admin/rollouts/decide",
+                Some(&admin),
+                &[("id", &xz.to_string()), ("decision", "approve")],
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let Outcome::Approved(single) = resp.json().await.unwrap() else {
+            panic!("approved")
+        };
+        assert_eq!(hosts(single.published.as_ref().unwrap()), "db-1 web-2");
+        assert_eq!(hosts(single.deployed.as_ref().unwrap()), "web-1");
+
+        // Nothing of the refused one was written; each approval is in the
+        // history and the audit trail as a single one is.
+        let b = app.rollout_of("bash").await;
+        assert_eq!(b.rollout.state.as_str(), "declined");
+        assert_eq!(b.events.len(), bash_history, "no event for the refusal");
+        assert!(b.deployments.is_empty());
+        assert_eq!(app.patch_state(db1, "bash").await, "missing");
+        assert_eq!(app.audit_count("rollout.approved").await, 3);
+        let c = app.rollout_of("curl").await;
+        let last = c.events.last().unwrap();
+        assert_eq!(
+            (last.actor.as_str(), last.reason.as_str()),
+            (ADMIN, "approved early by an admin")
+        );
+
+        // Declining needs a reason; a bad request changes nothing.
+        let bad: [(&str, Vec<i64>, &str, &str); 4] = [
+            (
+                "decline",
+                vec![zlib, openssl],
+                " ",
+                "say why these patches are declined",
+            ),
+            ("approve", vec![], "", "tick 1 to 200 rollouts"),
+            ("approve", (1..=201).collect(), "", "tick 1 to 200 rollouts"),
+            (
+                "wipe",
+                vec![zlib],
+                "",
+                "decision must be approve, decline or retest",
+            ),
+        ];
+        for (decision, ids, reason, why) in bad {
+            let resp = app.decide_many(&admin, decision, &ids, reason).await;
+            assert_eq!(resp.status(), 422, "{why}");
+            assert!(resp.text().await.unwrap().contains(why), "{why}");
+        }
+        assert_eq!(
+            app.rollout_of("zlib").await.rollout.state.as_str(),
+            "observing"
+        );
+
+        // Retesting an observed rollout is refused; declining goes through
+        // where the state allows it, and leaves the approved one as it is.
+        let done = app.decided_many(&admin, "retest", &[zlib], "").await;
+        assert_eq!(
+            done.rollouts[0].outcome,
+            Outcome::Refused("a rollout that is observing cannot start testing".into())
+        );
+        let done = app
+            .decided_many(&admin, "decline", &[zlib, openssl], "breaks LDAP")
+            .await;
+        let mut want = vec![(zlib, "declined"), (openssl, "refused")];
+        want.sort();
+        assert_eq!(outcomes(&done), want);
+        assert_eq!(
+            app.rollout_of("zlib").await.events.last().unwrap().reason,
+            "breaks LDAP"
+        );
+        assert_eq!(
+            app.patch_state(db1, "openssl").await,
+            "published",
+            "nothing withdrawn"
+        );
+        assert_eq!(app.audit_count("rollout.declined").await, 2);
+
+        // Only admins decide.
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        let resp = app.decide_many(&owner, "approve", &[zlib], "").await;
+        assert_eq!(resp.status(), 403);
+        let resp = app
+            .post_json(
+                "/api/admin/rollouts/search",
+                Some(&owner),
+                serde_json::json!({"filter": {}, "page": 1}),
+            )
+            .await;
+        assert_eq!(resp.status(), 403);
+        let resp = app
+            .post_fn(
+                "/api/admin/rollouts/decided",
+                Some(&owner),
+                &[("decision", "approve"), ("ok", "1")],
+            )
+            .await;
+        assert_eq!(resp.status(), 403);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bulk_decision_without_javascript_comes_back_to_the_list_with_its_outcome() {
+    use patchport_core::view::rollouts::Outcome;
+    for_each_backend(|app| async move {
+        let (canary, _) = app
+            .server("canary-1", &[("sudo", "1.0-2"), ("gzip", "1.0-2")], false)
+            .await;
+        let (db1, _) = app
+            .server("db-1", &[("sudo", "1.0-2"), ("gzip", "1.0-2")], true)
+            .await;
+        app.test_group(&[canary]).await;
+        app.tick().await;
+        let (sudo, gzip) = (
+            app.rollout_of("sudo").await.rollout.id,
+            app.rollout_of("gzip").await.rollout.id,
+        );
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        app.decided_many(&admin, "decline", &[sudo], "not on our servers")
+            .await;
+        // The browser posts the question's form; back to the list it came
+        // from (known keys only), with the outcome named.
+        let form = [
+            ("ids[]", sudo.to_string()),
+            ("ids[]", gzip.to_string()),
+            ("decision", "approve".to_owned()),
+            ("reason", String::new()),
+            ("back", "state=testing&evil=%3Cx%3E&page=1".to_owned()),
+        ];
+        let resp = app
+            .client
+            .post(app.url("/api/admin/rollouts/decide_many"))
+            .form(&form)
+            .header("cookie", app.session_header(&admin))
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header(
+                "referer",
+                app.url("/rollouts?state=testing&confirm=approve"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_redirection(), "{}", resp.status());
+        let to = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(
+            to,
+            format!("/rollouts?state=testing&decided=approve&ok={gzip}&no={sudo}")
+        );
+        assert_eq!(app.patch_state(db1, "gzip").await, "published");
+        // The page reads the outcome back from what is stored.
+        let resp = app
+            .post_fn(
+                "/api/admin/rollouts/decided",
+                Some(&admin),
+                &[
+                    ("decision", "approve"),
+                    ("ok", &gzip.to_string()),
+                    ("no", &format!("{sudo},424242")),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let told: Vec<patchport_core::view::rollouts::Decided> = resp.json().await.unwrap();
+        let kinds: Vec<_> = told
+            .iter()
+            .map(|d| (d.rollout_id, d.outcome.kind()))
+            .collect();
+        let mut want = vec![(sudo, "refused"), (gzip, "approved"), (424_242, "refused")];
+        want.sort();
+        assert_eq!(kinds, want);
+        let gz = told.iter().find(|d| d.rollout_id == gzip).unwrap();
+        let Outcome::Approved(did) = &gz.outcome else {
+            panic!("approved")
+        };
+        assert_eq!(did.published.as_ref().unwrap().servers[0].hostname, "db-1");
+        let su = told.iter().find(|d| d.rollout_id == sudo).unwrap();
+        assert_eq!(
+            su.outcome,
+            Outcome::Refused("a rollout that is declined cannot be approved".into())
+        );
+        // Not a list of numbers: refused.
+        let resp = app
+            .post_fn(
+                "/api/admin/rollouts/decided",
+                Some(&admin),
+                &[("decision", "approve"), ("ok", "1;drop")],
+            )
+            .await;
+        assert_eq!(resp.status(), 422);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_list_searches_packages_and_advisories_filters_and_sorts() {
+    for_each_backend(|app| async move {
+        let packages = [("alpha", "1.0-2"), ("bravo", "1.0-2"), ("charlie", "1.0-2"), ("delta", "1.0-2")];
+        let (canary, _) = app.server("canary-1", &packages, false).await;
+        app.test_group(&[canary]).await;
+        app.tick().await;
+        // What imports would store: charlie critical and known exploited,
+        // bravo and delta high, alpha unrated; bravo fixes DSA-5555-1
+        // (CVE-2024-12345).
+        app.exec("update patch_from set severity_rank = 5, known_exploited = (1 = 1) where patch_id in (select id from patch where package = 'charlie')").await;
+        app.exec("update patch_from set severity_rank = 4 where patch_id in (select id from patch where package in ('bravo', 'delta'))").await;
+        app.exec("insert into advisory (advisory_id, modified, content_hash, imported_at) values ('DSA-5555-1', 0, 'h', 0)").await;
+        app.exec("insert into advisory_cve (advisory_id, cve) select id, 'CVE-2024-12345' from advisory where advisory_id = 'DSA-5555-1'").await;
+        app.exec("insert into patch_from_advisory (from_id, advisory_id) select f.id, a.id from patch_from f join patch p on p.id = f.patch_id, advisory a where p.package = 'bravo' and a.advisory_id = 'DSA-5555-1'").await;
+        // Taken one after the other (alpha waits longest); delta changed last.
+        for (i, (package, _)) in packages.iter().enumerate() {
+            app.exec(&format!(
+                "update rollout set created_at = {} where patch_id = (select id from patch where package = '{package}')",
+                1000 + i
+            ))
+            .await;
+        }
+        app.exec("update rollout set updated_at = updated_at + 10 where patch_id = (select id from patch where package = 'delta')").await;
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let cases = [
+            (serde_json::json!({}), "delta", 4),
+            (serde_json::json!({"search": "RAV"}), "bravo", 1),
+            (serde_json::json!({"search": "dsa-5555"}), "bravo", 1),
+            (serde_json::json!({"search": "cve-2024-12345"}), "bravo", 1),
+            (serde_json::json!({"search": "100%"}), "", 0),
+            (serde_json::json!({"severity": "high"}), "", 3),
+            (serde_json::json!({"severity": "critical"}), "charlie", 1),
+            (serde_json::json!({"known_exploited": true}), "charlie", 1),
+            (serde_json::json!({"state": "testing", "severity": "high"}), "", 3),
+            (serde_json::json!({"state": "approved"}), "", 0),
+        ];
+        for (filter, first, total) in cases {
+            let (names, n) = app.listed(&admin, filter.clone()).await;
+            assert_eq!(n, total, "{filter}: {names:?}");
+            if !first.is_empty() {
+                assert_eq!(names.first().map(String::as_str), Some(first), "{filter}: {names:?}");
+            }
+        }
+        // Worst first, known exploitation before the rest of its rank, then
+        // the one waiting longest.
+        let (names, _) = app.listed(&admin, serde_json::json!({"sort": "severity"})).await;
+        assert_eq!(names, ["charlie", "bravo", "delta", "alpha"]);
+        // Last change first (the default), newest first.
+        let (names, _) = app.listed(&admin, serde_json::json!({})).await;
+        assert_eq!(names.first().map(String::as_str), Some("delta"));
+        for (bad, field) in [
+            (serde_json::json!({"state": "done"}), "unknown rollout state"),
+            (serde_json::json!({"severity": "severe"}), "severity must be"),
+            (serde_json::json!({"sort": "package"}), "cannot sort by"),
+        ] {
+            let resp = app
+                .post_json("/api/admin/rollouts/search", Some(&admin), serde_json::json!({"filter": bad, "page": 1}))
+                .await;
+            assert_eq!(resp.status(), 422, "{field}");
+            assert!(resp.text().await.unwrap().contains(field), "{field}");
+        }
+        // The old list (state only) still answers.
+        let resp = app.post_fn("/api/admin/rollouts/list", Some(&admin), &[("state", "testing"), ("page", "1")]).await;
+        let page: app::rollouts::RolloutPage = resp.json().await.unwrap();
+        assert_eq!(page.total, 4);
     })
     .await;
 }

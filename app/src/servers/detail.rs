@@ -1,6 +1,7 @@
 //! A server's page: its identity and agent (admins rotate the agent's
-//! credential here), its patches ranked by risk with installing them, its
-//! jobs and reboot booking, and its installed packages.
+//! credential here), its patches ranked by risk with installing them (an
+//! owner first sees the ones published for them), its reboot booking and
+//! jobs, and its installed packages (folded).
 
 #[cfg(feature = "ssr")]
 use super::visible_server;
@@ -18,6 +19,9 @@ pub struct ServerInfo {
     pub server: patchport_core::view::ServerDetail,
     /// Patches, open ones first.
     pub patches: Vec<PatchView>,
+    /// It has a maintenance window (its own or a group's): installing "in
+    /// the next window" is offered only then.
+    pub has_window: bool,
 }
 
 /// One of a server's patches, with what it fixes there.
@@ -90,7 +94,14 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
                 .then(a.patch.package.cmp(&b.patch.package))
         });
         server.row.judge(now);
-        Ok(ServerInfo { server, patches })
+        let has_window = !patchport_db::windows::of_server(&mut conn, id)
+            .await?
+            .is_empty();
+        Ok(ServerInfo {
+            server,
+            patches,
+            has_window,
+        })
     })
     .await
 }
@@ -175,15 +186,6 @@ pub fn ServerPage() -> impl IntoView {
     );
     let when = RwSignal::new("now".to_owned());
     let install_at = RwSignal::new(String::new());
-    let install = move |_| {
-        let chosen: Vec<i64> = selected.get_untracked().into_iter().collect();
-        installing.dispatch(crate::jobs::InstallPatches {
-            server_id: id(),
-            patch_ids: chosen,
-            when: when.get_untracked(),
-            at: install_at.get_untracked(),
-        });
-    };
     // A queued install clears the selection and shows in the jobs card.
     Effect::new(move |_| {
         if let Some(Ok(_)) = installing.value().get() {
@@ -191,6 +193,21 @@ pub fn ServerPage() -> impl IntoView {
             jobs_changed.update(|n| *n += 1);
         }
     });
+    // Owners see first what they can act on (the patches published for
+    // them, the reboot, their jobs); the full list and the packages fold.
+    let toolbar = move |published: Vec<i64>, has_window: bool, hint: String| {
+        view! {
+            <InstallToolbar selected installing when install_at has_window published hint
+                on_install=Callback::new(move |ids: Vec<i64>| {
+                    installing.dispatch(crate::jobs::InstallPatches {
+                        server_id: id(),
+                        patch_ids: ids,
+                        when: when.get_untracked(),
+                        at: install_at.get_untracked(),
+                    });
+                }) />
+        }
+    };
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move { match detail.await {
@@ -199,6 +216,46 @@ pub fn ServerPage() -> impl IntoView {
                     let open: Vec<PatchView> = d.patches.iter().filter(|p| p.patch.is_open()).cloned().collect();
                     let closed = d.patches.len() - open.len();
                     let server_id = d.server.row.id;
+                    let has_window = d.has_window;
+                    let underway = open.iter().filter(|p| matches!(p.patch.state.as_str(), "queued" | "installing")).count();
+                    let heading = format!("Missing patches ({}, {} security)", d.server.row.missing, d.server.row.missing_security);
+                    let patches = if admin {
+                        let installable: Vec<i64> = open.iter().filter(|p| p.patch.installable()).map(|p| p.patch.patch_id).collect();
+                        view! {
+                            <section class="card" id="missing-patches">
+                                <h2>{heading}</h2>
+                                {if open.is_empty() {
+                                    view! { <p class="empty">"Nothing missing: the package manager offers no updates."</p> }.into_any()
+                                } else {
+                                    let hint = format!("Installs exactly these versions with the server's package manager; {} can be installed.", installable.len());
+                                    view! {
+                                        {toolbar(Vec::new(), has_window, hint)}
+                                        <PatchTable id="patches" rows=open server_id selected=Some(selected) can_select=|p: &PatchView| p.patch.installable() />
+                                    }.into_any()
+                                }}
+                                {(closed > 0).then(|| view! { <p class="hint">{format!("{closed} earlier patches were installed or superseded.")}</p> })}
+                            </section>
+                        }.into_any()
+                    } else {
+                        let published: Vec<PatchView> = open.iter().filter(|p| p.patch.state == "published").cloned().collect();
+                        let ids: Vec<i64> = published.iter().map(|p| p.patch.patch_id).collect();
+                        let hint = if published.is_empty() && underway > 0 {
+                            format!("Nothing more to install now: {underway} patch(es) are queued or being installed (see Jobs).")
+                        } else if published.is_empty() {
+                            "No published patch waits to be installed: your administrators publish patches once they have been tested.".to_owned()
+                        } else {
+                            format!("{} patch(es) were published for you to install: install them all, or choose some, then when.", published.len())
+                        };
+                        view! {
+                            <section class="card" id="to-install">
+                                <h2>{format!("To install ({})", published.len())}</h2>
+                                {toolbar(ids, has_window, hint)}
+                                {(!published.is_empty()).then(|| view! {
+                                    <PatchTable id="published-patches" rows=published server_id selected=Some(selected) can_select=|_: &PatchView| true />
+                                })}
+                            </section>
+                        }.into_any()
+                    };
                     view! {
                         <section class="card">
                             <p><a href="/servers">"‹ Servers"</a></p>
@@ -228,114 +285,39 @@ pub fn ServerPage() -> impl IntoView {
                                 <dt>"Boot id"</dt><dd><code>{d.server.boot_id.clone()}</code></dd>
                             </dl>
                         </section>
-                        <section class="card">
-                            <h2>{format!("Missing patches ({}, {} security)", d.server.row.missing, d.server.row.missing_security)}</h2>
-                            {if open.is_empty() {
-                                view! { <p class="empty">"Nothing missing: the package manager offers no updates."</p> }.into_any()
-                            } else {
-                                // Owners install what was published for them;
-                                // admins anything not installed or underway.
-                                let selectable = move |p: &PatchView| if admin { p.patch.installable() } else { p.patch.state == "published" };
-                                let installable = open.iter().filter(|p| selectable(p)).count();
-                                let underway = open.iter().filter(|p| matches!(p.patch.state.as_str(), "queued" | "installing")).count();
-                                let hint = if admin {
-                                    format!("Installs exactly these versions with the server's package manager; {installable} can be installed.")
-                                } else if installable == 0 && underway > 0 {
-                                    format!("Nothing more to install now: {underway} patch(es) are queued or being installed (see Jobs).")
-                                } else if installable == 0 {
-                                    "No published patch waits to be installed: your administrators publish patches once they have been tested.".to_owned()
-                                } else {
-                                    format!("{installable} patch(es) were published for you to install: choose them, then when.")
-                                };
-                                view! {
-                                    <div class="toolbar" id="install-toolbar">
-                                        <button type="button" class="primary" id="install-selected"
-                                            disabled=move || selected.with(|s| s.is_empty()) || installing.pending().get()
-                                            on:click=install>
-                                            {move || format!("Install selected ({})", selected.with(|s| s.len()))}
-                                        </button>
-                                        <label class="inline">
-                                            <select name="when" aria-label="When to install" on:change=move |ev| when.set(event_target_value(&ev))>
-                                                <option value="now" selected=true>"now"</option>
-                                                <option value="window">"in the next maintenance window"</option>
-                                                <option value="at">{format!("at a time ({})…", crate::ui::reader_zone())}</option>
-                                            </select>
-                                        </label>
-                                        <Show when=move || when.get() == "at">
-                                            <input type="datetime-local" name="install_at" aria-label="Install at"
-                                                prop:value=install_at on:input=move |ev| install_at.set(event_target_value(&ev)) />
-                                        </Show>
-                                        <span class="hint">{hint}</span>
-                                    </div>
-                                    <FormError action=installing />
-                                    {move || installing.value().get().and_then(Result::ok).map(|q| view! {
-                                        <p class="ok" role="status" id="install-queued">{format!(
-                                            "Install queued as job {}: it starts from {} (until {}). Its progress shows under Jobs.",
-                                            q.job_id, crate::ui::when(q.starts_at), crate::ui::when(q.until)
-                                        )}</p>
-                                    })}
-                                    <div class="table-scroll"><table class="data" id="patches">
-                                        <thead><tr>
-                                            <th></th>
-                                            <th>"Risk"</th><th>"Package"</th><th>"Installed"</th><th>"Update to"</th><th>"Advisories"</th><th>"Missing since"</th><th>"State"</th>
-                                        </tr></thead>
-                                        <tbody>
-                                            {open.into_iter().map(|p| {
-                                                let pid = p.patch.patch_id;
-                                                let can = selectable(&p);
-                                                view! {
-                                                    <tr data-package=p.patch.package.clone() data-state=p.patch.state.clone()>
-                                                        <td><input type="checkbox" aria-label=format!("Select {}", p.patch.package) disabled=!can
-                                                            prop:checked=move || selected.with(|s| s.contains(&pid))
-                                                            on:change=move |ev| {
-                                                                let on = event_target_checked(&ev);
-                                                                selected.update(|s| { if on { s.insert(pid); } else { s.remove(&pid); } });
-                                                            } /></td>
-                                                        <td class="risk" title=p.risk.explanation.clone()>
-                                                            <span class=format!("badge risk-{}", p.risk.level)>{p.risk.score}</span>
-                                                            <br/><small>{p.risk.explanation.clone()}</small>
-                                                        </td>
-                                                        <td><a href=format!("/patches/{pid}?server={server_id}")>{p.patch.package.clone()}</a></td>
-                                                        <td>{p.patch.installed_version.clone().unwrap_or_default()}</td>
-                                                        <td>{p.patch.version.clone()}</td>
-                                                        <td class="advisories">
-                                                            {if p.advisories.is_empty() {
-                                                                view! { <span class:warn=p.patch.security>{if p.patch.security { "security update" } else { "" }}</span> }.into_any()
-                                                            } else {
-                                                                let more = p.advisory_count - p.advisories.len() as i64;
-                                                                view! {
-                                                                    <span>{p.advisories.join(", ")}</span>
-                                                                    {(more > 0).then(|| view! {
-                                                                        " " <a href=format!("/patches/{pid}?server={server_id}")>{format!("and {more} more")}</a>
-                                                                    })}
-                                                                }.into_any()
-                                                            }}
-                                                            {p.known_exploited.then(|| view! { " " <span class="badge kev">"known exploited"</span> })}
-                                                            {(!p.cves.is_empty()).then(|| {
-                                                                let shown: Vec<String> = p.cves.iter().take(6).cloned().collect();
-                                                                let rest = p.cves.len().saturating_sub(shown.len());
-                                                                view! { <br/><small>{shown.join(" ")}{(rest > 0).then(|| format!(" (+{rest} CVEs)"))}</small> }
-                                                            })}
-                                                        </td>
-                                                        <td class="nowrap"><small><crate::ui::Time ts={p.patch.first_seen} /></small></td>
-                                                        <td><span class=format!("badge patch-{}", p.patch.state)>{p.patch.state.clone()}</span></td>
-                                                    </tr>
-                                                }
-                                            }).collect_view()}
-                                        </tbody>
-                                    </table></div>
-                                }.into_any()
-                            }}
-                            {(closed > 0).then(|| view! { <p class="hint">{format!("{closed} earlier patches were installed or superseded.")}</p> })}
-                        </section>
+                        {patches}
                     }.into_any()
                 }
             }})}
         </Transition>
-        {move || (id() > 0).then(|| view! { <crate::jobs::JobsCard server_id=id() admin queue cancel changed=jobs_changed /> })}
         {move || (id() > 0).then(|| view! { <crate::booking::RebootCard server_id=id() /> })}
-        <section class="card">
-            <h2>"Installed packages"</h2>
+        {move || (id() > 0).then(|| view! { <crate::jobs::JobsCard server_id=id() admin queue cancel changed=jobs_changed /> })}
+        // Owners: every missing patch, folded below what they act on.
+        {(!admin).then(|| view! {
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { detail.await.ok().map(|d| {
+                    let server_id = d.server.row.id;
+                    let open: Vec<PatchView> = d.patches.iter().filter(|p| p.patch.is_open()).cloned().collect();
+                    let closed = d.patches.len() - open.len();
+                    let total = open.len();
+                    let heading = format!("Missing patches ({}, {} security)", d.server.row.missing, d.server.row.missing_security);
+                    view! {
+                        <details class="card fold" id="missing-patches">
+                            <summary><h2>{heading}</h2></summary>
+                            <p class="hint">{format!("Every update the package manager offers for this server ({total}), the riskiest first; your administrators decide which are published for you.")}</p>
+                            {if open.is_empty() {
+                                view! { <p class="empty">"Nothing missing: the package manager offers no updates."</p> }.into_any()
+                            } else {
+                                view! { <PatchTable id="patches" rows=open server_id selected=None can_select=|_: &PatchView| false /> }.into_any()
+                            }}
+                            {(closed > 0).then(|| view! { <p class="hint">{format!("{closed} earlier patches were installed or superseded.")}</p> })}
+                        </details>
+                    }
+                }) })}
+            </Transition>
+        })}
+        <details class="card fold" id="installed-packages">
+            <summary><h2>"Installed packages"</h2></summary>
             <div class="toolbar">
                 <input type="search" placeholder="Search package name" aria-label="Search packages"
                     prop:value=search on:input=move |ev| { search.set(event_target_value(&ev)); page.set(1); } />
@@ -357,7 +339,128 @@ pub fn ServerPage() -> impl IntoView {
                     }.into_any(),
                 }})}
             </Transition>
-        </section>
+        </details>
+    }
+}
+
+/// What to install and when: "Install all published" (owners), "Install
+/// selected", and now / in the next maintenance window (only offered when
+/// the server has one) / at a time in the reader's zone. The outcome
+/// (the queued job) shows below it.
+#[component]
+fn InstallToolbar(
+    selected: RwSignal<std::collections::BTreeSet<i64>>,
+    installing: ServerAction<crate::jobs::InstallPatches>,
+    when: RwSignal<String>,
+    install_at: RwSignal<String>,
+    has_window: bool,
+    /// The published patches "Install all published" installs (none:
+    /// the button is not shown).
+    published: Vec<i64>,
+    hint: String,
+    on_install: Callback<Vec<i64>>,
+) -> impl IntoView {
+    let all = published.len();
+    view! {
+        <div class="toolbar" id="install-toolbar">
+            {(all > 0).then(|| view! {
+                <button type="button" class="primary" id="install-published"
+                    disabled=move || installing.pending().get()
+                    on:click=move |_| on_install.run(published.clone())>
+                    {format!("Install all published ({all})")}
+                </button>
+            })}
+            <button type="button" class={if all > 0 { "" } else { "primary" }} id="install-selected"
+                disabled=move || selected.with(|s| s.is_empty()) || installing.pending().get()
+                on:click=move |_| on_install.run(selected.get_untracked().into_iter().collect())>
+                {move || format!("Install selected ({})", selected.with(|s| s.len()))}
+            </button>
+            <label class="inline">
+                <select name="when" aria-label="When to install" on:change=move |ev| when.set(event_target_value(&ev))>
+                    <option value="now" selected=true>"now"</option>
+                    {has_window.then(|| view! { <option value="window">"in the next maintenance window"</option> })}
+                    <option value="at">{format!("at a time ({})…", crate::ui::reader_zone())}</option>
+                </select>
+            </label>
+            <Show when=move || when.get() == "at">
+                <input type="datetime-local" name="install_at" aria-label="Install at"
+                    prop:value=install_at on:input=move |ev| install_at.set(event_target_value(&ev)) />
+            </Show>
+            <span class="hint">{hint}</span>
+        </div>
+        <FormError action=installing />
+        {move || installing.value().get().and_then(Result::ok).map(|q| view! {
+            <p class="ok" role="status" id="install-queued">{format!(
+                "Install queued as job {}: it starts from {} (until {}). Its progress shows under Jobs.",
+                q.job_id, crate::ui::when(q.starts_at), crate::ui::when(q.until)
+            )}</p>
+        })}
+    }
+}
+
+/// A table of a server's patches, the riskiest first. With `selected`,
+/// rows `can_select` accepts have a checkbox that adds them to it.
+#[component]
+fn PatchTable(
+    id: &'static str,
+    rows: Vec<PatchView>,
+    server_id: i64,
+    selected: Option<RwSignal<std::collections::BTreeSet<i64>>>,
+    can_select: fn(&PatchView) -> bool,
+) -> impl IntoView {
+    view! {
+        <div class="table-scroll"><table class="data" id=id>
+            <thead><tr>
+                {selected.is_some().then(|| view! { <th><span class="visually-hidden">"Select"</span></th> })}
+                <th>"Risk"</th><th>"Package"</th><th>"Installed"</th><th>"Update to"</th><th>"Advisories"</th><th>"Missing since"</th><th>"State"</th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|p| {
+                    let pid = p.patch.patch_id;
+                    let can = can_select(&p);
+                    view! {
+                        <tr data-package=p.patch.package.clone() data-state=p.patch.state.clone()>
+                            {selected.map(|selected| view! {
+                                <td><input type="checkbox" aria-label=format!("Select {}", p.patch.package) disabled=!can
+                                    prop:checked=move || selected.with(|s| s.contains(&pid))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        selected.update(|s| { if on { s.insert(pid); } else { s.remove(&pid); } });
+                                    } /></td>
+                            })}
+                            <td class="risk" title=p.risk.explanation.clone()>
+                                <span class=format!("badge risk-{}", p.risk.level)>{p.risk.score}</span>
+                                <br/><small>{p.risk.explanation.clone()}</small>
+                            </td>
+                            <td><a href=format!("/patches/{pid}?server={server_id}")>{p.patch.package.clone()}</a></td>
+                            <td>{p.patch.installed_version.clone().unwrap_or_default()}</td>
+                            <td>{p.patch.version.clone()}</td>
+                            <td class="advisories">
+                                {if p.advisories.is_empty() {
+                                    view! { <span class:warn=p.patch.security>{if p.patch.security { "security update" } else { "" }}</span> }.into_any()
+                                } else {
+                                    let more = p.advisory_count - p.advisories.len() as i64;
+                                    view! {
+                                        <span>{p.advisories.join(", ")}</span>
+                                        {(more > 0).then(|| view! {
+                                            " " <a href=format!("/patches/{pid}?server={server_id}")>{format!("and {more} more")}</a>
+                                        })}
+                                    }.into_any()
+                                }}
+                                {p.known_exploited.then(|| view! { " " <span class="badge kev">"known exploited"</span> })}
+                                {(!p.cves.is_empty()).then(|| {
+                                    let shown: Vec<String> = p.cves.iter().take(6).cloned().collect();
+                                    let rest = p.cves.len().saturating_sub(shown.len());
+                                    view! { <br/><small>{shown.join(" ")}{(rest > 0).then(|| format!(" (+{rest} CVEs)"))}</small> }
+                                })}
+                            </td>
+                            <td class="nowrap"><small><crate::ui::Time ts={p.patch.first_seen} /></small></td>
+                            <td><span class=format!("badge patch-{}", p.patch.state)>{p.patch.state.clone()}</span></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table></div>
     }
 }
 

@@ -159,7 +159,7 @@ pub(super) fn EnrollmentTokens() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No enrolment tokens yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <div class="table-scroll"><table class="data" id="tokens">
-                            <thead><tr><th>"Label"</th><th>"Created by"</th><th>"Expires"</th><th>"Used"</th><th>"Status"</th><th></th></tr></thead>
+                            <thead><tr><th>"Label"</th><th>"Created by"</th><th>"Expires"</th><th>"Used"</th><th>"Status"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|t| {
                                     let id = t.id;

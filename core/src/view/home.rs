@@ -3,6 +3,8 @@
 //! here (a silent server, a deadline soon, a deployment's state), and the
 //! pages show them with a link to where each thing is done.
 
+#[cfg(feature = "sqlx")]
+use super::Flag;
 use super::Page;
 use crate::Timestamp;
 use crate::state::{CheckInStatus, TargetState};
@@ -210,6 +212,10 @@ pub struct RebootItem {
     pub deadline_at: Option<Timestamp>,
     /// Its first booked reboot, if any.
     pub booked_at: Option<Timestamp>,
+    /// It has a maintenance window (its own or a group's) to book the
+    /// reboot in; without one only an admin can help.
+    #[cfg_attr(feature = "sqlx", sqlx(try_from = "Flag"))]
+    pub has_window: bool,
 }
 
 /// A known-exploited patch missing too long.

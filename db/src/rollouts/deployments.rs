@@ -8,7 +8,9 @@ use crate::states::{
 };
 use crate::{Conn, Result, StorageError, id_list, jobs};
 use patchport_core::Timestamp;
-use patchport_core::deploy::{self, Candidate, DeployRequest, PatchName, ServerTargets};
+use patchport_core::deploy::{
+    self, Candidate, DeployRequest, PatchName, ServerTargets, Skip, SkipReason,
+};
 use patchport_core::notice::Notice;
 use patchport_core::protocol::{JobSpec, PackageTarget};
 use patchport_core::refusal::Refusal;
@@ -96,6 +98,7 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
     for told in &plan.notices {
         crate::mail::notify(conn, told.owner, &told.notice(), now).await?;
     }
+    record_skips(conn, id, &plan.skips).await?;
     Ok(Deployed {
         id,
         created: true,
@@ -103,6 +106,59 @@ pub async fn deploy(conn: &mut Conn, d: &NewDeployment<'_>, now: Timestamp) -> R
         jobs: plan.jobs() as u32,
         skipped: plan.skips.iter().map(ToString::to_string).collect(),
     })
+}
+
+/// Rows per insert of left-out server-patches (6 values each, well under
+/// either backend's limit of bound values).
+const SKIPS_PER_INSERT: usize = 500;
+
+/// Keeps what the deployment left out, in the plan's order.
+async fn record_skips(conn: &mut Conn, deployment_id: i64, skipped: &[Skip]) -> Result<()> {
+    for (chunk_no, chunk) in skipped.chunks(SKIPS_PER_INSERT).enumerate() {
+        let sql = format!(
+            "insert into deployment_skip (deployment_id, position, host, package, version, reason) values {}",
+            crate::values_placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (i, skip) in chunk.iter().enumerate() {
+            q = q
+                .bind(deployment_id)
+                .bind((chunk_no * SKIPS_PER_INSERT + i) as i64)
+                .bind(skip.host.clone())
+                .bind(skip.patch.as_ref().map(|p| p.package.clone()))
+                .bind(skip.patch.as_ref().map(|p| p.version.clone()))
+                .bind(skip.reason.as_str());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// What deployment `id` left out and why, in the order it was planned.
+pub async fn skips(conn: &mut Conn, id: i64) -> Result<Vec<Skip>> {
+    let rows: Vec<(String, Option<String>, Option<String>, String)> = sqlx::query_as(
+        "select host, package, version, reason from deployment_skip \
+         where deployment_id = $1 order by position",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(host, package, version, reason)| {
+            Ok(Skip {
+                host,
+                patch: package.map(|package| PatchName {
+                    package,
+                    version: version.unwrap_or_default(),
+                }),
+                reason: SkipReason::parse(&reason).ok_or_else(|| {
+                    StorageError::Corrupt(format!(
+                        "deployment {id} left something out for an unknown reason {reason:?}"
+                    ))
+                })?,
+            })
+        })
+        .collect()
 }
 
 /// A refusal, as the caller's conflict.
@@ -174,7 +230,11 @@ pub(super) async fn existing_deployment(
         created: false,
         targets: made.targets as u32,
         jobs: made.jobs as u32,
-        skipped: Vec::new(),
+        skipped: skips(conn, made.id)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     })
 }
 

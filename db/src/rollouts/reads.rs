@@ -103,26 +103,136 @@ pub async fn list(
     page: i64,
     per_page: i64,
 ) -> Result<Page<RolloutRow>> {
+    let q = RolloutQuery {
+        state,
+        ..RolloutQuery::default()
+    };
+    search(conn, &q, page, per_page).await
+}
+
+/// How the rollouts list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RolloutSort {
+    /// Last change first.
+    #[default]
+    Changed,
+    /// Worst first (severity, then known exploitation), then the one
+    /// waiting longest (oldest rollout) first.
+    Severity,
+}
+
+/// What the rollouts list asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutQuery {
+    /// Text in the package's name or in the id of an advisory or CVE the
+    /// patch fixes (case-insensitive); empty for all.
+    pub search: String,
+    /// Only rollouts in this state.
+    pub state: Option<RolloutState>,
+    /// Only patches at least this severe (a rank, see
+    /// `patchport_core::rollout::severity_rank`; 0 for any).
+    pub min_severity: i64,
+    /// Only patches fixing a known-exploited CVE.
+    pub known_exploited: bool,
+    /// The order.
+    pub sort: RolloutSort,
+}
+
+/// A value bound to a query built from a [`RolloutQuery`].
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// Rollouts as `q` asks: filtered and ordered in the database, one page.
+pub async fn search(
+    conn: &mut Conn,
+    q: &RolloutQuery,
+    page: i64,
+    per_page: i64,
+) -> Result<Page<RolloutRow>> {
+    let mut args = Vec::new();
+    let mut arg = |a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    let mut conditions = Vec::new();
+    if let Some(state) = q.state {
+        conditions.push(format!(
+            "x.state = {}",
+            arg(Arg::Text(state.as_str().into()))
+        ));
+    }
+    let search = q.search.trim().to_lowercase();
+    if !search.is_empty() {
+        let n = arg(Arg::Text(format!("%{}%", crate::like_escape(&search))));
+        conditions.push(format!(
+            "(lower(x.package) like {n} escape '\\' or exists (\
+               select 1 from patch_from f join patch_from_advisory fa on fa.from_id = f.id \
+               join advisory a on a.id = fa.advisory_id where f.patch_id = x.patch_id \
+               and (lower(a.advisory_id) like {n} escape '\\' or exists (\
+                 select 1 from advisory_cve c where c.advisory_id = a.id \
+                 and lower(c.cve) like {n} escape '\\'))))"
+        ));
+    }
+    if q.min_severity > 0 {
+        conditions.push(format!(
+            "x.severity_rank >= {}",
+            arg(Arg::Int(q.min_severity))
+        ));
+    }
+    if q.known_exploited {
+        conditions.push("x.known_exploited = 1".into());
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("where {}", conditions.join(" and "))
+    };
+    let order = match q.sort {
+        RolloutSort::Changed => "x.updated_at desc, x.id desc",
+        RolloutSort::Severity => "x.severity_rank desc, x.known_exploited desc, x.created_at, x.id",
+    };
+    let from = format!("from ({}) x {filter}", rollout_select());
     let (limit, offset) = limit_offset(page, per_page);
-    let filter = "($1 = '' or r.state = $1)";
-    let (total,): (i64,) =
-        sqlx::query_as(&format!("select count(*) from rollout r where {filter}"))
-            .bind(state.map(RolloutState::as_str).unwrap_or(""))
-            .fetch_one(&mut *conn)
-            .await?;
-    let rows: Vec<RolloutRecord> = sqlx::query_as(&format!(
-        "{} where {filter} order by r.updated_at desc, r.id desc limit $2 offset $3",
-        rollout_select()
-    ))
-    .bind(state.map(RolloutState::as_str).unwrap_or(""))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(conn)
-    .await?;
+    let count_sql = format!("select count(*) {from}");
+    let mut count = sqlx::query_as::<_, (i64,)>(&count_sql);
+    let rows_sql = format!(
+        "select * {from} order by {order} limit ${} offset ${}",
+        args.len() + 1,
+        args.len() + 2
+    );
+    let mut rows = sqlx::query_as::<_, RolloutRecord>(&rows_sql);
+    for a in &args {
+        (count, rows) = match a {
+            Arg::Text(t) => (count.bind(t.clone()), rows.bind(t.clone())),
+            Arg::Int(i) => (count.bind(*i), rows.bind(*i)),
+        };
+    }
+    let (total,) = count.fetch_one(&mut *conn).await?;
+    let items = rows.bind(limit).bind(offset).fetch_all(conn).await?;
     Ok(Page {
-        items: rows.into_iter().map(RolloutRow::from).collect(),
+        items: items.into_iter().map(RolloutRow::from).collect(),
         total,
     })
+}
+
+/// The package and version of each of `ids` that exists, by rollout id.
+pub async fn named(
+    conn: &mut Conn,
+    ids: &[i64],
+) -> Result<std::collections::BTreeMap<i64, (String, String)>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+        "select r.id, p.package, p.version from rollout r join patch p on p.id = r.patch_id \
+         where r.id in ({})",
+        crate::id_list(ids)
+    ))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, p, v)| (id, (p, v))).collect())
 }
 
 /// A decision in a rollout's history.

@@ -5,8 +5,8 @@
 use super::*;
 use crate::row::{Flag, flag};
 use crate::states::{
-    JOB_FAILED, PATCH_ACTIONABLE, PATCH_MISSING, PATCH_PUBLISHED, ROLLOUT_NEW, ROLLOUT_OBSERVING,
-    ROLLOUT_TESTING,
+    JOB_FAILED, PATCH_ACTIONABLE, PATCH_MISSING, PATCH_PUBLISHABLE, PATCH_PUBLISHED, ROLLOUT_NEW,
+    ROLLOUT_OBSERVING, ROLLOUT_TESTING,
 };
 use crate::{Conn, Result, StorageError, jobs};
 use patchport_core::Timestamp;
@@ -15,10 +15,11 @@ use patchport_core::notice::Notice;
 use patchport_core::protocol::PackageTarget;
 use patchport_core::refusal::Refusal;
 use patchport_core::rollout::{
-    self, Missing, PatchFacts, Policy, PolicyNote, RolloutState, TestInstall, Transition,
+    self, Decision, Missing, PatchFacts, Policy, PolicyNote, RolloutState, TestInstall, Transition,
     test_verdict,
 };
 use patchport_core::state::JobState;
+use patchport_core::view::rollouts::{ApprovalDeployment, ApprovalDone, Decided, Outcome, SentTo};
 use std::collections::BTreeMap;
 
 /// Patches with servers missing them and no rollout yet: the first enabled
@@ -522,14 +523,15 @@ pub(super) async fn end_observations(
 }
 
 /// Approves a rollout and carries out its policy: publish for critical
-/// servers, deploy to standard servers without a reboot.
+/// servers, deploy to standard servers without a reboot. Returns what it
+/// published and deployed where (see [`approval_of`]).
 pub async fn approve(
     conn: &mut Conn,
     rollout_id: i64,
     actor: Actor<'_>,
     reason: &str,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<ApprovalDone> {
     transition(
         conn,
         rollout_id,
@@ -574,7 +576,147 @@ pub async fn approve(
         )
         .await?;
     }
-    Ok(())
+    approval_of(conn, rollout_id).await
+}
+
+/// What a rollout's approval did, from what is stored: the publication and
+/// the deployment it made, each with its servers (a deployed server with
+/// the time its install may start), and the servers that miss the patch
+/// and were sent nothing (the policy leaves them to an admin). Right after
+/// [`approve`] it is what the approval did; later it still names the same
+/// deployments.
+pub async fn approval_of(conn: &mut Conn, rollout_id: i64) -> Result<ApprovalDone> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        deployment_id: i64,
+        kind: String,
+        server_id: i64,
+        hostname: String,
+        not_before: Option<Timestamp>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select d.id as deployment_id, d.kind as kind, t.server_id as server_id, \
+           s.hostname as hostname, j.not_before as not_before \
+         from deployment d join deployment_target t on t.deployment_id = d.id \
+         join server s on s.id = t.server_id left join job j on j.id = t.job_id \
+         where d.rollout_id = $1 order by d.id, s.hostname, t.server_id",
+    )
+    .bind(rollout_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut done = ApprovalDone::default();
+    for r in rows {
+        let deploy = Kind::parse(&r.kind) == Some(Kind::Deploy);
+        let slot = if deploy {
+            &mut done.deployed
+        } else {
+            &mut done.published
+        };
+        let sent = slot.get_or_insert_with(|| ApprovalDeployment {
+            deployment_id: r.deployment_id,
+            servers: Vec::new(),
+        });
+        // One patch per approval's deployment: one row per server.
+        if sent.deployment_id == r.deployment_id
+            && sent
+                .servers
+                .last()
+                .is_none_or(|s| s.server_id != r.server_id)
+        {
+            sent.servers.push(SentTo {
+                server_id: r.server_id,
+                hostname: r.hostname,
+                from: r.not_before.filter(|_| deploy),
+            });
+        }
+    }
+    let left: Vec<(String,)> = sqlx::query_as(&format!(
+        "select s.hostname from rollout r join server_patch sp on sp.patch_id = r.patch_id \
+         join server s on s.id = sp.server_id \
+         where r.id = $1 and sp.state in {PATCH_PUBLISHABLE} and not exists (\
+           select 1 from deployment d join deployment_target t on t.deployment_id = d.id \
+           where d.rollout_id = r.id and t.server_id = sp.server_id) \
+         order by s.hostname, s.id"
+    ))
+    .bind(rollout_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    done.left = left.into_iter().map(|l| l.0).collect();
+    Ok(done)
+}
+
+/// An admin's decision on one rollout, by the same rules whether it is
+/// taken alone or with others, and what it did. A decision the rollout's
+/// state does not allow is a [`StorageError::Conflict`] saying why; run it
+/// in a transaction of its own, so a refusal leaves nothing of it behind.
+pub async fn decide(
+    conn: &mut Conn,
+    rollout_id: i64,
+    decision: Decision,
+    actor: Actor<'_>,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Outcome> {
+    Ok(match decision {
+        Decision::Approve => {
+            Outcome::Approved(approve(conn, rollout_id, actor, reason, now).await?)
+        }
+        Decision::Decline => {
+            decline(conn, rollout_id, actor, reason, now).await?;
+            Outcome::Declined
+        }
+        Decision::Retest => {
+            retest(conn, rollout_id, actor, now).await?;
+            Outcome::Retested(state_of(conn, rollout_id).await?)
+        }
+    })
+}
+
+/// A rollout's state.
+async fn state_of(conn: &mut Conn, rollout_id: i64) -> Result<RolloutState> {
+    let (state,): (String,) = sqlx::query_as("select state from rollout where id = $1")
+        .bind(rollout_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    RolloutState::parse(&state)
+        .ok_or_else(|| StorageError::Corrupt(format!("unknown rollout state {state:?}")))
+}
+
+/// What `decision` did to a rollout, read back from what is stored, for a
+/// page that knows only whether it went through (`refused` false) or not:
+/// the page after a plain form post. An approval's outcome is
+/// [`approval_of`]; a refusal is explained from the rollout's state now
+/// (a state that would allow it now means it changed meanwhile). A
+/// rollout that went through but is no longer in the state the decision
+/// leads to is reported as refused with that. [`StorageError::NotFound`]
+/// when there is no such rollout.
+pub async fn decided(
+    conn: &mut Conn,
+    rollout_id: i64,
+    decision: Decision,
+    refused: bool,
+) -> Result<Decided> {
+    let state = state_of(conn, rollout_id).await?;
+    let (package, version) = patch_of(conn, rollout_id).await?;
+    let outcome = match (refused, decision, state) {
+        (true, _, _) => Outcome::Refused(match decision.refusal(state) {
+            Some(why) => why.to_string(),
+            None => Refusal::RolloutChanged.to_string(),
+        }),
+        (false, Decision::Approve, RolloutState::Approved) => {
+            Outcome::Approved(approval_of(conn, rollout_id).await?)
+        }
+        (false, Decision::Decline, RolloutState::Declined) => Outcome::Declined,
+        (false, Decision::Retest, s) if !s.is_final() => Outcome::Retested(s),
+        (false, _, _) => Outcome::Refused(Refusal::RolloutChanged.to_string()),
+    };
+    Ok(Decided {
+        rollout_id,
+        package,
+        version,
+        outcome,
+    })
 }
 
 /// The servers that miss `patch_id` (actionable), with their criticality

@@ -31,22 +31,6 @@ pub struct TestApp {
     _dir: Arc<tempfile::TempDir>,
 }
 
-/// Every database URL to test on: SQLite always, PostgreSQL when configured
-/// (and required under CI).
-async fn database_urls(dir: &std::path::Path) -> Vec<String> {
-    let mut urls = vec![patchport_db::testing::sqlite_url(dir)];
-    urls.extend(patchport_db::testing::postgres_url().await);
-    if std::env::var("CI").is_ok() {
-        assert_eq!(
-            urls.len(),
-            2,
-            "CI must test PostgreSQL too: set {}",
-            patchport_db::testing::POSTGRES_ENV
-        );
-    }
-    urls
-}
-
 /// A portal with settings changed by `customise`, once per backend.
 pub async fn for_each_backend_with<C, F, Fut>(customise: C, test: F)
 where
@@ -182,7 +166,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let probe = tempfile::tempdir().unwrap();
-    for url in database_urls(probe.path()).await {
+    for url in patchport_db::testing::urls(probe.path()).await {
         eprintln!("backend: {}", url.split(':').next().unwrap_or_default());
         let dir = tempfile::tempdir().unwrap();
         // SQLite files go in the app's own temp dir.
