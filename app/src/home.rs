@@ -234,7 +234,7 @@ fn owner_items(h: OwnerHome) -> impl IntoView {
                 <ul class="todo-rows">
                     {h.published.items.iter().map(|p| view! {
                         <li data-server=p.hostname.clone()>
-                            <a href=format!("/servers/{}#patches", p.server_id)>{p.hostname.clone()}</a>
+                            <a href=format!("/servers/{}#to-install", p.server_id)>{p.hostname.clone()}</a>
                             <small>{format!(" {} patches to install", p.patches)}</small>
                         </li>
                     }).collect_view()}

@@ -130,7 +130,7 @@ test('the owner home shows what the owner can act on, on their own servers only'
   await published.waitFor();
   const link = published.locator('li[data-server="web-02"] a');
   await link.waitFor();
-  assert.equal(await link.getAttribute('href'), `/servers/${server.id}#patches`);
+  assert.equal(await link.getAttribute('href'), `/servers/${server.id}#to-install`);
   assert.match(await published.locator('li[data-server="web-02"]').innerText(), /\d+ patches to install/);
   for (const key of ['reboots', 'next-reboot', 'changes']) {
     await page.locator(`#todo-${key}`).waitFor();
@@ -144,7 +144,8 @@ test('the owner home shows what the owner can act on, on their own servers only'
   }
   await link.click();
   await page.waitForURL((u) => u.pathname === `/servers/${server.id}`);
-  await page.locator('#patches').waitFor();
+  // The owner's page leads with what was published for them.
+  await page.locator('#published-patches').waitFor();
   assert.deepEqual(page.errors, []);
   // The deployments list is for admins (the browser logs the 403).
   const resp = await page.goto('/deployments');

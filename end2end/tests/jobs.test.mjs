@@ -59,12 +59,15 @@ test('owners see their servers\' jobs and may install only what was published fo
   await page.locator('#servers tr[data-server="web-01"] a').click();
   await page.waitForURL(/\/servers\/\d+$/);
   await hydrated(page);
-  await page.locator('#patches').waitFor();
-  // Only published patches can be chosen; nothing is chosen yet.
+  await page.locator('#to-install').waitFor();
+  await page.locator('#missing-patches').waitFor({ state: 'attached' });
+  // Only published patches can be chosen (the folded list of every
+  // missing patch has no check boxes); nothing is chosen yet.
   assert.equal(await page.locator('#install-selected').isDisabled(), true);
+  assert.equal(await page.locator('#missing-patches input[type=checkbox]').count(), 0);
   assert.equal(
-    await page.locator('#patches input[type=checkbox]:not([disabled])').count(),
-    await page.locator('#patches tbody tr[data-state="published"]').count(),
+    await page.locator('#published-patches input[type=checkbox]:not([disabled])').count(),
+    await page.locator('#missing-patches tbody tr[data-state="published"]').count(),
   );
   assert.equal(await page.getByRole('button', { name: 'Reboot…' }).count(), 0);
   await page.getByText('No jobs have run on this server yet.').waitFor();
