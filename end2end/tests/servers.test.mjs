@@ -64,6 +64,8 @@ test('an admin enrols this machine with a token from the UI and assigns it to it
   await ownerPage.locator(`#servers tr[data-server="${hostname}"] a`).first().click();
   await ownerPage.waitForURL(/\/servers\/\d+$/);
   assert.equal(await ownerPage.locator('#server-name').innerText(), hostname);
+  // The installed packages are folded below what the owner acts on.
+  await ownerPage.locator('#installed-packages > summary').click();
   await ownerPage.fill('input[aria-label="Search packages"]', 'dpkg');
   // The unfiltered first page may list dpkg too: wait for the filter itself.
   await ownerPage.waitForFunction(() => {
