@@ -147,7 +147,7 @@ pub async fn decide_rollouts(
                 outcome,
             });
         }
-        if plain_form_post() {
+        if crate::ssr::plain_form_post() {
             leptos_axum::redirect(&super::list::decided_href(&back, decision, &done));
         }
         Ok(BulkDecided {
@@ -156,20 +156,6 @@ pub async fn decide_rollouts(
         })
     })
     .await
-}
-
-/// The request is a form the browser posted itself (no JavaScript): it
-/// accepts HTML. The hydrated page's calls do not.
-#[cfg(feature = "ssr")]
-fn plain_form_post() -> bool {
-    use_context::<http::request::Parts>().is_some_and(|req| {
-        req.method == http::Method::POST
-            && req
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
-    })
 }
 
 /// Reads a list of rollout ids as the address carries it (`3,7,12`);

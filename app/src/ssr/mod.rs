@@ -247,7 +247,7 @@ pub async fn run<T>(
 
 /// The request is an HTML form posted by the browser itself (it accepts
 /// HTML), not a server function call from the hydrated page.
-fn plain_form_post() -> bool {
+pub(crate) fn plain_form_post() -> bool {
     use_context::<http::request::Parts>().is_some_and(|req| {
         req.method == http::Method::POST
             && req
