@@ -612,31 +612,42 @@ async fn a_booked_reboot_brings_reminders_and_its_outcome_by_mail() {
         // A daily UTC window two days ahead, for two hours.
         let now = app.clock_now();
         let opens = (now / 3600 + 50) * 3600;
-        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
-            "duration_minutes": 120, "time_zone": "UTC"});
-        let resp = app
-            .post_json("/api/admin/windows/create", Some(&admin),
-                serde_json::json!({"name": "daily", "window": window, "hostnames": ["db-1"], "group_ids": []}))
-            .await;
-        assert_eq!(resp.status(), 200);
+        app.daily_window(&admin, "daily", opens, &["db-1"]).await;
         let owner = app.login(OWNER, PASSWORD).await.unwrap();
         let at = opens + 1800;
         let local = patchport_core::clock::format_utc(at)[..16].replace(' ', "T");
         let resp = app
-            .post_fn("/api/servers/book_reboot", Some(&owner), &[("server_id", &server.to_string()), ("at", &local)])
+            .post_fn(
+                "/api/servers/book_reboot",
+                Some(&owner),
+                &[("server_id", &server.to_string()), ("at", &local)],
+            )
             .await;
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
         app.tick().await;
         app.deliver_mail().await;
-        assert!(sink.received().is_empty(), "the booking mail waits for the quiet period");
+        assert!(
+            sink.received().is_empty(),
+            "the booking mail waits for the quiet period"
+        );
         app.clock.advance(QUIET + 1);
         app.deliver_mail().await;
         let subjects = || {
-            sink.to("owner@example.test").iter().map(|m| m.subject()).collect::<Vec<_>>()
+            sink.to("owner@example.test")
+                .iter()
+                .map(|m| m.subject())
+                .collect::<Vec<_>>()
         };
         assert_eq!(subjects().len(), 1);
-        assert!(subjects()[0].starts_with("Reboot of db-1 booked for "), "{:?}", subjects());
-        assert!(calendar_of(&sink.to("owner@example.test")[0]).is_some(), "with its calendar entry");
+        assert!(
+            subjects()[0].starts_with("Reboot of db-1 booked for "),
+            "{:?}",
+            subjects()
+        );
+        assert!(
+            calendar_of(&sink.to("owner@example.test")[0]).is_some(),
+            "with its calendar entry"
+        );
 
         // 24 hours before, then 1 hour before: one reminder each.
         app.clock.advance(at - 86_400 + 60 - app.clock_now());
@@ -874,17 +885,6 @@ fn ical_time(t: i64) -> String {
 }
 
 impl TestApp {
-    /// A daily UTC window for `host`, `opens` (a time of day) for two hours.
-    async fn daily_window(&self, admin: &str, name: &str, opens: i64, host: &str) {
-        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
-            "duration_minutes": 120, "time_zone": "UTC"});
-        let resp = self
-            .post_json("/api/admin/windows/create", Some(admin),
-                serde_json::json!({"name": name, "window": window, "hostnames": [host], "group_ids": []}))
-            .await;
-        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    }
-
     /// Books (or moves) `server`'s reboot for `at`, as its owner.
     async fn book(&self, owner: &str, server: i64, at: i64) {
         let local = patchport_core::clock::format_utc(at)[..16].replace(' ', "T");
@@ -929,7 +929,7 @@ async fn booking_changes_in_a_quiet_period_become_one_mail_with_the_calendar_ent
         app.owner_has_address().await;
         let owner = app.login(OWNER, PASSWORD).await.unwrap();
         let opens = (app.clock_now() / 3600 + 50) * 3600;
-        app.daily_window(&admin, "daily", opens, "db-1").await;
+        app.daily_window(&admin, "daily", opens, &["db-1"]).await;
         let to_owner = || sink.to("owner@example.test");
 
         // Three times in a row, 20 s apart: nothing while they change.
@@ -1057,7 +1057,7 @@ async fn a_reboot_booked_less_than_a_quiet_period_ahead_is_mailed_at_once() {
         let owner = app.login(OWNER, PASSWORD).await.unwrap();
         // A window open now: it opened ten minutes ago, on the minute.
         let opens = (app.clock_now() / 60 - 10) * 60;
-        app.daily_window(&admin, "now", opens, "db-1").await;
+        app.daily_window(&admin, "now", opens, &["db-1"]).await;
         app.book(&owner, server, opens + 11 * 60).await;
         let done = app.deliver_mail().await;
         assert_eq!(

@@ -84,24 +84,43 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
         let mut needs_reboot = support::report("web-1", vec![], vec![]);
         needs_reboot.reboot_required = true;
         let mine = app.reported(&needs_reboot).await;
-        let theirs = app.reported(&support::report("web-2", vec![], vec![])).await;
+        let theirs = app
+            .reported(&support::report("web-2", vec![], vec![]))
+            .await;
         let owner_id = app.find_user(OWNER).await;
         let mut conn = app.app_state.db.write().await.unwrap();
-        patchport_db::servers::set_assignment(&mut conn, mine, owner_id, "standard").await.unwrap();
+        patchport_db::servers::set_assignment(&mut conn, mine, owner_id, "standard")
+            .await
+            .unwrap();
         drop(conn);
         // My servers does not ask to book what cannot be booked.
         let reboot_cell = || async {
-            let html = app.get("/servers", Some(&owner)).await.text().await.unwrap();
-            let cell = html.split("<td class=\"reboot\">").nth(1).unwrap_or_default();
+            let html = app
+                .get("/servers", Some(&owner))
+                .await
+                .text()
+                .await
+                .unwrap();
+            let cell = html
+                .split("<td class=\"reboot\">")
+                .nth(1)
+                .unwrap_or_default();
             cell[..cell.find("</td>").unwrap_or(0)].to_owned()
         };
-        assert_eq!(reboot_cell().await, "required: no window to book it in, ask an admin");
+        assert_eq!(
+            reboot_cell().await,
+            "required: no window to book it in, ask an admin"
+        );
         let book = |server: i64, at: String, cookie: String| {
             let app = &app;
             async move {
                 let server = server.to_string();
-                app.post_fn("/api/servers/book_reboot", Some(&cookie), &[("server_id", &server), ("at", &at)])
-                    .await
+                app.post_fn(
+                    "/api/servers/book_reboot",
+                    Some(&cookie),
+                    &[("server_id", &server), ("at", &at)],
+                )
+                .await
             }
         };
         // What a datetime-local field sends (read as UTC).
@@ -114,26 +133,35 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
 
         // A daily UTC window from the next full hour + 2 h, for 2 hours.
         let opens = (now / 3600 + 2) * 3600;
-        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
-            "duration_minutes": 120, "time_zone": "UTC"});
-        let resp = app
-            .post_json("/api/admin/windows/create", Some(&admin),
-                serde_json::json!({"name": "nightly", "window": window, "group_ids": [], "hostnames": ["web-1", "web-2"]}))
+        app.daily_window(&admin, "nightly", opens, &["web-1", "web-2"])
             .await;
-        assert_eq!(resp.status(), 200);
         assert_eq!(reboot_cell().await, "required: book it");
 
         // Outside the window, in the past, or another owner's server: refused.
         let resp = book(mine, local(opens - 600), owner.clone()).await;
         assert_eq!(resp.status(), 422);
         let text = resp.text().await.unwrap();
-        assert!(text.contains("outside this server's maintenance windows"), "{text}");
+        assert!(
+            text.contains("outside this server's maintenance windows"),
+            "{text}"
+        );
         let resp = book(mine, local(now - 3600), owner.clone()).await;
         assert_eq!(resp.status(), 422);
         assert!(resp.text().await.unwrap().contains("past"));
-        assert_eq!(book(theirs, local(opens + 600), owner.clone()).await.status(), 404);
+        assert_eq!(
+            book(theirs, local(opens + 600), owner.clone())
+                .await
+                .status(),
+            404
+        );
         let mut conn = app.app_state.db.read().await.unwrap();
-        assert!(patchport_db::windows::booked_reboots(&mut conn, mine).await.unwrap().is_empty(), "nothing booked");
+        assert!(
+            patchport_db::windows::booked_reboots(&mut conn, mine)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing booked"
+        );
         drop(conn);
 
         // Inside: booked; moved to another time in the window: one booking.
@@ -142,11 +170,22 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
         let resp = book(mine, local(opens + 3600), owner.clone()).await;
         assert_eq!(resp.status(), 200);
         let mut conn = app.app_state.db.read().await.unwrap();
-        let booked = patchport_db::windows::booked_reboots(&mut conn, mine).await.unwrap();
+        let booked = patchport_db::windows::booked_reboots(&mut conn, mine)
+            .await
+            .unwrap();
         drop(conn);
         assert_eq!(booked.len(), 1, "moved, not doubled");
-        assert_eq!((booked[0].at, booked[0].until), (opens + 3600, opens + 7200));
-        let resp = app.post_fn("/api/servers/reboot_plan", Some(&owner), &[("server_id", &mine.to_string())]).await;
+        assert_eq!(
+            (booked[0].at, booked[0].until),
+            (opens + 3600, opens + 7200)
+        );
+        let resp = app
+            .post_fn(
+                "/api/servers/reboot_plan",
+                Some(&owner),
+                &[("server_id", &mine.to_string())],
+            )
+            .await;
         let plan: app::booking::RebootPlanView = resp.json().await.unwrap();
         assert_eq!(plan.booked, Some((opens + 3600, opens + 7200)));
         assert_eq!(plan.upcoming[0].start, opens);
@@ -161,14 +200,44 @@ async fn owners_book_reboots_only_inside_their_servers_windows() {
         drop(conn);
         assert_eq!(told.total, 1, "the owner is told once of two changes");
         let final_at = patchport_core::clock::format_utc(opens + 3600);
-        assert_eq!(told.items[0].subject, format!("Reboot of web-1 booked for {} UTC", &final_at[..16]));
+        assert_eq!(
+            told.items[0].subject,
+            format!("Reboot of web-1 booked for {} UTC", &final_at[..16])
+        );
 
         // Cancelled by its owner; a second cancel says nothing is booked.
         let id = mine.to_string();
-        assert_eq!(app.post_fn("/api/servers/cancel_reboot", Some(&owner), &[("server_id", &id)]).await.status(), 200);
-        assert_eq!(app.post_fn("/api/servers/cancel_reboot", Some(&owner), &[("server_id", &id)]).await.status(), 409);
+        assert_eq!(
+            app.post_fn(
+                "/api/servers/cancel_reboot",
+                Some(&owner),
+                &[("server_id", &id)]
+            )
+            .await
+            .status(),
+            200
+        );
+        assert_eq!(
+            app.post_fn(
+                "/api/servers/cancel_reboot",
+                Some(&owner),
+                &[("server_id", &id)]
+            )
+            .await
+            .status(),
+            409
+        );
         let other = theirs.to_string();
-        assert_eq!(app.post_fn("/api/servers/cancel_reboot", Some(&owner), &[("server_id", &other)]).await.status(), 404);
+        assert_eq!(
+            app.post_fn(
+                "/api/servers/cancel_reboot",
+                Some(&owner),
+                &[("server_id", &other)]
+            )
+            .await
+            .status(),
+            404
+        );
     })
     .await;
 }
@@ -453,7 +522,8 @@ async fn admins_edit_windows_and_bookings_left_outside_are_refused_or_cancelled_
 
         // Moved three hours later: the booking would fall outside. Refused,
         // naming it in the admin's zone, and nothing changes.
-        let later = window(minute + 180, 60, "UTC", every_day());
+        // Wraps past midnight when the test runs late in the UTC day.
+        let later = window((minute + 180) % 1440, 60, "UTC", every_day());
         let (got, text) = update(edit("nightly", later.clone(), vec!["web-1"], false), admin.clone()).await;
         assert_eq!(got, 422, "{text}");
         let at_text = format!("web-1 at {} UTC", &patchport_core::clock::format_utc(opens + 600)[..16]);
@@ -505,47 +575,75 @@ async fn deleting_a_window_that_holds_a_booking_names_it_and_a_moved_booking_giv
     for_each_backend(|app| async move {
         let admin = app.login(ADMIN, PASSWORD).await.unwrap();
         let owner = app.login(OWNER, PASSWORD).await.unwrap();
-        let mine = app.reported(&support::report("web-1", vec![], vec![])).await;
+        let mine = app
+            .reported(&support::report("web-1", vec![], vec![]))
+            .await;
         let owner_id = app.find_user(OWNER).await;
         let mut conn = app.app_state.db.write().await.unwrap();
-        patchport_db::servers::set_assignment(&mut conn, mine, owner_id, "standard").await.unwrap();
+        patchport_db::servers::set_assignment(&mut conn, mine, owner_id, "standard")
+            .await
+            .unwrap();
         // Patched without a reboot: bookings count against the moves allowed.
-        patchport_db::windows::oblige_reboot(&mut conn, mine, 0, app.clock_now()).await.unwrap();
+        patchport_db::windows::oblige_reboot(&mut conn, mine, 0, app.clock_now())
+            .await
+            .unwrap();
         drop(conn);
         let opens = (app.clock_now() / 3600 + 2) * 3600;
-        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
-            "duration_minutes": 120, "time_zone": "UTC"});
-        let resp = app
-            .post_json("/api/admin/windows/create", Some(&admin),
-                serde_json::json!({"name": "nightly", "window": window, "group_ids": [], "hostnames": ["web-1"]}))
-            .await;
-        assert_eq!(resp.status(), 200);
-        let id: i64 = resp.json().await.unwrap();
+        let id = app.daily_window(&admin, "nightly", opens, &["web-1"]).await;
         let local = patchport_core::clock::format_utc(opens + 600)[..16].replace(' ', "T");
         let resp = app
-            .post_fn("/api/servers/book_reboot", Some(&owner), &[("server_id", &mine.to_string()), ("at", &local)])
+            .post_fn(
+                "/api/servers/book_reboot",
+                Some(&owner),
+                &[("server_id", &mine.to_string()), ("at", &local)],
+            )
             .await;
         assert_eq!(resp.status(), 200);
         let bookings = || async {
             let mut conn = app.app_state.db.read().await.unwrap();
-            patchport_db::windows::obligation(&mut conn, mine).await.unwrap().unwrap().bookings
+            patchport_db::windows::obligation(&mut conn, mine)
+                .await
+                .unwrap()
+                .unwrap()
+                .bookings
         };
         assert_eq!(bookings().await, 1);
         let id = id.to_string();
-        let resp = app.post_fn("/api/admin/windows/delete", Some(&admin), &[("id", &id)]).await;
+        let resp = app
+            .post_fn("/api/admin/windows/delete", Some(&admin), &[("id", &id)])
+            .await;
         assert_eq!(resp.status(), 422);
         assert!(resp.text().await.unwrap().contains("web-1 at "));
         assert_eq!(app.windows(&admin).await.len(), 1, "still there");
         // The page's question names the booking it cancels.
-        let html = app.get(&format!("/windows?confirm=delete-window-{id}"), Some(&admin)).await.text().await.unwrap();
-        assert!(html.contains("These booked reboots fall in no other window and are cancelled"), "{html}");
+        let html = app
+            .get(
+                &format!("/windows?confirm=delete-window-{id}"),
+                Some(&admin),
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("These booked reboots fall in no other window and are cancelled"),
+            "{html}"
+        );
         let resp = app
-            .post_fn("/api/admin/windows/delete", Some(&admin), &[("id", &id), ("cancel_bookings", "true")])
+            .post_fn(
+                "/api/admin/windows/delete",
+                Some(&admin),
+                &[("id", &id), ("cancel_bookings", "true")],
+            )
             .await;
         assert_eq!(resp.status(), 200);
         assert!(app.windows(&admin).await.is_empty());
         assert!(app.bookings(mine).await.is_empty());
-        assert_eq!(bookings().await, 0, "a booking the admins cancelled is no move of the owner's");
+        assert_eq!(
+            bookings().await,
+            0,
+            "a booking the admins cancelled is no move of the owner's"
+        );
     })
     .await;
 }

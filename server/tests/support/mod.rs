@@ -253,6 +253,19 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// A daily UTC window named `name` for `hosts`, opening at `opens`'s
+    /// time of day for two hours, made by `admin`; its id.
+    pub async fn daily_window(&self, admin: &str, name: &str, opens: i64, hosts: &[&str]) -> i64 {
+        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
+            "duration_minutes": 120, "time_zone": "UTC"});
+        let resp = self
+            .post_json("/api/admin/windows/create", Some(admin),
+                serde_json::json!({"name": name, "window": window, "hostnames": hosts, "group_ids": []}))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
     /// Calls a server function that takes JSON input.
     pub async fn post_json(
         &self,
