@@ -74,9 +74,7 @@ const IMPORTS_SHOWN: i64 = 25;
 pub async fn advisory_status() -> Result<AdvisoryPageData, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         let imports = patchport_db::advisories::imports(&mut conn, IMPORTS_SHOWN).await?;
         let counts = patchport_db::advisories::counts(&mut conn).await?;
         let stale = patchport_db::advisories::stale_count(&mut conn).await?;

@@ -22,6 +22,13 @@ pub struct AuthContext {
     pub setup: ServerAction<SetupAdmin>,
     /// Who is signed in.
     pub user: Resource<Result<Option<UserView>, AppError>>,
+    /// Who is signed in, known without waiting: the server's answer for
+    /// this request (carried to the browser with the page), then `user`
+    /// once it is loaded again (after a sign-in). Pages are gated on it
+    /// outside any `Suspense`, so a page is built once per render: inside
+    /// one, the server walks the children several times and each walk
+    /// built the page anew, running its queries again (issue 17).
+    pub current: Memo<Option<UserView>>,
 }
 
 /// The Content-Security-Policy of every page: scripts only from this origin
@@ -70,7 +77,17 @@ pub fn App() -> impl IntoView {
         move || (login.version().get(), setup.version().get()),
         |_| whoami(),
     );
-    provide_context(AuthContext { login, setup, user });
+    let first = SharedValue::new(user_on_server).into_inner();
+    let current = Memo::new(move |_| match user.get() {
+        Some(Ok(u)) => u,
+        _ => first.clone(),
+    });
+    provide_context(AuthContext {
+        login,
+        setup,
+        user,
+        current,
+    });
     // Effects run only in the browser, once the page is hydrated; the mark
     // tells end-to-end tests (and curious admins) that the WASM is live.
     Effect::new(|_| {
@@ -144,31 +161,20 @@ fn Gate(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
     {
         res.set_status(http::StatusCode::FORBIDDEN);
     }
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {
-                let children = children.clone();
-                move || {
-                    let children = children.clone();
-                    Suspend::new(async move {
-                        match auth.user.await.ok().flatten().or_else(user_on_server) {
-                            Some(u) if allowed(&u) => {
-                                // Pages below read the user from context instead
-                                // of the user resource (see `ui::Pager`).
-                                provide_context(u);
-                                children().into_any()
-                            }
-                            _ => view! {
-                                <section class="card narrow forbidden">
-                                    <h1>"403 · Administrators only"</h1>
-                                    <p>"This page is for administrators. " <a href="/">"Back to your dashboard"</a></p>
-                                </section>
-                            }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Transition>
+    move || match auth.current.get() {
+        Some(u) if allowed(&u) => {
+            // Pages below read the user from context instead of the user
+            // resource (see `ui::Pager`).
+            provide_context(u);
+            children().into_any()
+        }
+        _ => view! {
+            <section class="card narrow forbidden">
+                <h1>"403 · Administrators only"</h1>
+                <p>"This page is for administrators. " <a href="/">"Back to your dashboard"</a></p>
+            </section>
+        }
+        .into_any(),
     }
 }
 
@@ -241,8 +247,8 @@ fn Dashboard() -> impl IntoView {
     let auth = expect_context::<AuthContext>();
     view! {
         <Title text="Dashboard" />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move { auth.user.await.ok().flatten().map(|u| {
+        // Outside a Suspense: see `AuthContext::current`.
+        {move || auth.current.get().map(|u| {
                 let admin = u.role == Role::Admin;
                 view! {
                     <section class="card">
@@ -273,7 +279,6 @@ fn Dashboard() -> impl IntoView {
                         }}
                     </section>
                 }
-            }) })}
-        </Transition>
+            })}
     }
 }

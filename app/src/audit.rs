@@ -18,9 +18,7 @@ pub const PER_PAGE: i64 = 50;
 pub async fn list_audit(action: String, page: i64) -> Result<AuditPage, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         let found = patchport_db::audit::list(&mut conn, &action, page, PER_PAGE).await?;
         Ok(found)
     })
@@ -32,9 +30,7 @@ pub async fn list_audit(action: String, page: i64) -> Result<AuditPage, AppError
 pub async fn audit_kinds() -> Result<Vec<String>, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         Ok(patchport_db::audit::kinds(&mut conn).await?)
     })
     .await

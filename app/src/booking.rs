@@ -32,7 +32,7 @@ pub async fn reboot_plan(server_id: i64) -> Result<RebootPlanView, AppError> {
         let state = ssr::state()?;
         let now = state.clock.now();
         let mut conn = state.db.read().await?;
-        crate::servers::visible_server(&mut conn, &me, server_id).await?;
+        crate::servers::check_visible(&mut conn, &me, server_id).await?;
         let windows = patchport_db::windows::of_server(&mut conn, server_id).await?;
         let mut upcoming: Vec<Occurrence> = windows
             .iter()
@@ -77,7 +77,7 @@ pub async fn book_reboot(server_id: i64, at: String) -> Result<i64, AppError> {
         }
         let at = crate::jobs::parse_time("at", "the reboot time", &at, now, &me.zone)?;
         let mut tx = state.db.begin().await?;
-        let server = crate::servers::visible_server(&mut tx, &me, server_id).await?;
+        let host = crate::servers::check_visible(&mut tx, &me, server_id).await?;
         let booking = patchport_db::windows::book_reboot(&mut tx, server_id, at, me.id, now)
             .await?
             .map_err(|e| AppError::invalid("at", e.explain(&me.zone)))?;
@@ -85,7 +85,7 @@ pub async fn book_reboot(server_id: i64, at: String) -> Result<i64, AppError> {
             &mut tx,
             Some(&me),
             "reboot.booked",
-            &server.row.hostname,
+            &host,
             &format!("at {}", patchport_core::clock::format_utc(booking.at)),
             now,
         )
@@ -106,7 +106,7 @@ pub async fn cancel_reboot(server_id: i64) -> Result<(), AppError> {
         let state = ssr::state()?;
         let now = state.clock.now();
         let mut tx = state.db.begin().await?;
-        let server = crate::servers::visible_server(&mut tx, &me, server_id).await?;
+        let host = crate::servers::check_visible(&mut tx, &me, server_id).await?;
         let booked = patchport_db::windows::booked_reboots(&mut tx, server_id).await?;
         if booked.is_empty() {
             return Err(AppError::Conflict("no reboot is booked".into()));
@@ -117,15 +117,7 @@ pub async fn cancel_reboot(server_id: i64) -> Result<(), AppError> {
         // Told with the booking's other changes, once they rest: nothing
         // if its booking was never mailed.
         patchport_db::mail::booking_changed(&mut tx, server_id, now, false).await?;
-        ssr::audit(
-            &mut tx,
-            Some(&me),
-            "reboot.cancelled",
-            &server.row.hostname,
-            "",
-            now,
-        )
-        .await?;
+        ssr::audit(&mut tx, Some(&me), "reboot.cancelled", &host, "", now).await?;
         patchport_db::commit(tx).await?;
         Ok(())
     })
@@ -220,9 +212,7 @@ pub fn RebootCard(server_id: i64) -> impl IntoView {
 pub async fn reboot_rules() -> Result<patchport_core::deadline::RebootRules, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         Ok(patchport_db::windows::rules(&mut conn).await?)
     })
     .await

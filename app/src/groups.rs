@@ -19,14 +19,15 @@ pub struct GroupView {
     pub members: i64,
 }
 
+/// The groups as a page loads them once for all its parts.
+pub type Groups = Resource<Result<Vec<GroupView>, AppError>>;
+
 /// All groups, by name.
 #[server(endpoint = "admin/groups/list")]
 pub async fn list_groups() -> Result<Vec<GroupView>, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         Ok(patchport_db::groups::list(&mut conn)
             .await?
             .into_iter()

@@ -17,10 +17,9 @@ use serde::{Deserialize, Serialize};
 pub async fn home_for_admin() -> Result<AdminHome, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
-        Ok(patchport_db::home::admin(&mut conn, state.clock.now()).await?)
+        let mut conn = ssr::admin_read().await?;
+        let now = ssr::state()?.clock.now();
+        Ok(patchport_db::home::admin(&mut conn, now).await?)
     })
     .await
 }

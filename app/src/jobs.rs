@@ -99,7 +99,10 @@ async fn install_spec(
     tx: &mut patchport_db::Conn,
     server_id: i64,
     patch_ids: &[i64],
-    states: &[&str],
+    // For an owner, the patches they may install
+    // (`db::servers::owner_installable`); admins install any that is
+    // missing, published or failed.
+    owner_may: Option<&[i64]>,
 ) -> Result<patchport_core::protocol::JobSpec, AppError> {
     use patchport_core::protocol::{JobSpec, MAX_JOB_PACKAGES, PackageTarget};
     if patch_ids.is_empty() || patch_ids.len() > MAX_JOB_PACKAGES {
@@ -117,7 +120,11 @@ async fn install_spec(
                 format!("patch {id} is not known on this server"),
             ));
         };
-        if !states.contains(&p.state.as_str()) {
+        let allowed = match owner_may {
+            None => p.installable(),
+            Some(ids) => ids.contains(id),
+        };
+        if !allowed {
             return Err(AppError::invalid(
                 "patch_ids",
                 format!(
@@ -125,7 +132,7 @@ async fn install_spec(
                     p.package,
                     p.version,
                     p.state,
-                    if p.state == "missing" {
+                    if matches!(p.state.as_str(), "missing" | "failed") {
                         "it is not published for you to install"
                     } else {
                         "nothing to install"
@@ -202,15 +209,7 @@ pub async fn queue_job(
             .await?
             .ok_or(AppError::NotFound)?;
         let spec = match kind.as_str() {
-            "install" => {
-                install_spec(
-                    &mut w.tx,
-                    server_id,
-                    &patch_ids,
-                    &["missing", "published", "failed"],
-                )
-                .await?
-            }
+            "install" => install_spec(&mut w.tx, server_id, &patch_ids, None).await?,
             "reboot" => JobSpec::Reboot,
             "refresh" => JobSpec::Refresh,
             _ => {
@@ -266,8 +265,9 @@ pub struct InstallQueued {
 /// How long an install started "now" or "at" a time may wait for the agent.
 pub const INSTALL_START_HOURS: i64 = 4;
 
-/// Installs patches on a server: its owner those published for it, admins
-/// any that are missing, published or failed. `when` is `now`, `window`
+/// Installs patches on a server: its owner those published for it (again
+/// when their install failed), admins any that are missing, published or
+/// failed. `when` is `now`, `window`
 /// (the server's next maintenance window, open until it closes) or `at`
 /// (`at`, UTC, `YYYY-MM-DDTHH:MM`).
 #[server(endpoint = "servers/install", input = server_fn::codec::Json)]
@@ -284,7 +284,7 @@ pub async fn install_patches(
         let now = state.clock.now();
         let admin = me.role == patchport_core::Role::Admin;
         let mut tx = state.db.begin().await?;
-        let server = crate::servers::visible_server(&mut tx, &me, server_id).await?;
+        let host = crate::servers::check_visible(&mut tx, &me, server_id).await?;
         let (starts_at, until) = match when.as_str() {
             "now" => (now, now + INSTALL_START_HOURS * 3600),
             "at" => {
@@ -306,12 +306,12 @@ pub async fn install_patches(
                 return Err(AppError::invalid("when", "when must be now, window or at"));
             }
         };
-        let states: &[&str] = if admin {
-            &["missing", "published", "failed"]
+        let owner_may = if admin {
+            None
         } else {
-            &["published"]
+            Some(patchport_db::servers::owner_installable(&mut tx, server_id).await?)
         };
-        let spec = install_spec(&mut tx, server_id, &patch_ids, states).await?;
+        let spec = install_spec(&mut tx, server_id, &patch_ids, owner_may.as_deref()).await?;
         spec.validate()
             .map_err(|e| AppError::invalid("patch_ids", e.to_string()))?;
         let job = patchport_db::jobs::NewJob {
@@ -326,7 +326,7 @@ pub async fn install_patches(
             &mut tx,
             Some(&me),
             "job.queued",
-            &server.row.hostname,
+            &host,
             &format!(
                 "job {job_id}: install {} patch(es) from {}",
                 patch_ids.len(),
@@ -381,7 +381,7 @@ pub async fn list_jobs(server_id: i64, page: i64) -> Result<JobPage, AppError> {
         let me = ssr::user()?;
         let state = ssr::state()?;
         let mut conn = state.db.read().await?;
-        crate::servers::visible_server(&mut conn, &me, server_id).await?;
+        crate::servers::check_visible(&mut conn, &me, server_id).await?;
         let found = patchport_db::jobs::list(&mut conn, server_id, page, JOBS_PER_PAGE).await?;
         let active = found
             .items

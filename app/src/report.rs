@@ -471,19 +471,15 @@ fn keep_selection(selection: &std::collections::BTreeSet<i64>) {
 /// rows they ask for, and reloading, a shared link or Back show the same.
 #[component]
 pub fn ReportPage() -> impl IntoView {
-    let location = leptos_router::hooks::use_location();
-    // The address while it is this page's; leaving for a patch keeps the
-    // last one, so the rows are not fetched again for the next page's query.
-    let place = Memo::new(move |prev: Option<&(ReportFilter, i64)>| match prev {
-        Some(prev) if location.pathname.with(|p| p.as_str() != "/report") => prev.clone(),
-        _ => location.search.with(|q| ReportFilter::from_query(q)),
-    });
+    let query = crate::ui::page_query("/report");
+    let place = Memo::new(move |_| query.with(|q| ReportFilter::from_query(q)));
     let filter = Memo::new(move |_| place.with(|p| p.0.clone()));
     let selected = RwSignal::new(kept_selection());
     Effect::new(move |_| selected.with(keep_selection));
     // Live once hydrated (effects run in the browser only). The server's
     // HTML, and the hydrating page, show the layout without JavaScript; a
     // page made in the browser turns live before it is first painted.
+    let groups: crate::groups::Groups = Resource::new(|| (), |_| crate::groups::list_groups());
     let live = RwSignal::new(false);
     Effect::new(move |_| live.set(true));
     let rows: Resource<Shown> = Resource::new(
@@ -517,7 +513,7 @@ pub fn ReportPage() -> impl IntoView {
                 <a role="tab" id="view-patch" data-noscroll="" href=tab("patch") aria-selected=move || (!by_server()).to_string()>"By patch"</a>
                 <a role="tab" id="view-server" data-noscroll="" href=tab("server") aria-selected=move || by_server().to_string()>"By server"</a>
             </div>
-            <ReportFilters filter live />
+            <ReportFilters filter live groups />
             <p class="toolbar">
                 <a id="csv" href=move || format!("/export/patches.csv?{}", filter.with(|f| f.to_query(1)))
                     download>{move || if by_server() { "Download CSV of this filter (one row per server and patch, times in UTC)" } else { "Download CSV of this filter (times in UTC)" }}</a>
@@ -542,7 +538,7 @@ pub fn ReportPage() -> impl IntoView {
                 })}
             </Transition>
             </div>
-            <SelectionBar selected live />
+            <SelectionBar selected live groups />
         </section>
     }
 }
@@ -551,41 +547,24 @@ pub fn ReportPage() -> impl IntoView {
 /// (its Apply button); with it, each change replaces the address (no
 /// history entry per keystroke or choice) and the rows follow.
 #[component]
-fn ReportFilters(filter: Memo<ReportFilter>, live: RwSignal<bool>) -> impl IntoView {
-    let navigate = leptos_router::hooks::use_navigate();
-    let go = move |f: ReportFilter| {
-        navigate(
-            &report_href(&f, 1),
-            leptos_router::NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        )
-    };
+fn ReportFilters(
+    filter: Memo<ReportFilter>,
+    live: RwSignal<bool>,
+    groups: crate::groups::Groups,
+) -> impl IntoView {
+    let go = crate::ui::replace_filter(|f: &ReportFilter| report_href(f, 1));
     let set = {
         let go = go.clone();
         move |change: fn(&mut ReportFilter, String)| {
-            let go = go.clone();
-            move |ev: leptos::ev::Event| {
-                let mut f = filter.get_untracked();
-                change(&mut f, event_target_value(&ev));
-                go(f);
-            }
+            crate::ui::on_filter_value(filter, go.clone(), change)
         }
     };
     let check = move |change: fn(&mut ReportFilter, bool)| {
-        let go = go.clone();
-        move |ev: leptos::ev::Event| {
-            let mut f = filter.get_untracked();
-            change(&mut f, event_target_checked(&ev));
-            go(f);
-        }
+        crate::ui::on_filter_checked(filter, go.clone(), change)
     };
     let text = move |get: fn(&ReportFilter) -> String| move || filter.with(get);
     let is =
         move |get: fn(&ReportFilter) -> &str, v: &'static str| move || filter.with(|f| get(f) == v);
-    let groups = Resource::new(|| (), |_| crate::groups::list_groups());
     view! {
         <form method="get" action="/report" class="toolbar filters" id="report-filters" on:submit=|ev| ev.prevent_default()>
             // The view and order are kept when the form is sent; the page is not.
@@ -807,6 +786,7 @@ fn ServerRows(filter: ReportFilter, rows: Vec<ServerReportRow>) -> impl IntoView
 fn SelectionBar(
     selected: RwSignal<std::collections::BTreeSet<i64>>,
     live: RwSignal<bool>,
+    groups: crate::groups::Groups,
 ) -> impl IntoView {
     let count = move || selected.with(|s| s.len());
     view! {
@@ -818,7 +798,7 @@ fn SelectionBar(
                 {move || match count() { 1 => "1 patch selected ".to_owned(), n => format!("{n} patches selected ") }}
                 <button type="button" class="link" on:click=move |_| selected.set(Default::default())>"Clear"</button>
             </p>
-            <crate::rollouts::DeployPanel selected />
+            <crate::rollouts::DeployPanel selected groups />
         </div>
     }
 }

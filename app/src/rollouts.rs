@@ -45,9 +45,7 @@ pub struct PolicyView {
 pub async fn list_policies() -> Result<Vec<PolicyView>, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         Ok(patchport_db::rollouts::policies(&mut conn)
             .await?
             .into_iter()
@@ -559,9 +557,7 @@ pub struct DeploymentView {
 pub async fn get_deployment(id: i64) -> Result<DeploymentView, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         let d = patchport_db::rollouts::deployment(&mut conn, id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -627,9 +623,7 @@ pub struct NotificationView {
 pub async fn list_notifications(page: i64) -> Result<(Vec<NotificationView>, i64), AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         let p = patchport_db::rollouts::notifications(&mut conn, None, page, 50).await?;
         Ok((
             p.items
@@ -727,8 +721,11 @@ pub fn DeploymentPage() -> impl IntoView {
 /// the report's check boxes belong to it (`form="deploy-form"`), so it
 /// works before (and without) hydration too.
 #[component]
-pub fn DeployPanel(selected: RwSignal<std::collections::BTreeSet<i64>>) -> impl IntoView {
-    let groups = Resource::new(|| (), |_| crate::groups::list_groups());
+pub fn DeployPanel(
+    selected: RwSignal<std::collections::BTreeSet<i64>>,
+    /// The groups (the page's list, shared with its filters).
+    groups: crate::groups::Groups,
+) -> impl IntoView {
     let create = ServerAction::<SubmitDeployment>::new();
     let mode = RwSignal::new("deploy".to_owned());
     let request_key = RwSignal::new(new_key());
@@ -830,6 +827,7 @@ pub fn PoliciesPage() -> impl IntoView {
                     Ok(list) => {
                         let next = list.iter().map(|p| p.position).max().unwrap_or(0) + 1;
                         view! {
+                        <h2>"Policies, in the order they are tried"</h2>
                         {list.into_iter().map(|p| view! { <PolicyForm save view=Some(p) position=0 /> }).collect_view()}
                         <h2>"New policy"</h2>
                         <PolicyForm save view=None position=next />

@@ -67,6 +67,61 @@ pub fn Time(ts: i64) -> impl IntoView {
     view! { <time datetime=iso title=utc>{when(ts)}</time> }
 }
 
+/// The query of the address while it is `path`'s page: leaving for another
+/// page (a rollout, a patch) keeps the last one, so nothing is fetched for
+/// the next page's query while it loads.
+pub fn page_query(path: &'static str) -> Memo<String> {
+    let location = leptos_router::hooks::use_location();
+    Memo::new(move |prev: Option<&String>| match prev {
+        Some(prev) if location.pathname.with(|p| p != path) => prev.clone(),
+        _ => location.search.get(),
+    })
+}
+
+/// Filters kept in the address: goes to `href` of a changed filter,
+/// replacing the address (no history entry per keystroke or choice) and
+/// keeping the scroll, so Back and reloading show the same rows.
+pub fn replace_filter<F: 'static>(href: fn(&F) -> String) -> impl Fn(F) + Clone + 'static {
+    let navigate = leptos_router::hooks::use_navigate();
+    move |f: F| {
+        navigate(
+            &href(&f),
+            leptos_router::NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        )
+    }
+}
+
+/// The input or change handler of a filter field: `change` puts the field's
+/// value into a copy of the filter, which `go` shows.
+pub fn on_filter_value<F: Clone + Send + Sync + 'static>(
+    filter: Memo<F>,
+    go: impl Fn(F) + Clone + 'static,
+    change: fn(&mut F, String),
+) -> impl Fn(leptos::ev::Event) + Clone + 'static {
+    move |ev| {
+        let mut f = filter.get_untracked();
+        change(&mut f, event_target_value(&ev));
+        go(f);
+    }
+}
+
+/// The change handler of a filter's check box, as [`on_filter_value`].
+pub fn on_filter_checked<F: Clone + Send + Sync + 'static>(
+    filter: Memo<F>,
+    go: impl Fn(F) + Clone + 'static,
+    change: fn(&mut F, bool),
+) -> impl Fn(leptos::ev::Event) + Clone + 'static {
+    move |ev| {
+        let mut f = filter.get_untracked();
+        change(&mut f, event_target_checked(&ev));
+        go(f);
+    }
+}
+
 /// The query key naming the confirmation a page shows open
 /// (`?confirm=delete-window-3`): without JavaScript, a confirmed action is
 /// two steps, a GET that reloads the page with its question open, then the

@@ -39,33 +39,55 @@ pub struct WindowView {
 pub async fn list_windows() -> Result<Vec<WindowView>, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut conn = state.db.read().await?;
-        let mut held = patchport_db::windows::held_only_by(&mut conn).await?;
-        Ok(patchport_db::windows::list(&mut conn)
-            .await?
-            .into_iter()
-            .map(|w| WindowView {
-                id: w.id,
-                name: w.name,
-                summary: w.window.describe(),
-                upcoming: w.window.upcoming(now, 5),
-                window: w.window,
-                groups: w.groups,
-                group_ids: w.group_ids,
-                servers: w.servers,
-                only_here: held
-                    .remove(&w.id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|b| (b.host, b.at))
-                    .collect(),
-            })
-            .collect())
+        let mut conn = ssr::admin_read().await?;
+        read_windows(&mut conn, ssr::state()?.clock.now()).await
     })
     .await
+}
+
+/// The windows page's data in one call: the windows and the calendar,
+/// read once.
+#[server(endpoint = "admin/windows/page")]
+pub async fn windows_page() -> Result<(Vec<WindowView>, CalendarView), AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let me = ssr::require_admin()?;
+        let mut conn = ssr::admin_read().await?;
+        let now = ssr::state()?.clock.now();
+        let windows = read_windows(&mut conn, now).await?;
+        let calendar = calendar_of(now, &me.zone, windows.iter().map(|w| (&w.name, &w.window)))?;
+        Ok((windows, calendar))
+    })
+    .await
+}
+
+/// Every window as the page lists it.
+#[cfg(feature = "ssr")]
+async fn read_windows(
+    conn: &mut patchport_db::Conn,
+    now: i64,
+) -> Result<Vec<WindowView>, AppError> {
+    let mut held = patchport_db::windows::held_only_by(conn).await?;
+    Ok(patchport_db::windows::list(conn)
+        .await?
+        .into_iter()
+        .map(|w| WindowView {
+            id: w.id,
+            name: w.name,
+            summary: w.window.describe(),
+            upcoming: w.window.upcoming(now, 5),
+            window: w.window,
+            groups: w.groups,
+            group_ids: w.group_ids,
+            servers: w.servers,
+            only_here: held
+                .remove(&w.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|b| (b.host, b.at))
+                .collect(),
+        })
+        .collect())
 }
 
 /// Two weeks of windows from this week's Monday, in the reader's zone, for
@@ -92,54 +114,65 @@ pub const CALENDAR_DAYS: i64 = 14;
 #[server(endpoint = "admin/windows/calendar")]
 pub async fn window_calendar() -> Result<CalendarView, AppError> {
     use crate::ssr;
-    use patchport_core::clock::{local_days, local_input};
     ssr::run(async move {
         let me = ssr::require_admin()?;
-        let state = ssr::state()?;
-        let now = state.clock.now();
-        let mut days: Vec<(i64, String, Vec<Slot>)> = local_days(now, &me.zone, CALENDAR_DAYS + 1)
-            .into_iter()
-            .map(|(start, date)| (start, date, Vec::new()))
-            .collect();
-        // The day after the last one only marks where the last one ends.
-        let Some((end, _, _)) = days.pop() else {
-            return Err(AppError::Internal);
-        };
-        let start = days.first().map_or(end, |d| d.0);
-        let mut conn = state.db.read().await?;
-        for w in patchport_db::windows::list(&mut conn).await? {
-            // At most a few occurrences a day, over two weeks.
-            for o in w.window.upcoming(start, 64) {
-                if o.start >= end {
-                    break;
-                }
-                if let Some(day) = days.iter_mut().rev().find(|d| d.0 <= o.start) {
-                    day.2.push((w.name.clone(), o.start, o.end));
-                }
-            }
-        }
-        for day in &mut days {
-            day.2.sort_by_key(|(name, opens, _)| (*opens, name.clone()));
-        }
-        let today = local_input(now, &me.zone)[..10].to_owned();
-        Ok(CalendarView {
-            today,
-            zone: me.zone,
-            days,
-        })
+        let mut conn = ssr::admin_read().await?;
+        let now = ssr::state()?.clock.now();
+        let windows = patchport_db::windows::list(&mut conn).await?;
+        calendar_of(now, &me.zone, windows.iter().map(|w| (&w.name, &w.window)))
     })
     .await
 }
 
+/// The calendar of these (name, window) pairs from `now`'s week, in `zone`.
+#[cfg(feature = "ssr")]
+fn calendar_of<'a>(
+    now: i64,
+    zone: &str,
+    windows: impl Iterator<Item = (&'a String, &'a Window)>,
+) -> Result<CalendarView, AppError> {
+    use patchport_core::clock::{local_days, local_input};
+    let mut days: Vec<(i64, String, Vec<Slot>)> = local_days(now, zone, CALENDAR_DAYS + 1)
+        .into_iter()
+        .map(|(start, date)| (start, date, Vec::new()))
+        .collect();
+    // The day after the last one only marks where the last one ends.
+    let Some((end, _, _)) = days.pop() else {
+        return Err(AppError::Internal);
+    };
+    let start = days.first().map_or(end, |d| d.0);
+    for (name, window) in windows {
+        // At most a few occurrences a day, over two weeks.
+        for o in window.upcoming(start, 64) {
+            if o.start >= end {
+                break;
+            }
+            if let Some(day) = days.iter_mut().rev().find(|d| d.0 <= o.start) {
+                day.2.push((name.clone(), o.start, o.end));
+            }
+        }
+    }
+    for day in &mut days {
+        day.2.sort_by_key(|(name, opens, _)| (*opens, name.clone()));
+    }
+    Ok(CalendarView {
+        today: local_input(now, zone)[..10].to_owned(),
+        zone: zone.to_owned(),
+        days,
+    })
+}
+
+/// The windows page's data, loaded once for its parts.
+type PageData = Resource<Result<(Vec<WindowView>, CalendarView), AppError>>;
+
 /// The calendar: two weeks of windows, Monday first, in the reader's zone.
 #[component]
-fn CalendarCard(version: Signal<(usize, usize)>) -> impl IntoView {
-    let calendar = Resource::new(move || version.get(), |_| window_calendar());
+fn CalendarCard(page: PageData) -> impl IntoView {
     view! {
         <section class="card">
             <h2>"Calendar"</h2>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move { match calendar.await {
+                {move || Suspend::new(async move { match page.await.map(|p| p.1) {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(c) if c.days.iter().all(|d| d.2.is_empty()) => view! { <p class="empty" id="window-calendar">"No window opens in these two weeks: create one below."</p> }.into_any(),
                     Ok(c) => {
@@ -311,6 +344,20 @@ fn bookings_text(
         .join(", ")
 }
 
+/// "; cancelled web-1 at 2027-03-29 02:30 UTC" for the audit trail, or
+/// nothing when no booking was cancelled.
+#[cfg(feature = "ssr")]
+fn cancelled_note(cancelled: &[patchport_db::windows::Stranded]) -> String {
+    if cancelled.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; cancelled {}",
+            bookings_text(cancelled, patchport_core::clock::format_utc)
+        )
+    }
+}
+
 /// The edit form's box that lets a change cancel the bookings it strands.
 const CANCEL_LABEL: &str =
     "Cancel booked reboots this leaves outside every window (their owners are mailed)";
@@ -361,14 +408,7 @@ pub async fn update_window(
             hostnames.join(", "),
             before.name,
             before.window.describe(),
-            if cancelled.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; cancelled {}",
-                    bookings_text(&cancelled, patchport_core::clock::format_utc)
-                )
-            }
+            cancelled_note(&cancelled)
         );
         let zone = w.me.zone.clone();
         w.commit("window.updated", &name, &detail).await?;
@@ -442,14 +482,7 @@ pub async fn assign_window(
             &format!(
                 "groups {group_ids:?}, servers {}{}",
                 hostnames.join(", "),
-                if cancelled.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; cancelled {}",
-                        bookings_text(&cancelled, patchport_core::clock::format_utc)
-                    )
-                }
+                cancelled_note(&cancelled)
             ),
         )
         .await?;
@@ -471,15 +504,9 @@ pub async fn delete_window(
         let mut w = ssr::AdminWrite::begin().await?;
         let name = patchport_db::windows::delete(&mut w.tx, id).await?;
         let cancelled = refit(&mut w, cancel_bookings).await?;
-        let detail = if cancelled.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "cancelled {}",
-                bookings_text(&cancelled, patchport_core::clock::format_utc)
-            )
-        };
-        w.commit("window.deleted", &name, &detail).await?;
+        let detail = cancelled_note(&cancelled);
+        w.commit("window.deleted", &name, detail.trim_start_matches("; "))
+            .await?;
         crate::ui::back_to_page(None);
         Ok(())
     })
@@ -526,7 +553,7 @@ pub fn WindowsPage() -> impl IntoView {
             delete.version().get() + edit.version().get(),
         )
     };
-    let windows = Resource::new(versions, |_| list_windows());
+    let windows: PageData = Resource::new(versions, |_| windows_page());
     let groups = Resource::new(|| (), |_| crate::groups::list_groups());
     let editing = RwSignal::new(editing_from_query());
     // Saved with JavaScript: the form closes; the list shows the change.
@@ -547,7 +574,7 @@ pub fn WindowsPage() -> impl IntoView {
                 _ => None,
             }.map(|msg| view! { <p class="ok" role="status" id="window-saved">{msg}</p> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move { match windows.await {
+                {move || Suspend::new(async move { match windows.await.map(|p| p.0) {
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No maintenance windows yet: approved patches are published for standard servers instead of deployed."</p> }.into_any(),
                     Ok(list) => view! {
@@ -587,20 +614,11 @@ pub fn WindowsPage() -> impl IntoView {
         <Show when=move || editing.get().is_some()>
             <EditWindowCard windows groups editing edit />
         </Show>
-        <CalendarCard version=Signal::derive(versions) />
+        <CalendarCard page=windows />
         <section class="card">
             <h2>"New window"</h2>
             <ActionForm action=create attr:id="new-window">
-                <label>"Name "<input type="text" name="name" required maxlength="64" aria-label="Window name" /></label>
-                <fieldset class="days"><legend>"Days"</legend>
-                    {(1u8..=7).map(|d| view! {
-                        <label class="check"><input type="checkbox" name="days[]" value=d.to_string() aria-label=DAYS[usize::from(d - 1)] />
-                            {DAYS[usize::from(d - 1)]}</label>
-                    }).collect_view()}
-                </fieldset>
-                <label>"Starts "<input type="time" name="start" value="22:00" aria-label="Start time" /></label>
-                <label>"Hours "<input type="number" name="hours" value="4" min="0.25" max="168" step="0.25" aria-label="Duration in hours" /></label>
-                <label>"Time zone "<input type="text" name="time_zone" value="UTC" aria-label="Time zone" list="zones" /></label>
+                <WindowFields name=String::new() days=Vec::new() start="22:00".into() hours="4".into() time_zone="UTC".into() step="0.25" />
                 <datalist id="zones">
                     {["UTC", "Europe/Berlin", "Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "America/Los_Angeles", "Asia/Tokyo", "Asia/Kolkata", "Australia/Sydney"]
                         .into_iter().map(|z| view! { <option value=z></option> }).collect_view()}
@@ -619,6 +637,34 @@ pub fn WindowsPage() -> impl IntoView {
             <FormError action=create />
         </section>
         <crate::booking::RebootRulesCard />
+    }
+}
+
+/// The fields a window is made of, as the new and the edit form show them.
+#[component]
+fn WindowFields(
+    name: String,
+    days: Vec<u8>,
+    /// `HH:MM`.
+    start: String,
+    hours: String,
+    time_zone: String,
+    /// The hours' step: `0.25` for a new window (at least a quarter hour),
+    /// `any` for one being edited, which may have any duration.
+    step: &'static str,
+) -> impl IntoView {
+    let min = (step != "any").then_some(step);
+    view! {
+        <label>"Name "<input type="text" name="name" required maxlength="64" aria-label="Window name" value=name /></label>
+        <fieldset class="days"><legend>"Days"</legend>
+            {(1u8..=7).map(|d| view! {
+                <label class="check"><input type="checkbox" name="days[]" value=d.to_string() aria-label=DAYS[usize::from(d - 1)] checked=days.contains(&d) />
+                    {DAYS[usize::from(d - 1)]}</label>
+            }).collect_view()}
+        </fieldset>
+        <label>"Starts "<input type="time" name="start" value=start aria-label="Start time" /></label>
+        <label>"Hours "<input type="number" name="hours" value=hours min=min max="168" step=step aria-label="Duration in hours" /></label>
+        <label>"Time zone "<input type="text" name="time_zone" value=time_zone aria-label="Time zone" list="zones" /></label>
     }
 }
 
@@ -644,7 +690,7 @@ fn delete_question(w: &WindowView) -> String {
 /// the page without `?confirm=`).
 #[component]
 fn EditWindowCard(
-    windows: Resource<Result<Vec<WindowView>, AppError>>,
+    windows: PageData,
     groups: Resource<Result<Vec<crate::groups::GroupView>, AppError>>,
     editing: RwSignal<Option<i64>>,
     edit: ServerAction<SubmitWindowEdit>,
@@ -654,7 +700,7 @@ fn EditWindowCard(
         <section class="card" id="edit-window">
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || { let id = editing.get(); Suspend::new(async move {
-                    let (list, all_groups) = (windows.await, groups.await);
+                    let (list, all_groups) = (windows.await.map(|p| p.0), groups.await);
                     let found = list.ok().and_then(|l| l.into_iter().find(|w| Some(w.id) == id));
                     let Some(w) = found else {
                         return view! { <p class="empty">"That window is gone."</p> <crate::ui::CancelStep close /> }.into_any();
@@ -665,17 +711,9 @@ fn EditWindowCard(
                         <h2>{format!("Edit window {}", w.name)}</h2>
                         <ActionForm action=edit attr:id="edit-window-form">
                             <input type="hidden" name="id" value=w.id.to_string() />
-                            <label>"Name "<input type="text" name="name" required maxlength="64" aria-label="Window name" value=w.name.clone() /></label>
-                            <fieldset class="days"><legend>"Days"</legend>
-                                {(1u8..=7).map(|d| view! {
-                                    <label class="check"><input type="checkbox" name="days[]" value=d.to_string() aria-label=DAYS[usize::from(d - 1)] checked=w.window.days.contains(&d) />
-                                        {DAYS[usize::from(d - 1)]}</label>
-                                }).collect_view()}
-                            </fieldset>
-                            <label>"Starts "<input type="time" name="start" value=start aria-label="Start time" /></label>
                             // Any duration a window may have, also one made through the API.
-                            <label>"Hours "<input type="number" name="hours" value=hours_text(w.window.duration_minutes) max="168" step="any" aria-label="Duration in hours" /></label>
-                            <label>"Time zone "<input type="text" name="time_zone" value=w.window.time_zone.clone() aria-label="Time zone" list="zones" /></label>
+                            <WindowFields name=w.name.clone() days=w.window.days.clone() start hours=hours_text(w.window.duration_minutes)
+                                time_zone=w.window.time_zone.clone() step="any" />
                             {(!all_groups.is_empty()).then(|| view! {
                                 <fieldset class="groups"><legend>"Groups"</legend>
                                     {all_groups.into_iter().map(|g| view! {

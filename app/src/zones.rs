@@ -92,9 +92,7 @@ pub async fn set_default_time_zone(#[server(default)] zone: String) -> Result<St
 pub async fn default_time_zone() -> Result<String, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         Ok(patchport_db::accounts::default_zone(&mut conn).await?)
     })
     .await

@@ -141,7 +141,7 @@ pub async fn admin(conn: &mut Conn, now: Timestamp) -> Result<AdminHome> {
         &[home::kev_overdue_since(now)],
     )
     .await?;
-    let all = summaries(conn, "").await?;
+    let all = summaries(conn, "", None).await?;
     let of_state = |state: DeploymentState| -> (Vec<(i64, TargetCounts)>, i64) {
         let matching: Vec<_> = all.iter().filter(|(_, c)| c.state() == state).collect();
         let total = matching.len() as i64;
@@ -282,28 +282,59 @@ pub struct DeploymentQuery {
     pub search: String,
 }
 
-/// Deployments, newest first, filtered.
+/// Deployments, newest first, filtered. Without a state filter the page
+/// is chosen in SQL and only its deployments are judged; a deployment's
+/// state depends on its jobs, so filtering by it judges every deployment
+/// the search matches before paging.
 pub async fn deployments(
     conn: &mut Conn,
     q: &DeploymentQuery,
     page: i64,
     per_page: i64,
 ) -> Result<Page<DeploymentRow>> {
-    let all = summaries(conn, &q.search).await?;
-    let matching: Vec<(i64, TargetCounts)> = all
-        .into_iter()
-        .filter(|(_, c)| q.state.is_none_or(|s| c.state() == s))
-        .collect();
     let (limit, offset) = limit_offset(page, per_page);
-    let on_page: Vec<(i64, TargetCounts)> = matching
-        .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .copied()
-        .collect();
+    let search = q.search.trim().to_lowercase();
+    let (on_page, total) = match q.state {
+        None => {
+            let ids: Vec<(i64,)> = with_search(
+                &format!(
+                    "select d.id from deployment d {} order by d.id desc limit {limit} offset {offset}",
+                    search_filter(&search)
+                ),
+                &search,
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            let (total,): (i64,) = with_search(
+                &format!(
+                    "select count(*) from deployment d {}",
+                    search_filter(&search)
+                ),
+                &search,
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
+            (summaries(conn, &search, Some(&ids)).await?, total)
+        }
+        Some(state) => {
+            let matching: Vec<(i64, TargetCounts)> = summaries(conn, &search, None)
+                .await?
+                .into_iter()
+                .filter(|(_, c)| c.state() == state)
+                .collect();
+            let total = matching.len() as i64;
+            let on_page = matching
+                .into_iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .collect();
+            (on_page, total)
+        }
+    };
     Ok(Page {
         items: rows_for(conn, &on_page).await?,
-        total: matching.len() as i64,
+        total,
     })
 }
 
@@ -319,18 +350,46 @@ struct TargetFact {
     reboot_job_state: Option<String>,
 }
 
-/// Every deployment whose patches match `search` ("" all), newest first,
-/// with its servers' states counted. A deployment's state depends on its
-/// jobs, so it is judged here for all of them (the same rule as the
-/// deployment's page, `rollouts::target_state`) before filtering and
-/// paging: one row per deployed server-patch, read once.
-async fn summaries(conn: &mut Conn, search: &str) -> Result<Vec<(i64, TargetCounts)>> {
-    let search = search.trim().to_lowercase();
-    let filter = if search.is_empty() {
-        ""
+/// `where …` keeping the deployments (`d`) with a patch whose package and
+/// version contain `search` (lowercased; "" keeps all), bound as `$1`.
+fn search_filter(search: &str) -> &'static str {
+    if search.is_empty() {
+        "where 1 = 1"
     } else {
         "where exists (select 1 from deployment_target t2 join patch p2 on p2.id = t2.patch_id \
            where t2.deployment_id = d.id and lower(p2.package || ' ' || p2.version) like $1 escape '\\')"
+    }
+}
+
+/// `sql` with [`search_filter`]'s pattern bound when there is one.
+fn with_search<'q, O>(
+    sql: &'q str,
+    search: &str,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>
+where
+    O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    let q = sqlx::query_as::<_, O>(sql);
+    if search.is_empty() {
+        q
+    } else {
+        q.bind(format!("%{}%", crate::like_escape(search)))
+    }
+}
+
+/// The deployments whose patches match `search` (lowercased, "" all), or
+/// just those of `only`, newest first, with their servers' states counted
+/// by the same rule as the deployment's page (`rollouts::target_state`):
+/// one row per deployed server-patch, read once.
+async fn summaries(
+    conn: &mut Conn,
+    search: &str,
+    only: Option<&[i64]>,
+) -> Result<Vec<(i64, TargetCounts)>> {
+    let chosen = match only {
+        Some([]) => return Ok(Vec::new()),
+        Some(ids) => format!(" and d.id in ({})", id_list(ids)),
+        None => String::new(),
     };
     let sql = format!(
         "select d.id as deployment_id, d.kind as kind, d.reboot as reboot, t.server_id as server_id, \
@@ -339,13 +398,12 @@ async fn summaries(conn: &mut Conn, search: &str) -> Result<Vec<(i64, TargetCoun
          from deployment d left join deployment_target t on t.deployment_id = d.id \
          left join server_patch sp on sp.server_id = t.server_id and sp.patch_id = t.patch_id \
          left join job j on j.id = t.job_id left join job rj on rj.id = t.reboot_job_id \
-         {filter} order by d.id desc, t.server_id"
+         {}{chosen} order by d.id desc, t.server_id",
+        search_filter(search)
     );
-    let mut q = sqlx::query_as::<_, TargetFact>(&sql);
-    if !search.is_empty() {
-        q = q.bind(format!("%{}%", crate::like_escape(&search)));
-    }
-    let facts = q.fetch_all(conn).await?;
+    let facts = with_search::<TargetFact>(&sql, search)
+        .fetch_all(conn)
+        .await?;
     Ok(count_targets(facts))
 }
 

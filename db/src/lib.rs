@@ -29,6 +29,9 @@ use std::time::Duration;
 
 pub use sqlx::AnyConnection as Conn;
 
+/// A pooled connection for reads: `&mut conn` serves as `&mut Conn`.
+pub type ReadConn = PoolConnection<Any>;
+
 /// A write transaction; commit it or it rolls back when dropped.
 pub type Tx = sqlx::Transaction<'static, Any>;
 
@@ -273,7 +276,7 @@ impl Db {
     }
 
     /// A connection for reads.
-    pub async fn read(&self) -> Result<PoolConnection<Any>> {
+    pub async fn read(&self) -> Result<ReadConn> {
         Ok(self.read.acquire().await?)
     }
 

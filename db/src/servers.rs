@@ -4,7 +4,8 @@
 use crate::row::{Flag, flag};
 use crate::states::{
     CHECK_IN_NEVER, CHECK_IN_OFFLINE, CHECK_IN_ONLINE, CHECK_IN_STALE, JOB_FAILED, JOB_OPEN,
-    JOB_QUEUED, KIND_REBOOT, List, PATCH_CLOSED, PATCH_MISSING, PATCH_OPEN, PATCH_PUBLISHED,
+    JOB_QUEUED, KIND_PUBLISH, KIND_REBOOT, List, PATCH_CLOSED, PATCH_FAILED, PATCH_MISSING,
+    PATCH_OPEN, PATCH_PUBLISHED, ROLLOUT_DECLINED,
 };
 use crate::{Conn, Page, Result, limit_offset};
 use patchport_core::Timestamp;
@@ -789,6 +790,24 @@ pub async fn get(conn: &mut Conn, server_id: i64) -> Result<Option<ServerDetail>
 
 /// One of a server's patches, as its page and job creation need it.
 pub use patchport_core::view::ServerPatch as PatchRow;
+
+/// The patches of a server its owner may install: those published for it,
+/// and those once published for it whose install failed (the owner tries
+/// again), unless their rollout was declined since.
+pub async fn owner_installable(conn: &mut Conn, server_id: i64) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(&format!(
+        "select sp.patch_id from server_patch sp where sp.server_id = $1 and (sp.state = {PATCH_PUBLISHED} \
+           or (sp.state = {PATCH_FAILED} \
+             and exists (select 1 from deployment_target t join deployment d on d.id = t.deployment_id \
+               where t.server_id = sp.server_id and t.patch_id = sp.patch_id and d.kind = {KIND_PUBLISH}) \
+             and not exists (select 1 from rollout r where r.patch_id = sp.patch_id and r.state = {ROLLOUT_DECLINED}))) \
+         order by sp.patch_id"
+    ))
+    .bind(server_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
 
 /// A server's patches, open ones first, by package.
 pub async fn patch_rows(conn: &mut Conn, server_id: i64) -> Result<Vec<PatchRow>> {

@@ -49,6 +49,7 @@ impl<T: Stored> fmt::Display for List<T> {
 pub(crate) const PATCH_MISSING: Lit<PatchState> = Lit(PatchState::Missing);
 pub(crate) const PATCH_PUBLISHED: Lit<PatchState> = Lit(PatchState::Published);
 pub(crate) const PATCH_QUEUED: Lit<PatchState> = Lit(PatchState::Queued);
+pub(crate) const PATCH_FAILED: Lit<PatchState> = Lit(PatchState::Failed);
 /// [`PatchState::OPEN`]: the predicate of the partial indexes.
 pub(crate) const PATCH_OPEN: List<PatchState> = List(PatchState::OPEN);
 /// [`PatchState::CLOSED`].
@@ -77,6 +78,7 @@ pub(crate) const KIND_REBOOT: Lit<JobKind> = Lit(JobKind::Reboot);
 
 // deployment.kind
 pub(crate) const KIND_DEPLOY: Lit<DeployKind> = Lit(DeployKind::Deploy);
+pub(crate) const KIND_PUBLISH: Lit<DeployKind> = Lit(DeployKind::Publish);
 
 // rollout.state
 pub(crate) const ROLLOUT_NEW: Lit<RolloutState> = Lit(RolloutState::New);

@@ -173,6 +173,19 @@ pub async fn of_server(conn: &mut Conn, server_id: i64) -> Result<Vec<(String, W
         .collect())
 }
 
+/// The server has a window (its own or a group's), in one small read.
+pub async fn has_any(conn: &mut Conn, server_id: i64) -> Result<bool> {
+    let (n,): (i64,) = sqlx::query_as(
+        "select (select count(*) from maintenance_window_server where server_id = $1) \
+           + (select count(*) from maintenance_window_group wg \
+              join server_group_member m on m.group_id = wg.group_id where m.server_id = $1)",
+    )
+    .bind(server_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
 /// A window as it applies to one server.
 struct Applied {
     server_id: i64,

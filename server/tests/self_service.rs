@@ -121,13 +121,7 @@ async fn owners_install_published_patches_and_take_their_booking_home() {
         // A window, a booking, and the booking as a calendar entry.
         let now = app.clock_now();
         let opens = (now / 3600 + 3) * 3600;
-        let window = serde_json::json!({"days": [1, 2, 3, 4, 5, 6, 7], "start_minute": (opens % 86_400) / 60,
-            "duration_minutes": 120, "time_zone": "UTC"});
-        let resp = app
-            .post_json("/api/admin/windows/create", Some(&admin),
-                serde_json::json!({"name": "daily", "window": window, "hostnames": ["web-1"], "group_ids": []}))
-            .await;
-        assert_eq!(resp.status(), 200);
+        app.daily_window(&admin, "daily", opens, &["web-1"]).await;
         let ics = format!("/servers/{web}/reboot.ics");
         assert_eq!(app.get(&ics, Some(&owner)).await.status(), 404, "nothing booked yet");
         let at = opens + 600;
@@ -256,6 +250,98 @@ async fn reboot_deadlines_limit_deferrals_and_alert_admins_once() {
         assert_eq!(alerts, vec![("lazy-1 missed its reboot deadline".to_owned(),)], "one alert, only for lazy-1");
         assert!(patchport_db::windows::obligation(&mut conn, keen).await.unwrap().is_none(), "keen-1's reboot closed it");
         drop(conn);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn owners_try_a_failed_install_again_but_only_of_what_was_published_to_them() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        let (web, mut agent) = app
+            .server("web-1", &[("openssl", "3.0.2-1"), ("curl", "8.5-1")], false)
+            .await;
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let rows = patchport_db::servers::patch_rows(&mut conn, web).await.unwrap();
+        drop(conn);
+        let id_of = |name: &str| rows.iter().find(|p| p.package == name).unwrap().patch_id;
+        let (openssl, curl) = (id_of("openssl"), id_of("curl"));
+        let resp = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "publish", "patch_ids": [openssl], "server_ids": [web], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "publish-retry"}))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let install = |cookie: String, patches: Vec<i64>| {
+            let app = &app;
+            async move {
+                let resp = app
+                    .post_json("/api/servers/install", Some(&cookie),
+                        serde_json::json!({"server_id": web, "patch_ids": patches, "when": "now", "at": ""}))
+                    .await;
+                (resp.status().as_u16(), resp.text().await.unwrap())
+            }
+        };
+        // The owner's install of the published patch fails, and so does an
+        // admin's install of one that was never published.
+        assert_eq!(install(owner.clone(), vec![openssl]).await.0, 200);
+        assert_eq!(app.agent_runs(&mut agent, false).await, Some("install"));
+        assert_eq!(install(admin.clone(), vec![curl]).await.0, 200);
+        assert_eq!(app.agent_runs(&mut agent, false).await, Some("install"));
+        assert_eq!(app.patch_state(web, "openssl").await, "failed");
+        assert_eq!(app.patch_state(web, "curl").await, "failed");
+
+        // The owner's page offers the failed published patch again, and
+        // only it.
+        let resp = app.post_fn("/api/servers/detail", Some(&owner), &[("id", &web.to_string())]).await;
+        assert_eq!(resp.status(), 200);
+        let page: app::servers::ServerInfo = resp.json().await.unwrap();
+        let offered: Vec<&str> = page.patches.iter().filter(|p| p.owner_may_install).map(|p| p.patch.package.as_str()).collect();
+        assert_eq!(offered, vec!["openssl"]);
+
+        // The failed patch that was never published stays the admins' to
+        // install; the published one is installed again.
+        let (status, text) = install(owner.clone(), vec![curl]).await;
+        assert_eq!(status, 422, "{text}");
+        assert!(text.contains("curl 8.5-1 is failed on this server: it is not published for you"), "{text}");
+        assert_eq!(app.patch_state(web, "curl").await, "failed", "nothing changed");
+        let (status, text) = install(owner.clone(), vec![openssl]).await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(app.agent_runs(&mut agent, true).await, Some("install"));
+        assert_eq!(app.patch_state(web, "openssl").await, "installed");
+
+        // Published by an admin, the failed patch is the owner's to try;
+        // its install fails again, then its rollout is declined: no longer.
+        let resp = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "publish", "patch_ids": [curl], "server_ids": [web], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "publish-curl"}))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(install(owner.clone(), vec![curl]).await.0, 200);
+        assert_eq!(app.agent_runs(&mut agent, false).await, Some("install"));
+        let installable = || {
+            let app = &app;
+            async move {
+                let mut conn = app.app_state.db.read().await.unwrap();
+                patchport_db::servers::owner_installable(&mut conn, web).await.unwrap()
+            }
+        };
+        assert_eq!(installable().await, vec![curl]);
+        app.tick().await;
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let rollout = patchport_db::rollouts::of_patch(&mut conn, curl).await.unwrap().expect("the default policy took it");
+        drop(conn);
+        let resp = app
+            .post_fn("/api/admin/rollouts/decide", Some(&admin),
+                &[("id", &rollout.to_string()), ("decision", "decline"), ("reason", "breaks our proxy")])
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        assert_eq!(app.patch_state(web, "curl").await, "failed");
+        assert!(installable().await.is_empty(), "a declined patch is not the owner's to install");
+        let (status, _) = install(owner.clone(), vec![curl]).await;
+        assert_eq!(status, 422);
     })
     .await;
 }

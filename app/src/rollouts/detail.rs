@@ -61,9 +61,7 @@ pub struct RolloutDetailView {
 pub async fn get_rollout(id: i64) -> Result<RolloutDetailView, AppError> {
     use crate::ssr;
     ssr::run(async move {
-        ssr::require_admin()?;
-        let state = ssr::state()?;
-        let mut conn = state.db.read().await?;
+        let mut conn = ssr::admin_read().await?;
         let d = patchport_db::rollouts::get(&mut conn, id)
             .await?
             .ok_or(AppError::NotFound)?;

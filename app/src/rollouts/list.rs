@@ -265,13 +265,7 @@ type Selection = RwSignal<BTreeMap<i64, String>>;
 /// decision and the bar that decides on the ticked rows.
 #[component]
 pub fn RolloutsPage() -> impl IntoView {
-    let location = leptos_router::hooks::use_location();
-    // The address while it is this page's; leaving for a rollout keeps the
-    // last one, so nothing is fetched for the next page's query.
-    let query = Memo::new(move |prev: Option<&String>| match prev {
-        Some(prev) if location.pathname.with(|p| p != "/rollouts") => prev.clone(),
-        _ => location.search.get(),
-    });
+    let query = crate::ui::page_query("/rollouts");
     let place = Memo::new(move |_| query.with(|q| RolloutFilter::from_query(q)));
     let filter = Memo::new(move |_| place.with(|p| p.0.clone()));
     let step = Memo::new(move |_| query.with(|q| Step::from_query(q)));
@@ -370,26 +364,11 @@ fn empty_list(filter: &RolloutFilter, page: i64, total: i64) -> AnyView {
 /// address (no history entry per keystroke) and the rows follow.
 #[component]
 fn RolloutFilters(filter: Memo<RolloutFilter>, live: RwSignal<bool>) -> impl IntoView {
-    let navigate = leptos_router::hooks::use_navigate();
-    let go = move |f: RolloutFilter| {
-        navigate(
-            &f.href(1),
-            leptos_router::NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        )
-    };
+    let go = crate::ui::replace_filter(|f: &RolloutFilter| f.href(1));
     let set = {
         let go = go.clone();
         move |change: fn(&mut RolloutFilter, String)| {
-            let go = go.clone();
-            move |ev: leptos::ev::Event| {
-                let mut f = filter.get_untracked();
-                change(&mut f, event_target_value(&ev));
-                go(f);
-            }
+            crate::ui::on_filter_value(filter, go.clone(), change)
         }
     };
     let text = move |get: fn(&RolloutFilter) -> String| move || filter.with(get);
@@ -412,11 +391,7 @@ fn RolloutFilters(filter: Memo<RolloutFilter>, live: RwSignal<bool>) -> impl Int
                     .into_iter().map(|(v, l)| view! { <option value=v selected=is(|f| &f.severity, v)>{l}</option> }).collect_view()}
             </select>
             <label class="check"><input type="checkbox" name="known_exploited" value="true" checked=kev prop:checked=kev
-                on:change=move |ev| {
-                    let mut f = filter.get_untracked();
-                    f.known_exploited = event_target_checked(&ev);
-                    go(f);
-                } />" known exploited only"</label>
+                on:change=crate::ui::on_filter_checked(filter, go.clone(), |f, on| f.known_exploited = on) />" known exploited only"</label>
             <select name="sort" aria-label="Order" prop:value=text(|f| f.sort.clone()) on:change=set(|f, v| f.sort = v)>
                 {[("", "Last change first"), ("severity", "Worst first, then oldest")]
                     .into_iter().map(|(v, l)| view! { <option value=v selected=is(|f| &f.sort, v)>{l}</option> }).collect_view()}

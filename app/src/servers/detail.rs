@@ -42,6 +42,9 @@ pub struct PatchView {
     pub known_exploited: bool,
     /// Risk priority on this server.
     pub risk: patchport_core::risk::Risk,
+    /// Its owner may install it: published for them, or published and
+    /// its install failed (they try again).
+    pub owner_may_install: bool,
 }
 
 /// A page of a server's installed packages: (name, arch, version, source).
@@ -59,6 +62,7 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
         let now = state.clock.now();
         let mut summaries = patchport_db::advisories::summaries_for_server(&mut conn, id).await?;
         let critical = server.row.criticality == "critical";
+        let owner_may = patchport_db::servers::owner_installable(&mut conn, id).await?;
         let mut patches: Vec<PatchView> = patchport_db::servers::patch_rows(&mut conn, id)
             .await?
             .into_iter()
@@ -76,12 +80,13 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
                     critical_server: critical,
                 });
                 PatchView {
-                    patch: p,
                     advisories: summary.advisories,
                     advisory_count: summary.advisory_count,
                     cves: summary.cves,
                     known_exploited: summary.known_exploited,
                     risk,
+                    owner_may_install: owner_may.contains(&p.patch_id),
+                    patch: p,
                 }
             })
             .collect();
@@ -94,9 +99,7 @@ pub async fn server_detail(id: i64) -> Result<ServerInfo, AppError> {
                 .then(a.patch.package.cmp(&b.patch.package))
         });
         server.row.judge(now);
-        let has_window = !patchport_db::windows::of_server(&mut conn, id)
-            .await?
-            .is_empty();
+        let has_window = patchport_db::windows::has_any(&mut conn, id).await?;
         Ok(ServerInfo {
             server,
             patches,
@@ -117,7 +120,7 @@ pub async fn server_packages(id: i64, search: String, page: i64) -> Result<Packa
         let me = ssr::user()?;
         let state = ssr::state()?;
         let mut conn = state.db.read().await?;
-        visible_server(&mut conn, &me, id).await?;
+        super::check_visible(&mut conn, &me, id).await?;
         Ok(
             patchport_db::servers::search_packages(&mut conn, id, &search, page, PACKAGES_PER_PAGE)
                 .await?,
@@ -237,9 +240,12 @@ pub fn ServerPage() -> impl IntoView {
                             </section>
                         }.into_any()
                     } else {
-                        let published: Vec<PatchView> = open.iter().filter(|p| p.patch.state == "published").cloned().collect();
+                        let published: Vec<PatchView> = open.iter().filter(|p| p.owner_may_install).cloned().collect();
                         let ids: Vec<i64> = published.iter().map(|p| p.patch.patch_id).collect();
-                        let hint = if published.is_empty() && underway > 0 {
+                        let failed = published.iter().filter(|p| p.patch.state == "failed").count();
+                        let hint = if failed > 0 {
+                            format!("{} patch(es) wait for you to install; the install of {failed} failed (see its log under Jobs): install again, or ask an admin if it fails again.", published.len())
+                        } else if published.is_empty() && underway > 0 {
                             format!("Nothing more to install now: {underway} patch(es) are queued or being installed (see Jobs).")
                         } else if published.is_empty() {
                             "No published patch waits to be installed: your administrators publish patches once they have been tested.".to_owned()

@@ -75,3 +75,23 @@ pub async fn visible_server(
     }
     Ok(server)
 }
+
+/// Checks with one small read that the caller may see server `id` (as
+/// [`visible_server`] decides), for server functions that need no more
+/// of it; its host name.
+#[cfg(feature = "ssr")]
+pub async fn check_visible(
+    conn: &mut patchport_db::Conn,
+    me: &crate::accounts::UserView,
+    id: i64,
+) -> Result<String, AppError> {
+    let (host, owner) = match patchport_db::servers::host_and_owner(conn, id).await {
+        Ok(found) => found,
+        Err(patchport_db::StorageError::NotFound) => return Err(AppError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    if me.role != patchport_core::Role::Admin && owner != Some(me.id) {
+        return Err(AppError::NotFound);
+    }
+    Ok(host)
+}

@@ -169,6 +169,13 @@ pub fn require_admin() -> Result<UserView, AppError> {
     }
 }
 
+/// An admin's read: refuses anyone but an admin (403) before anything is
+/// opened, then a read connection.
+pub async fn admin_read() -> Result<patchport_db::ReadConn, AppError> {
+    require_admin()?;
+    Ok(state()?.db.read().await?)
+}
+
 /// The request's session.
 pub fn session() -> Result<tower_sessions::Session, AppError> {
     parts()?
