@@ -1,8 +1,10 @@
 # The two commands a newcomer needs (see README.md).
-.PHONY: demo test e2e
+.PHONY: demo test e2e release
 demo:
 	scripts/demo.sh
 test:
 	scripts/test.sh
 e2e:
 	scripts/e2e.sh
+release:
+	scripts/release.sh

@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_tests=false
+want_release=false
 [[ "${1:-}" == "--test" ]] && want_tests=true
+[[ "${1:-}" == "--release" ]] && want_release=true
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
@@ -28,6 +30,14 @@ wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, "");
 if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wb_version"; then
   say "installing wasm-bindgen-cli $wb_version (takes a few minutes, once)"
   cargo install wasm-bindgen-cli --version "$wb_version" --force
+fi
+
+# The release build shrinks the WASM with wasm-opt (Binaryen); cargo-leptos
+# takes it from PATH (it cannot download here).
+if $want_release && ! command -v wasm-opt >/dev/null; then
+  say "installing Binaryen (wasm-opt) from Debian for the release build"
+  as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q binaryen \
+    || { echo "could not install binaryen: install Debian's 'binaryen' package (wasm-opt)" >&2; exit 1; }
 fi
 
 if $want_tests; then

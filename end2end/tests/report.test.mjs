@@ -147,7 +147,9 @@ async function shownReport(page) {
 }
 
 // Waits until the rows on screen belong to the address (the table follows
-// the address after a fetch).
+// the address after a fetch). After Back or a filter change within the page
+// 'networkidle' may already hold from the page's load: callers first wait
+// for something only the new table shows (its sort, its view).
 async function rowsSettled(page) {
   await page.waitForLoadState('networkidle');
   await page.locator('#report tbody tr, #report-servers tbody tr, .empty').first().waitFor();
@@ -234,11 +236,14 @@ test("Back keeps the report's filters", async () => {
   await page.waitForURL((u) => /^\/servers\/\d+$/.test(u.pathname));
   await page.goBack();
   await page.waitForURL(serverAddress);
+  // Back within the page is no load: wait for the table of this address.
+  await page.locator('#report-servers th[aria-sort="ascending"] a[data-sort="hostname"]').waitFor();
   await rowsSettled(page);
   assert.deepEqual(await shownReport(page), byServer);
   // One more Back: the view by patch as it was.
   await page.goBack();
   await page.waitForURL((u) => u.search === address.search);
+  await page.locator('#report th[aria-sort="ascending"] a[data-sort="package"]').waitFor();
   await rowsSettled(page);
   assert.deepEqual(await shownReport(page), before);
   assert.deepEqual(page.errors, []);
