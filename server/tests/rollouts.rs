@@ -1070,3 +1070,19 @@ async fn the_list_searches_packages_and_advisories_filters_and_sorts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_default_policy_says_it_is_as_set_up_not_changed_in_1970() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let resp = app.get("/policies", Some(&admin)).await;
+        assert_eq!(resp.status(), 200);
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("as set up, not changed since"),
+            "the default policy was written by setup"
+        );
+        assert!(!html.contains("1970"), "no time-zero date");
+    })
+    .await;
+}
