@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --release
 export LEPTOS_OUTPUT_NAME=patchport
+# Binaryen 123's wasm-opt from setup, ahead of any other on PATH.
+export PATH="${PATCHPORT_TOOLS:-$HOME/.cache/patchport-tools}/node_modules/.bin:$PATH"
 cargo leptos build --release
 cargo build --release -p patchport-agent --bins
 target_dir="${CARGO_TARGET_DIR:-target}"

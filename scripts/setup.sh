@@ -32,12 +32,16 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wb_version"; t
   cargo install wasm-bindgen-cli --version "$wb_version" --force
 fi
 
-# The release build shrinks the WASM with wasm-opt (Binaryen); cargo-leptos
-# takes it from PATH (it cannot download here).
-if $want_release && ! command -v wasm-opt >/dev/null; then
-  say "installing Binaryen (wasm-opt) from Debian for the release build"
-  as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q binaryen \
-    || { echo "could not install binaryen: install Debian's 'binaryen' package (wasm-opt)" >&2; exit 1; }
+# The release build shrinks the WASM with wasm-opt, Binaryen 123 as
+# cargo-leptos 0.3.5 expects, from npm (Debian's Binaryen 108 produced a
+# WASM that fails in the browser); cargo-leptos takes it from PATH
+# (scripts/release.sh puts this directory first), as it cannot download.
+tools="${PATCHPORT_TOOLS:-$HOME/.cache/patchport-tools}"
+if $want_release && ! "$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q 'version 123'; then
+  command -v npm >/dev/null || { echo "Node.js and npm are required for the release build (wasm-opt)" >&2; exit 1; }
+  say "installing Binaryen 123 (wasm-opt) from npm into $tools"
+  mkdir -p "$tools"
+  (cd "$tools" && npm install --no-audit --no-fund --no-save binaryen@123.0.0)
 fi
 
 if $want_tests; then
