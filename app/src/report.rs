@@ -75,19 +75,10 @@ impl ReportFilter {
     /// and the page is at least 1; values the storage query refuses (an
     /// unknown severity, say) stay, so the page can say what is wrong.
     pub fn from_query(query: &str) -> (Self, i64) {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query.strip_prefix('?').unwrap_or(query))
-                .unwrap_or_default();
-        let get = |key: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_default()
-        };
-        let flag = |key: &str| matches!(get(key), "true" | "on" | "1");
-        let number = |key: &str| get(key).trim().parse::<i64>().ok();
+        let q = crate::ui::QueryPairs::parse(query);
+        let get = |key: &str| q.get(key);
+        let flag = |key: &str| q.flag(key);
+        let number = |key: &str| q.number(key);
         let sort = get("sort").to_owned();
         let filter = ReportFilter {
             search: get("search").to_owned(),

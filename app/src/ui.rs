@@ -67,6 +67,39 @@ pub fn Time(ts: i64) -> impl IntoView {
     view! { <time datetime=iso title=utc>{when(ts)}</time> }
 }
 
+/// A query string's pairs (with or without `?`), read leniently: a
+/// malformed query is empty, a key given twice counts as its last value.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl QueryPairs {
+    /// Parses `query`.
+    pub fn parse(query: &str) -> Self {
+        Self(
+            serde_urlencoded::from_str(query.strip_prefix('?').unwrap_or(query))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The last value of `key`, or "".
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// `key` is ticked: `true`, `on` (a form's check box) or `1`.
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), "true" | "on" | "1")
+    }
+
+    /// `key` as a whole number, if it is one.
+    pub fn number(&self, key: &str) -> Option<i64> {
+        self.get(key).trim().parse().ok()
+    }
+}
+
 /// The query of the address while it is `path`'s page: leaving for another
 /// page (a rollout, a patch) keeps the last one, so nothing is fetched for
 /// the next page's query while it loads.

@@ -86,23 +86,16 @@ impl RolloutFilter {
     /// unknown keys are ignored, the page is at least 1; values the
     /// search refuses stay, so the page can say what is wrong.
     pub fn from_query(query: &str) -> (Self, i64) {
-        let pairs = query_pairs(query);
-        let get = |key: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let q = crate::ui::QueryPairs::parse(query);
+        let get = |key: &str| q.get(key).to_owned();
         let filter = RolloutFilter {
             search: get("search"),
             state: get("state"),
             severity: get("severity"),
-            known_exploited: matches!(get("known_exploited").as_str(), "true" | "on" | "1"),
+            known_exploited: q.flag("known_exploited"),
             sort: get("sort"),
         };
-        let page = get("page").trim().parse::<i64>().unwrap_or(1).max(1);
+        let page = q.number("page").unwrap_or(1).max(1);
         (filter, page)
     }
 
@@ -118,11 +111,6 @@ impl RolloutFilter {
     pub fn is_default(&self) -> bool {
         *self == Self::default()
     }
-}
-
-/// The pairs of a query string (with or without `?`), in order.
-fn query_pairs(query: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str(query.strip_prefix('?').unwrap_or(query)).unwrap_or_default()
 }
 
 /// The list's address after a bulk decision sent without JavaScript: the
@@ -168,20 +156,13 @@ struct Step {
 
 impl Step {
     fn from_query(query: &str) -> Self {
-        let pairs = query_pairs(query);
-        let get = |key: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let mut ids: Vec<i64> = pairs
-            .iter()
-            .filter(|(k, _)| k == "ids[]")
-            .filter_map(|(_, v)| v.parse().ok())
-            .collect();
+        let q = crate::ui::QueryPairs::parse(query);
+        let get = |key: &str| q.get(key).to_owned();
+        let mut ids: Vec<i64> =
+            q.0.iter()
+                .filter(|(k, _)| k == "ids[]")
+                .filter_map(|(_, v)| v.parse().ok())
+                .collect();
         ids.sort_unstable();
         ids.dedup();
         Step {
@@ -553,7 +534,7 @@ fn BulkBar(
 #[component]
 fn KeepPlace(place: Memo<(RolloutFilter, i64)>) -> impl IntoView {
     move || {
-        let kept = place.with(|(f, p)| query_pairs(&f.to_query(*p)));
+        let kept = place.with(|(f, p)| crate::ui::QueryPairs::parse(&f.to_query(*p)).0);
         kept.into_iter()
             .map(|(k, v)| view! { <input type="hidden" name=k value=v /> })
             .collect_view()
