@@ -413,20 +413,17 @@ async fn close_patches(
     Ok(())
 }
 
-/// Replaces the server's installed packages with `packages`
-/// ([`reconcile::inventory`]).
+/// Makes the server's installed packages `packages`
+/// ([`reconcile::inventory`]) by changing only what differs: packages gone
+/// are deleted, new ones inserted, changed versions updated, and the rest
+/// left alone. Rewriting the whole inventory on every report left
+/// PostgreSQL a dead version of every row each time (the database doubled
+/// after a second round of the same reports).
 async fn replace_inventory(
     conn: &mut Conn,
     server_id: i64,
     packages: &[&InstalledPackage],
 ) -> Result<()> {
-    sqlx::query("delete from installed_package where server_id = $1")
-        .bind(server_id)
-        .execute(&mut *conn)
-        .await?;
-    if packages.is_empty() {
-        return Ok(());
-    }
     // [name, arch, version, source name, source version] per package.
     type Row<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
     let rows: Vec<Row> = packages
@@ -447,18 +444,42 @@ async fn replace_inventory(
     // Arrays, not objects: SQLite extracts array items faster.
     let json = serde_json::to_string(&rows)
         .map_err(|e| crate::StorageError::Database(sqlx::Error::Encode(e.into())))?;
-    let sql = if conn.backend_name() == "PostgreSQL" {
-        "insert into installed_package (server_id, name, arch, version, source_name, source_version) \
-         select $1, e->>0, e->>1, e->>2, e->>3, e->>4 from jsonb_array_elements($2::jsonb) as e"
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let (items, item) = if postgres {
+        ("jsonb_array_elements($2::jsonb) as e", "e")
     } else {
-        "insert into installed_package (server_id, name, arch, version, source_name, source_version) \
-         select $1, value->>0, value->>1, value->>2, value->>3, value->>4 from json_each($2)"
+        ("json_each($2)", "value")
     };
-    sqlx::query(sql)
-        .bind(server_id)
-        .bind(json)
-        .execute(conn)
-        .await?;
+    sqlx::query(&format!(
+        "delete from installed_package where server_id = $1 \
+         and (name, arch) not in (select {item}->>0, {item}->>1 from {items})"
+    ))
+    .bind(server_id)
+    .bind(&json)
+    .execute(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // `where true`: SQLite's parser needs it before an upsert's ON CONFLICT.
+    let differs = if postgres {
+        "is distinct from"
+    } else {
+        "is not"
+    };
+    sqlx::query(&format!(
+        "insert into installed_package (server_id, name, arch, version, source_name, source_version) \
+         select $1, {item}->>0, {item}->>1, {item}->>2, {item}->>3, {item}->>4 from {items} where true \
+         on conflict (server_id, name, arch) do update set version = excluded.version, \
+         source_name = excluded.source_name, source_version = excluded.source_version \
+         where installed_package.version <> excluded.version \
+         or installed_package.source_name {differs} excluded.source_name \
+         or installed_package.source_version {differs} excluded.source_version"
+    ))
+    .bind(server_id)
+    .bind(json)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -294,6 +294,62 @@ async fn a_report_is_reconciled_idempotently_and_unchanged_check_ins_are_cheap()
                 )
             ]
         );
+
+        // The inventory follows each report (only what differs is
+        // written): a version changed in place, a source that changed
+        // alone, a package gone, a package new.
+        let packages = |app: &TestApp| {
+            let db = app.app_state.db.clone();
+            async move {
+                let mut conn = db.read().await.unwrap();
+                patchport_db::servers::search_packages(&mut conn, server_id, "", 1, 100)
+                    .await
+                    .unwrap()
+                    .items
+            }
+        };
+        let row = |name: &str, version: &str, source: Option<&str>| {
+            (
+                name.to_owned(),
+                "amd64".to_owned(),
+                version.to_owned(),
+                source.map(str::to_owned),
+            )
+        };
+        assert_eq!(
+            packages(&app).await,
+            [
+                row("bash", "5.2.15-2+b2", Some("bash")),
+                row("curl", "7.88.1-10+deb12u7", Some("curl")),
+                row("openssl", "3.0.15-1~deb12u1", Some("openssl")),
+            ]
+        );
+        let mut renamed = pkg("curl", "7.88.1-10+deb12u7");
+        renamed.source_name = Some("curl-src".into());
+        let mut unsourced = pkg("zlib1g", "1:1.2.13.dfsg-1");
+        unsourced.source_name = None;
+        unsourced.source_version = None;
+        let third = report(
+            vec![pkg("openssl", "3.0.15-1~deb12u2"), renamed, unsourced],
+            vec![],
+        );
+        assert_eq!(app.check_in(&credential, &full(&third)).await.status(), 200);
+        assert_eq!(
+            packages(&app).await,
+            [
+                row("curl", "7.88.1-10+deb12u7", Some("curl-src")),
+                row("openssl", "3.0.15-1~deb12u2", Some("openssl")),
+                row("zlib1g", "1:1.2.13.dfsg-1", None),
+            ]
+        );
+        // Back to a report without any package: the inventory empties.
+        assert_eq!(
+            app.check_in(&credential, &full(&report(vec![], vec![])))
+                .await
+                .status(),
+            200
+        );
+        assert!(packages(&app).await.is_empty());
     })
     .await;
 }
