@@ -67,6 +67,12 @@ if $want_tests; then
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-rpm \
       || { echo "could not install python3-rpm: install Debian's 'python3-rpm' package" >&2; exit 1; }
   fi
+  # The load balancer of the multi-instance test (scripts/scale-test.sh).
+  if ! command -v haproxy >/dev/null && ! [[ -x /usr/sbin/haproxy ]]; then
+    say "installing haproxy from Debian for the multi-instance test"
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy \
+      || { echo "could not install haproxy: install Debian's 'haproxy' package" >&2; exit 1; }
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Chromium from Debian for the end-to-end tests"
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \

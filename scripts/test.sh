@@ -27,3 +27,9 @@ cargo test --workspace
 cargo leptos build
 cargo build -p patchport-agent --bins
 scripts/e2e.sh
+# Three instances on PostgreSQL behind haproxy, one killed halfway.
+if [[ -n "${PATCHPORT_TEST_POSTGRES:-}" ]]; then
+  scripts/scale-test.sh
+else
+  echo "[test] the multi-instance test (scripts/scale-test.sh) needs PATCHPORT_TEST_POSTGRES: not run"
+fi

@@ -607,3 +607,57 @@ async fn each_uniqueness_rule_people_meet_is_recognised_on_both_backends() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_scheduler_turn_goes_to_one_instance_per_interval() {
+    testing::with_backends(|db| async move {
+        use patchport_db::rollouts::take_turn;
+        let mut conn = db.write().await.unwrap();
+        // Three instances ask within the same minute: only the first runs.
+        assert!(
+            take_turn(&mut conn, "scheduler", "a", NOW, 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !take_turn(&mut conn, "scheduler", "b", NOW + 20, 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !take_turn(&mut conn, "scheduler", "c", NOW + 40, 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !take_turn(&mut conn, "scheduler", "a", NOW + 58, 60)
+                .await
+                .unwrap()
+        );
+        // A timer firing a second early still finds its turn due; whoever
+        // asks first after that takes it, and the others wait again.
+        assert!(
+            take_turn(&mut conn, "scheduler", "b", NOW + 59, 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !take_turn(&mut conn, "scheduler", "a", NOW + 60, 60)
+                .await
+                .unwrap()
+        );
+        // Another name is another turn.
+        assert!(
+            take_turn(&mut conn, "other", "c", NOW + 60, 60)
+                .await
+                .unwrap()
+        );
+        let (holder, due): (String, i64) =
+            sqlx::query_as("select holder, due_at from scheduler_turn where name = 'scheduler'")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!((holder.as_str(), due), ("b", NOW + 59 + 59));
+    })
+    .await;
+}

@@ -138,10 +138,17 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let sweeper = tokio::spawn(sweep_expired_sessions(self.state.clone()));
+        // Named in `scheduler_turn.holder` and the scheduler's log lines.
+        let instance = format!(
+            "pid {} on {}",
+            std::process::id(),
+            self.listener.local_addr()?
+        );
         let job_sweeper = (self.scheduler_interval > 0).then(|| {
             tokio::spawn(sweep_jobs(
                 self.state.clone(),
                 std::time::Duration::from_secs(self.scheduler_interval),
+                instance,
             ))
         });
         let mail_worker = (self.mail_interval > 0).then(|| {
@@ -334,11 +341,36 @@ async fn sweep_expired_sessions(state: AppState) {
 /// `every` (a minute by default), so job states stay true for servers that stopped checking in;
 /// advances rollouts (tests, observations, approvals, deployment
 /// follow-ups); also records the dashboard's daily snapshot (every five
-/// minutes).
-async fn sweep_jobs(state: AppState, every: std::time::Duration) {
+/// minutes). With several instances on one database, each pass first
+/// takes the scheduler's turn (`db::rollouts::take_turn`): the pass runs on
+/// one instance per interval, whichever asks first once it is due.
+async fn sweep_jobs(state: AppState, every: std::time::Duration, instance: String) {
     let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let seconds = i64::try_from(every.as_secs()).unwrap_or(i64::MAX);
     loop {
         tick.tick().await;
+        let turn = async {
+            let mut conn = state.db.write().await?;
+            patchport_db::rollouts::take_turn(
+                &mut conn,
+                "scheduler",
+                &instance,
+                state.clock.now(),
+                seconds,
+            )
+            .await
+        };
+        match turn.await {
+            Ok(true) => {
+                tracing::debug!(target: "patchport::scheduler", %instance, "scheduler turn taken")
+            }
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %app::errors::error_chain(&e), "scheduler turn not taken");
+                continue;
+            }
+        }
         let swept = async {
             let mut tx = state.db.begin().await?;
             let n = patchport_db::jobs::sweep(&mut tx, None, state.clock.now()).await?;

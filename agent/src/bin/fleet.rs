@@ -75,6 +75,20 @@ struct Args {
     /// the digest. Prints latency percentiles and every failure.
     #[arg(long, default_value_t = 0)]
     load_seconds: u64,
+    /// After the benchmark, keep the fleet in its steady state for this
+    /// many seconds: every agent checks in once per --interval, the
+    /// check-ins spread evenly over the interval, as a real fleet does;
+    /// jobs it gets are played and their results reported; a check-in or
+    /// result that fails for a reason worth retrying is retried every
+    /// second until it lands (or 60 s after the end, when it is lost).
+    /// Prints the pace kept and every loss; fails on any loss and on any
+    /// job the portal handed out twice.
+    #[arg(long, default_value_t = 0)]
+    pace_seconds: u64,
+    /// With --pace-seconds: write what happened as JSON to this file
+    /// (check-ins, retries, losses, and the id of every job run).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<std::path::PathBuf>,
     /// With --load-seconds: also write each check-in as a line `start (ms
     /// since the Unix epoch) latency-ms ok|failed` to this file, so that a
     /// window (an import) can be looked at on its own.
@@ -218,6 +232,14 @@ fn main() -> ExitCode {
     full_reports(&client, &enrolled, &encoded, args.concurrency);
     if !unchanged_check_ins(&client, &enrolled, &encoded, &args) {
         return ExitCode::FAILURE;
+    }
+    if args.pace_seconds > 0 {
+        let paced = Paced::run(&client, enrolled, &args);
+        return if paced.report(args.summary.as_deref()) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     if args.load_seconds > 0
         && !load(
@@ -460,4 +482,206 @@ fn unix_ms() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0)
+}
+
+/// The steady state of `--pace-seconds`: what happened, for the summary.
+#[derive(Default, serde::Serialize)]
+struct Paced {
+    /// Agents checking in.
+    agents: usize,
+    /// Seconds between one agent's check-ins.
+    interval: u64,
+    /// Seconds the steady state lasted.
+    seconds: f64,
+    /// Check-ins that landed (a retried one counts once).
+    check_ins: usize,
+    /// Attempts that failed for a reason worth retrying and were retried.
+    retries: usize,
+    /// Check-ins and job results that never landed: `host: reason`.
+    lost: Vec<String>,
+    /// Every job run, by id, in the order run.
+    jobs_run: Vec<i64>,
+    /// Jobs the portal handed out again after their result was recorded.
+    jobs_twice: Vec<i64>,
+    /// Milliseconds each landed check-in took, retries included.
+    #[serde(skip)]
+    latencies: Vec<f64>,
+}
+
+impl Paced {
+    /// Keeps `agents` checking in, each once per `--interval`, for
+    /// `--pace-seconds` on `--concurrency` threads.
+    fn run(client: &Client, agents: Vec<VirtualAgent>, args: &Args) -> Paced {
+        let n = agents.len().max(1);
+        let interval = std::time::Duration::from_secs(args.interval.max(1));
+        let span = std::time::Duration::from_secs(args.pace_seconds);
+        // Check-in k of agent i is due at start + (k·n + i)·interval/n.
+        let slots = (args.pace_seconds as u128 * n as u128 / interval.as_secs() as u128) as usize;
+        let gap = interval / n as u32;
+        let agents: Vec<Mutex<(VirtualAgent, fleet::Rng)>> = agents
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| Mutex::new((a, fleet::Rng::new(args.seed ^ i as u64 ^ 0xB007))))
+            .collect();
+        let done = Mutex::new(Paced {
+            agents: agents.len(),
+            interval: args.interval,
+            ..Default::default()
+        });
+        let ran = Mutex::new(std::collections::HashSet::new());
+        let next = AtomicUsize::new(0);
+        println!(
+            "pace: {} agents, each every {} s, for {} s ({slots} check-ins)",
+            agents.len(),
+            args.interval,
+            args.pace_seconds
+        );
+        let started = Instant::now();
+        let give_up = started + span + std::time::Duration::from_secs(60);
+        std::thread::scope(|s| {
+            for _ in 0..args.concurrency.max(1) {
+                s.spawn(|| {
+                    loop {
+                        let slot = next.fetch_add(1, Ordering::Relaxed);
+                        if slot >= slots || agents.is_empty() {
+                            break;
+                        }
+                        let due = started + gap * slot as u32;
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        let Ok(mut guard) = agents[slot % agents.len()].lock() else {
+                            continue;
+                        };
+                        let (agent, boots) = &mut *guard;
+                        let one = paced_check_in(client, agent, boots, &ran, give_up);
+                        if let Ok(mut d) = done.lock() {
+                            d.absorb(one);
+                        }
+                    }
+                });
+            }
+        });
+        let mut paced = done.into_inner().unwrap_or_default();
+        paced.seconds = started.elapsed().as_secs_f64();
+        paced
+    }
+
+    /// Adds one check-in's outcome.
+    fn absorb(&mut self, one: OneCheckIn) {
+        self.retries += one.retries;
+        if let Some(ms) = one.landed_ms {
+            self.check_ins += 1;
+            self.latencies.push(ms);
+        }
+        self.lost.extend(one.lost);
+        self.jobs_run.extend(one.jobs_run);
+        self.jobs_twice.extend(one.jobs_twice);
+    }
+
+    /// Prints the pace kept, writes the summary (if asked) and every loss;
+    /// false on a loss or a job handed out twice.
+    fn report(mut self, summary: Option<&std::path::Path>) -> bool {
+        self.latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            self.latencies
+                .get(((self.latencies.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        println!(
+            "pace: {} check-ins in {:.0} s = {:.1}/s, {} retried, {} lost, {} jobs run; latency ms p50 {:.1}, p99 {:.1}",
+            self.check_ins,
+            self.seconds,
+            self.check_ins as f64 / self.seconds.max(0.001),
+            self.retries,
+            self.lost.len(),
+            self.jobs_run.len(),
+            at(0.5),
+            at(0.99)
+        );
+        if let Some(path) = summary {
+            let text = serde_json::to_string_pretty(&self).unwrap_or_default();
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("patchport-fleet: {}: {e}", path.display());
+                return false;
+            }
+        }
+        for lost in &self.lost {
+            eprintln!("lost: {lost}");
+        }
+        for job in &self.jobs_twice {
+            eprintln!("job {job} was handed out again after its result was recorded");
+        }
+        self.lost.is_empty() && self.jobs_twice.is_empty()
+    }
+}
+
+/// What one paced check-in did.
+#[derive(Default)]
+struct OneCheckIn {
+    landed_ms: Option<f64>,
+    retries: usize,
+    lost: Vec<String>,
+    jobs_run: Vec<i64>,
+    jobs_twice: Vec<i64>,
+}
+
+/// Calls `call` until it succeeds, fails for good, or `give_up` passes;
+/// counts the retries in `one`. Waits a second between attempts, as a
+/// real agent backs off.
+fn retried<T>(
+    one: &mut OneCheckIn,
+    give_up: Instant,
+    mut call: impl FnMut() -> Result<T, patchport_agent::client::ClientError>,
+) -> Result<T, String> {
+    loop {
+        match call() {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && Instant::now() < give_up => {
+                one.retries += 1;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// One check-in of `agent` as the real agent makes it, retried until it
+/// lands; then each job handed out is played and its result reported
+/// (also retried), and a job whose result was already recorded is noted.
+fn paced_check_in(
+    client: &Client,
+    agent: &mut VirtualAgent,
+    boots: &mut fleet::Rng,
+    ran: &Mutex<std::collections::HashSet<i64>>,
+    give_up: Instant,
+) -> OneCheckIn {
+    let mut one = OneCheckIn::default();
+    let host = agent.report.hostname.clone();
+    let started = Instant::now();
+    let answer = match retried(&mut one, give_up, || fleet::check_in(client, agent)) {
+        Ok(a) => a,
+        Err(e) => {
+            one.lost.push(format!("{host}: check-in: {e}"));
+            return one;
+        }
+    };
+    one.landed_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+    for job in &answer.jobs {
+        let first = ran.lock().map(|mut r| r.insert(job.id)).unwrap_or(true);
+        if !first {
+            one.jobs_twice.push(job.id);
+            continue;
+        }
+        let result = fleet::play(agent, job, boots);
+        let credential = agent.credential.clone();
+        match retried(&mut one, give_up, || {
+            client.job_result(&credential, job.id, &result)
+        }) {
+            Ok(_) => one.jobs_run.push(job.id),
+            Err(e) => one.lost.push(format!("{host}: job {} result: {e}", job.id)),
+        }
+    }
+    one
 }

@@ -181,3 +181,33 @@ pub(super) async fn run_step(
     crate::commit(tx).await?;
     Ok(true)
 }
+
+/// Takes the turn named `name` (the scheduler's pass) for `holder` at
+/// `now` if it is due, and makes the next turn due `every` seconds later
+/// (less one second, so a timer firing a moment early still finds its turn
+/// due). Several portal instances ask on their own timers; only the one
+/// that finds the turn due gets `true`, so the pass runs once per interval
+/// across instances instead of once per instance. The upsert is one
+/// statement: on PostgreSQL the row lock makes two askers at the same
+/// moment take turns, on SQLite the single writer does.
+pub async fn take_turn(
+    conn: &mut Conn,
+    name: &str,
+    holder: &str,
+    now: Timestamp,
+    every: i64,
+) -> Result<bool> {
+    let due = now + (every - 1).max(1);
+    let done = sqlx::query(
+        "insert into scheduler_turn (name, due_at, holder, taken_at) values ($1, $2, $3, $4) \
+         on conflict (name) do update set due_at = excluded.due_at, holder = excluded.holder, \
+         taken_at = excluded.taken_at where scheduler_turn.due_at <= excluded.taken_at",
+    )
+    .bind(name)
+    .bind(due)
+    .bind(holder)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
