@@ -24,11 +24,12 @@ pub struct AuthContext {
     pub user: Resource<Result<Option<UserView>, AppError>>,
     /// Who is signed in, known without waiting: the server's answer for
     /// this request (carried to the browser with the page), then `user`
-    /// once it is loaded again (after a sign-in). Pages are gated on it
+    /// once it is loaded again (after a sign-in; an effect, so in the
+    /// browser only). Pages are gated on it
     /// outside any `Suspense`, so a page is built once per render: inside
     /// one, the server walks the children several times and each walk
     /// built the page anew, running its queries again (issue 17).
-    pub current: Memo<Option<UserView>>,
+    pub current: RwSignal<Option<UserView>>,
 }
 
 /// The Content-Security-Policy of every page: scripts only from this origin
@@ -77,10 +78,16 @@ pub fn App() -> impl IntoView {
         move || (login.version().get(), setup.version().get()),
         |_| whoami(),
     );
-    let first = SharedValue::new(user_on_server).into_inner();
-    let current = Memo::new(move |_| match user.get() {
-        Some(Ok(u)) => u,
-        _ => first.clone(),
+    let current = RwSignal::new(SharedValue::new(user_on_server).into_inner());
+    // In an effect (the browser only), not a memo: a memo read the
+    // resource outside any Suspense, which Leptos warns about on every
+    // render. Set only when it differs, so hydration rebuilds nothing.
+    Effect::new(move |_| {
+        if let Some(Ok(u)) = user.get()
+            && current.with_untracked(|c| *c != u)
+        {
+            current.set(u);
+        }
     });
     provide_context(AuthContext {
         login,
