@@ -52,6 +52,10 @@ struct Args {
     /// Concurrent connections.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Times every agent sends its full report in the first phase (the
+    /// same report again: the portal must not grow from repeats).
+    #[arg(long, default_value_t = 1)]
+    full_rounds: usize,
     /// Unchanged check-ins per agent in the second phase.
     #[arg(long, default_value_t = 10)]
     rounds: usize,
@@ -229,7 +233,9 @@ fn main() -> ExitCode {
     // Encoded before the clock starts: real agents do this on their own
     // machines, not on the portal's.
     let encoded: Vec<fleet::Encoded> = enrolled.iter().map(fleet::encode).collect();
-    full_reports(&client, &enrolled, &encoded, args.concurrency);
+    for _ in 0..args.full_rounds.max(1) {
+        full_reports(&client, &enrolled, &encoded, args.concurrency);
+    }
     if !unchanged_check_ins(&client, &enrolled, &encoded, &args) {
         return ExitCode::FAILURE;
     }
