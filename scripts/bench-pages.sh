@@ -12,8 +12,9 @@ conns=${1:-200}; secs=${2:-15}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 command -v sqlite3 >/dev/null || { echo "sqlite3 is missing: apt-get install sqlite3" >&2; exit 1; }
 export LEPTOS_OUTPUT_NAME=patchport
-cargo build --release -q -p patchport --example bench_report
-cargo build --release -q -p patchport
+# One build for both: built apart, their features differ and each
+# rebuilds the portal.
+cargo build --release -q -p patchport --bins --example bench_report
 target=${CARGO_TARGET_DIR:-target}/release
 data=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
@@ -37,7 +38,18 @@ cookie() {
   curl -s -i -X POST --data-urlencode "username=$1" --data-urlencode "password=$password" -d 'next=/' "$base/api/login" |
     sed -n 's/^set-cookie: patchport_session=\([^;]*\).*/\1/ip'
 }
+# The scheduler's first pass starts with the portal and, on a database
+# this size, keeps the writer busy for a while (rollouts for every covered
+# patch, the dashboard snapshot): wait until the dashboard answers within
+# a second twice in a row, so the load measures pages, not that pass.
 admin=$(cookie benchadmin); owner=$(cookie benchowner)
+fast=0
+for _ in $(seq 1 300); do
+  t=$(curl -s -o /dev/null -w '%{time_total}' -H "cookie: patchport_session=$admin" "$base/")
+  if awk -v t="$t" 'BEGIN { exit !(t < 1) }'; then fast=$((fast + 1)); else fast=0; fi
+  [[ $fast -ge 2 ]] && break
+  sleep 1
+done
 [[ -n $admin && -n $owner ]] || { echo "could not sign in" >&2; exit 1; }
 printf '| page | as | pages/s | p50 ms | p99 ms | not 200 / errors |\n|---|---|---|---|---|---|\n'
 load() {
