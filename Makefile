@@ -1,5 +1,5 @@
 # The two commands a newcomer needs (see README.md).
-.PHONY: demo test e2e release
+.PHONY: demo test e2e release packages packages-test
 demo:
 	scripts/demo.sh
 test:
@@ -8,3 +8,7 @@ e2e:
 	scripts/e2e.sh
 release:
 	scripts/release.sh
+packages:
+	scripts/agent-packages.sh
+packages-test:
+	scripts/agent-packages-test.sh

@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 want_tests=false
 want_release=false
+want_packages=false
 [[ "${1:-}" == "--test" ]] && want_tests=true
 [[ "${1:-}" == "--release" ]] && want_release=true
+[[ "${1:-}" == "--packages" ]] && want_packages=true
 
 say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
@@ -73,10 +75,39 @@ if $want_tests; then
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy \
       || { echo "could not install haproxy: install Debian's 'haproxy' package" >&2; exit 1; }
   fi
+  # Debian's own rpm (rpmbuild), dnf and createrepo_c/modifyrepo_c for the
+  # agent's real dnf test on a separate root (agent/tests/install_rpm.rs).
+  if ! command -v dnf >/dev/null || ! command -v rpmbuild >/dev/null || ! command -v createrepo_c >/dev/null; then
+    say "installing dnf, rpm and createrepo-c from Debian for the agent's dnf test"
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnf rpm createrepo-c \
+      || { echo "could not install dnf, rpm, createrepo-c: install Debian's 'dnf', 'rpm' and 'createrepo-c' packages" >&2; exit 1; }
+  fi
   if ! command -v chromium >/dev/null; then
     say "installing Chromium from Debian for the end-to-end tests"
     as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
       || { echo "could not install chromium: install Debian's 'chromium' package" >&2; exit 1; }
+  fi
+fi
+# The agent's .deb and .rpm (scripts/agent-packages.sh): a static musl
+# binary (ring compiles C, hence musl-gcc), packed by cargo-deb 3.8.0 and
+# cargo-generate-rpm 0.21.1, the newest releases; both build on Rust 1.95.
+if $want_packages; then
+  if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    say "adding the x86_64-unknown-linux-musl target (the agent's static binary)"
+    rustup target add x86_64-unknown-linux-musl
+  fi
+  if ! command -v musl-gcc >/dev/null; then
+    say "installing musl-tools from Debian for the agent's static binary"
+    as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools \
+      || { echo "could not install musl-tools: install Debian's 'musl-tools' package" >&2; exit 1; }
+  fi
+  if ! cargo deb --version 2>/dev/null | grep -qx 'cargo-deb 3\.8\.0'; then
+    say "installing cargo-deb 3.8.0 (takes a few minutes, once)"
+    cargo install cargo-deb --version 3.8.0 --locked
+  fi
+  if ! cargo generate-rpm --version 2>/dev/null | grep -qx 'cargo-generate-rpm 0\.21\.1'; then
+    say "installing cargo-generate-rpm 0.21.1 (takes a few minutes, once)"
+    cargo install cargo-generate-rpm --version 0.21.1 --locked
   fi
 fi
 say "ready"

@@ -1,6 +1,7 @@
-//! The agent's configuration file: where the portal is and the credential
-//! enrolment gave us. Written with mode 0600 because the credential lets
-//! anyone report (false) state for this server.
+//! The agent's configuration file: where the portal is, the credential
+//! enrolment gave us, and (rarely) which package manager to drive on which
+//! root. Written with mode 0600 because the credential lets anyone report
+//! (false) state for this server.
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -30,6 +31,10 @@ pub struct Config {
     /// Where spooled reports and state live.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// The package manager and install root; absent from files written
+    /// before they existed, and meaning "this machine's own" when unset.
+    #[serde(flatten)]
+    pub packages: PackageSettings,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -45,6 +50,7 @@ impl std::fmt::Debug for Config {
             .field("ca_file", &self.ca_file)
             .field("allow_http", &self.allow_http)
             .field("state_dir", &self.state_dir)
+            .field("packages", &self.packages)
             .finish()
     }
 }
@@ -71,6 +77,162 @@ pub enum ConfigError {
     /// The portal URL is not acceptable.
     #[error("{0}")]
     Url(String),
+    /// The package manager or install root is not acceptable.
+    #[error("{0}")]
+    Packages(String),
+}
+
+/// A package manager the agent can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    /// dpkg and apt (Debian, Ubuntu).
+    Apt,
+    /// rpm and dnf (RHEL and its rebuilds, Fedora).
+    Dnf,
+}
+
+impl std::str::FromStr for PackageManager {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "apt" => Ok(Self::Apt),
+            "dnf" => Ok(Self::Dnf),
+            other => Err(ConfigError::Packages(format!(
+                "unknown package manager '{other}' (expected apt or dnf)"
+            ))),
+        }
+    }
+}
+
+/// A directory used as the root of the package database instead of `/`
+/// (`rpm --root`, `dnf --installroot`): an absolute path to an existing
+/// directory, in UTF-8 and without whitespace or commas, because dnf
+/// splits list options such as `reposdir` on those.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "PathBuf", into = "PathBuf")]
+pub struct InstallRoot(PathBuf);
+
+impl InstallRoot {
+    /// Checks `path`; the error says what is wrong with it.
+    pub fn parse(path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
+        let path = path.into();
+        let shown = path.display();
+        let invalid = |why: &str| ConfigError::Packages(format!("install root '{shown}' {why}"));
+        let Some(text) = path.to_str() else {
+            return Err(invalid("is not valid UTF-8"));
+        };
+        if !path.is_absolute() {
+            return Err(invalid("is not an absolute path"));
+        }
+        if text.contains(|c: char| c.is_whitespace() || c == ',') {
+            return Err(invalid(
+                "contains whitespace or a comma, which dnf would split it on",
+            ));
+        }
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => Ok(Self(path)),
+            Ok(_) => Err(invalid("is not a directory")),
+            Err(e) => Err(invalid(&format!("cannot be used: {e}"))),
+        }
+    }
+
+    /// [`InstallRoot::parse`] for a command-line value.
+    pub fn parse_arg(value: &str) -> Result<Self, ConfigError> {
+        Self::parse(value)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The directory as text (checked to be UTF-8 by [`InstallRoot::parse`]).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl TryFrom<PathBuf> for InstallRoot {
+    type Error = ConfigError;
+
+    fn try_from(path: PathBuf) -> Result<Self, Self::Error> {
+        Self::parse(path)
+    }
+}
+
+impl From<InstallRoot> for PathBuf {
+    fn from(root: InstallRoot) -> Self {
+        root.0
+    }
+}
+
+/// Which package manager the agent scans and installs with, and on which
+/// root. The default, nothing set, is what the agent has always done: the
+/// package manager found on the machine, on `/`. Setting them is for
+/// testing the agent against a separate root, or for a machine that
+/// carries both dpkg and rpm.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawPackageSettings", into = "RawPackageSettings")]
+pub struct PackageSettings {
+    manager: Option<PackageManager>,
+    root: Option<InstallRoot>,
+}
+
+/// [`PackageSettings`] as written in the file, before the pair is checked.
+#[derive(Clone, Serialize, Deserialize)]
+struct RawPackageSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    package_manager: Option<PackageManager>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    install_root: Option<InstallRoot>,
+}
+
+impl PackageSettings {
+    /// Checks the pair: an install root needs dnf, because only rpm and
+    /// dnf are driven on a separate root.
+    pub fn new(
+        manager: Option<PackageManager>,
+        root: Option<InstallRoot>,
+    ) -> Result<Self, ConfigError> {
+        if let Some(root) = &root
+            && manager != Some(PackageManager::Dnf)
+        {
+            return Err(ConfigError::Packages(format!(
+                "install root '{}' needs package manager dnf: only rpm and dnf are run on a separate root",
+                root.path().display()
+            )));
+        }
+        Ok(Self { manager, root })
+    }
+
+    /// The package manager to use; `None`: the one found on the machine.
+    pub fn manager(&self) -> Option<PackageManager> {
+        self.manager
+    }
+
+    /// The install root; `None`: `/`.
+    pub fn root(&self) -> Option<&InstallRoot> {
+        self.root.as_ref()
+    }
+}
+
+impl TryFrom<RawPackageSettings> for PackageSettings {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawPackageSettings) -> Result<Self, Self::Error> {
+        Self::new(raw.package_manager, raw.install_root)
+    }
+}
+
+impl From<PackageSettings> for RawPackageSettings {
+    fn from(settings: PackageSettings) -> Self {
+        Self {
+            package_manager: settings.manager,
+            install_root: settings.root,
+        }
+    }
 }
 
 /// Checks that `url` is https, or http to a loopback address, or http
@@ -191,6 +353,7 @@ mod tests {
             ca_file: None,
             allow_http: false,
             state_dir: dir.path().join("state"),
+            packages: PackageSettings::default(),
         };
         config.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), config);
@@ -203,6 +366,146 @@ mod tests {
         assert!(
             !format!("{config:?}").contains("secret"),
             "credential redacted in Debug"
+        );
+    }
+
+    /// A configuration file as enrolment writes it, plus `extra` fields.
+    fn config_json(extra: &str) -> String {
+        format!(
+            r#"{{"url": "https://pp.example.org", "server_id": 7, "credential": "7.secret",
+                "state_dir": "/var/lib/patchport-agent"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn files_without_package_settings_load_and_stay_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.json");
+        std::fs::write(&path, config_json("")).unwrap();
+        let config = Config::load(&path).expect("a file from before the settings loads");
+        assert_eq!(config.packages, PackageSettings::default());
+        assert_eq!(config.packages.manager(), None, "found on the machine");
+        assert_eq!(config.packages.root(), None, "the machine's own root");
+        config.save(&path).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !written.contains("package_manager") && !written.contains("install_root"),
+            "unset settings are not written: {written}"
+        );
+    }
+
+    #[test]
+    fn package_manager_and_install_root_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let path = dir.path().join("agent.json");
+        let packages = PackageSettings::new(
+            Some(PackageManager::Dnf),
+            Some(InstallRoot::parse(&root).unwrap()),
+        )
+        .unwrap();
+        let config = Config {
+            url: "https://pp.example.org".into(),
+            server_id: 7,
+            credential: "7.secret".into(),
+            ca_file: None,
+            allow_http: false,
+            state_dir: dir.path().join("state"),
+            packages,
+        };
+        config.save(&path).unwrap();
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(written["package_manager"], "dnf");
+        assert_eq!(written["install_root"], root.to_str().unwrap());
+        let loaded = Config::load(&path).unwrap();
+        assert_eq!(loaded, config);
+        assert_eq!(loaded.packages.root().unwrap().path(), root);
+        let apt_only = config_json(r#", "package_manager": "apt""#);
+        std::fs::write(&path, apt_only).unwrap();
+        assert_eq!(
+            Config::load(&path).unwrap().packages.manager(),
+            Some(PackageManager::Apt),
+            "a manager without a root"
+        );
+    }
+
+    #[test]
+    fn bad_package_settings_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let spaced = dir.path().join("a root");
+        std::fs::create_dir(&spaced).unwrap();
+        let root = root.display();
+        let cases: Vec<(&str, String, String)> = vec![
+            (
+                "unknown manager",
+                r#", "package_manager": "zypper""#.into(),
+                "unknown variant `zypper`".into(),
+            ),
+            (
+                "relative root",
+                r#", "package_manager": "dnf", "install_root": "srv/root""#.into(),
+                "install root 'srv/root' is not an absolute path".into(),
+            ),
+            (
+                "missing root",
+                format!(r#", "package_manager": "dnf", "install_root": "{root}/gone""#),
+                format!("install root '{root}/gone' cannot be used: No such file"),
+            ),
+            (
+                "root is a file",
+                format!(
+                    r#", "package_manager": "dnf", "install_root": "{}""#,
+                    file.display()
+                ),
+                format!("install root '{}' is not a directory", file.display()),
+            ),
+            (
+                "whitespace in root",
+                format!(
+                    r#", "package_manager": "dnf", "install_root": "{}""#,
+                    spaced.display()
+                ),
+                "contains whitespace or a comma".into(),
+            ),
+            (
+                "root with apt",
+                format!(r#", "package_manager": "apt", "install_root": "{root}""#),
+                format!("install root '{root}' needs package manager dnf"),
+            ),
+            (
+                "root without a manager",
+                format!(r#", "install_root": "{root}""#),
+                format!("install root '{root}' needs package manager dnf"),
+            ),
+        ];
+        let path = dir.path().join("agent.json");
+        for (name, extra, expected) in cases {
+            std::fs::write(&path, config_json(&extra)).unwrap();
+            match Config::load(&path) {
+                Ok(config) => panic!("case {name:?}: expected an error, got {config:?}"),
+                Err(err) => {
+                    let message = err.to_string();
+                    assert!(
+                        message.contains("not a valid agent configuration")
+                            && message.contains(&expected),
+                        "case {name:?}: got {message:?}"
+                    );
+                }
+            }
+        }
+        assert!(
+            "yum"
+                .parse::<PackageManager>()
+                .unwrap_err()
+                .to_string()
+                .contains("expected apt or dnf"),
+            "the command line's parse names the choices"
         );
     }
 }

@@ -4,6 +4,7 @@
 //! refresh, or a reboot. Every package target is validated again here, so a
 //! compromised portal still cannot pass an option or a second command.
 
+use crate::config::InstallRoot;
 use patchport_core::protocol::{
     JOB_TIMEOUT, JobOrder, JobOutcome, JobResult, JobSpec, MAX_JOB_LOG, PackageFormat,
     PackageTarget, log_tail,
@@ -133,12 +134,23 @@ fn package_spec(format: PackageFormat, native_arch: &str, p: &PackageTarget) -> 
     }
 }
 
+/// dnf with the options for `root` (see [`crate::scan::dnf::root_args`])
+/// before `args`.
+fn dnf_command(root: Option<&InstallRoot>, args: &[&str]) -> Command {
+    let mut c = Command::new("dnf", &[]);
+    c.args = root.map(crate::scan::dnf::root_args).unwrap_or_default();
+    c.args.extend(args.iter().map(|a| (*a).to_owned()));
+    c
+}
+
 /// The command that installs exactly `packages`, upgrading only what is
 /// installed, never asking a question and keeping changed configuration.
+/// `root` is dnf's install root; [`run`] refuses apt jobs with one.
 pub fn install_command(
     format: PackageFormat,
     native_arch: &str,
     packages: &[PackageTarget],
+    root: Option<&InstallRoot>,
 ) -> Command {
     let specs = packages
         .iter()
@@ -169,22 +181,23 @@ pub fn install_command(
             c
         }
         PackageFormat::Rpm => {
-            let mut c = Command::new("dnf", &["upgrade", "--assumeyes", "--quiet", "--"]);
+            let mut c = dnf_command(root, &["upgrade", "--assumeyes", "--quiet", "--"]);
             c.args.extend(specs);
             c
         }
     }
 }
 
-/// The command that refreshes the package manager's metadata.
-pub fn refresh_command(format: PackageFormat) -> Command {
+/// The command that refreshes the package manager's metadata; `root` as
+/// for [`install_command`].
+pub fn refresh_command(format: PackageFormat, root: Option<&InstallRoot>) -> Command {
     match format {
         PackageFormat::Deb => {
             let mut c = Command::new("apt-get", &["update", "--quiet"]);
             c.env = vec![("DEBIAN_FRONTEND".into(), "noninteractive".into())];
             c
         }
-        PackageFormat::Rpm => Command::new("dnf", &["makecache", "--quiet"]),
+        PackageFormat::Rpm => dnf_command(root, &["makecache", "--quiet"]),
     }
 }
 
@@ -193,14 +206,15 @@ pub fn reboot_command() -> Command {
     Command::new("systemctl", &["reboot"])
 }
 
-/// The result of running `job` for an install or refresh. Reboots are run
-/// by [`reboot`], because their result must be sent before the machine
-/// goes down.
+/// The result of running `job` for an install or refresh, with dnf on
+/// `root` when one is given. Reboots are run by [`reboot`], because their
+/// result must be sent before the machine goes down.
 pub fn run(
     system: &dyn System,
     job: &JobOrder,
     format: PackageFormat,
     native_arch: &str,
+    root: Option<&InstallRoot>,
 ) -> JobResult {
     let refused = |why: String| JobResult {
         attempt: job.attempt,
@@ -211,9 +225,15 @@ pub fn run(
     if let Err(e) = job.spec.validate() {
         return refused(e.to_string());
     }
+    if let (PackageFormat::Deb, Some(root)) = (format, root) {
+        return refused(format!(
+            "apt is never run on an install root ({})",
+            root.path().display()
+        ));
+    }
     let command = match &job.spec {
-        JobSpec::Install { packages } => install_command(format, native_arch, packages),
-        JobSpec::Refresh => refresh_command(format),
+        JobSpec::Install { packages } => install_command(format, native_arch, packages, root),
+        JobSpec::Refresh => refresh_command(format, root),
         JobSpec::Reboot => return refused("a reboot is not run here".into()),
     };
     let ran = system.run(&command, Duration::from_secs(JOB_TIMEOUT));
@@ -268,6 +288,7 @@ mod tests {
                 target("tzdata", "2024b-0+deb12u1", "all"),
                 target("libc6", "2.36-9+deb12u9", "i386"),
             ],
+            None,
         );
         assert_eq!(c.program, "apt-get");
         let end = c.args.iter().position(|a| a == "--").unwrap();
@@ -292,10 +313,77 @@ mod tests {
             PackageFormat::Rpm,
             "x86_64",
             &[target("openssl-libs", "1:3.0.7-27.el9", "x86_64")],
+            None,
         );
         assert_eq!(c.program, "dnf");
         assert_eq!(c.args.first().map(String::as_str), Some("upgrade"));
         assert_eq!(c.args.last().unwrap(), "openssl-libs-1:3.0.7-27.el9.x86_64");
+    }
+
+    #[test]
+    fn dnf_on_an_install_root_gets_the_root_options_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = InstallRoot::parse(dir.path()).unwrap();
+        let r = root.as_str();
+        let root_options = vec![
+            format!("--installroot={r}"),
+            format!(
+                "--setopt=reposdir={r}/etc/yum.repos.d,{r}/etc/yum/repos.d,{r}/etc/distro.repos.d"
+            ),
+        ];
+        let install = install_command(
+            PackageFormat::Rpm,
+            "x86_64",
+            &[target("probe", "1.1-1", "noarch")],
+            Some(&root),
+        );
+        let mut expected = root_options.clone();
+        expected.extend(
+            [
+                "upgrade",
+                "--assumeyes",
+                "--quiet",
+                "--",
+                "probe-1.1-1.noarch",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            (install.program.as_str(), &install.args),
+            ("dnf", &expected)
+        );
+        let refresh = refresh_command(PackageFormat::Rpm, Some(&root));
+        let mut expected = root_options;
+        expected.extend(["makecache", "--quiet"].map(String::from));
+        assert_eq!(refresh.args, expected);
+        assert_eq!(
+            refresh_command(PackageFormat::Rpm, None).args,
+            ["makecache", "--quiet"],
+            "no root: the command as before"
+        );
+    }
+
+    #[test]
+    fn apt_jobs_with_an_install_root_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = InstallRoot::parse(dir.path()).unwrap();
+        let system = Recorder {
+            exit_code: Some(0),
+            ran: Mutex::new(vec![]),
+        };
+        let job = JobOrder {
+            id: 1,
+            attempt: 1,
+            spec: JobSpec::Refresh,
+        };
+        let result = run(&system, &job, PackageFormat::Deb, "amd64", Some(&root));
+        assert_eq!(result.outcome, JobOutcome::Failed);
+        assert!(
+            result.log.contains("apt is never run on an install root"),
+            "{}",
+            result.log
+        );
+        assert!(system.ran.lock().unwrap().is_empty(), "nothing ran");
     }
 
     /// Records what it was asked to run and answers with a fixed exit code.
@@ -327,7 +415,7 @@ mod tests {
                 packages: vec![target("-oAPT::Update::Pre-Invoke::=touch", "1", "all")],
             },
         };
-        let result = run(&system, &job, PackageFormat::Deb, "amd64");
+        let result = run(&system, &job, PackageFormat::Deb, "amd64", None);
         assert_eq!(result.outcome, JobOutcome::Failed);
         assert_eq!(result.attempt, 2);
         assert!(result.log.contains("refused"), "{}", result.log);
@@ -350,7 +438,7 @@ mod tests {
                 attempt: 1,
                 spec: JobSpec::Refresh,
             };
-            let result = run(&system, &job, PackageFormat::Deb, "amd64");
+            let result = run(&system, &job, PackageFormat::Deb, "amd64", None);
             assert_eq!((result.outcome, result.exit_code), (outcome, code));
             assert_eq!(system.ran.lock().unwrap()[0].args, ["update", "--quiet"]);
         }

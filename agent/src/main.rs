@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use patchport_agent::client::Client;
-use patchport_agent::config::Config;
+use patchport_agent::config::{Config, InstallRoot, PackageManager, PackageSettings};
 use patchport_agent::runner::Runner;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,11 @@ struct Cli {
 enum Command {
     /// Collect the report (packages, updates, reboot state) and print it as
     /// JSON, without sending it anywhere.
-    Scan,
+    Scan {
+        /// Which package manager, on which root.
+        #[command(flatten)]
+        packages: PackageArgs,
+    },
     /// Trade a one-time enrolment token for this server's credential and
     /// write the configuration file (mode 0600).
     Enroll {
@@ -47,6 +51,9 @@ enum Command {
         /// Directory for spooled reports and state.
         #[arg(long, default_value = patchport_agent::config::DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
+        /// Which package manager, on which root (kept in the configuration).
+        #[command(flatten)]
+        packages: PackageArgs,
     },
     /// Check in with the portal: forever (for the systemd unit), or once.
     Run {
@@ -55,6 +62,26 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+}
+
+/// Options that choose the package manager and its root; by default the
+/// one found on this machine, on `/`.
+#[derive(Debug, clap::Args)]
+struct PackageArgs {
+    /// Package manager to use instead of the one found on this machine.
+    #[arg(long, value_name = "apt|dnf")]
+    package_manager: Option<PackageManager>,
+    /// Root of the package database instead of / (rpm --root, dnf
+    /// --installroot; needs --package-manager dnf): an absolute path to an
+    /// existing directory.
+    #[arg(long, value_name = "DIR", value_parser = InstallRoot::parse_arg)]
+    install_root: Option<InstallRoot>,
+}
+
+impl PackageArgs {
+    fn settings(self) -> Result<PackageSettings, String> {
+        PackageSettings::new(self.package_manager, self.install_root).map_err(|e| e.to_string())
+    }
 }
 
 fn main() -> ExitCode {
@@ -67,21 +94,28 @@ fn main() -> ExitCode {
         .with_writer(io::stderr)
         .try_init();
     match cli.command {
-        Command::Scan => scan(),
+        Command::Scan { packages } => match packages.settings() {
+            Ok(settings) => scan(&settings),
+            Err(e) => report_outcome(Err(e)),
+        },
         Command::Enroll {
             url,
             token,
             ca_file,
             allow_http,
             state_dir,
-        } => report_outcome(enroll(
-            &cli.config,
-            &url,
-            &token,
-            ca_file,
-            allow_http,
-            state_dir,
-        )),
+            packages,
+        } => report_outcome(packages.settings().and_then(|packages| {
+            enroll(
+                &cli.config,
+                &url,
+                &token,
+                ca_file,
+                allow_http,
+                state_dir,
+                packages,
+            )
+        })),
         Command::Run { once } => report_outcome(run(&cli.config, once)),
     }
 }
@@ -103,8 +137,10 @@ fn enroll(
     ca_file: Option<PathBuf>,
     allow_http: bool,
     state_dir: PathBuf,
+    packages: PackageSettings,
 ) -> Result<(), String> {
-    let report = patchport_agent::scan::collect().map_err(|e| format!("scan failed: {e}"))?;
+    let report =
+        patchport_agent::scan::collect_with(&packages).map_err(|e| format!("scan failed: {e}"))?;
     let client = Client::new(url, ca_file.as_deref(), allow_http).map_err(|e| e.to_string())?;
     let enrolled = client
         .enroll(token, &report.hostname)
@@ -116,6 +152,7 @@ fn enroll(
         ca_file,
         allow_http,
         state_dir,
+        packages,
     };
     config.save(path).map_err(|e| e.to_string())?;
     println!(
@@ -139,7 +176,8 @@ fn run(path: &Path, once: bool) -> Result<(), String> {
     let runner = Runner::new(&config)
         .map_err(|e| e.to_string())?
         .with_config_path(path);
-    let collect = || patchport_agent::scan::collect().map_err(|e| e.to_string());
+    let collect =
+        || patchport_agent::scan::collect_with(&config.packages).map_err(|e| e.to_string());
     let system = patchport_agent::jobs::RealSystem;
     if once {
         // Check in, run what the portal hands out, report again: until no
@@ -153,8 +191,8 @@ fn run(path: &Path, once: bool) -> Result<(), String> {
     runner.run(&collect, &system).map_err(|e| e.to_string())
 }
 
-fn scan() -> ExitCode {
-    let report = match patchport_agent::scan::collect() {
+fn scan(packages: &PackageSettings) -> ExitCode {
+    let report = match patchport_agent::scan::collect_with(packages) {
         Ok(report) => report,
         Err(err) => {
             eprintln!("patchport-agent: scan failed: {err}");

@@ -331,7 +331,13 @@ impl Runner {
                 }
                 continue;
             }
-            let result = crate::jobs::run(system, job, report.package_format, &report.arch);
+            let result = crate::jobs::run(
+                system,
+                job,
+                report.package_format,
+                &report.arch,
+                self.config.packages.root(),
+            );
             tracing::info!(job_id = job.id, outcome = ?result.outcome, exit_code = ?result.exit_code, "job done");
             if let Err(e) = self.report_result(job.id, result) {
                 tracing::warn!(error = %e, "job result spooled until the portal is reachable");

@@ -90,6 +90,7 @@ impl Portal {
                 ca_file: None,
                 allow_http: false,
                 state_dir,
+                packages: Default::default(),
             }
         })
         .await

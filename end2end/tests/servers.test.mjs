@@ -25,10 +25,13 @@ test('an admin enrols this machine with a token from the UI and assigns it to it
   const form = page.locator('#create-token');
   await form.locator('input[name=label]').fill('e2e machine');
   await form.locator('button[type=submit]').click();
-  const command = await page.locator('.token pre').innerText();
+  const command = await page.locator('.token pre.enroll').innerText();
   const token = command.match(/--token (ppe_[0-9a-f]{64})/)?.[1];
   assert.ok(token, `the enroll command carries the token: ${command}`);
   assert.ok(command.includes(`--url ${BASE}`), command);
+  const steps = await page.locator('.token').innerText();
+  assert.match(steps, /apt-get install \.\/patchport-agent_\S+-1_amd64\.deb/, `the Debian install line: ${steps}`);
+  assert.match(steps, /dnf install \.\/patchport-agent-\S+-1\.x86_64\.rpm/, `the RPM install line: ${steps}`);
 
   const dir = mkdtempSync(join(tmpdir(), 'patchport-agent-'));
   const config = join(dir, 'agent.json');

@@ -452,12 +452,7 @@ impl Tally {
     fn finish(self, log: Option<&std::path::Path>) -> bool {
         let mut latencies = self.latencies.into_inner().unwrap_or_default();
         latencies.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            latencies
-                .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
-                .copied()
-                .unwrap_or(0.0)
-        };
+        let at = |q| percentile(&latencies, q);
         let failures = self.failures.into_inner().unwrap_or_default();
         if let Some(path) = log {
             let mut text = self.lines.into_inner().unwrap_or_default().join("\n");
@@ -589,12 +584,7 @@ impl Paced {
     /// false on a loss or a job handed out twice.
     fn report(mut self, summary: Option<&std::path::Path>) -> bool {
         self.latencies.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            self.latencies
-                .get(((self.latencies.len() as f64 - 1.0) * q).round() as usize)
-                .copied()
-                .unwrap_or(0.0)
-        };
+        let at = |q| percentile(&self.latencies, q);
         println!(
             "pace: {} check-ins in {:.0} s = {:.1}/s, {} retried, {} lost, {} jobs run; latency ms p50 {:.1}, p99 {:.1}",
             self.check_ins,
@@ -690,4 +680,12 @@ fn paced_check_in(
         }
     }
     one
+}
+
+/// The `q` quantile (0 to 1) of `sorted`, by nearest rank; 0 when empty.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use patchport_core::protocol::{AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report};
 
 use super::{ScanError, apt, dnf, dpkg, os_release, reboot, rpm, tail};
+use crate::config::{InstallRoot, PackageManager, PackageSettings};
 
 /// Where tools are looked up, and the `PATH` they run with. Fixed rather
 /// than inherited: the agent runs as root, and a `PATH` set by whatever
@@ -48,18 +49,29 @@ const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 /// `rpm` is: a Debian machine may carry `rpm` for building packages, the
 /// reverse does not happen.
 pub fn collect() -> Result<Report, ScanError> {
+    collect_with(&PackageSettings::default())
+}
+
+/// [`collect`] with the package manager and install root of `settings`.
+///
+/// Only the packages come from the install root: the host name, kernel,
+/// boot id and operating system are the running machine's. A root is not
+/// the running system, so nothing in it waits for a reboot.
+pub fn collect_with(settings: &PackageSettings) -> Result<Report, ScanError> {
     let os = read_os_release()?;
     let hostname = read_proc_value(HOSTNAME)?;
     let kernel = read_proc_value(KERNEL_RELEASE)?;
     let boot_id = read_proc_value(BOOT_ID)?;
-    let state = if find_program("dpkg-query").is_some() {
-        collect_deb()?
-    } else if find_program("rpm").is_some() {
-        collect_rpm()?
-    } else {
-        return Err(ScanError::UnsupportedSystem {
-            search_path: SEARCH_PATH.to_owned(),
-        });
+    let state = match settings.manager() {
+        Some(PackageManager::Apt) => collect_deb()?,
+        Some(PackageManager::Dnf) => collect_rpm(settings.root())?,
+        None if find_program("dpkg-query").is_some() => collect_deb()?,
+        None if find_program("rpm").is_some() => collect_rpm(None)?,
+        None => {
+            return Err(ScanError::UnsupportedSystem {
+                search_path: SEARCH_PATH.to_owned(),
+            });
+        }
     };
     let mut report = Report {
         hostname,
@@ -153,22 +165,55 @@ fn add_apt_sources(updates: &mut [AvailableUpdate]) -> Result<(), ScanError> {
     Ok(())
 }
 
-fn collect_rpm() -> Result<PackageState, ScanError> {
+fn collect_rpm(root: Option<&InstallRoot>) -> Result<PackageState, ScanError> {
     // rpm names architectures as the kernel does (x86_64, aarch64), so
     // uname's answer is already in rpm naming.
     let arch = single_word(run("uname", &["-m"], &[0])?, "uname -m")?;
-    let packages = rpm::parse_query(&run("rpm", &rpm::QUERY_ARGS, &[0])?.stdout)?;
+    let packages = rpm::parse_query(&run("rpm", &rpm::query_args(root), &[0])?.stdout)?;
     if packages.is_empty() {
         return Err(ScanError::Inconsistent {
             input: "rpm -qa output",
             message: "no installed packages listed".into(),
         });
     }
+    let root_args = root.map(dnf::root_args).unwrap_or_default();
+    let dnf_args = |command: &[&'static str]| -> Vec<&str> {
+        root_args
+            .iter()
+            .map(String::as_str)
+            .chain(command.iter().copied())
+            .collect()
+    };
     let check_update = dnf::parse_check_update(
-        &run("dnf", &dnf::CHECK_UPDATE_ARGS, &dnf::CHECK_UPDATE_OK_CODES)?.stdout,
+        &run(
+            "dnf",
+            &dnf_args(&dnf::CHECK_UPDATE_ARGS),
+            &dnf::CHECK_UPDATE_OK_CODES,
+        )?
+        .stdout,
     )?;
-    let updateinfo = dnf::parse_updateinfo(&run("dnf", &dnf::UPDATEINFO_ARGS, &[0])?.stdout)?;
+    let updateinfo =
+        dnf::parse_updateinfo(&run("dnf", &dnf_args(&dnf::UPDATEINFO_ARGS), &[0])?.stdout)?;
     let updates = dnf::merge(&check_update, &updateinfo, &packages);
+    let (reboot_required, reboot_required_packages) = if root.is_some() {
+        // needs-restarting compares what runs with what is installed; what
+        // runs is not from the install root.
+        (false, Vec::new())
+    } else {
+        read_needs_restarting()?
+    };
+    Ok(PackageState {
+        format: PackageFormat::Rpm,
+        arch,
+        packages,
+        updates,
+        reboot_required,
+        reboot_required_packages,
+    })
+}
+
+/// Whether the running system needs a reboot, and for which packages.
+fn read_needs_restarting() -> Result<(bool, Vec<String>), ScanError> {
     // The stand-alone tool (dnf-utils) when installed, else the dnf plugin
     // (dnf-plugins-core, installed by default on RHEL-likes): same answers.
     let output = if find_program("needs-restarting").is_some() {
@@ -184,16 +229,7 @@ fn collect_rpm() -> Result<PackageState, ScanError> {
             &reboot::NEEDS_RESTARTING_OK_CODES,
         )?
     };
-    let (reboot_required, reboot_required_packages) =
-        reboot::interpret_needs_restarting(output.code, &output.stdout)?;
-    Ok(PackageState {
-        format: PackageFormat::Rpm,
-        arch,
-        packages,
-        updates,
-        reboot_required,
-        reboot_required_packages,
-    })
+    reboot::interpret_needs_restarting(output.code, &output.stdout)
 }
 
 fn read_os_release() -> Result<OsInfo, ScanError> {

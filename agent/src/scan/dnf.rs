@@ -8,6 +8,7 @@ use patchport_core::protocol::{AvailableUpdate, InstalledPackage};
 use patchport_core::version::compare_rpm;
 
 use super::ScanError;
+use crate::config::InstallRoot;
 
 /// Arguments to `dnf` that list available upgrades. `-q` leaves out the
 /// "Last metadata expiration check" chatter. dnf exits with 100 when there
@@ -19,6 +20,28 @@ pub const CHECK_UPDATE_OK_CODES: [i32; 2] = [0, 100];
 
 /// Arguments to `dnf` that list the advisories of available upgrades.
 pub const UPDATEINFO_ARGS: [&str; 4] = ["-q", "updateinfo", "list", "--updates"];
+
+/// dnf 4's default `reposdir`, relative to `/`; [`root_args`] keeps it
+/// inside the install root.
+pub const REPOS_DIRS: [&str; 3] = ["etc/yum.repos.d", "etc/yum/repos.d", "etc/distro.repos.d"];
+
+/// Options, to go before the command, that make dnf work on the packages
+/// under `root` instead of `/`. `--installroot` keeps the rpm database,
+/// cache, history and logs in the root, and reads the root's `dnf.conf`
+/// when it has one. But where the root has none of the repository
+/// directories dnf falls back to the host's, and would then offer the
+/// host's repositories to the root: so `reposdir` names the root's own,
+/// and dnf fails ("no enabled repositories") rather than use the host's.
+pub fn root_args(root: &InstallRoot) -> Vec<String> {
+    let repos_dirs: Vec<String> = REPOS_DIRS
+        .iter()
+        .map(|dir| root.path().join(dir).display().to_string())
+        .collect();
+    vec![
+        format!("--installroot={}", root.as_str()),
+        format!("--setopt=reposdir={}", repos_dirs.join(",")),
+    ]
+}
 
 /// One `dnf check-update` entry: (name, architecture, version, repository).
 pub type CheckUpdateEntry = (String, String, String, String);
@@ -32,11 +55,15 @@ const UPDATEINFO: &str = "dnf updateinfo output";
 /// Parses `dnf -q check-update` output into (name, architecture, version,
 /// repository) tuples.
 ///
-/// Lines are `NAME.ARCH  VERSION  REPO` in padded columns. A value too wide
-/// for its column ends its line, and the next columns continue on the
-/// following, indented, line; so an entry is read as whitespace-separated
-/// words gathered from one unindented line and the indented lines after it,
-/// until there are three. Blank lines (`dnf -q` starts with one) are skipped.
+/// Lines are `NAME.ARCH  VERSION  REPO` in padded columns. Written to a
+/// pipe, as the agent runs it, dnf makes each column as wide as its widest
+/// value, so an entry is one line (seen with Debian's dnf 4.14, in
+/// `tests/fixtures`). On a terminal the columns fit its width instead: a
+/// value too wide for its column ends its line, and the next columns
+/// continue on the following, indented, line. Both are read: an entry is
+/// the whitespace-separated words gathered from one unindented line and the
+/// indented lines after it, until there are three. Blank lines (`dnf -q`
+/// starts with one) are skipped.
 ///
 /// Parsing stops at the "Obsoleting Packages" section: it lists packages
 /// that would replace installed packages of other names (each followed by an
@@ -152,10 +179,11 @@ fn is_kernel_note(line: &str) -> bool {
 /// Parses `dnf -q updateinfo list --updates` output into (advisory, type,
 /// NEVRA) tuples.
 ///
-/// Lines are `ADVISORY TYPE NEVRA`, where TYPE is `SEVERITY/Sec.` for
-/// security advisories with a severity, else `security`, `bugfix`,
-/// `enhancement`, `newpackage` or `unknown`. The NEVRA is checked here so
-/// that [`merge`] can rely on it.
+/// Lines are `ADVISORY TYPE NEVRA`. dnf 4 writes the TYPE of a security
+/// advisory as `SEVERITY/Sec.`, and as `Unknown/Sec.` when the severity is
+/// missing or none of Critical, Important, Moderate and Low; other
+/// advisories are `bugfix`, `enhancement`, `newpackage` or `unknown`. The
+/// NEVRA is checked here so that [`merge`] can rely on it.
 pub fn parse_updateinfo(text: &str) -> Result<Vec<UpdateinfoEntry>, ScanError> {
     let mut advisories = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -202,7 +230,9 @@ fn parse_nevra(nevra: &str) -> Option<(&str, &str, &str)> {
     Some((name, &nevr[name.len() + 1..], arch))
 }
 
-/// Whether an updateinfo type marks a security advisory.
+/// Whether an updateinfo type marks a security advisory. dnf 4 never
+/// labels one plain `security`, but that is the advisory type's own name,
+/// so it is taken as one too.
 fn is_security(kind: &str) -> bool {
     kind.ends_with("/Sec.") || kind.eq_ignore_ascii_case("security")
 }
@@ -309,9 +339,11 @@ mod tests {
 
     #[test]
     fn handwritten_fixtures_in_the_documented_format() {
-        // Written by hand (no dnf system here) in the exact formats dnf 4
-        // prints on AlmaLinux 9: padded columns, wrapped entries, an
-        // obsoletes section; advisories of every type.
+        // Written by hand, in the formats of dnf 4 on AlmaLinux 9, for what
+        // the real captures below cannot show: entries wrapped at a
+        // terminal's width, RHEL-style names, epochs and releases, an
+        // advisory older than the update, advisories of every type, and
+        // several architectures of one package.
         let check_update = parse_check_update(include_str!(
             "../../tests/fixtures/dnf-check-update-handwritten.txt"
         ))
@@ -434,6 +466,89 @@ mod tests {
     }
 
     #[test]
+    fn real_captures_from_debian_dnf() {
+        // Captured from Debian 12's dnf 4.14 and rpm 4.18 on the separate
+        // root of tests/install_rpm.rs (see tests/fixtures/README.md).
+        let check_update = parse_check_update(include_str!(
+            "../../tests/fixtures/dnf-check-update-debian-dnf4.txt"
+        ))
+        .expect("real check-update output parses");
+        let wide = "patchport-e2e-probe-with-a-name-wider-than-its-column";
+        assert_eq!(
+            check_update,
+            vec![
+                entry("patchport-e2e-kernel", "x86_64", "6.1-3", "patchport-test"),
+                entry("patchport-e2e-probe", "noarch", "1.1-1", "patchport-test"),
+                entry(wide, "x86_64", "2:1.0-2", "patchport-test"),
+            ],
+            "one line per entry, however wide; the obsoletes section left out"
+        );
+        let updateinfo = parse_updateinfo(include_str!(
+            "../../tests/fixtures/dnf-updateinfo-debian-dnf4.txt"
+        ))
+        .expect("real updateinfo output parses");
+        let adv = |id: &str, kind: &str, nevra: &str| -> UpdateinfoEntry {
+            (id.into(), kind.into(), nevra.into())
+        };
+        assert_eq!(
+            updateinfo,
+            vec![
+                adv(
+                    "PPTEST-2026:0003",
+                    "Unknown/Sec.",
+                    "patchport-e2e-kernel-6.1-3.x86_64"
+                ),
+                adv(
+                    "PPTEST-2026:0001",
+                    "Important/Sec.",
+                    "patchport-e2e-probe-1.1-1.noarch"
+                ),
+                adv(
+                    "PPTEST-2026:0002",
+                    "bugfix",
+                    &format!("{wide}-2:1.0-2.x86_64")
+                ),
+            ]
+        );
+        let installed =
+            rpm::parse_query(include_str!("../../tests/fixtures/rpm-qa-debian-rpm4.txt"))
+                .expect("real rpm output parses");
+        assert_eq!(
+            merge(&check_update, &updateinfo, &installed),
+            vec![
+                update(
+                    "patchport-e2e-kernel",
+                    "x86_64",
+                    Some("6.1-2"),
+                    "6.1-3",
+                    "patchport-test",
+                    true,
+                    &["PPTEST-2026:0003"],
+                ),
+                update(
+                    "patchport-e2e-probe",
+                    "noarch",
+                    Some("1.0-1"),
+                    "1.1-1",
+                    "patchport-test",
+                    true,
+                    &["PPTEST-2026:0001"],
+                ),
+                update(
+                    wide,
+                    "x86_64",
+                    Some("2:1.0-1"),
+                    "2:1.0-2",
+                    "patchport-test",
+                    false,
+                    &["PPTEST-2026:0002"],
+                ),
+            ],
+            "the newest of two installed kernels; security from any /Sec. label"
+        );
+    }
+
+    #[test]
     fn check_update_good_inputs() {
         let cases: &[(&str, &str, Vec<CheckUpdateEntry>)] = &[
             ("empty: no updates", "", vec![]),
@@ -548,6 +663,7 @@ mod tests {
     #[test]
     fn updateinfo_lines() {
         let good = "ALSA-2024:1234 Important/Sec. openssl-1:3.0.7-27.el9.x86_64\n\
+                    ALSA-2024:1235 Unknown/Sec.   zlib-1.2.11-40.el9.x86_64\n\
                     \n\
                     ALBA-2024:0001 bugfix pkg-1.2-3.el9.noarch\n\
                     FEDORA-2024-0a1b2c3d4e security python3.12-3.12.3-2.fc40.x86_64\n\
@@ -559,6 +675,11 @@ mod tests {
                     "ALSA-2024:1234".into(),
                     "Important/Sec.".into(),
                     "openssl-1:3.0.7-27.el9.x86_64".into()
+                ),
+                (
+                    "ALSA-2024:1235".into(),
+                    "Unknown/Sec.".into(),
+                    "zlib-1.2.11-40.el9.x86_64".into()
                 ),
                 (
                     "ALBA-2024:0001".into(),
@@ -722,6 +843,12 @@ mod tests {
                 vec![adv("A-0", "Low/Sec.", "openssl-1:3.0.7-25.el9.x86_64")],
                 true,
                 &["A-0"],
+            ),
+            (
+                "security without a severity, as dnf 4 prints it",
+                vec![adv("U-1", "Unknown/Sec.", "openssl-1:3.0.7-27.el9.x86_64")],
+                true,
+                &["U-1"],
             ),
             (
                 "typed security without severity",

@@ -14,7 +14,7 @@ pub mod os_release;
 pub mod reboot;
 pub mod rpm;
 
-pub use collect::collect;
+pub use collect::{collect, collect_with};
 
 use std::io;
 use std::path::PathBuf;

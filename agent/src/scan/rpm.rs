@@ -5,6 +5,7 @@
 use patchport_core::protocol::InstalledPackage;
 
 use super::ScanError;
+use crate::config::InstallRoot;
 
 /// `rpm --queryformat` string: one tab-separated line per package.
 /// `EPOCHNUM` (unlike `EPOCH`) prints 0 rather than `(none)` when a package
@@ -15,6 +16,17 @@ pub const QUERY_FORMAT: &str =
 /// Arguments to `rpm` that print [`QUERY_FORMAT`] for every installed
 /// package.
 pub const QUERY_ARGS: [&str; 3] = ["-qa", "--queryformat", QUERY_FORMAT];
+
+/// [`QUERY_ARGS`] for the rpm database under `root` (`rpm --root`), or
+/// under `/` when there is none.
+pub fn query_args(root: Option<&InstallRoot>) -> Vec<&str> {
+    let mut args = Vec::with_capacity(QUERY_ARGS.len() + 2);
+    if let Some(root) = root {
+        args.extend(["--root", root.as_str()]);
+    }
+    args.extend(QUERY_ARGS);
+    args
+}
 
 const INPUT: &str = "rpm -qa output";
 
@@ -128,10 +140,35 @@ mod tests {
     }
 
     #[test]
+    fn real_capture_from_debian_rpm() {
+        // Captured from Debian 12's rpm 4.18 on the separate root of
+        // tests/install_rpm.rs (see tests/fixtures/README.md), in the
+        // order rpm lists them.
+        let packages = parse_query(include_str!("../../tests/fixtures/rpm-qa-debian-rpm4.txt"))
+            .expect("real rpm output parses");
+        let wide = "patchport-e2e-probe-with-a-name-wider-than-its-column";
+        let own = |name: &str, version: &str, arch: &str, source_version: &str| {
+            pkg(name, version, arch, Some((name, source_version)))
+        };
+        assert_eq!(
+            packages,
+            vec![
+                // A source rpm's file name has no epoch: the binary has it.
+                own(wide, "2:1.0-1", "x86_64", "1.0-1"),
+                own("patchport-e2e-probe", "1.0-1", "noarch", "1.0-1"),
+                own("patchport-e2e-old", "1.0-1", "noarch", "1.0-1"),
+                own("patchport-e2e-kernel", "6.1-1", "x86_64", "6.1-1"),
+                own("patchport-e2e-kernel", "6.1-2", "x86_64", "6.1-2"),
+            ]
+        );
+    }
+
+    #[test]
     fn handwritten_fixture_in_the_documented_format() {
-        // Written by hand (no rpm system here) in the exact format
-        // QUERY_FORMAT produces: an AlmaLinux 9 server with two kernels,
-        // epochs, noarch packages and imported signing keys.
+        // Written by hand in the format QUERY_FORMAT produces, for what the
+        // real capture above cannot show: an AlmaLinux 9 server with
+        // imported signing keys (gpg-pubkey), source rpms named unlike
+        // their binaries, and two architectures of one package.
         let text = include_str!("../../tests/fixtures/rpm-qa-handwritten.txt");
         let packages = parse_query(text).expect("fixture parses");
         assert_eq!(

@@ -119,6 +119,19 @@ pub async fn revoke_enrollment_token(id: i64) -> Result<(), AppError> {
     .await
 }
 
+/// The agent's packages as `scripts/agent-packages.sh` names them: the
+/// agent has the portal's version, package revision 1, built for x86_64.
+const AGENT_DEB: &str = concat!(
+    "patchport-agent_",
+    env!("CARGO_PKG_VERSION"),
+    "-1_amd64.deb"
+);
+const AGENT_RPM: &str = concat!(
+    "patchport-agent-",
+    env!("CARGO_PKG_VERSION"),
+    "-1.x86_64.rpm"
+);
+
 #[component]
 pub(super) fn EnrollmentTokens() -> impl IntoView {
     let create = ServerAction::<CreateEnrollmentToken>::new();
@@ -148,8 +161,23 @@ pub(super) fn EnrollmentTokens() -> impl IntoView {
             <FormError action=create />
             {move || create.value().get().and_then(Result::ok).map(|token| view! {
                 <div class="token" role="status">
-                    <p><strong>"Copy this now; it will not be shown again:"</strong></p>
-                    <pre>{format!("patchport-agent enroll --url {} --token {token}", portal())}</pre>
+                    <p><strong>"Copy the enroll command now; it will not be shown again."</strong>" On the server, as root:"</p>
+                    <ol>
+                        <li>
+                            "Install the agent from its package (copy it to the server first). Debian, Ubuntu:"
+                            <pre class="install-deb">{format!("apt-get install ./{AGENT_DEB}")}</pre>
+                            "RHEL, AlmaLinux, Rocky:"
+                            <pre class="install-rpm">{format!("dnf install ./{AGENT_RPM}")}</pre>
+                        </li>
+                        <li>
+                            "Enrol it:"
+                            <pre class="enroll">{format!("patchport-agent enroll --url {} --token {token}", portal())}</pre>
+                        </li>
+                        <li>
+                            "Start it:"
+                            <pre>"systemctl enable --now patchport-agent"</pre>
+                        </li>
+                    </ol>
                 </div>
             })}
             <FormError action=revoke />
@@ -183,5 +211,29 @@ pub(super) fn EnrollmentTokens() -> impl IntoView {
                 }})}
             </Transition>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The install commands name the files `scripts/agent-packages.sh`
+    /// builds: that holds while the agent shares the portal's version and
+    /// its package revisions stay 1.
+    #[test]
+    fn install_commands_name_the_agent_packages() {
+        let agent = include_str!("../../../agent/Cargo.toml");
+        for (line, why) in [
+            (
+                "version.workspace = true",
+                "the agent has the portal's version",
+            ),
+            ("revision = \"1\"", "the .deb's revision is 1"),
+            ("release = \"1\"", "the .rpm's release is 1"),
+        ] {
+            assert!(
+                agent.lines().any(|l| l.trim() == line),
+                "{why}: agent/Cargo.toml no longer says `{line}`; update AGENT_DEB and AGENT_RPM"
+            );
+        }
     }
 }
