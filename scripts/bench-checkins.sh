@@ -8,9 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agents=${1:-500}; concurrency=${2:-8}; rounds=${3:-3}
-export LEPTOS_OUTPUT_NAME=patchport
-cargo build --release -q -p patchport -p patchport-agent
-target=${CARGO_TARGET_DIR:-target}/release
+source scripts/lib/bench.sh
+bench_build
 # The database's size on disk: the SQLite file with its WAL, or what
 # PostgreSQL reports for the database.
 size() {
@@ -34,23 +33,13 @@ size() {
 bench() {
   local label=$1 url=$2 data
   data=$(mktemp -d)
-  export PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND=127.0.0.1:3400 DATABASE_URL="$url" PATCHPORT_LOG=warn
-  "$target/patchport" migrate >/dev/null
-  local token; token=$("$target/patchport" token create --uses "$agents" --label bench)
-  "$target/patchport" serve >"$data/log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 50); do curl -fsS http://127.0.0.1:3400/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+  export PATCHPORT_DATA_DIR="$data" DATABASE_URL="$url"
+  local token portal; bench_portal 3400 "$agents" "$data/log"
   echo "== $label"
   "$target/patchport-fleet" --url http://127.0.0.1:3400 --token "$token" --agents "$agents" --concurrency "$concurrency" \
     --full-rounds "$rounds" || true
   size "$url"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  kill "$portal"; wait "$portal" 2>/dev/null || true
   rm -rf "$data"
 }
-bench "SQLite" "sqlite:$(mktemp -d)/bench.db"
-if [[ -n "${PATCHPORT_TEST_POSTGRES:-}" ]]; then
-  db="patchport_bench_$$"
-  psql "$PATCHPORT_TEST_POSTGRES" -qc "create database $db" >/dev/null
-  bench "PostgreSQL" "${PATCHPORT_TEST_POSTGRES%/*}/$db"
-  psql "$PATCHPORT_TEST_POSTGRES" -qc "drop database $db" >/dev/null
-fi
+on_both_backends bench bench

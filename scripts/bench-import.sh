@@ -11,20 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=$(realpath "$1"); agents=${2:-300}; seconds=${3:-180}
-export LEPTOS_OUTPUT_NAME=patchport
-cargo build --release -q -p patchport -p patchport-agent
-target=${CARGO_TARGET_DIR:-target}/release
+source scripts/lib/bench.sh
+bench_build
 bench() {
   local label=$1 url=$2 data port=3410
   data=$(mktemp -d)
-  export PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND=127.0.0.1:$port DATABASE_URL="$url" PATCHPORT_LOG=warn \
-    PATCHPORT_SCHEDULER_SECONDS=30
-  "$target/patchport" migrate >/dev/null
+  export PATCHPORT_DATA_DIR="$data" DATABASE_URL="$url" PATCHPORT_SCHEDULER_SECONDS=30
+  local token portal; bench_portal "$port" "$agents" "$data/portal.log"
   echo 'bench-password-1' | "$target/patchport" user add --admin --username bench --password-stdin >/dev/null
-  local token; token=$("$target/patchport" token create --uses "$agents" --label bench)
-  "$target/patchport" serve >"$data/portal.log" 2>&1 &
-  local portal=$!
-  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
   echo "== $label: $agents AlmaLinux 9 servers, importing $corpus"
   "$target/patchport-fleet" --url "http://127.0.0.1:$port" --token "$token" --agents "$agents" \
     --os almalinux --catalog "$corpus" --rounds 1 --concurrency 8 --load-seconds "$seconds" \
@@ -62,10 +56,4 @@ bench() {
                  NR, bad, ms[int((NR - 1) * 0.5) + 1], ms[int((NR - 1) * 0.95) + 1], ms[NR] }'
   kill "$portal"; wait "$portal" 2>/dev/null || true
 }
-bench "SQLite" "sqlite:$(mktemp -d)/bench.db"
-if [[ -n "${PATCHPORT_TEST_POSTGRES:-}" ]]; then
-  db="patchport_bench_$$"
-  psql "$PATCHPORT_TEST_POSTGRES" -qc "create database $db" >/dev/null
-  bench "PostgreSQL" "${PATCHPORT_TEST_POSTGRES%/*}/$db"
-  psql "$PATCHPORT_TEST_POSTGRES" -qc "drop database $db" >/dev/null
-fi
+on_both_backends bench bench

@@ -11,21 +11,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 servers=${1:-10000}; interval=${2:-900}; seconds=${3:-300}
-export LEPTOS_OUTPUT_NAME=patchport
-cargo build --release -q -p patchport -p patchport-agent
-target=${CARGO_TARGET_DIR:-target}/release
+source scripts/lib/bench.sh
+bench_build
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 steady() {
   local label=$1 url=$2 data
   data=$(mktemp -d)
-  export PATCHPORT_DATA_DIR="$data" PATCHPORT_BIND=127.0.0.1:3410 DATABASE_URL="$url" PATCHPORT_LOG=warn
-  "$target/patchport" migrate >/dev/null
-  local token; token=$("$target/patchport" token create --uses "$servers" --label steady)
-  "$target/patchport" serve >"$data/log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 50); do curl -fsS http://127.0.0.1:3410/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+  export PATCHPORT_DATA_DIR="$data" DATABASE_URL="$url"
+  local token portal; bench_portal 3410 "$servers" "$data/log"
+  local pid=$portal
   echo "== $label: $servers servers, one check-in each every $interval s, measured over $seconds s"
   "$target/patchport-fleet" --url http://127.0.0.1:3410 --token "$token" --agents "$servers" --rounds 0 \
     --interval "$interval" --pace-seconds "$seconds" --concurrency 8 >"$data/fleet" 2>&1 &
@@ -51,10 +47,4 @@ steady() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
 }
-steady "SQLite" "sqlite:$(mktemp -d)/steady.db"
-if [[ -n "${PATCHPORT_TEST_POSTGRES:-}" ]]; then
-  db="patchport_steady_$$"
-  psql "$PATCHPORT_TEST_POSTGRES" -qc "create database $db" >/dev/null
-  steady "PostgreSQL" "${PATCHPORT_TEST_POSTGRES%/*}/$db"
-  psql "$PATCHPORT_TEST_POSTGRES" -qc "drop database $db" >/dev/null
-fi
+on_both_backends steady steady
