@@ -11,8 +11,7 @@
 
 mod support;
 
-use patchport_core::Clock;
-use patchport_core::protocol::{JobSpec, PackageTarget, secret_digest};
+use patchport_core::protocol::{JobSpec, PackageTarget};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -193,53 +192,15 @@ async fn the_agent_installs_an_apt_update_through_a_job() {
     );
 
     // A real portal on loopback.
-    let support::Portal {
-        url,
-        db,
-        clock,
-        dir,
-    } = support::portal().await;
+    let portal = support::portal().await;
+    let support::Portal { url, db, dir, .. } = &portal;
     let token = "ppe_apt_test_token";
-    let mut tx = db.begin().await.unwrap();
-    let now = clock.now();
-    patchport_db::agents::create_token(
-        &mut tx,
-        &secret_digest(token),
-        "apt",
-        None,
-        now + 600,
-        1,
-        now,
-    )
-    .await
-    .unwrap();
-    patchport_db::commit(tx).await.unwrap();
+    portal.create_token(token, "apt", 1).await;
 
     // The real agent binary enrols and reports.
-    let agent = env!("CARGO_BIN_EXE_patchport-agent");
     let config = dir.path().join("agent.json");
     let state = dir.path().join("agent-state");
-    let run_agent = |args: Vec<String>| {
-        let config = config.clone();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let out = Command::new(agent)
-                    .arg("--config")
-                    .arg(&config)
-                    .args(&args)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "patchport-agent {args:?}: {}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            })
-            .await
-            .unwrap()
-        }
-    };
+    let run_agent = |args: Vec<String>| support::run_agent(config.clone(), args);
     run_agent(vec![
         "enroll".into(),
         "--url".into(),
@@ -250,12 +211,8 @@ async fn the_agent_installs_an_apt_update_through_a_job() {
         state.display().to_string(),
     ])
     .await;
+    let server_id = portal.only_server().await;
     let mut conn = db.read().await.unwrap();
-    let servers = patchport_db::servers::list(&mut conn, &Default::default(), 1, 10)
-        .await
-        .unwrap();
-    assert_eq!(servers.total, 1);
-    let server_id = servers.items[0].id;
     let missing: Vec<_> = patchport_db::servers::patch_rows(&mut conn, server_id)
         .await
         .unwrap()
@@ -284,21 +241,7 @@ async fn the_agent_installs_an_apt_update_through_a_job() {
             arch: patch.arch.clone(),
         }],
     };
-    let mut tx = db.begin().await.unwrap();
-    let job_id = patchport_db::jobs::create(
-        &mut tx,
-        &patchport_db::jobs::NewJob {
-            server_id,
-            spec: &spec,
-            not_before: now,
-            not_after: now + 3600,
-            created_by: None,
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    patchport_db::commit(tx).await.unwrap();
+    let job_id = portal.queue(server_id, spec).await;
     run_agent(vec!["run".into(), "--once".into()]).await;
 
     assert_eq!(

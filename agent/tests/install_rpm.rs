@@ -22,8 +22,7 @@ mod support;
 use patchport_agent::config::{InstallRoot, PackageManager};
 use patchport_agent::scan::collect::{SEARCH_PATH, find_program};
 use patchport_agent::scan::{dnf, rpm};
-use patchport_core::Clock;
-use patchport_core::protocol::{JobSpec, PackageFormat, PackageTarget, Report, secret_digest};
+use patchport_core::protocol::{JobSpec, PackageFormat, PackageTarget, Report};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -430,13 +429,7 @@ fn write_fixtures(dir: &Path, root: &InstallRoot) {
         String::from_utf8(out.stdout).unwrap()
     };
     let root_args = dnf::root_args(root);
-    let dnf_args = |command: &[&'static str]| -> Vec<&str> {
-        root_args
-            .iter()
-            .map(String::as_str)
-            .chain(command.iter().copied())
-            .collect()
-    };
+    let dnf_args = |command| dnf::with_root(&root_args, command);
     let files = [
         (
             "rpm-qa-debian-rpm4.txt",
@@ -642,54 +635,15 @@ async fn the_agent_installs_a_dnf_update_in_a_separate_root_through_a_job() {
     );
 
     // A real portal on loopback.
-    let support::Portal {
-        url,
-        db,
-        clock,
-        dir,
-    } = support::portal().await;
+    let portal = support::portal().await;
+    let support::Portal { url, db, dir, .. } = &portal;
     let token = "ppe_dnf_test_token";
-    let mut tx = db.begin().await.unwrap();
-    let now = clock.now();
-    patchport_db::agents::create_token(
-        &mut tx,
-        &secret_digest(token),
-        "dnf",
-        None,
-        now + 600,
-        1,
-        now,
-    )
-    .await
-    .unwrap();
-    patchport_db::commit(tx).await.unwrap();
+    portal.create_token(token, "dnf", 1).await;
 
     // The real agent binary, told to use dnf on the root.
-    let agent = env!("CARGO_BIN_EXE_patchport-agent");
     let config = dir.path().join("agent.json");
     let state = dir.path().join("agent-state");
-    let run_agent = |args: Vec<String>| {
-        let config = config.clone();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let out = Command::new(agent)
-                    .arg("--config")
-                    .arg(&config)
-                    .args(&args)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "patchport-agent {args:?}: {}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                String::from_utf8(out.stdout).unwrap()
-            })
-            .await
-            .unwrap()
-        }
-    };
+    let run_agent = |args: Vec<String>| support::run_agent(config.clone(), args);
     let package_args = || -> Vec<String> {
         vec![
             "--package-manager".into(),
@@ -786,12 +740,8 @@ async fn the_agent_installs_a_dnf_update_in_a_separate_root_through_a_job() {
     let saved = patchport_agent::config::Config::load(&config).unwrap();
     assert_eq!(saved.packages.manager(), Some(PackageManager::Dnf));
     assert_eq!(saved.packages.root(), Some(&install_root));
+    let server_id = portal.only_server().await;
     let mut conn = db.read().await.unwrap();
-    let servers = patchport_db::servers::list(&mut conn, &Default::default(), 1, 10)
-        .await
-        .unwrap();
-    assert_eq!(servers.total, 1);
-    let server_id = servers.items[0].id;
     let rows = patchport_db::servers::patch_rows(&mut conn, server_id)
         .await
         .unwrap();
@@ -832,21 +782,7 @@ async fn the_agent_installs_a_dnf_update_in_a_separate_root_through_a_job() {
             arch: patch.arch.clone(),
         }],
     };
-    let mut tx = db.begin().await.unwrap();
-    let job_id = patchport_db::jobs::create(
-        &mut tx,
-        &patchport_db::jobs::NewJob {
-            server_id,
-            spec: &spec,
-            not_before: now,
-            not_after: now + 3600,
-            created_by: None,
-        },
-        now,
-    )
-    .await
-    .unwrap();
-    patchport_db::commit(tx).await.unwrap();
+    let job_id = portal.queue(server_id, spec).await;
     run_agent(vec!["run".into(), "--once".into()]).await;
 
     let after = rpm_in(&root);

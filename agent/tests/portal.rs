@@ -8,31 +8,8 @@ use patchport_agent::client::{Client, ClientError};
 use patchport_agent::config::Config;
 use patchport_agent::runner::Runner;
 use patchport_core::Clock;
-use patchport_core::protocol::{
-    AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report, secret_digest,
-};
+use patchport_core::protocol::{AvailableUpdate, InstalledPackage, OsInfo, PackageFormat, Report};
 use support::{Portal, portal};
-
-impl Portal {
-    async fn token(&self) -> String {
-        let token = "ppe_agent_test_token".to_owned();
-        let mut tx = self.db.begin().await.unwrap();
-        let now = self.clock.now();
-        patchport_db::agents::create_token(
-            &mut tx,
-            &secret_digest(&token),
-            "test",
-            None,
-            now + 3600,
-            5,
-            now,
-        )
-        .await
-        .unwrap();
-        patchport_db::commit(tx).await.unwrap();
-        token
-    }
-}
 
 fn report() -> Report {
     Report {
@@ -75,13 +52,14 @@ fn report() -> Report {
 impl Portal {
     /// Enrols an agent through the real client, keeping its state in `dir`.
     async fn enrol(&self, dir: &std::path::Path) -> Config {
-        let token = self.token().await;
+        let token = "ppe_agent_test_token";
+        self.create_token(token, "test", 5).await;
         let url = self.url.clone();
         let state_dir = dir.to_owned();
         blocking(move || {
             let enrolled = Client::new(&url, None, false)
                 .unwrap()
-                .enroll(&token, "agent-test")
+                .enroll(token, "agent-test")
                 .unwrap();
             Config {
                 url,
@@ -209,26 +187,6 @@ impl patchport_agent::jobs::System for Recorder {
 }
 
 impl Portal {
-    async fn queue(&self, server_id: i64, spec: patchport_core::protocol::JobSpec) -> i64 {
-        let now = self.clock.now();
-        let mut tx = self.db.begin().await.unwrap();
-        let id = patchport_db::jobs::create(
-            &mut tx,
-            &patchport_db::jobs::NewJob {
-                server_id,
-                spec: &spec,
-                not_before: now,
-                not_after: now + 3600,
-                created_by: None,
-            },
-            now,
-        )
-        .await
-        .unwrap();
-        patchport_db::commit(tx).await.unwrap();
-        id
-    }
-
     async fn job_state(&self, id: i64) -> (String, String) {
         let mut conn = self.db.read().await.unwrap();
         let job = patchport_db::jobs::get(&mut conn, id)

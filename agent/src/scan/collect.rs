@@ -177,13 +177,7 @@ fn collect_rpm(root: Option<&InstallRoot>) -> Result<PackageState, ScanError> {
         });
     }
     let root_args = root.map(dnf::root_args).unwrap_or_default();
-    let dnf_args = |command: &[&'static str]| -> Vec<&str> {
-        root_args
-            .iter()
-            .map(String::as_str)
-            .chain(command.iter().copied())
-            .collect()
-    };
+    let dnf_args = |command| dnf::with_root(&root_args, command);
     let check_update = dnf::parse_check_update(
         &run(
             "dnf",

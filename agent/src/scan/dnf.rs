@@ -43,6 +43,16 @@ pub fn root_args(root: &InstallRoot) -> Vec<String> {
     ]
 }
 
+/// `command` after the install root's options ([`root_args`]), as one
+/// argument list.
+pub fn with_root<'a>(root_args: &'a [String], command: &[&'a str]) -> Vec<&'a str> {
+    root_args
+        .iter()
+        .map(String::as_str)
+        .chain(command.iter().copied())
+        .collect()
+}
+
 /// One `dnf check-update` entry: (name, architecture, version, repository).
 pub type CheckUpdateEntry = (String, String, String, String);
 

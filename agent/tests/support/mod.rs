@@ -4,7 +4,10 @@
 #![allow(dead_code)]
 
 use patchport::{Application, Settings};
+use patchport_core::protocol::{JobSpec, secret_digest};
 use patchport_core::{Clock, ManualClock, SystemClock};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 
 pub struct Portal {
@@ -64,4 +67,77 @@ impl Portal {
         rows.sort();
         rows
     }
+
+    /// Stores the enrolment token `token` for `uses` servers, valid an hour.
+    pub async fn create_token(&self, token: &str, label: &str, uses: i64) {
+        let mut tx = self.db.begin().await.unwrap();
+        let now = self.clock.now();
+        patchport_db::agents::create_token(
+            &mut tx,
+            &secret_digest(token),
+            label,
+            None,
+            now + 3600,
+            uses,
+            now,
+        )
+        .await
+        .unwrap();
+        patchport_db::commit(tx).await.unwrap();
+    }
+
+    /// Queues `spec` for `server_id`, due now, as an admin would; its id.
+    pub async fn queue(&self, server_id: i64, spec: JobSpec) -> i64 {
+        let now = self.clock.now();
+        let mut tx = self.db.begin().await.unwrap();
+        let id = patchport_db::jobs::create(
+            &mut tx,
+            &patchport_db::jobs::NewJob {
+                server_id,
+                spec: &spec,
+                not_before: now,
+                not_after: now + 3600,
+                created_by: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        patchport_db::commit(tx).await.unwrap();
+        id
+    }
+
+    /// The id of the one server enrolled so far.
+    pub async fn only_server(&self) -> i64 {
+        let mut conn = self.db.read().await.unwrap();
+        let servers = patchport_db::servers::list(&mut conn, &Default::default(), 1, 10)
+            .await
+            .unwrap();
+        assert_eq!(servers.total, 1, "one server enrolled");
+        servers.items[0].id
+    }
+}
+
+/// Runs the real `patchport-agent` binary with `--config config` and
+/// `args`, off the async runtime; fails the test unless it succeeds, and
+/// returns what it printed.
+pub async fn run_agent(config: PathBuf, args: Vec<String>) -> String {
+    let agent = env!("CARGO_BIN_EXE_patchport-agent");
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(agent)
+            .arg("--config")
+            .arg(&config)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "patchport-agent {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    })
+    .await
+    .unwrap()
 }
