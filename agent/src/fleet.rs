@@ -5,7 +5,7 @@
 use crate::client::{Client, ClientError};
 use patchport_core::protocol::{
     AvailableUpdate, CheckInRequest, CheckInResponse, InstalledPackage, JobOrder, JobOutcome,
-    JobResult, JobSpec, OsInfo, PackageFormat, Report,
+    JobResult, JobSpec, OsInfo, PackageFormat, PackageTarget, Report,
 };
 
 /// A real Debian 12 package list captured with `dpkg-query`, the seed of
@@ -275,22 +275,44 @@ fn stable_hash(text: &str) -> u64 {
     })
 }
 
-/// One virtual agent: its credential and its current report.
+/// One virtual agent: its credential, its current report, and what its
+/// installs replaced (what a rollback can return to).
 #[derive(Debug, Clone)]
 pub struct VirtualAgent {
     /// `<server id>.<secret>`.
     pub credential: String,
     /// What it reports.
     pub report: Report,
+    /// The packages installs replaced, newest last.
+    pub replaced: Vec<Replaced>,
+}
+
+impl VirtualAgent {
+    /// A virtual agent that has installed nothing yet.
+    pub fn new(credential: String, report: Report) -> Self {
+        Self {
+            credential,
+            report,
+            replaced: Vec::new(),
+        }
+    }
+}
+
+/// A package as it was before an install, and the update that replaced it:
+/// the old version stays available (as in the package cache), so a
+/// rollback can return to it, and the update is offered again after.
+#[derive(Debug, Clone)]
+pub struct Replaced {
+    /// The package before the install.
+    pub before: InstalledPackage,
+    /// The update installed.
+    pub update: AvailableUpdate,
 }
 
 /// Enrols a virtual agent with `token`.
 pub fn enroll(client: &Client, token: &str, report: Report) -> Result<VirtualAgent, ClientError> {
     let enrolled = client.enroll(token, &report.hostname)?;
-    Ok(VirtualAgent {
-        credential: enrolled.credential,
-        report,
-    })
+    Ok(VirtualAgent::new(enrolled.credential, report))
 }
 
 /// A virtual agent's check-ins, encoded once: a real agent encodes its
@@ -363,53 +385,17 @@ pub fn check_in(client: &Client, agent: &mut VirtualAgent) -> Result<CheckInResp
 
 /// Plays a job on a simulated server: an install moves each named package
 /// that is offered at exactly that version to it (and asks for a reboot
-/// when the kernel or libc changed); a reboot gives a new boot id and
-/// clears the reboot flag; a refresh changes nothing. A package that is not
-/// offered at the asked version fails the job, as apt-get would.
+/// when the kernel or libc changed); a rollback moves packages back to the
+/// versions installs replaced and offers those updates again; a reboot
+/// gives a new boot id and clears the reboot flag; a refresh changes
+/// nothing. A package that is not offered at the asked version fails the
+/// job, as apt-get would; a rollback to a version no install replaced is
+/// refused, changing nothing, as the agent refuses it.
 pub fn play(agent: &mut VirtualAgent, job: &JobOrder, boots: &mut Rng) -> JobResult {
     let mut log = String::new();
     let outcome = match &job.spec {
-        JobSpec::Install { packages } => {
-            let mut ok = true;
-            for target in packages {
-                let offered = agent.report.updates.iter().position(|u| {
-                    u.name == target.name && u.arch == target.arch && u.version == target.version
-                });
-                match offered {
-                    Some(i) => {
-                        let update = agent.report.updates.remove(i);
-                        for p in agent.report.packages.iter_mut() {
-                            if p.name == update.name && p.arch == update.arch {
-                                p.version = update.version.clone();
-                                p.source_name = update.source_name.clone();
-                                p.source_version = update.source_version.clone();
-                            }
-                        }
-                        log.push_str(&format!(
-                            "Setting up {}:{} ({}) ...\n",
-                            update.name, update.arch, update.version
-                        ));
-                        if update.name.starts_with("linux-image") || update.name == "libc6" {
-                            agent.report.reboot_required = true;
-                            agent.report.reboot_required_packages.push(update.name);
-                        }
-                    }
-                    None => {
-                        ok = false;
-                        log.push_str(&format!(
-                            "E: Version '{}' for '{}' was not found\n",
-                            target.version, target.name
-                        ));
-                    }
-                }
-            }
-            agent.report.normalise();
-            if ok {
-                JobOutcome::Succeeded
-            } else {
-                JobOutcome::Failed
-            }
-        }
+        JobSpec::Install { packages } => install(agent, packages, &mut log),
+        JobSpec::Rollback { packages } => roll_back(agent, packages, &mut log),
         JobSpec::Reboot => {
             agent.report.boot_id = format!("{:016x}", boots.next_u64());
             agent.report.reboot_required = false;
@@ -425,13 +411,125 @@ pub fn play(agent: &mut VirtualAgent, job: &JobOrder, boots: &mut Rng) -> JobRes
     JobResult {
         attempt: job.attempt,
         outcome,
-        exit_code: Some(if outcome == JobOutcome::Failed {
-            100
-        } else {
-            0
-        }),
+        exit_code: match (outcome, &job.spec) {
+            // The agent refuses a rollback before running anything.
+            (JobOutcome::Failed, JobSpec::Rollback { .. }) => None,
+            (JobOutcome::Failed, _) => Some(100),
+            _ => Some(0),
+        },
         log,
     }
+}
+
+/// Sets the simulated package named `to` (and of its architecture) to its
+/// version and source, asking for a reboot when the kernel or libc
+/// changed.
+fn set_version(report: &mut Report, to: &InstalledPackage, log: &mut String) {
+    for p in report.packages.iter_mut() {
+        if p.name == to.name && p.arch == to.arch {
+            p.version = to.version.clone();
+            p.source_name = to.source_name.clone();
+            p.source_version = to.source_version.clone();
+        }
+    }
+    log.push_str(&format!(
+        "Setting up {}:{} ({}) ...\n",
+        to.name, to.arch, to.version
+    ));
+    if to.name.starts_with("linux-image") || to.name == "libc6" {
+        report.reboot_required = true;
+        report.reboot_required_packages.push(to.name.clone());
+    }
+}
+
+/// Plays an install (see [`play`]).
+fn install(agent: &mut VirtualAgent, packages: &[PackageTarget], log: &mut String) -> JobOutcome {
+    let mut ok = true;
+    for target in packages {
+        let offered = agent.report.updates.iter().position(|u| {
+            u.name == target.name && u.arch == target.arch && u.version == target.version
+        });
+        let Some(i) = offered else {
+            ok = false;
+            log.push_str(&format!(
+                "E: Version '{}' for '{}' was not found\n",
+                target.version, target.name
+            ));
+            continue;
+        };
+        let update = agent.report.updates.remove(i);
+        let before = agent
+            .report
+            .packages
+            .iter()
+            .find(|p| p.name == update.name && p.arch == update.arch)
+            .cloned();
+        let after = InstalledPackage {
+            name: update.name.clone(),
+            version: update.version.clone(),
+            arch: update.arch.clone(),
+            source_name: update.source_name.clone(),
+            source_version: update.source_version.clone(),
+        };
+        set_version(&mut agent.report, &after, log);
+        if let Some(before) = before {
+            agent.replaced.push(Replaced { before, update });
+        }
+    }
+    agent.report.normalise();
+    if ok {
+        JobOutcome::Succeeded
+    } else {
+        JobOutcome::Failed
+    }
+}
+
+/// Plays a rollback (see [`play`]): all or nothing, as the agent checks
+/// every version before it downgrades.
+fn roll_back(agent: &mut VirtualAgent, packages: &[PackageTarget], log: &mut String) -> JobOutcome {
+    let installed = |name: &str, arch: &str| {
+        agent
+            .report
+            .packages
+            .iter()
+            .find(|p| p.name == name && p.arch == arch)
+            .map(|p| p.version.clone())
+    };
+    let mut found = Vec::with_capacity(packages.len());
+    let mut missing = Vec::new();
+    for target in packages {
+        let i = agent.replaced.iter().rposition(|r| {
+            (&r.before.name, &r.before.arch, &r.before.version)
+                == (&target.name, &target.arch, &target.version)
+                && installed(&target.name, &target.arch).as_ref() == Some(&r.update.version)
+        });
+        match i {
+            Some(i) if !found.contains(&i) => found.push(i),
+            _ => missing.push(target),
+        }
+    }
+    if !missing.is_empty() {
+        log.push_str(&crate::jobs::rollback_refusal(&missing));
+        return JobOutcome::Failed;
+    }
+    found.sort_unstable();
+    for i in found.into_iter().rev() {
+        let Replaced { before, update } = agent.replaced.remove(i);
+        set_version(&mut agent.report, &before, log);
+        // apt offers one version, the newest: one still offered (the
+        // package went back twice) stays, now over the older version.
+        match agent
+            .report
+            .updates
+            .iter_mut()
+            .find(|u| u.name == update.name && u.arch == update.arch)
+        {
+            Some(newer) => newer.installed_version = Some(before.version),
+            None => agent.report.updates.push(update),
+        }
+    }
+    agent.report.normalise();
+    JobOutcome::Succeeded
 }
 
 /// Sends only the digest (nothing changed). Returns whether the portal
@@ -522,12 +620,21 @@ mod tests {
 
     #[test]
     fn played_jobs_change_the_simulated_server_as_the_real_one_would() {
-        use patchport_core::protocol::PackageTarget;
-        let mut agent = VirtualAgent {
-            credential: String::new(),
-            report: report(1, Shape::default(), 7),
-        };
-        let update = agent.report.updates[0].clone();
+        let mut agent = VirtualAgent::new(String::new(), report(1, Shape::default(), 7));
+        let update = agent
+            .report
+            .updates
+            .iter()
+            .find(|u| !u.name.starts_with("linux-image") && u.name != "libc6")
+            .unwrap()
+            .clone();
+        let old = agent
+            .report
+            .packages
+            .iter()
+            .find(|p| p.name == update.name && p.arch == update.arch)
+            .unwrap()
+            .clone();
         let before = agent.report.digest();
         let install = JobOrder {
             id: 1,
@@ -558,6 +665,45 @@ mod tests {
         let again = play(&mut agent, &install, &mut boots);
         assert_eq!(again.outcome, JobOutcome::Failed);
         assert!(again.log.contains("was not found"), "{}", again.log);
+        // A rollback returns to the version the install replaced, and the
+        // update is offered again: the server is as before.
+        let rollback = |version: &str| JobOrder {
+            id: 3,
+            attempt: 1,
+            spec: JobSpec::Rollback {
+                packages: vec![PackageTarget {
+                    name: old.name.clone(),
+                    version: version.into(),
+                    arch: old.arch.clone(),
+                }],
+            },
+        };
+        let back = play(&mut agent, &rollback(&old.version), &mut boots);
+        assert_eq!(back.outcome, JobOutcome::Succeeded, "{}", back.log);
+        assert_eq!(agent.report.digest(), before, "as before the install");
+        assert!(agent.report.updates.contains(&update), "offered again");
+        // Nothing replaced that version now: refused, nothing changed.
+        for version in [old.version.as_str(), "0.1-1"] {
+            let refused = play(&mut agent, &rollback(version), &mut boots);
+            assert_eq!(
+                (refused.outcome, refused.exit_code),
+                (JobOutcome::Failed, None)
+            );
+            assert!(
+                refused.log.starts_with(&format!(
+                    "patchport-agent refused the rollback: {} {version} ({}) is no longer available",
+                    old.name, old.arch
+                )),
+                "{}",
+                refused.log
+            );
+            assert_eq!(agent.report.digest(), before, "nothing changed");
+        }
+        assert_eq!(
+            play(&mut agent, &install, &mut boots).outcome,
+            JobOutcome::Succeeded,
+            "installed again"
+        );
         let boot = agent.report.boot_id.clone();
         let reboot = JobOrder {
             id: 2,

@@ -3,8 +3,10 @@
 //! version installed; the real `patchport-agent` binary enrolled with a
 //! real portal; the update seen as a missing security patch; an install job
 //! run by the agent through apt-get; the new version installed by dpkg and
-//! the patch shown as installed. The machine's packages and apt
-//! configuration are put back as they were, even when the test fails.
+//! the patch shown as installed; a rollback job back to the old version
+//! (the patch missing again), and one to a version the repository never
+//! had, refused. The machine's packages and apt configuration are put back
+//! as they were, even when the test fails.
 //!
 //! Needs root and apt; outside CI it is skipped (with a message) when
 //! either is missing. Under CI (`CI` set) it must run.
@@ -276,6 +278,56 @@ async fn the_agent_installs_an_apt_update_through_a_job() {
         "the re-scan after the job shows it installed"
     );
     drop(conn);
+    assert_eq!(
+        portal.previous(job_id).await,
+        Some(vec![PackageTarget {
+            name: PACKAGE.into(),
+            version: "1.0-1".into(),
+            arch: patch.arch.clone(),
+        }]),
+        "the portal kept the version the install replaced"
+    );
+
+    // The install is rolled back: apt-get downgrades, the patch is missing
+    // again.
+    let job = portal
+        .roll_back(&config, PACKAGE, "1.0-1", &patch.arch)
+        .await;
+    assert_eq!(
+        (job.state.as_str(), job.exit_code),
+        ("succeeded", Some(0)),
+        "{job:?}"
+    );
+    assert!(
+        job.log.contains("apt-get install") && job.log.contains("--allow-downgrades"),
+        "{}",
+        job.log
+    );
+    assert_eq!(
+        installed_version().as_deref(),
+        Some("1.0-1"),
+        "dpkg has 1.0-1 again"
+    );
+    assert_eq!(
+        portal.patches_of(server_id, PACKAGE).await,
+        [("1.0-2".to_owned(), "missing".to_owned())],
+        "the update is missing again"
+    );
+
+    // A rollback to a version the repository does not have is refused
+    // before apt-get runs.
+    let job = portal
+        .roll_back(&config, PACKAGE, "0.9-1", &patch.arch)
+        .await;
+    assert_eq!(job.state, "failed", "{job:?}");
+    let refusal = support::rollback_refusal(PACKAGE, "0.9-1", &patch.arch);
+    assert!(job.log.starts_with(&refusal), "{}", job.log);
+    assert!(!job.log.contains("apt-get"), "{}", job.log);
+    assert_eq!(
+        installed_version().as_deref(),
+        Some("1.0-1"),
+        "nothing changed"
+    );
 
     drop(restore);
     assert!(installed_version().is_none(), "the probe package is gone");

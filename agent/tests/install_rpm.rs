@@ -6,8 +6,10 @@
 //! told to use dnf on that root; its scan checked against what dnf's own
 //! `check-update` and `updateinfo list` say; an install job run by the
 //! agent through dnf; the new version in the root's rpm database and the
-//! patch shown as installed. Everything lives in one temporary directory,
-//! removed even when the test fails.
+//! patch shown as installed; a rollback job back to the old version
+//! through `dnf downgrade` (the patch missing again), and one to a version
+//! the repository does not have, refused. Everything lives in one
+//! temporary directory, removed even when the test fails.
 //!
 //! Needs root, rpm, rpmbuild, dnf, createrepo_c and modifyrepo_c; outside
 //! CI it is skipped (with a message) when any is missing. Under CI (`CI`
@@ -825,6 +827,50 @@ async fn the_agent_installs_a_dnf_update_in_a_separate_root_through_a_job() {
         BTreeMap::from([(PROBE, "installed"), (WIDE, "missing"), (KERNEL, "missing")]),
         "the re-scan after the job shows the probe installed, the others still missing"
     );
+    assert_eq!(
+        portal.previous(job_id).await,
+        Some(vec![PackageTarget {
+            name: PROBE.into(),
+            version: "1.0-1".into(),
+            arch: "noarch".into(),
+        }]),
+        "the portal kept the version the install replaced"
+    );
+
+    // The install is rolled back through dnf downgrade on the root (1.0-1
+    // is still in the repository); the update is missing again.
+    assert!(repo.join(format!("{PROBE}-1.0-1.noarch.rpm")).is_file());
+    let job = portal.roll_back(&config, PROBE, "1.0-1", "noarch").await;
+    assert_eq!(
+        (job.state.as_str(), job.exit_code),
+        ("succeeded", Some(0)),
+        "{job:?}"
+    );
+    let downgrade = format!("downgrade --assumeyes --quiet -- {PROBE}-1.0-1.noarch");
+    assert!(
+        job.log.contains(&format!("dnf --installroot={root_str}")) && job.log.contains(&downgrade),
+        "the log keeps the downgrade, on the root: {}",
+        job.log
+    );
+    assert_eq!(
+        rpm_in(&root),
+        installed,
+        "rpm in the root is as before the install"
+    );
+    assert_eq!(
+        portal.patches_of(server_id, PROBE).await,
+        [("1.1-1".to_owned(), "missing".to_owned())],
+        "the update is missing again"
+    );
+
+    // A rollback to a version the repository does not have is refused
+    // before dnf downgrade runs.
+    let job = portal.roll_back(&config, PROBE, "0.9-1", "noarch").await;
+    assert_eq!(job.state, "failed", "{job:?}");
+    let refusal = support::rollback_refusal(PROBE, "0.9-1", "noarch");
+    assert!(job.log.starts_with(&refusal), "{}", job.log);
+    assert!(!job.log.contains("downgrade"), "{}", job.log);
+    assert_eq!(rpm_in(&root), installed, "nothing changed");
 
     drop(scratch);
     assert!(!work.exists(), "the scratch directory is gone");

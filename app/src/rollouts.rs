@@ -1,21 +1,24 @@
 //! The rollout workflow for admins: policies, rollouts with their history
 //! and decisions, publishing and deploying selected patches, and the live
 //! status of a deployment. The rollouts list (`list`), a rollout's page
-//! (`detail`) and decisions with what they did (`decisions`) are parts of
-//! their own, re-exported here.
+//! (`detail`), decisions with what they did (`decisions`) and a
+//! deployment's page with its rollback (`deployment`) are parts of their
+//! own, re-exported here.
 
 mod decisions;
+mod deployment;
 mod detail;
 mod list;
 
 pub use decisions::*;
+pub use deployment::*;
 pub use detail::*;
 pub use list::*;
 
 use crate::errors::AppError;
 use crate::ui::{FormError, Pager};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 use patchport_core::rollout::{Policy, RolloutState};
 #[cfg(feature = "ssr")]
 use patchport_db::rollouts::{Kind, Reboot};
@@ -505,102 +508,6 @@ pub struct DeploymentCreated {
     pub skipped: Vec<String>,
 }
 
-/// A server in a deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetView {
-    /// Server id.
-    pub server_id: i64,
-    /// Host.
-    pub hostname: String,
-    /// Patches.
-    pub patches: Vec<String>,
-    /// queued, installing, installed, failed, reboot pending, rebooting,
-    /// rebooted, published.
-    pub state: String,
-    /// Install log.
-    pub log: String,
-    /// Why its install job ended as it did when something else decided
-    /// (a decline, an expiry); empty otherwise.
-    pub reason: String,
-}
-
-/// A deployment's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentView {
-    /// Id.
-    pub id: i64,
-    /// publish or deploy.
-    pub kind: String,
-    /// Who.
-    pub created_by: String,
-    /// Rollout behind it.
-    pub rollout_id: Option<i64>,
-    /// Install not before.
-    pub not_before: i64,
-    /// none, after, at.
-    pub reboot: String,
-    /// Reboot time.
-    pub reboot_at: Option<i64>,
-    /// Created.
-    pub created_at: i64,
-    /// Per server.
-    pub targets: Vec<TargetView>,
-    /// Something is still moving (the page keeps refreshing).
-    pub active: bool,
-    /// What it left out and why ("web-2: xz 1.0-2 is not offered to this
-    /// server"), in the order it was planned.
-    pub skipped: Vec<String>,
-}
-
-/// One deployment with every server's state.
-#[server(endpoint = "admin/deployments/get")]
-pub async fn get_deployment(id: i64) -> Result<DeploymentView, AppError> {
-    use crate::ssr;
-    ssr::run(async move {
-        let mut conn = ssr::admin_read().await?;
-        let d = patchport_db::rollouts::deployment(&mut conn, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let skipped = patchport_db::rollouts::skips(&mut conn, id)
-            .await?
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let active = d.kind == "deploy"
-            && d.targets.iter().any(|t| {
-                matches!(
-                    t.state.as_str(),
-                    "queued" | "installing" | "reboot pending" | "rebooting"
-                )
-            });
-        Ok(DeploymentView {
-            id: d.id,
-            kind: d.kind,
-            created_by: d.created_by,
-            rollout_id: d.rollout_id,
-            not_before: d.not_before,
-            reboot: d.reboot,
-            reboot_at: d.reboot_at,
-            created_at: d.created_at,
-            active,
-            skipped,
-            targets: d
-                .targets
-                .into_iter()
-                .map(|t| TargetView {
-                    server_id: t.server_id,
-                    hostname: t.hostname,
-                    patches: t.patches,
-                    state: t.state,
-                    log: t.log,
-                    reason: t.reason,
-                })
-                .collect(),
-        })
-    })
-    .await
-}
-
 /// A recorded notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationView {
@@ -646,75 +553,6 @@ pub async fn list_notifications(page: i64) -> Result<(Vec<NotificationView>, i64
 /// A rollout's state as a badge.
 fn state_badge(state: RolloutState) -> impl IntoView {
     view! { <span class=format!("badge rollout-{}", state.as_str())>{state.label()}</span> }
-}
-
-/// `/deployments/:id`: each server's state, refreshed every two seconds
-/// while anything is still moving.
-#[component]
-pub fn DeploymentPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
-    let tick = RwSignal::new(0u32);
-    let deployment = Resource::new(move || (id(), tick.get()), |(id, _)| get_deployment(id));
-    // Poll while the deployment is active (in the browser only).
-    Effect::new(move |_| {
-        let active = deployment
-            .get()
-            .and_then(|r| r.ok())
-            .is_some_and(|d| d.active);
-        if active {
-            set_timeout(
-                move || tick.update(|t| *t += 1),
-                std::time::Duration::from_secs(2),
-            );
-        }
-    });
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move { match deployment.await {
-                Err(e) => view! { <section class="card"><p class="error">{e.to_string()}</p></section> }.into_any(),
-                Ok(d) => view! {
-                    <section class="card">
-                        <h1>{format!("Deployment #{} ({})", d.id, d.kind)}</h1>
-                        <p>{format!("by {} on {}", d.created_by, crate::ui::when(d.created_at))}
-                            {(d.kind == "deploy").then(|| format!(" · install from {} · reboot: {}", crate::ui::when(d.not_before), match (d.reboot.as_str(), d.reboot_at) {
-                                ("after", _) => "right after install".to_owned(),
-                                ("at", Some(t)) => format!("at {}", crate::ui::when(t)),
-                                _ => "none (owners are asked to schedule it)".to_owned(),
-                            }))}
-                            {d.rollout_id.map(|r| view! { " · " <a href=format!("/rollouts/{r}")>"rollout"</a> })}</p>
-                        <p class="hint" id="live">{if d.active { "Updating live…" } else { "Done." }}</p>
-                        <div class="table-scroll"><table class="data" id="deployment">
-                            <thead><tr><th>"Server"</th><th>"Patches"</th><th>"State"</th><th>"Log"</th></tr></thead>
-                            <tbody>
-                                {d.targets.into_iter().map(|t| view! {
-                                    <tr data-server=t.hostname.clone() data-state=t.state.clone()>
-                                        <td><a href=format!("/servers/{}", t.server_id)>{t.hostname.clone()}</a></td>
-                                        <td>{t.patches.join(", ")}</td>
-                                        <td><span class=format!("badge state-{}", t.state.replace(' ', "-"))>{t.state.clone()}</span>
-                                            {(!t.reason.is_empty()).then(|| view! { <br /><small class="reason">{t.reason.clone()}</small> })}</td>
-                                        <td>{(!t.log.is_empty()).then(|| view! { <details><summary>"log"</summary><pre>{t.log.clone()}</pre></details> })}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table></div>
-                        {(!d.skipped.is_empty()).then(|| view! {
-                            <details id="skipped">
-                                <summary>{format!("Left out ({})", d.skipped.len())}</summary>
-                                <ul>{d.skipped.iter().map(|why| view! { <li>{why.clone()}</li> }).collect_view()}</ul>
-                            </details>
-                        })}
-                    </section>
-                }.into_any(),
-            }})}
-        </Transition>
-    }
 }
 
 /// The publish / deploy form under the report, acting on its selection:

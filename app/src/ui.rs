@@ -223,13 +223,30 @@ pub fn CancelStep(close: Callback<()>) -> impl IntoView {
 /// question is a second step (`?confirm=<step>`, see [`StepButton`]).
 #[component]
 pub fn ConfirmDelete(question: String, step: String, children: ChildrenFn) -> impl IntoView {
+    view! { <Confirm question step label="Delete".to_owned()>{children()}</Confirm> }
+}
+
+/// A button labelled `label` that asks `question` first; `children` is the
+/// form that acts (its submit closes the question), shown with Cancel.
+/// Without JavaScript the question is a second step (`?confirm=<step>`,
+/// see [`StepButton`]).
+#[component]
+pub fn Confirm(
+    question: String,
+    step: String,
+    label: String,
+    children: ChildrenFn,
+) -> impl IntoView {
     let confirming = RwSignal::new(step_open(&step));
     let close = Callback::new(move |_| confirming.set(false));
     view! {
-        <Show when=move || confirming.get() fallback=move || view! {
-            <StepButton step=step.clone() class="small" open=Callback::new(move |_| confirming.set(true))>"Delete"</StepButton>
+        <Show when=move || confirming.get() fallback=move || {
+            let label = label.clone();
+            view! {
+                <StepButton step=step.clone() class="small" open=Callback::new(move |_| confirming.set(true))>{label}</StepButton>
+            }
         }>
-            // The delete form's submit bubbles up here after it was sent.
+            // The form's submit bubbles up here after it was sent.
             <span class="confirm" role="alertdialog" on:submit=move |_| confirming.set(false)>
                 {question.clone()}
                 {children()}

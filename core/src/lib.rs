@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod reconcile;
 pub mod refusal;
 pub mod risk;
+pub mod rollback;
 pub mod rollout;
 pub mod state;
 pub mod version;

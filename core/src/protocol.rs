@@ -441,6 +441,15 @@ pub enum JobSpec {
         /// The packages, at most [`MAX_JOB_PACKAGES`].
         packages: Vec<PackageTarget>,
     },
+    /// Return to exactly these older versions (undo a deployment): apt
+    /// with downgrades allowed, dnf `downgrade`. The agent refuses it,
+    /// changing nothing, when a version is no longer available from the
+    /// repositories or the package cache.
+    Rollback {
+        /// The packages at the versions to return to, at most
+        /// [`MAX_JOB_PACKAGES`].
+        packages: Vec<PackageTarget>,
+    },
     /// Reboot the machine (at the job's not-before time).
     Reboot,
     /// Refresh the package manager's metadata and report again.
@@ -451,14 +460,23 @@ pub enum JobSpec {
 pub const MAX_JOB_PACKAGES: usize = 500;
 
 impl JobSpec {
-    /// The kind's name as stored and shown: `install`, `reboot`, `refresh`.
+    /// The kind's name as stored and shown: `install`, `rollback`,
+    /// `reboot`, `refresh`.
     pub fn kind(&self) -> &'static str {
         crate::state::JobKind::of(self).as_str()
     }
 
-    /// Checks an install job's package list.
+    /// The packages an install or rollback names (none for the others).
+    pub fn packages(&self) -> &[PackageTarget] {
+        match self {
+            JobSpec::Install { packages } | JobSpec::Rollback { packages } => packages,
+            JobSpec::Reboot | JobSpec::Refresh => &[],
+        }
+    }
+
+    /// Checks an install or rollback job's package list.
     pub fn validate(&self) -> Result<(), ReportError> {
-        if let JobSpec::Install { packages } = self {
+        if let JobSpec::Install { packages } | JobSpec::Rollback { packages } = self {
             if packages.is_empty() || packages.len() > MAX_JOB_PACKAGES {
                 return Err(ReportError {
                     field: "packages".into(),
@@ -719,6 +737,15 @@ mod tests {
             packages: vec![t("a", "1", "all"), t("b", "-1", "all")],
         };
         assert_eq!(nested.validate().unwrap_err().field, "packages[1].version");
+        let rollback = JobSpec::Rollback {
+            packages: vec![t("a", "1", "all"), t("b", "1;x", "all")],
+        };
+        assert_eq!(
+            rollback.validate().unwrap_err().field,
+            "packages[1].version"
+        );
+        let empty = JobSpec::Rollback { packages: vec![] };
+        assert_eq!(empty.validate().unwrap_err().field, "packages");
     }
 
     #[test]

@@ -425,6 +425,14 @@ pub enum PolicyNote {
     /// The approval deploys the patch in maintenance windows.
     #[error("approved by the rollout: installed in each server's next maintenance window")]
     InWindows,
+    /// An admin rolled a deployment of the patch back on these servers.
+    #[error("deployment #{deployment} rolled back on {}", .hosts.join(", "))]
+    RolledBack {
+        /// The deployment.
+        deployment: i64,
+        /// Where rollback jobs were queued.
+        hosts: Vec<String>,
+    },
 }
 
 #[cfg(test)]

@@ -208,6 +208,8 @@ impl JobState {
 pub enum JobKind {
     /// Install exact versions.
     Install,
+    /// Return to exact older versions (undo a deployment).
+    Rollback,
     /// Reboot the machine.
     Reboot,
     /// Refresh the package manager's metadata and report again.
@@ -219,6 +221,7 @@ impl JobKind {
     pub fn of(spec: &JobSpec) -> Self {
         match spec {
             JobSpec::Install { .. } => Self::Install,
+            JobSpec::Rollback { .. } => Self::Rollback,
             JobSpec::Reboot => Self::Reboot,
             JobSpec::Refresh => Self::Refresh,
         }
@@ -480,7 +483,7 @@ mod tests {
             (
                 "job.kind",
                 names(JobKind::ALL, JobKind::as_str),
-                &["install", "reboot", "refresh"],
+                &["install", "rollback", "reboot", "refresh"],
             ),
             (
                 "rollout.state",
@@ -659,6 +662,7 @@ mod tests {
     fn job_kind_matches_the_protocol() {
         for (spec, name) in [
             (JobSpec::Install { packages: vec![] }, "install"),
+            (JobSpec::Rollback { packages: vec![] }, "rollback"),
             (JobSpec::Reboot, "reboot"),
             (JobSpec::Refresh, "refresh"),
         ] {

@@ -44,12 +44,10 @@ pub struct NewJob<'a> {
     pub created_by: Option<i64>,
 }
 
-/// Queues a job and marks the server's matching open patches `queued`.
+/// Queues a job; an install marks the server's matching open patches
+/// `queued`.
 pub async fn create(conn: &mut Conn, job: &NewJob<'_>, now: Timestamp) -> Result<i64> {
-    let packages = match job.spec {
-        JobSpec::Install { packages } => packages.as_slice(),
-        _ => &[],
-    };
+    let packages = job.spec.packages();
     let (id,): (i64,) = sqlx::query_as(&format!(
         "insert into job (server_id, kind, packages, state, not_before, not_after, created_by, created_at) \
          values ($1, $2, $3, {JOB_QUEUED}, $4, $5, $6, $7) returning id"
@@ -63,15 +61,17 @@ pub async fn create(conn: &mut Conn, job: &NewJob<'_>, now: Timestamp) -> Result
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
-    set_patch_states(
-        conn,
-        job.server_id,
-        packages,
-        PatchState::Queued,
-        PatchState::ACTIONABLE,
-        now,
-    )
-    .await?;
+    if let JobSpec::Install { packages } = job.spec {
+        set_patch_states(
+            conn,
+            job.server_id,
+            packages,
+            PatchState::Queued,
+            PatchState::ACTIONABLE,
+            now,
+        )
+        .await?;
+    }
     Ok(id)
 }
 
@@ -110,6 +110,9 @@ fn decode_packages(json: &str) -> Vec<PackageTarget> {
 fn spec_of(kind: &str, packages: &str) -> JobSpec {
     match JobKind::parse(kind) {
         Some(JobKind::Install) => JobSpec::Install {
+            packages: decode_packages(packages),
+        },
+        Some(JobKind::Rollback) => JobSpec::Rollback {
             packages: decode_packages(packages),
         },
         Some(JobKind::Reboot) => JobSpec::Reboot,
@@ -279,6 +282,7 @@ pub async fn claim(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
     };
     let spec = spec_of(&kind, &packages);
     if let JobSpec::Install { packages } = &spec {
+        keep_previous(conn, id, server_id, packages).await?;
         set_patch_states(
             conn,
             server_id,
@@ -290,6 +294,42 @@ pub async fn claim(conn: &mut Conn, server_id: i64, now: Timestamp) -> Result<Op
         .await?;
     }
     Ok(Some(JobOrder { id, attempt, spec }))
+}
+
+/// Records, once, the versions the server had of an install's packages
+/// as the job starts (its last report, which this check-in just stored):
+/// what a rollback returns to ([`patchport_core::rollback`]). A package the
+/// server did not have is left out.
+async fn keep_previous(
+    conn: &mut Conn,
+    job_id: i64,
+    server_id: i64,
+    packages: &[PackageTarget],
+) -> Result<()> {
+    let mut previous = Vec::with_capacity(packages.len());
+    for p in packages {
+        let version: Option<(String,)> = sqlx::query_as(
+            "select version from installed_package where server_id = $1 and name = $2 and arch = $3",
+        )
+        .bind(server_id)
+        .bind(&p.name)
+        .bind(&p.arch)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((version,)) = version {
+            previous.push(PackageTarget {
+                name: p.name.clone(),
+                version,
+                arch: p.arch.clone(),
+            });
+        }
+    }
+    sqlx::query("update job set previous = $1 where id = $2 and previous is null")
+        .bind(serde_json::to_string(&previous).unwrap_or_else(|_| "[]".into()))
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// What became of a reported result.

@@ -260,14 +260,52 @@ impl Db {
 
     /// Applies pending migrations for this backend.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
-        };
-        migrator
-            .run(&self.write)
+        match self.backend {
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres")
+                .run(&self.write)
+                .await
+                .map_err(StorageError::Migrate),
+            Backend::Sqlite => self.migrate_sqlite().await,
+        }
+    }
+
+    /// SQLite changes a table's constraints only by rebuilding it (create,
+    /// copy, drop, rename: `0020_rollback`), which must run with foreign
+    /// keys off, as SQLite's own procedure says: dropping the old table
+    /// with them on would delete or clear every row that points at it. The
+    /// pragma does nothing inside a transaction and sqlx runs each SQLite
+    /// migration in one, so it is set on the connection around the
+    /// migrator; the keys are checked after, and the connection is closed,
+    /// never handed back to the pool with its keys off.
+    async fn migrate_sqlite(&self) -> Result<()> {
+        let mut conn = self.write.acquire().await?.detach();
+        conn.execute("pragma foreign_keys = off").await?;
+        let ran = sqlx::migrate!("../migrations/sqlite")
+            .run(&mut conn)
             .await
-            .map_err(StorageError::Migrate)
+            .map_err(StorageError::Migrate);
+        let broken = match ran {
+            Ok(()) => {
+                sqlx::query_as::<_, (String, String)>(
+                    "select \"table\", parent from pragma_foreign_key_check",
+                )
+                .fetch_all(&mut conn)
+                .await
+            }
+            Err(e) => {
+                let _ = sqlx::Connection::close(conn).await;
+                return Err(e);
+            }
+        };
+        let _ = sqlx::Connection::close(conn).await;
+        match broken?.first() {
+            None => Ok(()),
+            Some((table, parent)) => Err(StorageError::Migrate(
+                sqlx::migrate::MigrateError::Execute(sqlx::Error::Protocol(format!(
+                    "after migrating, rows of {table} point at missing rows of {parent}"
+                ))),
+            )),
+        }
     }
 
     /// Which database this is.

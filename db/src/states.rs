@@ -133,7 +133,8 @@ mod tests {
             "0005_report_aggregates.sql",
             "0006_rollouts.sql",
             "0008_mail.sql",
-            "0010_applicability.sql"
+            "0010_applicability.sql",
+            "0020_rollback.sql"
         );
         let mut by_backend: Vec<(&str, String)> =
             vec![("sqlite", String::new()), ("postgres", String::new())];

@@ -1086,3 +1086,149 @@ async fn the_default_policy_says_it_is_as_set_up_not_changed_in_1970() {
     })
     .await;
 }
+
+/// `POST /api/admin/deployments/rollback` for deployment `id` on `server`
+/// (0: all its servers).
+async fn roll_back(app: &TestApp, cookie: &str, id: i64, server: i64) -> reqwest::Response {
+    app.post_fn(
+        "/api/admin/deployments/rollback",
+        Some(cookie),
+        &[
+            ("deployment_id", &id.to_string()),
+            ("server_id", &server.to_string()),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_deployment_rolls_back_per_server_or_whole_and_its_patches_are_missing_again() {
+    for_each_backend(|app| async move {
+        let (web1, mut agent1) = app.server("web-1", &[("zlib", "1.0-2")], false).await;
+        let (web2, mut agent2) = app.server("web-2", &[("zlib", "1.0-2")], false).await;
+        let (web3, mut agent3) = app.server("web-3", &[("zlib", "1.0-2")], false).await;
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let zlib = app.rollout_patch_id("zlib").await;
+        let created: app::rollouts::DeploymentCreated = app
+            .deploy(Some(&admin),
+                serde_json::json!({"mode": "deploy", "patch_ids": [zlib], "server_ids": [web1, web2, web3], "group_ids": [],
+                    "owner_ids": [], "install_at": "", "reboot": "none", "reboot_at": "", "request_key": "key-rollback"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = created.id;
+        // The deployment came from the patch's rollout, as an approval's does.
+        app.tick().await;
+        let rollout = app.rollout_of("zlib").await.rollout.id;
+        let mut conn = app.app_state.db.write().await.unwrap();
+        sqlx::query("update deployment set rollout_id = $1 where id = $2")
+            .bind(rollout)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+
+        // Nothing has run yet: nothing to roll back, and nothing queued.
+        let early = roll_back(&app, &admin, id, 0).await;
+        assert_eq!(early.status(), 409);
+        let text = early.text().await.unwrap();
+        assert!(text.contains("web-1: the install has not started, so there is nothing to roll back"), "{text}");
+        assert_eq!(app.open_jobs(web1).await, 1, "only the install");
+
+        assert_eq!(app.agent_runs(&mut agent1, true).await, Some("install"));
+        assert_eq!(app.agent_runs(&mut agent2, true).await, Some("install"));
+        assert_eq!(app.agent_runs(&mut agent3, false).await, Some("install"));
+        // The install kept the version the server had when it started.
+        let mut conn = app.app_state.db.read().await.unwrap();
+        let (previous,): (Option<String>,) = sqlx::query_as(
+            "select previous from job where server_id = $1 and kind = 'install'",
+        )
+        .bind(web1)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        let zlib_row = |rows: Vec<patchport_core::view::ServerPatch>| {
+            rows.into_iter().find(|p| p.package == "zlib").map(|p| (p.state, p.installed_version))
+        };
+        assert_eq!(
+            zlib_row(patchport_db::servers::patch_rows(&mut conn, web1).await.unwrap()),
+            Some(("installed".to_owned(), Some("1.0-1".to_owned()))),
+            "installed (the row keeps the version it was missing from)"
+        );
+        drop(conn);
+        let previous: serde_json::Value = serde_json::from_str(&previous.expect("recorded")).unwrap();
+        assert_eq!(previous, serde_json::json!([{"name": "zlib", "version": "1.0-1", "arch": "amd64"}]));
+
+        // Owners may not roll back; nothing is queued.
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        assert_eq!(roll_back(&app, &owner, id, web1).await.status(), 403);
+        assert_eq!(app.open_jobs(web1).await, 0);
+
+        // One server: a rollback job to the version before.
+        let one = roll_back(&app, &admin, id, web1).await;
+        assert_eq!(one.status(), 200);
+        let done: app::rollouts::RollbackDone = one.json().await.unwrap();
+        assert_eq!((done.queued, done.refused), (vec!["web-1".to_owned()], vec![]));
+        let again = roll_back(&app, &admin, id, web1).await;
+        assert_eq!(again.status(), 409);
+        assert!(again.text().await.unwrap().contains("web-1: a rollback is already under way"));
+        assert_eq!(app.agent_runs(&mut agent1, true).await, Some("rollback"));
+        let mut conn = app.app_state.db.read().await.unwrap();
+        assert_eq!(
+            zlib_row(patchport_db::servers::patch_rows(&mut conn, web1).await.unwrap()),
+            Some(("missing".to_owned(), Some("1.0-1".to_owned()))),
+            "after the rollback the patch is missing again"
+        );
+        drop(conn);
+
+        // The whole deployment: web-1 is done, web-3's install failed, and
+        // web-2's rollback is queued; each left-alone server says why.
+        let all = roll_back(&app, &admin, id, 0).await;
+        assert_eq!(all.status(), 200);
+        let done: app::rollouts::RollbackDone = all.json().await.unwrap();
+        assert_eq!(done.queued, vec!["web-2".to_owned()]);
+        assert_eq!(
+            done.refused,
+            vec![
+                "web-1: already rolled back".to_owned(),
+                "web-3: the install failed, so there is nothing to roll back".to_owned()
+            ]
+        );
+        // A rollback the agent could not do may be asked for again.
+        assert_eq!(app.agent_runs(&mut agent2, false).await, Some("rollback"));
+        let page: app::rollouts::DeploymentView = app
+            .post_fn("/api/admin/deployments/get", Some(&admin), &[("id", &id.to_string())])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let shown: Vec<_> = page
+            .targets
+            .iter()
+            .map(|t| (t.hostname.as_str(), t.rollback.as_ref().map(|r| r.state.as_str()), t.can_roll_back))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![("web-1", Some("succeeded"), false), ("web-2", Some("failed"), true), ("web-3", None, false)]
+        );
+        let retry: app::rollouts::RollbackDone = roll_back(&app, &admin, id, web2).await.json().await.unwrap();
+        assert_eq!(retry.queued, vec!["web-2".to_owned()]);
+        // Unknown deployments and servers not in it are not found.
+        assert_eq!(roll_back(&app, &admin, id + 100, 0).await.status(), 404);
+        assert_eq!(roll_back(&app, &admin, id, web3 + 100).await.status(), 404);
+
+        // The rollout's history keeps each rollback, its state unchanged.
+        let events = app.rollout_of("zlib").await.events;
+        let notes: Vec<_> = events
+            .iter()
+            .filter(|e| e.reason.contains("rolled back"))
+            .map(|e| (e.from.clone(), e.to.clone(), e.actor.clone(), e.reason.clone()))
+            .collect();
+        let state = app.rollout_of("zlib").await.rollout.state.as_str().to_owned();
+        let note = |hosts: &str| (Some(state.clone()), state.clone(), ADMIN.to_owned(), format!("deployment #{id} rolled back on {hosts}"));
+        assert_eq!(notes, vec![note("web-1"), note("web-2"), note("web-2")]);
+    })
+    .await;
+}

@@ -147,13 +147,7 @@ fn simulate(file: &std::path::Path, interval: u64, seed: u64) -> Result<(), Stri
         .map(|a| {
             let mut report = fleet::report(a.index, shape, seed);
             report.hostname = a.hostname.clone();
-            (
-                VirtualAgent {
-                    credential: a.credential.clone(),
-                    report,
-                },
-                a.silent,
-            )
+            (VirtualAgent::new(a.credential.clone(), report), a.silent)
         })
         .collect();
     let mut boots = fleet::Rng::new(seed ^ 0xB007);

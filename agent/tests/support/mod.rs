@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 use patchport::{Application, Settings};
-use patchport_core::protocol::{JobSpec, secret_digest};
+use patchport_core::protocol::{JobSpec, PackageTarget, secret_digest};
 use patchport_core::{Clock, ManualClock, SystemClock};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -68,6 +68,16 @@ impl Portal {
         rows
     }
 
+    /// A server's patches of `package` as (version, state).
+    pub async fn patches_of(&self, server_id: i64, package: &str) -> Vec<(String, String)> {
+        self.patches(server_id)
+            .await
+            .into_iter()
+            .filter(|(name, ..)| name == package)
+            .map(|(_, version, _, state)| (version, state))
+            .collect()
+    }
+
     /// Stores the enrolment token `token` for `uses` servers, valid an hour.
     pub async fn create_token(&self, token: &str, label: &str, uses: i64) {
         let mut tx = self.db.begin().await.unwrap();
@@ -107,6 +117,48 @@ impl Portal {
         id
     }
 
+    /// Job `job_id` as the portal stores it.
+    pub async fn job(&self, job_id: i64) -> patchport_db::jobs::JobRow {
+        let mut conn = self.db.read().await.unwrap();
+        patchport_db::jobs::get(&mut conn, job_id)
+            .await
+            .unwrap()
+            .expect("the job exists")
+    }
+
+    /// The versions the server had when install job `job_id` started, as
+    /// the portal recorded them for a rollback (`None`: not recorded).
+    pub async fn previous(&self, job_id: i64) -> Option<Vec<PackageTarget>> {
+        let mut conn = self.db.read().await.unwrap();
+        let (previous,): (Option<String>,) =
+            sqlx::query_as("select previous from job where id = $1")
+                .bind(job_id)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        previous.map(|json| serde_json::from_str(&json).unwrap())
+    }
+
+    /// Rolls the one server back to `version` of `name` (`arch`): the job
+    /// queued, the agent with `config` run once; the job as it ended.
+    pub async fn roll_back(
+        &self,
+        config: &Path,
+        name: &str,
+        version: &str,
+        arch: &str,
+    ) -> patchport_db::jobs::JobRow {
+        let packages = vec![PackageTarget {
+            name: name.into(),
+            version: version.into(),
+            arch: arch.into(),
+        }];
+        let server_id = self.only_server().await;
+        let id = self.queue(server_id, JobSpec::Rollback { packages }).await;
+        run_agent(config.to_owned(), vec!["run".into(), "--once".into()]).await;
+        self.job(id).await
+    }
+
     /// The id of the one server enrolled so far.
     pub async fn only_server(&self) -> i64 {
         let mut conn = self.db.read().await.unwrap();
@@ -116,6 +168,15 @@ impl Portal {
         assert_eq!(servers.total, 1, "one server enrolled");
         servers.items[0].id
     }
+}
+
+/// How the agent refuses a rollback to `name` `version` (`arch`), as the
+/// job's log starts.
+pub fn rollback_refusal(name: &str, version: &str, arch: &str) -> String {
+    format!(
+        "patchport-agent refused the rollback: {name} {version} ({arch}) is no longer available \
+         from the repositories or the package cache; nothing was changed\n"
+    )
 }
 
 /// Runs the real `patchport-agent` binary with `--config config` and

@@ -11,18 +11,21 @@
 //!   observation, approval, decline;
 //! - [`deployments`]: publishing and deploying patches, and following
 //!   the installs they queued;
+//! - [`rollback`]: rolling a deployment back on its servers;
 //! - [`reads`]: rollouts, deployments and notifications as pages show
 //!   them.
 
 pub mod deployments;
 pub mod policies;
 pub mod reads;
+pub mod rollback;
 pub mod scheduler;
 pub mod workflow;
 
 pub use deployments::*;
 pub use policies::*;
 pub use reads::*;
+pub use rollback::*;
 pub use scheduler::*;
 pub use workflow::*;
 

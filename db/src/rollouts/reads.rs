@@ -350,6 +350,21 @@ pub struct TargetRow {
     pub reason: String,
     /// The reboot job.
     pub reboot_job_id: Option<i64>,
+    /// The newest rollback of the install, if any: its state, log (tail)
+    /// and reason.
+    pub rollback: Option<RollbackRow>,
+}
+
+/// A rollback of a deployment's install on one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackRow {
+    /// Its job state (queued, running, succeeded, failed, ...).
+    pub state: String,
+    /// Its log (tail): the package manager's output, or the agent's
+    /// refusal.
+    pub log: String,
+    /// Why it ended as it did, when something else decided.
+    pub reason: String,
 }
 
 /// A deployment with each server's state.
@@ -438,10 +453,13 @@ pub async fn deployment(conn: &mut Conn, id: i64) -> Result<Option<DeploymentDet
         "select t.server_id as server_id, s.hostname as hostname, p.package as package, \
            p.version as version, coalesce(sp.state, {PATCH_MISSING}) as patch_state, t.job_id as job_id, \
            j.state as job_state, coalesce(j.log, '') as log, coalesce(j.reason, '') as reason, \
-           t.reboot_job_id as reboot_job_id, rj.state as reboot_job_state \
+           t.reboot_job_id as reboot_job_id, rj.state as reboot_job_state, \
+           bj.state as rollback_state, coalesce(bj.log, '') as rollback_log, \
+           coalesce(bj.reason, '') as rollback_reason \
          from deployment_target t join server s on s.id = t.server_id join patch p on p.id = t.patch_id \
          left join server_patch sp on sp.server_id = t.server_id and sp.patch_id = t.patch_id \
          left join job j on j.id = t.job_id left join job rj on rj.id = t.reboot_job_id \
+         left join job bj on bj.id = (select max(r.id) from job r where r.rollback_of = t.job_id) \
          where t.deployment_id = $1 order by s.hostname, p.package"
     ))
     .bind(id)
@@ -488,6 +506,9 @@ struct TargetPatch {
     reason: String,
     reboot_job_id: Option<i64>,
     reboot_job_state: Option<String>,
+    rollback_state: Option<String>,
+    rollback_log: String,
+    rollback_reason: String,
 }
 
 /// The rows (ordered by server) as one target per server, each in the
@@ -518,6 +539,11 @@ fn targets_of(h: &DeploymentHead, rows: Vec<TargetPatch>) -> Vec<TargetRow> {
                     log: r.log.clone(),
                     reason: r.reason.clone(),
                     reboot_job_id: r.reboot_job_id,
+                    rollback: r.rollback_state.clone().map(|state| RollbackRow {
+                        state,
+                        log: r.rollback_log.clone(),
+                        reason: r.rollback_reason.clone(),
+                    }),
                 },
                 patch_states: vec![r.patch_state.clone()],
                 first: r,

@@ -9,7 +9,7 @@ use app::ssr::AppState;
 use patchport::{Application, Settings};
 use patchport_core::protocol::{
     AvailableUpdate, CheckInRequest, CheckInResponse, InstalledPackage, JobSpec, OsInfo,
-    PackageFormat, Report, secret_digest,
+    PackageFormat, PackageTarget, Report, secret_digest,
 };
 use patchport_core::{Clock, ManualClock, Role, SystemClock};
 use std::sync::Arc;
@@ -506,6 +506,22 @@ pub fn full(r: &Report) -> CheckInRequest {
 pub struct Agent {
     pub credential: String,
     pub report: Report,
+    /// The updates its installs took out of the report, which a rollback
+    /// brings back.
+    pub installed: Vec<AvailableUpdate>,
+}
+
+impl Agent {
+    /// The installed versions become `packages`' versions.
+    fn set_versions(&mut self, packages: &[PackageTarget]) {
+        for p in packages {
+            for installed in &mut self.report.packages {
+                if installed.name == p.name && installed.arch == p.arch {
+                    installed.version = p.version.clone();
+                }
+            }
+        }
+    }
 }
 
 impl TestApp {
@@ -551,6 +567,7 @@ impl TestApp {
             Agent {
                 credential,
                 report: r,
+                installed: vec![],
             },
         )
     }
@@ -595,9 +612,10 @@ impl TestApp {
 
     /// The simulated agent checks in, runs the first job it is handed and
     /// reports the outcome as the real agent does: an install that worked
-    /// is followed by a report without those updates; a reboot by a check-in
-    /// with a new boot id. Returns the job's kind, or None when nothing was
-    /// due.
+    /// is followed by a report with the new versions installed and without
+    /// those updates; a rollback by one with the old versions and the
+    /// updates offered again; a reboot by a check-in with a new boot id.
+    /// Returns the job's kind, or None when nothing was due.
     pub async fn agent_runs(&self, agent: &mut Agent, succeed: bool) -> Option<&'static str> {
         let resp = self.check_in(&agent.credential, &full(&agent.report)).await;
         assert_eq!(resp.status(), 200);
@@ -625,13 +643,34 @@ impl TestApp {
         let kind = match &order.spec {
             JobSpec::Install { packages } => {
                 if succeed {
-                    agent.report.updates.retain(|u| {
-                        !packages
-                            .iter()
-                            .any(|p| p.name == u.name && p.version == u.version)
-                    });
+                    let (done, left) = std::mem::take(&mut agent.report.updates)
+                        .into_iter()
+                        .partition(|u| {
+                            packages
+                                .iter()
+                                .any(|p| p.name == u.name && p.version == u.version)
+                        });
+                    agent.report.updates = left;
+                    agent.installed.extend(done);
+                    agent.set_versions(packages);
                 }
                 "install"
+            }
+            JobSpec::Rollback { packages } => {
+                if succeed {
+                    agent.set_versions(packages);
+                    for p in packages {
+                        let offered = agent
+                            .installed
+                            .iter()
+                            .filter(|u| u.name == p.name && u.arch == p.arch);
+                        agent.report.updates.extend(offered.cloned().map(|mut u| {
+                            u.installed_version = Some(p.version.clone());
+                            u
+                        }));
+                    }
+                }
+                "rollback"
             }
             JobSpec::Reboot => {
                 agent.report.boot_id = format!("{}-rebooted", agent.report.boot_id);
