@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct JobView {
     /// Job id.
     pub id: i64,
-    /// install, reboot or refresh.
+    /// install, rollback, reboot or refresh.
     pub kind: String,
-    /// For installs: `name=version (arch)` per package.
+    /// For installs and rollbacks: `name=version (arch)` per package.
     pub packages: Vec<String>,
     /// queued, running, rebooting, succeeded, failed, expired, cancelled.
     pub state: String,
@@ -38,6 +38,10 @@ pub struct JobView {
     pub started_at: Option<i64>,
     /// Ended.
     pub finished_at: Option<i64>,
+    /// The reader may roll this install back now (an admin, or the owner
+    /// when admins allow it; the install succeeded, the versions before it
+    /// are known, no rollback of it is under way or done).
+    pub can_roll_back: bool,
 }
 
 /// A page of jobs.
@@ -59,14 +63,12 @@ pub const MAX_WINDOW_HOURS: i64 = 168;
 
 #[cfg(feature = "ssr")]
 fn job_view(j: patchport_db::jobs::JobRow) -> JobView {
-    use patchport_core::protocol::JobSpec;
-    let packages = match &j.spec {
-        JobSpec::Install { packages } => packages
-            .iter()
-            .map(|p| format!("{}={} ({})", p.name, p.version, p.arch))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let packages = j
+        .spec
+        .packages()
+        .iter()
+        .map(|p| format!("{}={} ({})", p.name, p.version, p.arch))
+        .collect();
     JobView {
         id: j.id,
         kind: j.spec.kind().to_owned(),
@@ -82,6 +84,7 @@ fn job_view(j: patchport_db::jobs::JobRow) -> JobView {
         created_at: j.created_at,
         started_at: j.started_at,
         finished_at: j.finished_at,
+        can_roll_back: false,
     }
 }
 
@@ -373,6 +376,53 @@ pub async fn cancel_job(job_id: i64) -> Result<(), AppError> {
     .await
 }
 
+/// Rolls install job `job_id` back to the versions its server had before
+/// it: admins, and the server's owner when admins allow it (403
+/// otherwise; another owner's server is not found). Refused (409, nothing
+/// queued) with why when there is nothing to roll back.
+#[server(endpoint = "servers/jobs/rollback")]
+pub async fn roll_back_job(job_id: i64) -> Result<String, AppError> {
+    use crate::ssr;
+    use patchport_db::rollouts::{self, Actor};
+    ssr::run(async move {
+        let me = ssr::user()?;
+        let state = ssr::state()?;
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        let job = patchport_db::jobs::get(&mut tx, job_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let host = crate::servers::check_visible(&mut tx, &me, job.server_id).await?;
+        if me.role != patchport_core::Role::Admin
+            && !rollouts::owners_may_roll_back(&mut tx).await?
+        {
+            return Err(AppError::Forbidden);
+        }
+        let actor = Actor::Person {
+            id: me.id,
+            name: &me.username,
+        };
+        let rollback = match rollouts::rollback_install(&mut tx, job_id, actor, now).await? {
+            None => return Err(AppError::NotFound),
+            Some(Err(why)) => return Err(AppError::Conflict(why.to_string())),
+            Some(Ok(id)) => id,
+        };
+        ssr::audit(
+            &mut tx,
+            Some(&me),
+            "job.rolled_back",
+            &host,
+            &format!("job {rollback}: rolls back job {job_id}"),
+            now,
+        )
+        .await?;
+        patchport_db::commit(tx).await?;
+        crate::ui::back_to_page(Some("rollback"));
+        Ok(format!("Rollback queued on {host}."))
+    })
+    .await
+}
+
 /// A server's jobs, newest first: admins, and the server's owner.
 #[server(endpoint = "servers/jobs")]
 pub async fn list_jobs(server_id: i64, page: i64) -> Result<JobPage, AppError> {
@@ -387,10 +437,25 @@ pub async fn list_jobs(server_id: i64, page: i64) -> Result<JobPage, AppError> {
             .items
             .iter()
             .any(|j| matches!(j.state.as_str(), "queued" | "running" | "rebooting"));
+        let may_roll_back = me.role == patchport_core::Role::Admin
+            || patchport_db::rollouts::owners_may_roll_back(&mut conn).await?;
+        let mut items: Vec<JobView> = found.items.into_iter().map(job_view).collect();
+        for j in items
+            .iter_mut()
+            .filter(|j| may_roll_back && j.kind == "install" && j.state == "succeeded")
+        {
+            let now = state.clock.now();
+            let candidate = patchport_db::rollouts::install_candidate(&mut conn, j.id).await?;
+            j.can_roll_back = candidate.is_some_and(|c| {
+                !patchport_core::rollback::plan(std::slice::from_ref(&c), now)
+                    .jobs
+                    .is_empty()
+            });
+        }
         Ok(JobPage {
             total: found.total,
             active,
-            items: found.items.into_iter().map(job_view).collect(),
+            items,
         })
     })
     .await
@@ -451,6 +516,7 @@ pub fn JobsCard(
     /// the page bumps it when it queued a job, so the card reloads.
     changed: RwSignal<u64>,
 ) -> impl IntoView {
+    let rollback = ServerAction::<RollBackJob>::new();
     let page = RwSignal::new(1_i64);
     let seen = RwSignal::new(None::<String>);
     let tick = RwSignal::new(0_u64);
@@ -462,6 +528,7 @@ pub fn JobsCard(
                 tick.get(),
                 queue.version().get(),
                 cancel.version().get(),
+                rollback.version().get(),
                 // Also bumped by the page when it queued an install.
                 changed.get(),
             )
@@ -486,6 +553,8 @@ pub fn JobsCard(
             {admin.then(|| view! { <JobButtons server_id queue /> })}
             <FormError action=queue />
             <FormError action=cancel />
+            <FormError action=rollback />
+            {move || rollback.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status" id="rollback-queued">{msg}</p> })}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move { let found = jobs.await;
                     if let Ok(p) = &found {
@@ -534,6 +603,14 @@ pub fn JobsCard(
                                                     <input type="hidden" name="job_id" value=id.to_string() />
                                                     <button type="submit" class="small">"Cancel"</button>
                                                 </ActionForm>
+                                            })}
+                                            {j.can_roll_back.then(|| view! {
+                                                <crate::ui::Confirm question=format!("Roll {} back to the versions this server had before job {id}?", j.packages.join(", ")) step=format!("rollback-job-{id}") label="Roll back…".to_owned()>
+                                                    <ActionForm action=rollback attr:class="inline">
+                                                        <input type="hidden" name="job_id" value=id.to_string() />
+                                                        <button type="submit" class="danger">"Roll back"</button>
+                                                    </ActionForm>
+                                                </crate::ui::Confirm>
                                             })}</td>
                                         </tr>
                                         {has_log.then(|| view! {

@@ -673,6 +673,7 @@ pub fn PoliciesPage() -> impl IntoView {
                 }})}
             </Transition>
         </section>
+        <OwnerRollbackCard />
     }
 }
 

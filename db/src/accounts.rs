@@ -500,21 +500,33 @@ pub async fn set_time_zone(
 
 /// The portal's default zone, for accounts that chose none.
 pub async fn default_zone(conn: &mut Conn) -> Result<String> {
-    let row: Option<(String,)> = sqlx::query_as("select value from portal_setting where name = $1")
-        .bind(DEFAULT_ZONE_SETTING)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map_or_else(|| patchport_core::clock::DEFAULT_ZONE.to_owned(), |(z,)| z))
+    Ok(setting(conn, DEFAULT_ZONE_SETTING)
+        .await?
+        .unwrap_or_else(|| patchport_core::clock::DEFAULT_ZONE.to_owned()))
 }
 
 /// Sets the portal's default zone (admins). The caller checks the name.
 pub async fn set_default_zone(conn: &mut Conn, zone: &str, now: Timestamp) -> Result<()> {
+    set_setting(conn, DEFAULT_ZONE_SETTING, zone, now).await
+}
+
+/// A portal-wide setting (`portal_setting`), if set.
+pub async fn setting(conn: &mut Conn, name: &str) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as("select value from portal_setting where name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(v,)| v))
+}
+
+/// Sets a portal-wide setting (admins); the caller checks the value.
+pub async fn set_setting(conn: &mut Conn, name: &str, value: &str, now: Timestamp) -> Result<()> {
     sqlx::query(
         "insert into portal_setting (name, value, updated_at) values ($1, $2, $3) \
          on conflict (name) do update set value = excluded.value, updated_at = excluded.updated_at",
     )
-    .bind(DEFAULT_ZONE_SETTING)
-    .bind(zone)
+    .bind(name)
+    .bind(value)
     .bind(now)
     .execute(conn)
     .await?;

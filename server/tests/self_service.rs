@@ -345,3 +345,82 @@ async fn owners_try_a_failed_install_again_but_only_of_what_was_published_to_the
     })
     .await;
 }
+
+#[tokio::test]
+async fn owners_roll_back_installs_on_their_servers_only_when_admins_allow_it() {
+    for_each_backend(|app| async move {
+        let admin = app.login(ADMIN, PASSWORD).await.unwrap();
+        let owner = app.login(OWNER, PASSWORD).await.unwrap();
+        patchport::cli::add_user(&app.app_state.db, &app.clock, "other-owner", "", None, patchport_core::Role::Owner, PASSWORD)
+            .await
+            .unwrap();
+        let other = app.login("other-owner", PASSWORD).await.unwrap();
+        let (web, mut agent) = app.server("web-1", &[("openssl", "3.0.2-1")], false).await;
+        let openssl: (i64,) = {
+            let mut conn = app.app_state.db.read().await.unwrap();
+            sqlx::query_as("select id from patch where package = 'openssl'").fetch_one(&mut *conn).await.unwrap()
+        };
+        let queued: serde_json::Value = app
+            .post_json("/api/servers/install", Some(&admin),
+                serde_json::json!({"server_id": web, "patch_ids": [openssl.0], "when": "now", "at": ""}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let install = queued["job_id"].as_i64().unwrap().to_string();
+        assert_eq!(app.agent_runs(&mut agent, true).await, Some("install"));
+        let jobs = |cookie: String| {
+            let app = &app;
+            async move {
+                let page: app::jobs::JobPage = app
+                    .post_fn("/api/servers/jobs", Some(&cookie), &[("server_id", &web.to_string()), ("page", "1")])
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                page.items.into_iter().map(|j| (j.kind, j.state, j.packages, j.can_roll_back)).collect::<Vec<_>>()
+            }
+        };
+        let installed = ("install".to_owned(), "succeeded".to_owned(), vec!["openssl=3.0.2-1 (amd64)".to_owned()]);
+        let with = |t: &(String, String, Vec<String>), can: bool| (t.0.clone(), t.1.clone(), t.2.clone(), can);
+        let roll_back = |cookie: String| {
+            let app = &app;
+            let install = install.clone();
+            async move {
+                let resp = app.post_fn("/api/servers/jobs/rollback", Some(&cookie), &[("job_id", &install)]).await;
+                (resp.status().as_u16(), resp.text().await.unwrap())
+            }
+        };
+        let allow = |allowed: bool, cookie: String| {
+            let app = &app;
+            async move {
+                let form: &[(&str, &str)] = if allowed { &[("allowed", "true")] } else { &[] };
+                app.post_fn("/api/admin/settings/owners_roll_back", Some(&cookie), form).await.status().as_u16()
+            }
+        };
+
+        // Off by default: admins may, owners may not (and are not offered it).
+        assert_eq!(jobs(admin.clone()).await, vec![with(&installed, true)]);
+        assert_eq!(jobs(owner.clone()).await, vec![with(&installed, false)]);
+        assert_eq!(roll_back(owner.clone()).await.0, 403);
+        // Only admins change the setting.
+        assert_eq!(allow(true, owner.clone()).await, 403);
+        assert_eq!(allow(true, admin.clone()).await, 200);
+        assert_eq!(jobs(owner.clone()).await, vec![with(&installed, true)]);
+        // Another owner's server stays hidden.
+        assert_eq!(roll_back(other.clone()).await.0, 404);
+        assert_eq!(roll_back(owner.clone()).await, (200, "\"Rollback queued on web-1.\"".to_owned()));
+        let (status, text) = roll_back(owner.clone()).await;
+        assert_eq!(status, 409);
+        assert!(text.contains("web-1: a rollback is already under way"), "{text}");
+        assert_eq!(app.agent_runs(&mut agent, true).await, Some("rollback"));
+        assert_eq!(app.patch_state(web, "openssl").await, "missing", "offered again after the rollback");
+        let rolled_back = ("rollback".to_owned(), "succeeded".to_owned(), vec!["openssl=1.0-1 (amd64)".to_owned()]);
+        assert_eq!(jobs(owner.clone()).await, vec![with(&rolled_back, false), with(&installed, false)]);
+        // Switched off again: owners are refused.
+        assert_eq!(allow(false, admin.clone()).await, 200);
+        let (status, _) = roll_back(owner.clone()).await;
+        assert_eq!(status, 403);
+    })
+    .await;
+}

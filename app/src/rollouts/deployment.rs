@@ -318,3 +318,63 @@ fn RollbackAll(deployment: i64, servers: usize, rollback: ServerAction<RollBack>
         })}
     }
 }
+
+/// Whether owners may roll back installs on their own servers (admins).
+#[server(endpoint = "admin/settings/owners_roll_back/get")]
+pub async fn owners_may_roll_back() -> Result<bool, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let mut conn = ssr::admin_read().await?;
+        Ok(patchport_db::rollouts::owners_may_roll_back(&mut conn).await?)
+    })
+    .await
+}
+
+/// Lets owners roll back installs on their own servers, or not (admins).
+#[server(endpoint = "admin/settings/owners_roll_back")]
+pub async fn set_owners_may_roll_back(
+    #[server(default)] allowed: bool,
+) -> Result<String, AppError> {
+    use crate::ssr;
+    ssr::run(async move {
+        let mut w = ssr::AdminWrite::begin().await?;
+        patchport_db::rollouts::set_owners_may_roll_back(&mut w.tx, allowed, w.now).await?;
+        w.commit(
+            "portal.owners_roll_back",
+            "owners may roll back",
+            if allowed { "on" } else { "off" },
+        )
+        .await?;
+        crate::ui::back_to_page(Some("owners-roll-back"));
+        Ok(if allowed {
+            "Owners may now roll back installs on their servers.".to_owned()
+        } else {
+            "Only admins may now roll back installs.".to_owned()
+        })
+    })
+    .await
+}
+
+/// The setting on the policies page: may owners roll back installs on
+/// their own servers (from the jobs on the server's page)?
+#[component]
+pub fn OwnerRollbackCard() -> impl IntoView {
+    let save = ServerAction::<SetOwnersMayRollBack>::new();
+    let current = Resource::new(move || save.version().get(), |_| owners_may_roll_back());
+    view! {
+        <section class="card" id="owner-rollback">
+            <h2>"Rollback by owners"</h2>
+            <p class="hint">"Admins roll back a deployment on its page, per server or whole. Owners may also roll back a succeeded install on their own servers, from its job on the server's page, when this is on."</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move { current.await.ok().map(|on| view! {
+                    <ActionForm action=save attr:class="inline">
+                        <label><input type="checkbox" name="allowed" value="true" checked=on />" Owners may roll back installs on their servers"</label>
+                        " "<button type="submit">"Save"</button>
+                    </ActionForm>
+                }) })}
+            </Transition>
+            <FormError action=save />
+            {move || save.value().get().and_then(Result::ok).map(|msg| view! { <p class="ok" role="status">{msg}</p> })}
+        </section>
+    }
+}

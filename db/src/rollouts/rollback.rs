@@ -4,6 +4,7 @@
 //! rollback jobs are queued here and noted in the rollout's history.
 
 use super::Actor;
+use crate::states::KIND_INSTALL;
 use crate::{Conn, Result, jobs};
 use patchport_core::Timestamp;
 use patchport_core::protocol::PackageTarget;
@@ -36,29 +37,14 @@ fn decode(json: &str) -> Option<Vec<PackageTarget>> {
     serde_json::from_str(json).ok()
 }
 
-/// Deployment `id`'s servers (only `server_id`, when given) as
-/// [`rollback::plan`] reads them, by host name.
-pub async fn rollback_candidates(
-    conn: &mut Conn,
-    id: i64,
-    server_id: Option<i64>,
-) -> Result<Vec<Candidate>> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "select t.server_id as server_id, s.hostname as host, j.id as job_id, j.state as job_state, \
-           j.packages as packages, j.previous as previous, \
-           (select r.state from job r where r.rollback_of = j.id order by r.id desc limit 1) as rollback_state \
-         from (select distinct server_id, job_id from deployment_target \
-               where deployment_id = $1 and ($2 < 0 or server_id = $2)) t \
-         join server s on s.id = t.server_id left join job j on j.id = t.job_id \
-         order by s.hostname, t.server_id",
-    )
-    .bind(id)
-    .bind(server_id.unwrap_or(-1))
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Candidate {
+/// What [`Row`] reads of an install job `j` on server `s`.
+const CANDIDATE: &str = "s.hostname as host, j.id as job_id, j.state as job_state, \
+    j.packages as packages, j.previous as previous, \
+    (select r.state from job r where r.rollback_of = j.id order by r.id desc limit 1) as rollback_state";
+
+impl From<Row> for Candidate {
+    fn from(r: Row) -> Self {
+        Candidate {
             server_id: r.server_id,
             host: r.host,
             install: match (r.job_id, r.job_state.as_deref().and_then(JobState::parse)) {
@@ -71,8 +57,135 @@ pub async fn rollback_candidates(
                 _ => None,
             },
             rollback: r.rollback_state.as_deref().and_then(JobState::parse),
-        })
-        .collect())
+        }
+    }
+}
+
+/// Deployment `id`'s servers (only `server_id`, when given) as
+/// [`rollback::plan`] reads them, by host name.
+pub async fn rollback_candidates(
+    conn: &mut Conn,
+    id: i64,
+    server_id: Option<i64>,
+) -> Result<Vec<Candidate>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select t.server_id as server_id, {CANDIDATE} \
+         from (select distinct server_id, job_id from deployment_target \
+               where deployment_id = $1 and ($2 < 0 or server_id = $2)) t \
+         join server s on s.id = t.server_id left join job j on j.id = t.job_id \
+         order by s.hostname, t.server_id"
+    ))
+    .bind(id)
+    .bind(server_id.unwrap_or(-1))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(Candidate::from).collect())
+}
+
+/// Install job `job_id` (from a deployment or a server's page) as
+/// [`rollback::plan`] reads it; `None` when there is no such install.
+pub async fn install_candidate(conn: &mut Conn, job_id: i64) -> Result<Option<Candidate>> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "select j.server_id as server_id, {CANDIDATE} \
+         from job j join server s on s.id = j.server_id where j.id = $1 and j.kind = {KIND_INSTALL}"
+    ))
+    .bind(job_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(Candidate::from))
+}
+
+/// Rolls install job `job_id` back, to the versions its server had before
+/// it. `Ok(None)`: no such install; `Ok(Some(Err(why)))`: refused, nothing
+/// queued; else the new rollback job.
+pub async fn rollback_install(
+    conn: &mut Conn,
+    job_id: i64,
+    actor: Actor<'_>,
+    now: Timestamp,
+) -> Result<Option<std::result::Result<i64, rollback::Refusal>>> {
+    let Some(candidate) = install_candidate(conn, job_id).await? else {
+        return Ok(None);
+    };
+    let plan = rollback::plan(std::slice::from_ref(&candidate), now);
+    if let Some(why) = plan.refused.into_iter().next() {
+        return Ok(Some(Err(why)));
+    }
+    let mut queued = queue(conn, &plan.jobs, actor, now).await?;
+    let deployment: Option<(i64,)> =
+        sqlx::query_as("select deployment_id from deployment_target where job_id = $1 limit 1")
+            .bind(job_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some((deployment,)) = deployment {
+        note_in_rollout(
+            conn,
+            deployment,
+            std::slice::from_ref(&candidate.host),
+            actor,
+            now,
+        )
+        .await?;
+    }
+    Ok(queued.pop().map(Ok))
+}
+
+/// Queues `jobs`, each marked as undoing its install; returns their ids.
+async fn queue(
+    conn: &mut Conn,
+    jobs: &[rollback::Job],
+    actor: Actor<'_>,
+    now: Timestamp,
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let job_id = jobs::create(
+            conn,
+            &jobs::NewJob {
+                server_id: job.server_id,
+                spec: &job.spec,
+                not_before: job.not_before,
+                not_after: job.not_after,
+                created_by: actor.id(),
+            },
+            now,
+        )
+        .await?;
+        sqlx::query("update job set rollback_of = $1 where id = $2")
+            .bind(job.install_job)
+            .bind(job_id)
+            .execute(&mut *conn)
+            .await?;
+        ids.push(job_id);
+    }
+    Ok(ids)
+}
+
+/// The `portal_setting` that lets owners roll back installs on their own
+/// servers ("true" or "false"; off unless an admin turned it on).
+const OWNERS_ROLL_BACK: &str = "owners_roll_back";
+
+/// Whether owners may roll back installs on their own servers.
+pub async fn owners_may_roll_back(conn: &mut Conn) -> Result<bool> {
+    Ok(crate::accounts::setting(conn, OWNERS_ROLL_BACK)
+        .await?
+        .as_deref()
+        == Some("true"))
+}
+
+/// Lets owners roll back installs on their own servers, or not (admins).
+pub async fn set_owners_may_roll_back(
+    conn: &mut Conn,
+    allowed: bool,
+    now: Timestamp,
+) -> Result<()> {
+    crate::accounts::set_setting(
+        conn,
+        OWNERS_ROLL_BACK,
+        if allowed { "true" } else { "false" },
+        now,
+    )
+    .await
 }
 
 /// Rolls deployment `id` back on `server_id`, or on all its servers: one
@@ -96,24 +209,8 @@ pub async fn rollback(
         refused: plan.refused.iter().map(ToString::to_string).collect(),
         ..RolledBack::default()
     };
+    queue(conn, &plan.jobs, actor, now).await?;
     for job in &plan.jobs {
-        let job_id = jobs::create(
-            conn,
-            &jobs::NewJob {
-                server_id: job.server_id,
-                spec: &job.spec,
-                not_before: job.not_before,
-                not_after: job.not_after,
-                created_by: actor.id(),
-            },
-            now,
-        )
-        .await?;
-        sqlx::query("update job set rollback_of = $1 where id = $2")
-            .bind(job.install_job)
-            .bind(job_id)
-            .execute(&mut *conn)
-            .await?;
         if let Some(c) = found.iter().find(|c| c.server_id == job.server_id) {
             out.queued.push(c.host.clone());
         }
